@@ -1,0 +1,25 @@
+"""Errors a user can cause. The CLI prints their message as one line and exits non-zero."""
+
+
+class Text2SignError(Exception):
+    """Base class for every error caused by user input (bad text, file, flag or data)."""
+
+
+class PoseFileError(Text2SignError):
+    """A pose file is missing, unreadable, truncated or not in a known format."""
+
+
+class InvalidPoseError(Text2SignError):
+    """Pose data is malformed: NaN/infinite values, wrong shape or an incompatible layout."""
+
+
+class LanguageError(Text2SignError):
+    """A spoken or signed language code that the chosen model does not support."""
+
+
+class TextError(Text2SignError):
+    """Input text that cannot be signed: empty, too long, or with characters nobody can sign."""
+
+
+class CorpusError(Text2SignError):
+    """A corpus directory that is missing, incomplete or inconsistent."""

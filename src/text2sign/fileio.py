@@ -1,0 +1,51 @@
+"""Atomic file writing: a failure never leaves a half-written output behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from text2sign.errors import Text2SignError
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Fail early, with one clear line, when the directory meant to hold `path` does not exist."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise Text2SignError(f"output directory does not exist: {parent}")
+    if path.is_dir():
+        raise Text2SignError(f"output path is a directory, expected a file: {path}")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds.
+
+    The temporary file keeps the final suffix so that writers choosing a format by extension
+    (PyAV, Pillow) behave as they would on the real name.
+    """
+    path = check_output_path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike, payload: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(payload)
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))

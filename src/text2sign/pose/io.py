@@ -1,0 +1,198 @@
+"""Reading and writing poses: ``.pose`` (pose-format), ``.npz`` and Progressive Transformers ``.skels``.
+
+Every writer is atomic (temporary file, then rename). Every reader turns a bad file into a
+:class:`PoseFileError` with one line saying what is wrong, never a library traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from pose_format import Pose
+from pose_format.numpy import NumPyPoseBody
+from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
+
+from text2sign.errors import InvalidPoseError, PoseFileError
+from text2sign.fileio import atomic_path, write_bytes_atomic
+from text2sign.pose.layout import Layout, get_layout, layout_from_components
+from text2sign.pose.sequence import PoseSequence
+
+POSE_FORMAT_VERSION = 0.2
+PHOENIX_SCALE_NOTE = "values as stored by Progressive Transformers (joints divided by 3)"
+
+
+# --- pose-format ----------------------------------------------------------------------------
+
+
+def from_pose_format(pose: Pose, person: int = 0) -> PoseSequence:
+    """Convert a ``pose_format.Pose`` (one person of it) losslessly: confidence 0 <=> masked."""
+    data = np.asarray(pose.body.data.data if np.ma.isMaskedArray(pose.body.data) else pose.body.data)
+    if data.ndim != 4:
+        raise PoseFileError(f"pose body must be (frames, people, points, dims), got shape {data.shape}")
+    if not 0 <= person < data.shape[1]:
+        raise PoseFileError(f"pose has {data.shape[1]} people; person {person} does not exist")
+    confidence = np.asarray(pose.body.confidence)[:, person].astype(np.float32)  # (T, J)
+    layout = layout_from_components(pose.header.components, dims=data.shape[-1])
+    mask = confidence > 0
+    frame_data = data[:, person].astype(np.float32)  # (T, J, D)
+    # pose-format leaves whatever the detector wrote under masked points; NaN there is noise, not data.
+    frame_data = np.where(mask[..., None], frame_data, np.nan_to_num(frame_data, nan=0.0, posinf=0.0, neginf=0.0))
+    return PoseSequence(frame_data, mask, float(pose.body.fps), layout, confidence)
+
+
+def to_pose_format(seq: PoseSequence, width: int | None = None, height: int | None = None) -> Pose:
+    """Convert to ``pose_format.Pose``; the header's dimensions default to the data's extent."""
+    if width is None or height is None:
+        observed = seq.data[seq.mask]
+        extent = observed[:, :2].max(axis=0) if observed.size else np.array([1.0, 1.0])
+        width = width or max(1, int(np.ceil(extent[0])))
+        height = height or max(1, int(np.ceil(extent[1])))
+    components = [
+        PoseHeaderComponent(
+            name=c.name,
+            points=list(c.points),
+            limbs=[tuple(limb) for limb in c.limbs],
+            colors=[tuple(color) for color in c.colors],
+            point_format=c.point_format,
+        )
+        for c in seq.layout.components
+    ]
+    header = PoseHeader(POSE_FORMAT_VERSION, PoseHeaderDimensions(width=int(width), height=int(height), depth=0), components)
+    confidence = seq.confidence if seq.confidence is not None else seq.mask.astype(np.float32)
+    data = np.ma.masked_array(seq.data[:, None], mask=np.repeat(~seq.mask[:, None, :, None], seq.layout.dims, axis=-1))
+    body = NumPyPoseBody(fps=seq.fps, data=data, confidence=confidence[:, None])
+    return Pose(header, body)
+
+
+def read_pose(path: str | Path, person: int = 0) -> PoseSequence:
+    path = Path(path)
+    if not path.is_file():
+        raise PoseFileError(f"pose file not found: {path}")
+    payload = path.read_bytes()
+    if not payload:
+        raise PoseFileError(f"{path} is empty")
+    try:
+        pose = Pose.read(payload)
+    except Exception as exc:  # pose-format raises struct/Unicode/Value errors on foreign or cut files
+        raise PoseFileError(f"{path} is not a readable .pose file ({type(exc).__name__}: {exc})") from None
+    try:
+        return from_pose_format(pose, person)
+    except InvalidPoseError as exc:
+        raise InvalidPoseError(f"{path}: {exc}") from None
+
+
+def write_pose(seq: PoseSequence, path: str | Path, width: int | None = None, height: int | None = None) -> Path:
+    buffer = io.BytesIO()
+    to_pose_format(seq, width, height).write(buffer)
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
+# --- npz ----------------------------------------------------------------------------------
+
+
+def write_npz(seq: PoseSequence, path: str | Path) -> Path:
+    """NumPy archive with ``data``, ``mask``, ``fps`` and the layout as JSON (custom layouts survive)."""
+    arrays = {
+        "data": seq.data,
+        "mask": seq.mask,
+        "fps": np.float64(seq.fps),
+        "layout": np.array(seq.layout.to_json()),
+    }
+    if seq.confidence is not None:
+        arrays["confidence"] = seq.confidence
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    return Path(path)
+
+
+def read_npz(path: str | Path) -> PoseSequence:
+    path = Path(path)
+    if not path.is_file():
+        raise PoseFileError(f"pose file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = {"data", "mask", "fps", "layout"} - set(archive.files)
+            if missing:
+                raise PoseFileError(f"{path} lacks the arrays {sorted(missing)} of a text2sign .npz pose")
+            layout = Layout.from_dict(json.loads(str(archive["layout"])))
+            confidence = archive["confidence"] if "confidence" in archive.files else None
+            return PoseSequence(archive["data"], archive["mask"], float(archive["fps"]), layout, confidence)
+    except (PoseFileError, InvalidPoseError):
+        raise
+    except Exception as exc:
+        raise PoseFileError(f"{path} is not a readable .npz pose file ({type(exc).__name__}: {exc})") from None
+
+
+# --- Progressive Transformers .skels ------------------------------------------------------
+
+
+def parse_skels_line(line: str, fps: float = 25.0, where: str = "") -> PoseSequence:
+    """One ``.skels`` line: per frame 50 joints x 3 values then a counter t/T (151 values)."""
+    layout = get_layout("phoenix-50")
+    per_frame = layout.num_joints * layout.dims + 1
+    try:
+        values = np.array(line.split(), dtype=np.float64)
+    except ValueError:
+        raise PoseFileError(f"{where}non-numeric value in .skels data") from None
+    if values.size == 0 or values.size % per_frame:
+        raise PoseFileError(f"{where}.skels line has {values.size} values, not a multiple of {per_frame} (50 joints x 3 + counter)")
+    frames = values.reshape(-1, per_frame)[:, :-1].reshape(-1, layout.num_joints, layout.dims)
+    mask = np.ones(frames.shape[:2], bool)
+    return PoseSequence(frames.astype(np.float32), mask, fps, layout)
+
+
+def format_skels_line(seq: PoseSequence) -> str:
+    """Inverse of :func:`parse_skels_line`: 5 decimals and the counter t/T, as the original data has."""
+    seq = seq.to_layout("phoenix-50")
+    frames = seq.num_frames
+    flat = np.where(seq.mask[..., None], seq.data, 0.0).reshape(frames, -1)
+    counter = (np.arange(frames) / frames)[:, None]
+    rows = np.concatenate([flat, counter], axis=1)
+    return " ".join(f"{v:.5f}" for v in rows.ravel())
+
+
+def read_skels(path: str | Path, fps: float = 25.0) -> list[PoseSequence]:
+    path = Path(path)
+    if not path.is_file():
+        raise PoseFileError(f".skels file not found: {path}")
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise PoseFileError(f"{path} is not a text .skels file") from None
+    return [parse_skels_line(line, fps, where=f"{path}:{i + 1}: ") for i, line in enumerate(lines) if line.strip()]
+
+
+def write_skels(sequences: list[PoseSequence], path: str | Path) -> Path:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            for seq in sequences:
+                f.write(format_skels_line(seq) + "\n")
+    return Path(path)
+
+
+# --- by suffix ----------------------------------------------------------------------------
+
+POSE_SUFFIXES = (".pose", ".npz")
+
+
+def load_pose(path: str | Path) -> PoseSequence:
+    """Read a ``.pose`` or ``.npz`` pose by its suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".pose":
+        return read_pose(path)
+    if suffix == ".npz":
+        return read_npz(path)
+    raise PoseFileError(f"{path}: unknown pose file type {suffix or '(none)'}; use .pose or .npz")
+
+
+def save_pose(seq: PoseSequence, path: str | Path) -> Path:
+    suffix = Path(path).suffix.lower()
+    if suffix == ".pose":
+        return write_pose(seq, path)
+    if suffix == ".npz":
+        return write_npz(seq, path)
+    raise PoseFileError(f"{path}: unknown pose file type {suffix or '(none)'}; use .pose or .npz")

@@ -1,0 +1,324 @@
+"""Skeleton layouts: which joints a pose has, how they connect, and what part of the body each is.
+
+A layout is an ordered tuple of components (pose-format's word for a named group of points).
+Every component has a *kind* -- body, face, left_hand, right_hand or world -- so code can ask
+for "the hands" without knowing whether the skeleton came from MediaPipe or OpenPose.
+
+Registered layouts (``get_layout(name)``):
+
+=================  ======  ==========================================================
+name               joints  what it is
+=================  ======  ==========================================================
+``holistic``       586     MediaPipe Holistic as pose-format writes it: 33 body, 478 face
+                           (refined, with irises), 2 x 21 hands, 33 world landmarks
+``holistic-576``   576     the same with the 468-point face (no irises)
+``holistic-553``   553     478-point face, without world landmarks
+``holistic-543``   543     468-point face, without world landmarks
+``holistic-178``   178     the reduction sign.mt's pipeline uses: 8 body (shoulders,
+                           elbows, wrists, hips), 128 face contour points, 2 x 21 hands
+``phoenix-50``     50      Progressive Transformers' PHOENIX-2014T skeleton: 8 upper body
+                           (OpenPose order), left hand, right hand; 3D
+=================  ======  ==========================================================
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from text2sign.errors import InvalidPoseError
+
+KINDS = ("body", "face", "left_hand", "right_hand", "world")
+MANUAL_KINDS = ("left_hand", "right_hand")
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    kind: str
+    points: tuple[str, ...]
+    limbs: tuple[tuple[int, int], ...]  # indices into `points`
+    colors: tuple[tuple[int, int, int], ...] = ((255, 0, 0),)
+    point_format: str = "XYZC"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"component kind must be one of {KINDS}, got {self.kind!r}")
+        for a, b in self.limbs:
+            if not (0 <= a < len(self.points) and 0 <= b < len(self.points)):
+                raise ValueError(f"limb ({a}, {b}) out of range in component {self.name}")
+
+    def select(self, points: list[str] | tuple[str, ...]) -> Component:
+        """A component with only `points` (in that order); limbs between kept points survive."""
+        index = {p: i for i, p in enumerate(self.points)}
+        missing = [p for p in points if p not in index]
+        if missing:
+            raise InvalidPoseError(f"component {self.name} has no points {missing[:5]}")
+        new_index = {index[p]: i for i, p in enumerate(points)}
+        limbs = tuple((new_index[a], new_index[b]) for a, b in self.limbs if a in new_index and b in new_index)
+        colors = self.colors if len(self.colors) != len(self.points) else tuple(self.colors[index[p]] for p in points)
+        return Component(self.name, self.kind, tuple(points), limbs, colors, self.point_format)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "points": list(self.points),
+            "limbs": [list(limb) for limb in self.limbs],
+            "colors": [list(color) for color in self.colors],
+            "point_format": self.point_format,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Component:
+        return cls(
+            name=d["name"],
+            kind=d["kind"],
+            points=tuple(d["points"]),
+            limbs=tuple((int(a), int(b)) for a, b in d["limbs"]),
+            colors=tuple(tuple(int(v) for v in c) for c in d.get("colors", [(255, 0, 0)])),
+            point_format=d.get("point_format", "XYZC"),
+        )
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    components: tuple[Component, ...]
+    dims: int = 3
+
+    @property
+    def num_joints(self) -> int:
+        return sum(len(c.points) for c in self.components)
+
+    @functools.cached_property
+    def offsets(self) -> dict[str, int]:
+        offsets, start = {}, 0
+        for c in self.components:
+            offsets[c.name] = start
+            start += len(c.points)
+        return offsets
+
+    @functools.cached_property
+    def joint_names(self) -> tuple[tuple[str, str], ...]:
+        """(component name, point name) for every joint, in data order."""
+        return tuple((c.name, p) for c in self.components for p in c.points)
+
+    @functools.cached_property
+    def bones(self) -> np.ndarray:
+        """(B, 2) int array of joint-index pairs over the whole layout."""
+        pairs = [(self.offsets[c.name] + a, self.offsets[c.name] + b) for c in self.components for a, b in c.limbs]
+        return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+    def component(self, name: str) -> Component:
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise InvalidPoseError(f"layout {self.name} has no component {name!r}; it has {self.component_names}")
+
+    @property
+    def component_names(self) -> list[str]:
+        return [c.name for c in self.components]
+
+    def component_slice(self, name: str) -> slice:
+        start = self.offsets[self.component(name).name]
+        return slice(start, start + len(self.component(name).points))
+
+    def kind_indices(self, *kinds: str) -> np.ndarray:
+        """Joint indices of every component whose kind is in `kinds` (e.g. "left_hand", "right_hand")."""
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown component kinds {unknown}; known: {KINDS}")
+        idx = [np.arange(self.offsets[c.name], self.offsets[c.name] + len(c.points)) for c in self.components if c.kind in kinds]
+        return np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
+
+    def joint_index(self, point: str, kind: str = "body") -> int:
+        """Index of the first joint called `point` in a component of `kind`."""
+        for c in self.components:
+            if c.kind == kind and point in c.points:
+                return self.offsets[c.name] + c.points.index(point)
+        raise InvalidPoseError(f"layout {self.name} has no {kind} joint {point!r}")
+
+    @functools.cached_property
+    def shoulders(self) -> tuple[int, int]:
+        """(left, right) shoulder joint indices, used to centre and scale poses."""
+        return self.joint_index("LEFT_SHOULDER"), self.joint_index("RIGHT_SHOULDER")
+
+    def select(
+        self,
+        components: list[str] | tuple[str, ...] | None = None,
+        points: dict[str, list[str]] | None = None,
+        name: str | None = None,
+    ) -> tuple[Layout, np.ndarray]:
+        """A sub-layout and the joint indices (into this layout) that build it."""
+        components = list(components) if components is not None else self.component_names
+        points = points or {}
+        new_components, index = [], []
+        for comp_name in components:
+            comp = self.component(comp_name)
+            keep = list(points.get(comp_name, comp.points))
+            new_components.append(comp.select(keep))
+            point_index = {p: i for i, p in enumerate(comp.points)}
+            index.extend(self.offsets[comp_name] + point_index[p] for p in keep)
+        layout = Layout(name or f"{self.name}-subset", tuple(new_components), self.dims)
+        return layout, np.asarray(index, dtype=np.int64)
+
+    def index_in(self, source: Layout) -> np.ndarray:
+        """Indices into `source`'s joints that give this layout's joints, matched by name.
+
+        This is how poses move between layouts: a holistic-586 pose becomes holistic-178 by
+        picking joints; a layout with joints the source lacks cannot be reached and raises.
+        """
+        source_index = {jn: i for i, jn in enumerate(source.joint_names)}
+        missing = [jn for jn in self.joint_names if jn not in source_index]
+        if missing:
+            raise InvalidPoseError(
+                f"cannot convert layout {source.name} to {self.name}: "
+                f"{len(missing)} joints missing, e.g. {missing[0][0]}/{missing[0][1]}"
+            )
+        return np.asarray([source_index[jn] for jn in self.joint_names], dtype=np.int64)
+
+    def same_joints(self, other: Layout) -> bool:
+        return self.joint_names == other.joint_names and self.dims == other.dims
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "dims": self.dims, "components": [c.to_dict() for c in self.components]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Layout:
+        return cls(d["name"], tuple(Component.from_dict(c) for c in d["components"]), int(d.get("dims", 3)))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+# --- registered layouts --------------------------------------------------------------------
+
+_HOLISTIC_KINDS = {
+    "POSE_LANDMARKS": "body",
+    "FACE_LANDMARKS": "face",
+    "LEFT_HAND_LANDMARKS": "left_hand",
+    "RIGHT_HAND_LANDMARKS": "right_hand",
+    "POSE_WORLD_LANDMARKS": "world",
+}
+
+# The face contour subset and body joints that pose-format's reduce_holistic keeps (sign.mt).
+HOLISTIC_FACE_CONTOURS = (
+    "0 7 10 13 14 17 21 33 37 39 40 46 52 53 54 55 58 61 63 65 66 67 70 78 80 81 82 84 87 88 91 93 95 "
+    "103 105 107 109 127 132 133 136 144 145 146 148 149 150 152 153 154 155 157 158 159 160 161 162 "
+    "163 172 173 176 178 181 185 191 234 246 249 251 263 267 269 270 276 282 283 284 285 288 291 293 "
+    "295 296 297 300 308 310 311 312 314 317 318 321 323 324 332 334 336 338 356 361 362 365 373 374 "
+    "375 377 378 379 380 381 382 384 385 386 387 388 389 390 397 398 400 402 405 409 415 454 466"
+).split()
+HOLISTIC_REDUCED_BODY = (
+    "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW",
+    "LEFT_WRIST", "RIGHT_WRIST", "LEFT_HIP", "RIGHT_HIP",
+)  # fmt: skip
+
+# OpenPose BODY_25 order for the first 8 joints, as Progressive Transformers' data uses them.
+PHOENIX_BODY = (
+    "NOSE", "NECK", "RIGHT_SHOULDER", "RIGHT_ELBOW", "RIGHT_WRIST",
+    "LEFT_SHOULDER", "LEFT_ELBOW", "LEFT_WRIST",
+)  # fmt: skip
+PHOENIX_BODY_LIMBS = ((0, 1), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7))
+
+
+@functools.cache
+def _holistic_full() -> Layout:
+    raw = json.loads(resources.files("text2sign.pose.assets").joinpath("holistic.json").read_text())
+    components = []
+    for c in raw["components"]:
+        components.append(Component.from_dict({**c, "kind": _HOLISTIC_KINDS[c["name"]]}))
+    return Layout("holistic", tuple(components), 3)
+
+
+def _holistic_variant(name: str, face_points: int, world: bool) -> Layout:
+    full = _holistic_full()
+    comps = [c for c in full.component_names if world or c != "POSE_WORLD_LANDMARKS"]
+    layout, _ = full.select(comps, {"FACE_LANDMARKS": [str(i) for i in range(face_points)]}, name=name)
+    return layout
+
+
+def _holistic_reduced() -> Layout:
+    body = [p for p in _holistic_full().component("POSE_LANDMARKS").points if p in HOLISTIC_REDUCED_BODY]
+    layout, _ = _holistic_full().select(
+        ["POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"],
+        {"POSE_LANDMARKS": body, "FACE_LANDMARKS": list(HOLISTIC_FACE_CONTOURS)},
+        name="holistic-178",
+    )
+    return layout
+
+
+def _phoenix() -> Layout:
+    hand = _holistic_full().component("LEFT_HAND_LANDMARKS")
+    return Layout(
+        "phoenix-50",
+        (
+            Component("BODY", "body", PHOENIX_BODY, PHOENIX_BODY_LIMBS, ((0, 153, 0),), "XYZC"),
+            Component("LEFT_HAND", "left_hand", hand.points, hand.limbs, hand.colors, "XYZC"),
+            Component("RIGHT_HAND", "right_hand", hand.points, hand.limbs, hand.colors, "XYZC"),
+        ),
+        3,
+    )
+
+
+_FACTORIES = {
+    "holistic": _holistic_full,
+    "holistic-576": lambda: _holistic_variant("holistic-576", 468, world=True),
+    "holistic-553": lambda: _holistic_variant("holistic-553", 478, world=False),
+    "holistic-543": lambda: _holistic_variant("holistic-543", 468, world=False),
+    "holistic-178": _holistic_reduced,
+    "phoenix-50": _phoenix,
+}
+
+LAYOUT_NAMES = tuple(_FACTORIES)
+
+
+@functools.cache
+def get_layout(name: str) -> Layout:
+    """A registered layout by name (see the module docstring for the list)."""
+    if name not in _FACTORIES:
+        raise InvalidPoseError(f"unknown layout {name!r}; known layouts: {', '.join(LAYOUT_NAMES)}")
+    return _FACTORIES[name]()
+
+
+def _guess_kind(component_name: str) -> str:
+    upper = component_name.upper()
+    if "WORLD" in upper:
+        return "world"
+    if "FACE" in upper:
+        return "face"
+    if "LEFT" in upper and "HAND" in upper:
+        return "left_hand"
+    if "RIGHT" in upper and "HAND" in upper:
+        return "right_hand"
+    return "body"
+
+
+def layout_from_components(components, dims: int) -> Layout:
+    """The layout of pose-format header components: a registered one if the joints match.
+
+    Unknown skeletons (OpenPose, AlphaPose, ...) are accepted too, as a layout named
+    ``custom`` whose component kinds are guessed from the component names.
+    """
+    comps = tuple(
+        Component(
+            name=c.name,
+            kind=_guess_kind(c.name),
+            points=tuple(c.points),
+            limbs=tuple((int(a), int(b)) for a, b in c.limbs),
+            colors=tuple(tuple(int(v) for v in col) for col in c.colors) or ((255, 0, 0),),
+            point_format=c.format,
+        )
+        for c in components
+    )
+    candidate = Layout("custom", comps, dims)
+    for name in LAYOUT_NAMES:
+        known = get_layout(name)
+        if known.same_joints(candidate):
+            return known
+    return candidate

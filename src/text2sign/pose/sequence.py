@@ -1,0 +1,205 @@
+"""PoseSequence: the one in-memory pose type of text2sign.
+
+Layout of the arrays (the only one used anywhere in the toolkit):
+
+* ``data``: float32 ``(T, J, D)`` -- T frames, J joints of ``layout``, D = ``layout.dims`` coordinates
+* ``mask``: bool ``(T, J)`` -- True where the joint was observed; masked joints carry no meaning
+* ``fps``: frames per second
+* ``confidence``: optional float32 ``(T, J)`` detector confidences, kept so that a ``.pose``
+  file survives a round trip unchanged; ``mask == (confidence > 0)`` always holds
+
+Only one person per sequence: sign language production produces one signer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from text2sign.errors import InvalidPoseError
+from text2sign.pose.layout import Layout, get_layout
+
+
+@dataclass
+class PoseSequence:
+    data: np.ndarray
+    mask: np.ndarray
+    fps: float
+    layout: Layout
+    confidence: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.data = np.asarray(self.data, dtype=np.float32)
+        self.mask = np.asarray(self.mask, dtype=bool)
+        if self.data.ndim != 3:
+            raise InvalidPoseError(f"pose data must be (frames, joints, dims), got shape {self.data.shape}")
+        frames, joints, dims = self.data.shape
+        if (joints, dims) != (self.layout.num_joints, self.layout.dims):
+            raise InvalidPoseError(
+                f"pose data has {joints} joints x {dims} dims but layout {self.layout.name} "
+                f"expects {self.layout.num_joints} x {self.layout.dims}"
+            )
+        if self.mask.shape != (frames, joints):
+            raise InvalidPoseError(f"mask shape {self.mask.shape} does not match data shape {self.data.shape}")
+        if not np.isfinite(self.fps) or self.fps <= 0:
+            raise InvalidPoseError(f"fps must be a positive number, got {self.fps}")
+        if self.confidence is not None:
+            self.confidence = np.asarray(self.confidence, dtype=np.float32)
+            if self.confidence.shape != self.mask.shape or not np.array_equal(self.confidence > 0, self.mask):
+                raise InvalidPoseError("confidence must have the mask's shape and be > 0 exactly where mask is True")
+        bad = ~np.isfinite(self.data).all(axis=-1) & self.mask
+        if bad.any():
+            t, j = np.argwhere(bad)[0]
+            comp, point = self.layout.joint_names[j]
+            raise InvalidPoseError(
+                f"pose data has {int(bad.sum())} NaN or infinite joint values (first at frame {t}, joint {comp}/{point})"
+            )
+
+    # --- basic facts ------------------------------------------------------------------------
+
+    @property
+    def num_frames(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def duration(self) -> float:
+        """Seconds of signing."""
+        return self.num_frames / self.fps
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def __getitem__(self, frames: slice) -> PoseSequence:
+        if not isinstance(frames, slice):
+            raise TypeError("index a PoseSequence with a slice of frames, e.g. seq[10:20]")
+        conf = None if self.confidence is None else self.confidence[frames]
+        return PoseSequence(self.data[frames], self.mask[frames], self.fps, self.layout, conf)
+
+    def copy(self) -> PoseSequence:
+        conf = None if self.confidence is None else self.confidence.copy()
+        return PoseSequence(self.data.copy(), self.mask.copy(), self.fps, self.layout, conf)
+
+    def allclose(self, other: PoseSequence, atol: float = 1e-5) -> bool:
+        """Same layout, fps, mask, and data equal within `atol` on observed joints."""
+        return (
+            self.layout.same_joints(other.layout)
+            and self.data.shape == other.data.shape
+            and abs(self.fps - other.fps) < 1e-6
+            and np.array_equal(self.mask, other.mask)
+            and np.allclose(self.data[self.mask], other.data[other.mask], atol=atol)
+        )
+
+    # --- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def empty_like(cls, layout: Layout, fps: float, num_frames: int = 0) -> PoseSequence:
+        return cls(
+            np.zeros((num_frames, layout.num_joints, layout.dims), np.float32),
+            np.zeros((num_frames, layout.num_joints), bool),
+            fps,
+            layout,
+        )
+
+    @classmethod
+    def concatenate(cls, parts: list[PoseSequence]) -> PoseSequence:
+        """Frames of `parts` one after another (no smoothing; see data.coarticulation for that)."""
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        first = parts[0]
+        for p in parts[1:]:
+            if not p.layout.same_joints(first.layout) or abs(p.fps - first.fps) > 1e-6:
+                raise InvalidPoseError("can only concatenate poses with the same layout and fps")
+        return cls(
+            np.concatenate([p.data for p in parts]),
+            np.concatenate([p.mask for p in parts]),
+            first.fps,
+            first.layout,
+        )
+
+    # --- layouts and features ---------------------------------------------------------------
+
+    def to_layout(self, layout: Layout | str) -> PoseSequence:
+        """The same motion in another layout, picking joints by name (e.g. holistic -> holistic-178)."""
+        layout = get_layout(layout) if isinstance(layout, str) else layout
+        if layout.same_joints(self.layout):
+            return PoseSequence(self.data, self.mask, self.fps, layout, self.confidence)
+        if layout.dims != self.layout.dims:
+            raise InvalidPoseError(f"cannot convert {self.layout.dims}D layout {self.layout.name} to {layout.dims}D {layout.name}")
+        index = layout.index_in(self.layout)
+        conf = None if self.confidence is None else self.confidence[:, index]
+        return PoseSequence(self.data[:, index], self.mask[:, index], self.fps, layout, conf)
+
+    def select_components(self, components: list[str]) -> PoseSequence:
+        layout, index = self.layout.select(components, name=f"{self.layout.name}[{'+'.join(components)}]")
+        conf = None if self.confidence is None else self.confidence[:, index]
+        return PoseSequence(self.data[:, index], self.mask[:, index], self.fps, layout, conf)
+
+    def to_features(self, kinds: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Flatten joints of the chosen component kinds to ``(T, F)`` features, ``F = J' * D``.
+
+        Returns ``(features, joint_mask)`` with ``joint_mask`` of shape ``(T, J')``. Masked joints
+        are zero in the features so they never carry stale coordinates into a model.
+        """
+        index = self.layout.kind_indices(*kinds) if kinds else np.arange(self.layout.num_joints)
+        data = np.where(self.mask[:, index, None], self.data[:, index], 0.0).astype(np.float32)  # (T, J', D)
+        return data.reshape(self.num_frames, -1), self.mask[:, index].copy()
+
+    @classmethod
+    def from_features(
+        cls,
+        features: np.ndarray,
+        layout: Layout,
+        fps: float,
+        joint_mask: np.ndarray | None = None,
+        kinds: tuple[str, ...] | None = None,
+    ) -> PoseSequence:
+        """Inverse of :meth:`to_features`; joints outside `kinds` are left masked."""
+        index = layout.kind_indices(*kinds) if kinds else np.arange(layout.num_joints)
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != len(index) * layout.dims:
+            raise InvalidPoseError(
+                f"features of shape {features.shape} do not fit {len(index)} joints x {layout.dims} dims of {layout.name}"
+            )
+        frames = features.shape[0]
+        data = np.zeros((frames, layout.num_joints, layout.dims), np.float32)
+        mask = np.zeros((frames, layout.num_joints), bool)
+        data[:, index] = features.reshape(frames, len(index), layout.dims)
+        mask[:, index] = True if joint_mask is None else joint_mask
+        return cls(data, mask, fps, layout)
+
+    # --- time ---------------------------------------------------------------------------------
+
+    def resample(self, fps: float | None = None, num_frames: int | None = None) -> PoseSequence:
+        """Linear interpolation in time to a new frame rate or an exact number of frames.
+
+        A joint is observed in a new frame only if it is observed in both source frames that
+        frame is interpolated from, so a missing hand never gets half-invented.
+        """
+        if (fps is None) == (num_frames is None):
+            raise ValueError("give exactly one of fps or num_frames")
+        if num_frames is None:
+            num_frames = max(1, int(round(self.num_frames * fps / self.fps)))
+            new_fps = fps
+        else:
+            new_fps = self.fps * num_frames / max(self.num_frames, 1)
+        positions = time_positions(self.num_frames, num_frames)
+        data, mask = interpolate_frames(self.data, self.mask, positions)
+        return PoseSequence(data, mask, new_fps, self.layout)
+
+
+def time_positions(source_frames: int, target_frames: int) -> np.ndarray:
+    """Fractional source-frame positions that stretch `source_frames` onto `target_frames`."""
+    if target_frames <= 1 or source_frames <= 1:
+        return np.zeros(target_frames) if source_frames <= 1 else np.full(target_frames, (source_frames - 1) / 2)
+    return np.linspace(0.0, source_frames - 1, target_frames)
+
+
+def interpolate_frames(data: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ``(T, J, D)`` data at fractional frame `positions` by linear interpolation."""
+    lo = np.floor(positions).astype(np.int64)
+    hi = np.minimum(lo + 1, data.shape[0] - 1)
+    w = (positions - lo).astype(np.float32)[:, None, None]  # (T', 1, 1)
+    out = data[lo] * (1.0 - w) + data[hi] * w  # (T', J, D)
+    out_mask = mask[lo] & (mask[hi] | (w[:, :, 0] == 0))
+    return out.astype(np.float32), out_mask
