@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+# Installed before the package so that no resolver ever picks a multi-GB CUDA build by accident.
+# Override for a GPU machine, e.g. make test TORCH_SPEC="torch==2.13.0 --index-url <your CUDA index>".
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.text2sign-installed
+DEMO_TEXT ?= hello
+
+.PHONY: demo test test-all bench install clean
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install $(TORCH_SPEC)
+	$(BIN)/pip install -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p out
+	$(BIN)/text2sign generate "$(DEMO_TEXT)" --spoken en --signed ase -o out/hello.pose --gif out/hello.gif --mp4 out/hello.mp4
+	$(BIN)/text2sign info out/hello.pose
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/pytest -q -m "slow or not slow"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/concat_latency.py
+
+clean:
+	rm -rf out build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,261 @@
+"""The ``text2sign`` command line. Thin on purpose: parse arguments, call the library, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from text2sign.errors import Text2SignError
+
+app = typer.Typer(
+    help="Sign language production: text in, signing out as .pose skeletons and video.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+prepare_app = typer.Typer(help="Build a corpus in text2sign's format.", no_args_is_help=True)
+export_app = typer.Typer(help="Write a corpus back out in another format.", no_args_is_help=True)
+app.add_typer(prepare_app, name="prepare")
+app.add_typer(export_app, name="export")
+
+console = Console()
+err_console = Console(stderr=True)
+
+MODELS = ("concat",)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def parse_hide(hide: str) -> tuple[str, ...]:
+    from text2sign.pose.layout import KINDS
+
+    kinds = tuple(k.strip() for k in hide.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise Text2SignError(f"--hide takes component kinds from {', '.join(KINDS)}; got {', '.join(unknown)}")
+    return kinds
+
+
+def build_pipeline(model: str, lexicon: Optional[Path]):
+    if model != "concat":
+        raise Text2SignError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
+    from text2sign.pipelines.concat import ConcatPipeline
+
+    return ConcatPipeline(lexicon=lexicon)
+
+
+@app.command()
+def generate(
+    text: Annotated[str, typer.Argument(help="Text to sign, e.g. 'hello world'.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output pose file (.pose or .npz).")],
+    spoken: Annotated[str, typer.Option("--spoken", help="Spoken language code of TEXT.")] = "en",
+    signed: Annotated[str, typer.Option("--signed", help="Signed language code to produce.")] = "ase",
+    model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "concat",
+    lexicon: Annotated[
+        Optional[Path], typer.Option("--lexicon", help="Corpus of isolated signs to look words up in (default: fingerspelling).")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on characters that cannot be signed instead of skipping them.")] = False,
+    gif: Annotated[Optional[Path], typer.Option("--gif", help="Also render a GIF here.")] = None,
+    mp4: Annotated[Optional[Path], typer.Option("--mp4", help="Also render an H.264 MP4 here.")] = None,
+    size: Annotated[int, typer.Option("--size", help="Width and height of rendered video, pixels.")] = 384,
+    hide: Annotated[str, typer.Option("--hide", help="Component kinds not drawn, comma-separated (face, world, ...).")] = "world",
+) -> None:
+    """Generate signing for TEXT and write it as a pose file (and optionally GIF / MP4)."""
+    from text2sign.fileio import check_output_path
+    from text2sign.pipelines.concat import UnsignableCharacters
+    from text2sign.pose.io import save_pose
+
+    for path in (output, gif, mp4):
+        if path is not None:
+            check_output_path(path)
+    hidden = parse_hide(hide)
+    pipeline = build_pipeline(model, lexicon)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnsignableCharacters)
+        (pose,) = pipeline([text], spoken=spoken, signed=signed, strict=strict)
+    for w in caught:
+        if issubclass(w.category, UnsignableCharacters):
+            err_console.print(f"warning: {w.message}", style="yellow", highlight=False)
+    save_pose(pose, output)
+    written = [str(output)]
+    if gif or mp4:
+        from text2sign.rendering import render
+
+        for path in (gif, mp4):
+            if path is not None:
+                render(pose, path, width=size, height=size, hide=hidden)
+                written.append(str(path))
+    console.print(f"{pose.num_frames} frames ({pose.duration:.2f} s, {pose.layout.name}) -> {', '.join(written)}", highlight=False)
+
+
+@app.command()
+def render(
+    input: Annotated[Path, typer.Argument(help="Pose file (.pose or .npz).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file: .gif, .mp4 or .png (contact sheet).")],
+    width: Annotated[int, typer.Option("--width", help="Frame width in pixels.")] = 384,
+    height: Annotated[int, typer.Option("--height", help="Frame height in pixels.")] = 384,
+    fps: Annotated[Optional[float], typer.Option("--fps", help="Output frame rate (default: the pose's).")] = None,
+    hide: Annotated[str, typer.Option("--hide", help="Component kinds not drawn, comma-separated (face, world, ...).")] = "world",
+) -> None:
+    """Draw a pose file as a GIF, an MP4 or a PNG contact sheet."""
+    from text2sign.fileio import check_output_path
+    from text2sign.pose.io import load_pose
+    from text2sign.rendering import render as render_pose
+
+    check_output_path(output)
+    hidden = parse_hide(hide)
+    pose = load_pose(input)
+    render_pose(pose, output, width=width, height=height, fps=fps, hide=hidden)
+    console.print(f"{pose.num_frames} frames -> {output}", highlight=False)
+
+
+@prepare_app.command("fingerspelling")
+def prepare_fingerspelling(
+    out: Annotated[Path, typer.Option("--out", help="Corpus directory to create.")],
+    languages: Annotated[
+        Optional[str], typer.Option("--languages", help="Signed languages to build, comma-separated (default: all 19).")
+    ] = None,
+    train_words: Annotated[int, typer.Option("--train-words", help="Words per language in train.")] = 32,
+    dev_words: Annotated[int, typer.Option("--dev-words", help="Words per language in dev.")] = 8,
+    test_words: Annotated[int, typer.Option("--test-words", help="Words per language in test.")] = 8,
+    layout: Annotated[str, typer.Option("--layout", help="Skeleton layout of the corpus poses.")] = "holistic-178",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of word choice and timing.")] = 0,
+) -> None:
+    """Build FS-Words from the fingerspelling lexicon inside the spoken-to-signed package."""
+    from text2sign.data.fingerspelling import FSWordsConfig, build_fs_words
+    from text2sign.data.lexicon import read_fingerspelling_entries
+    from text2sign.pose.layout import get_layout
+
+    get_layout(layout)
+    for name, value in (("--train-words", train_words), ("--dev-words", dev_words), ("--test-words", test_words)):
+        if value < 0:
+            raise Text2SignError(f"{name} must be >= 0")
+    chosen = [s.strip() for s in languages.split(",") if s.strip()] if languages else None
+    total = len(chosen) if chosen else len({e.signed_language for e in read_fingerspelling_entries()})
+    cfg = FSWordsConfig(train_words=train_words, dev_words=dev_words, test_words=test_words, layout=layout, seed=seed)
+    with progress_bar() as progress:
+        task = progress.add_task("FS-Words", total=total)
+        corpus = build_fs_words(out, cfg, chosen, on_language=lambda signed, n: progress.advance(task))
+    print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
+
+
+@prepare_app.command("phoenix")
+def prepare_phoenix(
+    src: Annotated[Path, typer.Argument(help="Directory with {split}.skels/.text/.gloss/.files (Progressive Transformers format).")],
+    out: Annotated[Path, typer.Option("--out", help="Corpus directory to create.")],
+) -> None:
+    """Import PHOENIX-2014T data in the Progressive Transformers text format."""
+    from text2sign.data.phoenix import import_phoenix
+
+    with progress_bar() as progress:
+        task = progress.add_task("PHOENIX", total=None)
+        corpus = import_phoenix(src, out, on_item=lambda: progress.advance(task))
+    print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
+
+
+@export_app.command("phoenix")
+def export_phoenix(
+    corpus: Annotated[Path, typer.Argument(help="text2sign corpus directory (phoenix-50 layout).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write {split}.skels/.text/.gloss/.files into.")],
+) -> None:
+    """Write a corpus in the Progressive Transformers text format."""
+    from text2sign.data.phoenix import export_phoenix as export
+
+    counts = export(corpus, out)
+    console.print(", ".join(f"{split}: {n}" for split, n in counts.items()) + f" sequences -> {out}", highlight=False)
+
+
+def print_corpus_summary(root: Path, summary: dict, layout: Optional[str]) -> None:
+    table = Table(title=f"corpus {root} ({layout})")
+    table.add_column("split")
+    table.add_column("items", justify="right")
+    table.add_column("frames", justify="right")
+    for split, n in summary["items"].items():
+        table.add_row(split, str(n), str(summary["frames"][split]))
+    console.print(table)
+    console.print("languages: " + ", ".join(f"{k} ({v})" for k, v in summary["languages"].items()), highlight=False)
+
+
+@app.command()
+def info(path: Annotated[Path, typer.Argument(help="A .pose/.npz file or a corpus directory.")]) -> None:
+    """Describe a pose file (layout, frames, fps) or a corpus (splits, languages)."""
+    if path.is_dir():
+        from text2sign.data.corpus import Corpus
+
+        corpus = Corpus.load(path)
+        print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
+        return
+    from text2sign.pose.io import load_pose
+
+    pose = load_pose(path)
+    table = Table(title=f"{path}: {pose.layout.name}, {pose.num_frames} frames at {pose.fps:g} fps ({pose.duration:.2f} s)")
+    table.add_column("component")
+    table.add_column("kind")
+    table.add_column("points", justify="right")
+    table.add_column("observed", justify="right")
+    for comp in pose.layout.components:
+        observed = pose.mask[:, pose.layout.component_slice(comp.name)]
+        table.add_row(comp.name, comp.kind, str(len(comp.points)), f"{observed.mean():.0%}" if observed.size else "-")
+    console.print(table)
+
+
+@app.command()
+def languages(
+    model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "concat",
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="Corpus of isolated signs.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the spoken -> signed language pairs a model supports."""
+    from text2sign.data.lexicon import borrowed_alphabets
+
+    pipeline = build_pipeline(model, lexicon)
+    pairs = pipeline.language_pairs()
+    borrowed = borrowed_alphabets()
+    if as_json:
+        console.print_json(json.dumps([{"spoken": sp, "signed": si, "borrows": borrowed.get(si)} for sp, si in pairs]))
+        return
+    table = Table(title=f"{model}: {len(pairs)} language pairs")
+    table.add_column("spoken")
+    table.add_column("signed")
+    table.add_column("note")
+    for sp, si in pairs:
+        table.add_row(sp, si, f"fingerspelling borrowed from {borrowed[si]}" if si in borrowed else "")
+    console.print(table)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors become one line on stderr and exit code 1 (2 for bad usage)."""
+    try:
+        app(args=argv, prog_name="text2sign")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Text2SignError as exc:
+        err_console.print(f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted", style="red")
+        return 130
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,193 @@
+"""RWTH-PHOENIX-Weather 2014T in Progressive Transformers' text format, to and from a corpus.
+
+The format is a directory of line-aligned files per split (one sequence per line)::
+
+    {split}.skels   frames of 50 joints x (x, y, z) plus a counter t/T, all on one line
+    {split}.text    German sentence
+    {split}.gloss   DGS glosses (optional on import)
+    {split}.files   sequence name, e.g. ``dev/11August_2010_Wednesday_tagesschau-2``
+
+Coordinates are kept exactly as Progressive Transformers stores them (3D, centred on the neck,
+divided by 3), so an import followed by an export gives back the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from text2sign.errors import CorpusError, InvalidPoseError
+from text2sign.fileio import write_text_atomic
+from text2sign.pose.io import PHOENIX_SCALE_NOTE, parse_skels_line, write_skels
+from text2sign.pose.layout import get_layout
+
+from .corpus import SPLITS, Corpus, CorpusWriter
+
+PHOENIX_FPS = 25.0
+PHOENIX_LAYOUT = "phoenix-50"
+SPOKEN_LANGUAGE = "de"
+SIGNED_LANGUAGE = "gsg"  # ISO 639-3 for German Sign Language (DGS)
+COORDINATES_NOTE = f"{PHOENIX_SCALE_NOTE}; 3D joints (OpenPose lifted by inverse kinematics) centred on the neck"
+
+REQUIRED_SUFFIXES = (".skels", ".text", ".files")
+OPTIONAL_SUFFIXES = (".gloss",)
+
+
+def find_splits(src_dir: str | Path) -> list[str]:
+    """The splits of `src_dir` that have all required files (``.skels``, ``.text``, ``.files``)."""
+    src = Path(src_dir)
+    if not src.is_dir():
+        raise CorpusError(f"PHOENIX directory not found: {src}")
+    return [s for s in SPLITS if all((src / f"{s}{suffix}").is_file() for suffix in REQUIRED_SUFFIXES)]
+
+
+def count_items(src_dir: str | Path) -> dict[str, int]:
+    """Sequences per split after checking the split's files agree line for line (for progress bars)."""
+    src = Path(src_dir)
+    splits = find_splits(src)
+    if not splits:
+        partial = sorted(p.name for s in SPLITS for p in src.glob(f"{s}.*"))
+        hint = f" (found only {', '.join(partial)})" if partial else ""
+        raise CorpusError(
+            f"{src} holds no PHOENIX split: expected {{train,dev,test}}.skels, .text and .files{hint}"
+        )
+    counts = {}
+    for split in splits:
+        paths = [src / f"{split}{suffix}" for suffix in REQUIRED_SUFFIXES + OPTIONAL_SUFFIXES]
+        lines = {p: _count_lines(p) for p in paths if p.is_file()}
+        skels = paths[0]
+        for path, n in lines.items():
+            if n != lines[skels]:
+                raise CorpusError(f"{path} has {n} lines but {skels} has {lines[skels]}; the files must be line-aligned")
+        counts[split] = lines[skels]
+    return counts
+
+
+def import_phoenix(
+    src_dir: str | Path,
+    out_dir: str | Path,
+    on_item: Callable[[], None] | None = None,
+) -> Corpus:
+    """Build a text2sign corpus from PHOENIX-2014T ``.skels``/``.text``/``.gloss``/``.files``.
+
+    `on_item` is called once after each imported sequence (e.g. to advance a progress bar; the
+    total is ``sum(count_items(src_dir).values())``).
+    """
+    src = Path(src_dir)
+    # Every split is checked before anything is written, so a misaligned split fails fast.
+    counts = count_items(src)
+    writer = CorpusWriter(out_dir, pose_suffix=".pose")
+    for split in counts:
+        skels = src / f"{split}.skels"
+        texts = _read_lines(src / f"{split}.text")
+        names = _read_lines(src / f"{split}.files")
+        gloss_path = src / f"{split}.gloss"
+        glosses = _read_lines(gloss_path) if gloss_path.is_file() else [""] * len(names)
+        for number, line in enumerate(_iter_lines(skels), start=1):
+            where = f"{skels}:{number}: "
+            name = names[number - 1].strip()
+            if not name:
+                raise CorpusError(f"{src / f'{split}.files'}:{number}: empty sequence name")
+            try:
+                seq = parse_skels_line(line, PHOENIX_FPS, where=where)
+            except InvalidPoseError as exc:
+                # NaN/inf tokens parse as floats and fail later, in PoseSequence, without the location.
+                message = str(exc)
+                raise InvalidPoseError(message if message.startswith(where) else where + message) from None
+            writer.add(
+                seq,
+                id=name,
+                split=split,
+                text=texts[number - 1],
+                gloss=glosses[number - 1],
+                spoken_language=SPOKEN_LANGUAGE,
+                signed_language=SIGNED_LANGUAGE,
+                signer="",
+            )
+            if on_item is not None:
+                on_item()
+    return writer.close(extra_stats={"source": "phoenix", "note": COORDINATES_NOTE})
+
+
+def export_phoenix(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
+    """Write each split of a phoenix-50 corpus as ``{split}.skels/.text/.gloss/.files``.
+
+    Items keep manifest order. Returns the number of sequences written per split.
+    """
+    corpus = Corpus.load(corpus_dir)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CorpusError(f"export output {out} exists and is not a directory")
+    if not out.parent.is_dir():
+        raise CorpusError(f"output directory does not exist: {out.parent}")
+    target = get_layout(PHOENIX_LAYOUT)
+    written: dict[str, int] = {}
+    splits = [s for s in SPLITS if corpus.split(s)]
+    if not splits:
+        raise CorpusError(f"corpus {corpus.root} has no items to export")
+    out.mkdir(exist_ok=True)
+    for split in splits:
+        items = corpus.split(split)
+        sequences = []
+        for item in items:
+            seq = corpus.load_pose(item)
+            try:
+                seq = seq.to_layout(target)
+            except InvalidPoseError as exc:
+                raise InvalidPoseError(
+                    f"corpus {corpus.root} cannot be exported as PHOENIX .skels (layout {seq.layout.name}, "
+                    f"item {item.id}): {exc}"
+                ) from None
+            if abs(seq.fps - PHOENIX_FPS) > 1e-6:
+                # .skels has no frame rate field; readers assume 25 fps.
+                seq = seq.resample(fps=PHOENIX_FPS)
+            sequences.append(seq)
+        for line in ("text", "gloss"):
+            _check_single_line(items, line)
+        write_skels(sequences, out / f"{split}.skels")
+        write_text_atomic(out / f"{split}.text", "".join(f"{i.text}\n" for i in items))
+        write_text_atomic(out / f"{split}.gloss", "".join(f"{i.gloss}\n" for i in items))
+        write_text_atomic(out / f"{split}.files", "".join(f"{i.id}\n" for i in items))
+        written[split] = len(items)
+    return written
+
+
+# --- line-aligned files ---------------------------------------------------------------------
+
+
+def _check_single_line(items, field: str) -> None:
+    for item in items:
+        value = getattr(item, field)
+        if "\n" in value or "\r" in value:
+            raise CorpusError(f"item {item.id}: its {field} spans several lines and would break the line-aligned files")
+
+
+def _iter_lines(path: Path) -> Iterator[str]:
+    """Lines split on '\\n' only (str.splitlines would also split on form feeds and U+2028 in text)."""
+    try:
+        with path.open("rb") as f:
+            for number, raw in enumerate(f, start=1):
+                try:
+                    yield raw.decode("utf-8").rstrip("\n").removesuffix("\r")
+                except UnicodeDecodeError:
+                    raise CorpusError(f"{path}:{number}: not UTF-8 text") from None
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read_lines(path: Path) -> list[str]:
+    return list(_iter_lines(path))
+
+
+def _count_lines(path: Path) -> int:
+    """Line count matching :func:`_iter_lines`, without decoding (a full .skels is gigabytes)."""
+    count, last = 0, b"\n"
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                count += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return count + (last != b"\n")
+

@@ -1,0 +1,44 @@
+"""Fake poses made in code, so tests and examples need no downloads (like pose-format's fake_pose)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from text2sign.pose.layout import Layout, get_layout
+from text2sign.pose.sequence import PoseSequence
+
+
+def fake_pose(
+    num_frames: int = 30,
+    layout: Layout | str = "holistic-178",
+    fps: float = 25.0,
+    seed: int = 0,
+    hands_moving: bool = True,
+) -> PoseSequence:
+    """A plausible signer in pixel coordinates (about 500 x 500): a fixed skeleton at random
+    per-joint offsets, with the hands circling over time so consecutive frames differ.
+
+    Every joint is observed; tests mask what they need.
+    """
+    layout = get_layout(layout) if isinstance(layout, str) else layout
+    rng = np.random.default_rng(seed)
+    rest = np.empty((layout.num_joints, layout.dims), np.float32)
+    rest[:, 0] = rng.uniform(150, 350, layout.num_joints)
+    rest[:, 1] = rng.uniform(100, 400, layout.num_joints)
+    if layout.dims > 2:
+        rest[:, 2:] = rng.normal(0, 0.05, (layout.num_joints, layout.dims - 2))
+    try:
+        left, right = layout.shoulders
+        rest[left, :2] = (320, 250)
+        rest[right, :2] = (180, 250)
+    except Exception:
+        pass  # layouts without named shoulders get no fixed torso
+    data = np.repeat(rest[None], num_frames, axis=0)  # (T, J, D)
+    if hands_moving and num_frames:
+        t = np.arange(num_frames, dtype=np.float32) / fps
+        hands = layout.kind_indices("left_hand", "right_hand")
+        data[:, hands, 0] += (40 * np.sin(2 * np.pi * t))[:, None]
+        data[:, hands, 1] += (40 * np.cos(2 * np.pi * t))[:, None]
+    data += rng.normal(0, 0.5, data.shape).astype(np.float32)
+    mask = np.ones((num_frames, layout.num_joints), bool)
+    return PoseSequence(data, mask, fps, layout)
