@@ -80,10 +80,6 @@ def test_counter_value_is_ignored_when_parsing():
     assert np.allclose(parse_skels_line(" ".join(tokens)).data, values, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="format_skels_line writes the counter with 5 decimals, the PHOENIX data with 4; remove once fixed",
-)
 def test_counter_has_four_decimals_like_the_original_data():
     line = original_line(random_values(7))
     assert format_skels_line(parse_skels_line(line)) == line
@@ -164,8 +160,12 @@ def test_read_binary_file(tmp_path):
 def test_read_names_file_and_line_of_a_bad_line(tmp_path):
     good = original_line(random_values(2))
     path = tmp_path / "bad.skels"
-    path.write_text(f"{good}\n\n{good} 0.5\n")
-    with pytest.raises(PoseFileError, match=r"bad\.skels:3: .*not a multiple of 151"):
+    path.write_text(f"{good}\n{good} 0.5\n")
+    with pytest.raises(PoseFileError, match=r"bad\.skels:2: .*has 152 values, not a multiple of 151"):
+        read_skels(path)
+    # a blank line would shift every later sequence against its .text line: an error, not skipped
+    path.write_text(f"{good}\n\n{good}\n")
+    with pytest.raises(PoseFileError, match=r"bad\.skels:2: .*has 0 values"):
         read_skels(path)
     path.write_text(f"{good}\n{good.replace('0.', 'O.', 1)}\n")
     with pytest.raises(PoseFileError, match=r"bad\.skels:2: non-numeric"):

@@ -19,9 +19,10 @@ from pathlib import Path
 from text2sign.errors import CorpusError, InvalidPoseError
 from text2sign.fileio import write_text_atomic
 from text2sign.pose.io import PHOENIX_SCALE_NOTE, parse_skels_line, write_skels
-from text2sign.pose.layout import get_layout
+from text2sign.pose.layout import Layout, get_layout
+from text2sign.pose.sequence import PoseSequence
 
-from .corpus import SPLITS, Corpus, CorpusWriter
+from .corpus import SPLITS, Corpus, CorpusItem, CorpusWriter
 
 PHOENIX_FPS = 25.0
 PHOENIX_LAYOUT = "phoenix-50"
@@ -48,9 +49,7 @@ def count_items(src_dir: str | Path) -> dict[str, int]:
     if not splits:
         partial = sorted(p.name for s in SPLITS for p in src.glob(f"{s}.*"))
         hint = f" (found only {', '.join(partial)})" if partial else ""
-        raise CorpusError(
-            f"{src} holds no PHOENIX split: expected {{train,dev,test}}.skels, .text and .files{hint}"
-        )
+        raise CorpusError(f"{src} holds no PHOENIX split: expected {{train,dev,test}}.skels, .text and .files{hint}")
     counts = {}
     for split in splits:
         paths = [src / f"{split}{suffix}" for suffix in REQUIRED_SUFFIXES + OPTIONAL_SUFFIXES]
@@ -58,7 +57,9 @@ def count_items(src_dir: str | Path) -> dict[str, int]:
         skels = paths[0]
         for path, n in lines.items():
             if n != lines[skels]:
-                raise CorpusError(f"{path} has {n} lines but {skels} has {lines[skels]}; the files must be line-aligned")
+                raise CorpusError(
+                    f"{path} has {n} lines but {skels} has {lines[skels]}; the files must be line-aligned"
+                )
         counts[split] = lines[skels]
     return counts
 
@@ -125,26 +126,14 @@ def export_phoenix(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, int
     splits = [s for s in SPLITS if corpus.split(s)]
     if not splits:
         raise CorpusError(f"corpus {corpus.root} has no items to export")
+    # CorpusWriter gives all items one layout, so the first one tells before anything is created.
+    _to_phoenix_layout(corpus, corpus.items[0], target)
     out.mkdir(exist_ok=True)
     for split in splits:
         items = corpus.split(split)
-        sequences = []
-        for item in items:
-            seq = corpus.load_pose(item)
-            try:
-                seq = seq.to_layout(target)
-            except InvalidPoseError as exc:
-                raise InvalidPoseError(
-                    f"corpus {corpus.root} cannot be exported as PHOENIX .skels (layout {seq.layout.name}, "
-                    f"item {item.id}): {exc}"
-                ) from None
-            if abs(seq.fps - PHOENIX_FPS) > 1e-6:
-                # .skels has no frame rate field; readers assume 25 fps.
-                seq = seq.resample(fps=PHOENIX_FPS)
-            sequences.append(seq)
-        for line in ("text", "gloss"):
-            _check_single_line(items, line)
-        write_skels(sequences, out / f"{split}.skels")
+        _check_single_lines(items)
+        # A generator, so the poses of a full PHOENIX split (hundreds of MB) are never all in memory.
+        write_skels((_skels_pose(corpus, item, target) for item in items), out / f"{split}.skels")
         write_text_atomic(out / f"{split}.text", "".join(f"{i.text}\n" for i in items))
         write_text_atomic(out / f"{split}.gloss", "".join(f"{i.gloss}\n" for i in items))
         write_text_atomic(out / f"{split}.files", "".join(f"{i.id}\n" for i in items))
@@ -152,14 +141,35 @@ def export_phoenix(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, int
     return written
 
 
+def _to_phoenix_layout(corpus: Corpus, item: CorpusItem, target: Layout) -> PoseSequence:
+    seq = corpus.load_pose(item)
+    try:
+        return seq.to_layout(target)
+    except InvalidPoseError as exc:
+        raise InvalidPoseError(
+            f"corpus {corpus.root} cannot be exported as PHOENIX .skels "
+            f"(layout {seq.layout.name}, item {item.id}): {exc}"
+        ) from None
+
+
+def _skels_pose(corpus: Corpus, item: CorpusItem, target: Layout) -> PoseSequence:
+    seq = _to_phoenix_layout(corpus, item, target)
+    if abs(seq.fps - PHOENIX_FPS) > 1e-6:
+        # .skels has no frame rate field; every reader assumes 25 fps.
+        seq = seq.resample(fps=PHOENIX_FPS)
+    return seq
+
+
 # --- line-aligned files ---------------------------------------------------------------------
 
 
-def _check_single_line(items, field: str) -> None:
+def _check_single_lines(items: list[CorpusItem]) -> None:
     for item in items:
-        value = getattr(item, field)
-        if "\n" in value or "\r" in value:
-            raise CorpusError(f"item {item.id}: its {field} spans several lines and would break the line-aligned files")
+        for field in ("id", "text", "gloss"):
+            if any(ch in getattr(item, field) for ch in "\r\n"):
+                raise CorpusError(
+                    f"item {item.id!r}: its {field} spans several lines, which line-aligned PHOENIX files cannot hold"
+                )
 
 
 def _iter_lines(path: Path) -> Iterator[str]:
@@ -180,7 +190,7 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def _count_lines(path: Path) -> int:
-    """Line count matching :func:`_iter_lines`, without decoding (a full .skels is gigabytes)."""
+    """Line count matching :func:`_iter_lines`, without decoding (the full train .skels is about a gigabyte)."""
     count, last = 0, b"\n"
     try:
         with path.open("rb") as f:

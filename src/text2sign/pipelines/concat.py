@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from text2sign.data.lexicon import DEFAULT_LAYOUT, Lexicon
+from text2sign.data.lexicon import DEFAULT_LAYOUT, Lexicon, normalize_key
 from text2sign.errors import InvalidPoseError, TextError
 from text2sign.pose.concatenate import PreparedClip, compose
 from text2sign.pose.layout import get_layout
@@ -89,7 +89,7 @@ class ConcatPipeline:
         unknown: list[str] = []
         for word in words:
             if self.signs is not None and self.signs.has(signed, word):
-                plan.append(PlannedSign(word, self.signs.clip(signed, word), False, True))
+                plan.append(PlannedSign(normalize_key(word), self.signs.clip(signed, word), False, True))
                 continue
             if not can_spell:
                 unknown.append(word)

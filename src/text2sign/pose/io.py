@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -142,17 +143,18 @@ def parse_skels_line(line: str, fps: float = 25.0, where: str = "") -> PoseSeque
         raise PoseFileError(f"{where}.skels line has {values.size} values, not a multiple of {per_frame} (50 joints x 3 + counter)")
     frames = values.reshape(-1, per_frame)[:, :-1].reshape(-1, layout.num_joints, layout.dims)
     mask = np.ones(frames.shape[:2], bool)
-    return PoseSequence(frames.astype(np.float32), mask, fps, layout)
+    try:
+        return PoseSequence(frames.astype(np.float32), mask, fps, layout)
+    except InvalidPoseError as exc:
+        raise InvalidPoseError(f"{where}{exc}") from None
 
 
 def format_skels_line(seq: PoseSequence) -> str:
-    """Inverse of :func:`parse_skels_line`: 5 decimals and the counter t/T, as the original data has."""
+    """Inverse of :func:`parse_skels_line`, byte for byte: joints with 5 decimals, the counter t/T with 4."""
     seq = seq.to_layout("phoenix-50")
     frames = seq.num_frames
     flat = np.where(seq.mask[..., None], seq.data, 0.0).reshape(frames, -1)
-    counter = (np.arange(frames) / frames)[:, None]
-    rows = np.concatenate([flat, counter], axis=1)
-    return " ".join(f"{v:.5f}" for v in rows.ravel())
+    return " ".join(" ".join(f"{v:.5f}" for v in row) + f" {t / frames:.4f}" for t, row in enumerate(flat))
 
 
 def read_skels(path: str | Path, fps: float = 25.0) -> list[PoseSequence]:
@@ -160,15 +162,19 @@ def read_skels(path: str | Path, fps: float = 25.0) -> list[PoseSequence]:
     if not path.is_file():
         raise PoseFileError(f".skels file not found: {path}")
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")
     except UnicodeDecodeError:
         raise PoseFileError(f"{path} is not a text .skels file") from None
-    return [parse_skels_line(line, fps, where=f"{path}:{i + 1}: ") for i, line in enumerate(lines) if line.strip()]
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not start an empty one
+    # Every line is a sequence: a blank one is an error, never silently skipped, so the result
+    # stays aligned with the .text / .gloss / .files lines.
+    return [parse_skels_line(line.rstrip("\r"), fps, where=f"{path}:{i + 1}: ") for i, line in enumerate(lines)]
 
 
-def write_skels(sequences: list[PoseSequence], path: str | Path) -> Path:
+def write_skels(sequences: Iterable[PoseSequence], path: str | Path) -> Path:
     with atomic_path(path) as tmp:
-        with open(tmp, "w") as f:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             for seq in sequences:
                 f.write(format_skels_line(seq) + "\n")
     return Path(path)

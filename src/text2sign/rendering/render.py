@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from text2sign.errors import InvalidPoseError, Text2SignError
-from text2sign.fileio import atomic_path
+from text2sign.fileio import atomic_path, check_output_path
 from text2sign.pose.io import to_pose_format
 from text2sign.pose.layout import KINDS
 from text2sign.pose.sequence import PoseSequence
@@ -57,19 +57,38 @@ def render_frames(
     """Draw every frame of `seq` as an RGB ``uint8`` array of shape ``(height, width, 3)``.
 
     `hide` lists component kinds (body, face, left_hand, right_hand, world) not to draw.
-    `thickness` is the line width in pixels (pose-format picks one from the canvas size when None).
+    `thickness` is the line width in pixels; by default about 1 px per 150 px of canvas (at least 1).
     `fps`, if given, resamples the motion to that frame rate first.
     """
+    return _draw(resample_for_output(seq, fps), width, height, hide, background, thickness)
+
+
+def _draw(
+    seq: PoseSequence,
+    width: int,
+    height: int,
+    hide: Sequence[str],
+    background: Color,
+    thickness: int | None,
+    picks: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Frames `picks` (all by default) of `seq`, fitted to the canvas over all of its frames."""
     from pose_format.pose_visualizer import PoseVisualizer
 
     width, height = _check_size(width, height)
     background = _check_color(background)
-    if thickness is not None and (not isinstance(thickness, (int, np.integer)) or thickness < 1):
+    if thickness is None:
+        # pose-format's own default rounds to 0 on small canvases, which OpenCV rejects.
+        thickness = max(1, round(math.sqrt(width * height) / 150))
+    if not isinstance(thickness, (int, np.integer)) or isinstance(thickness, bool) or thickness < 1:
         raise Text2SignError(f"thickness must be a positive whole number of pixels, got {thickness!r}")
-    seq = _visible(resample_for_output(seq, fps), hide)
+    seq = _visible(seq, hide)
     fitted = _fit_to_canvas(seq, width, height)
+    if picks is not None:
+        conf = None if fitted.confidence is None else fitted.confidence[picks]
+        fitted = PoseSequence(fitted.data[picks], fitted.mask[picks], fitted.fps, fitted.layout, conf)
 
-    visualizer = PoseVisualizer(to_pose_format(fitted, width, height), thickness=thickness)
+    visualizer = PoseVisualizer(to_pose_format(fitted, width, height), thickness=int(thickness))
     # The visualizer draws in OpenCV's BGR order, background included, so give it BGR and flip back.
     bgr_background = tuple(reversed(background))
     return [np.ascontiguousarray(frame[..., ::-1]) for frame in visualizer.draw(background_color=bgr_background)]
@@ -90,6 +109,7 @@ def write_gif(
     GIF stores frame delays in hundredths of a second, so rates that do not divide 100 play
     slightly off; Pillow also merges identical consecutive frames into one longer frame.
     """
+    check_output_path(path)
     fps = seq.fps if fps is None else fps
     frames = render_frames(seq, width, height, hide, background, thickness, fps=fps)
     images = _to_palette_images(frames)
@@ -121,6 +141,7 @@ def write_mp4(
     which yuv420p requires."""
     import av
 
+    check_output_path(path)
     fps = seq.fps if fps is None else fps
     width, height = _check_size(width, height)
     width, height = width + width % 2, height + height % 2
@@ -153,10 +174,13 @@ def write_contact_sheet(
     hide: Sequence[str] = DEFAULT_HIDE,
     background: Color = (255, 255, 255),
     thickness: int | None = None,
+    fps: float | None = None,
 ) -> Path:
     """PNG grid of `frames` evenly spaced frames, `columns` per row, each `width` x `height`.
 
     Fewer frames are shown when the pose is shorter; unused cells of the last row stay background.
+    `fps` resamples first, like the video writers do, so :func:`render` takes the same options for
+    every suffix.
     """
     from PIL import Image
 
@@ -165,19 +189,21 @@ def write_contact_sheet(
     if not isinstance(frames, (int, np.integer)) or frames < 1:
         raise Text2SignError(f"frames must be a positive whole number, got {frames!r}")
     background = _check_color(background)
+    check_output_path(path)
+    seq = resample_for_output(seq, fps)
     _require_frames(seq)
     count = min(frames, seq.num_frames)
     picks = np.unique(np.round(np.linspace(0, seq.num_frames - 1, count)).astype(int))
-    # Fitting uses the whole sequence, so every cell shares one scale and the motion reads across cells.
-    drawn = render_frames(seq, width, height, hide, background, thickness)
+    # Fitted over the whole sequence, so every cell shares one scale and the motion reads across cells.
+    drawn = _draw(seq, width, height, hide, background, thickness, picks)
     width, height = drawn[0].shape[1], drawn[0].shape[0]
     columns = min(columns, len(picks))
     rows = math.ceil(len(picks) / columns)
     sheet = np.empty((rows * height, columns * width, 3), np.uint8)
     sheet[...] = background
-    for cell, frame_index in enumerate(picks):
+    for cell, frame in enumerate(drawn):
         r, c = divmod(cell, columns)
-        sheet[r * height : (r + 1) * height, c * width : (c + 1) * width] = drawn[frame_index]
+        sheet[r * height : (r + 1) * height, c * width : (c + 1) * width] = frame
     with atomic_path(path) as tmp:
         Image.fromarray(sheet).save(tmp, format="PNG", optimize=False)
     return Path(path)

@@ -1,0 +1,136 @@
+import io
+
+import numpy as np
+import pytest
+from pose_format import Pose
+
+from text2sign.errors import InvalidPoseError, PoseFileError, Text2SignError
+from text2sign.pose import FeatureStats, compute_feature_stats, normalize_by_shoulders, read_npz, read_pose, write_npz, write_pose
+from text2sign.pose.io import from_pose_format, load_pose, save_pose, to_pose_format
+from text2sign.pose.normalize import shoulder_normalization
+from text2sign.testing import fake_pose
+
+
+def test_shoulder_normalization_is_hand_checkable_and_invertible():
+    seq = fake_pose(4)
+    left, right = seq.layout.shoulders
+    seq.data[:, left, :2] = (300, 200)
+    seq.data[:, right, :2] = (100, 200)
+    seq.data[:, [left, right], 2] = 0
+    norm, info = normalize_by_shoulders(seq)
+    assert info.scale == pytest.approx(200.0)
+    assert np.allclose(info.center, (200, 200, 0))
+    assert np.allclose(norm.data[:, left], (0.5, 0, 0)) and np.allclose(norm.data[:, right], (-0.5, 0, 0))
+    assert info.invert(norm).allclose(seq, atol=1e-3)
+    assert type(info).from_dict(info.to_dict()).scale == info.scale
+
+
+def test_normalization_needs_shoulders():
+    seq = fake_pose(3)
+    seq.mask[:, seq.layout.shoulders[0]] = False
+    with pytest.raises(InvalidPoseError, match="no frame shows both shoulders"):
+        shoulder_normalization(seq)
+
+
+def test_feature_stats_ignore_masked_joints(tmp_path):
+    a = fake_pose(2, "phoenix-50")
+    a.data[:] = 1.0
+    a.data[:, :, 0] = np.arange(50)[None]
+    a.mask[1, 10] = False
+    a.data[1, 10] = 1000.0  # must not count
+    stats = compute_feature_stats([a], normalize=False)
+    assert stats.mean.shape == (150,)
+    assert stats.mean[30] == pytest.approx(10.0)
+    assert stats.std[30] == 1.0  # one observation says nothing about spread: unit std
+    assert stats.mean[33] == pytest.approx(11.0)
+    assert stats.std[33] == pytest.approx(1e-4)  # constant feature: floored, never zero
+    stats.save(tmp_path / "stats.json")
+    again = FeatureStats.load(tmp_path / "stats.json")
+    assert np.allclose(again.mean, stats.mean) and again.layout == "phoenix-50"
+    x = np.random.default_rng(0).normal(size=(3, 150)).astype(np.float32)
+    assert np.allclose(stats.destandardize(stats.standardize(x)), x, atol=1e-4)
+
+
+def test_pose_round_trip_keeps_confidence_and_mask(tmp_path):
+    seq = fake_pose(7, "holistic")
+    confidence = np.random.default_rng(1).uniform(0.2, 1.0, seq.mask.shape).astype(np.float32)
+    confidence[2, 40:60] = 0
+    seq = type(seq)(seq.data, confidence > 0, seq.fps, seq.layout, confidence)
+    write_pose(seq, tmp_path / "a.pose")
+    back = read_pose(tmp_path / "a.pose")
+    assert back.layout.name == "holistic"
+    assert back.allclose(seq, atol=1e-6)
+    assert np.array_equal(back.confidence, confidence)
+    # and pose-format itself reads what we wrote
+    pose = Pose.read((tmp_path / "a.pose").read_bytes())
+    assert pose.body.data.shape == (7, 1, 586, 3)
+    assert np.array_equal(pose.body.data.mask[2, 0, 40:60], np.ones((20, 3), bool))
+
+
+def test_pose_format_conversion_is_lossless_for_real_lexicon_clip():
+    from importlib import resources
+
+    clip = next(p for p in (resources.files("spoken_to_signed") / "assets/fingerspelling_lexicon/ase").iterdir() if str(p).endswith(".pose"))
+    pose = Pose.read(clip.read_bytes())
+    seq = from_pose_format(pose)
+    again = to_pose_format(seq)
+    assert np.array_equal(np.asarray(again.body.confidence), np.asarray(pose.body.confidence))
+    observed = np.asarray(pose.body.confidence) > 0
+    assert np.allclose(np.asarray(again.body.data.data)[observed], np.asarray(pose.body.data.data)[observed])
+
+
+def test_npz_round_trip(tmp_path):
+    seq = fake_pose(5, "phoenix-50")
+    seq.mask[0, 3] = False
+    write_npz(seq, tmp_path / "a.npz")
+    back = read_npz(tmp_path / "a.npz")
+    assert back.allclose(seq, atol=0) and back.layout == seq.layout
+
+
+@pytest.mark.parametrize("suffix", [".pose", ".npz"])
+def test_unreadable_files_give_one_line_errors(tmp_path, suffix):
+    missing = tmp_path / f"missing{suffix}"
+    with pytest.raises(PoseFileError, match="not found"):
+        load_pose(missing)
+    garbage = tmp_path / f"garbage{suffix}"
+    garbage.write_bytes(b"this is not a pose file at all")
+    with pytest.raises(PoseFileError, match="not a readable"):
+        load_pose(garbage)
+
+
+def test_truncated_pose_file_is_reported(tmp_path):
+    write_pose(fake_pose(20), tmp_path / "a.pose")
+    payload = (tmp_path / "a.pose").read_bytes()
+    (tmp_path / "cut.pose").write_bytes(payload[: len(payload) // 2])
+    with pytest.raises(PoseFileError, match="cut.pose is not a readable .pose file"):
+        read_pose(tmp_path / "cut.pose")
+
+
+def test_nan_in_pose_file_is_reported(tmp_path):
+    seq = fake_pose(3)
+    pose = to_pose_format(seq)
+    pose.body.data.data[1, 0, 5, 0] = np.nan
+    buffer = io.BytesIO()
+    pose.write(buffer)
+    (tmp_path / "nan.pose").write_bytes(buffer.getvalue())
+    with pytest.raises(InvalidPoseError, match="nan.pose: pose data has 1 NaN"):
+        read_pose(tmp_path / "nan.pose")
+
+
+def test_unknown_suffix_and_missing_output_dir(tmp_path):
+    with pytest.raises(PoseFileError, match="use .pose or .npz"):
+        save_pose(fake_pose(2), tmp_path / "a.txt")
+    with pytest.raises(Text2SignError, match="output directory does not exist"):
+        save_pose(fake_pose(2), tmp_path / "nope" / "a.pose")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    def explode(self, buffer):
+        buffer.write(b"partial")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Pose, "write", explode)
+    with pytest.raises(RuntimeError):
+        write_pose(fake_pose(2), tmp_path / "a.pose")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from text2sign.errors import InvalidPoseError
+from text2sign.pose import PoseSequence, get_layout
+from text2sign.testing import fake_pose
+
+
+def test_nan_in_observed_joint_is_rejected_with_location():
+    seq = fake_pose(5)
+    seq.data[3, 136, 1] = np.nan
+    with pytest.raises(InvalidPoseError, match=r"1 NaN or infinite joint values \(first at frame 3, joint LEFT_HAND_LANDMARKS/WRIST\)"):
+        PoseSequence(seq.data, seq.mask, seq.fps, seq.layout)
+
+
+def test_nan_under_mask_is_allowed():
+    seq = fake_pose(5)
+    seq.data[3, 140] = np.inf
+    seq.mask[3, 140] = False
+    PoseSequence(seq.data, seq.mask, seq.fps, seq.layout)
+
+
+@pytest.mark.parametrize(
+    "data_shape,mask_shape,message",
+    [((4, 177, 3), (4, 177), "177 joints x 3 dims but layout holistic-178 expects 178 x 3"), ((4, 178, 3), (5, 178), "mask shape"), ((178, 3), (4, 178), "must be \\(frames, joints, dims\\)")],
+)
+def test_wrong_shapes_are_explained(data_shape, mask_shape, message):
+    with pytest.raises(InvalidPoseError, match=message):
+        PoseSequence(np.zeros(data_shape), np.ones(mask_shape, bool), 25.0, get_layout("holistic-178"))
+
+
+def test_bad_fps_rejected():
+    with pytest.raises(InvalidPoseError, match="fps"):
+        PoseSequence(np.zeros((1, 50, 3)), np.ones((1, 50), bool), 0.0, get_layout("phoenix-50"))
+
+
+def test_features_round_trip_and_masked_joints_are_zero():
+    seq = fake_pose(6)
+    seq.mask[2, 150] = False
+    features, joint_mask = seq.to_features(("left_hand", "right_hand"))
+    assert features.shape == (6, 42 * 3) and joint_mask.shape == (6, 42)
+    assert not joint_mask[2, 150 - 136] and (features[2, (150 - 136) * 3 : (150 - 136) * 3 + 3] == 0).all()
+    back = PoseSequence.from_features(features, seq.layout, seq.fps, joint_mask, ("left_hand", "right_hand"))
+    hands = seq.layout.kind_indices("left_hand", "right_hand")
+    assert np.array_equal(back.mask[:, hands], seq.mask[:, hands])
+    assert not back.mask[:, :136].any()
+    observed = back.mask
+    assert np.allclose(back.data[observed], seq.data[observed])
+
+
+def test_from_features_rejects_wrong_width():
+    with pytest.raises(InvalidPoseError, match="do not fit"):
+        PoseSequence.from_features(np.zeros((3, 10)), get_layout("phoenix-50"), 25.0)
+
+
+def test_to_layout_reduces_and_keeps_values():
+    full = fake_pose(4, "holistic")
+    reduced = full.to_layout("holistic-178")
+    index = get_layout("holistic-178").index_in(get_layout("holistic"))
+    assert np.array_equal(reduced.data, full.data[:, index])
+    with pytest.raises(InvalidPoseError, match="cannot convert"):
+        reduced.to_layout("holistic")
+
+
+def test_resample_hits_requested_length_and_endpoints():
+    seq = fake_pose(11, fps=25.0)
+    faster = seq.resample(num_frames=21)
+    assert faster.num_frames == 21
+    assert np.allclose(faster.data[0], seq.data[0]) and np.allclose(faster.data[-1], seq.data[-1])
+    assert np.allclose(faster.data[2], seq.data[1], atol=1e-4)  # position 1.0 exactly
+    assert np.allclose(faster.data[1], (seq.data[0] + seq.data[1]) / 2, atol=1e-4)
+    assert seq.resample(fps=50.0).num_frames == 22
+
+
+def test_resample_does_not_invent_missing_joints():
+    seq = fake_pose(3)
+    seq.mask[1, 140] = False
+    out = seq.resample(num_frames=5)  # positions 0, .5, 1, 1.5, 2
+    assert out.mask[:, 140].tolist() == [True, False, False, False, True]
+
+
+def test_concatenate_and_slicing():
+    a, b = fake_pose(3), fake_pose(4, seed=1)
+    joined = PoseSequence.concatenate([a, b])
+    assert joined.num_frames == 7
+    assert np.array_equal(joined[3:].data, b.data)
+    with pytest.raises(InvalidPoseError):
+        PoseSequence.concatenate([a, fake_pose(2, "phoenix-50")])
