@@ -161,7 +161,7 @@ def test_read_names_file_and_line_of_a_bad_line(tmp_path):
     good = original_line(random_values(2))
     path = tmp_path / "bad.skels"
     path.write_text(f"{good}\n{good} 0.5\n")
-    with pytest.raises(PoseFileError, match=r"bad\.skels:2: .*has 152 values, not a multiple of 151"):
+    with pytest.raises(PoseFileError, match=r"bad\.skels:2: .*has 303 values, not a multiple of 151"):
         read_skels(path)
     # a blank line would shift every later sequence against its .text line: an error, not skipped
     path.write_text(f"{good}\n\n{good}\n")
