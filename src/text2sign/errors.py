@@ -23,3 +23,15 @@ class TextError(Text2SignError):
 
 class CorpusError(Text2SignError):
     """A corpus directory that is missing, incomplete or inconsistent."""
+
+
+class MetricInputError(Text2SignError):
+    """Inputs a metric cannot score: empty, mismatched shapes or layouts, NaN values."""
+
+
+class CheckpointError(Text2SignError):
+    """A model directory that is missing, incomplete, or whose config does not match its weights."""
+
+
+class ConfigError(Text2SignError):
+    """An experiment config with an unknown key, a wrong type or an invalid value."""
