@@ -17,6 +17,8 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -61,8 +63,10 @@ def spoken_to_signed_peer():
     lookup = FingerspellingPoseLookup()
 
     def run(phrase: str):
-        (glosses,) = text_to_gloss(phrase, language="en")
-        return gloss_to_pose(glosses, lookup, "en", "ase").pose
+        # the peer prints progress lines from its worker threads; they would corrupt our JSON lines
+        with contextlib.redirect_stdout(io.StringIO()):
+            (glosses,) = text_to_gloss(phrase, language="en")
+            return gloss_to_pose(glosses, lookup, "en", "ase").pose
 
     return run
 

@@ -198,6 +198,8 @@ def print_corpus_summary(root: Path, summary: dict, layout: Optional[str]) -> No
 @app.command()
 def info(path: Annotated[Path, typer.Argument(help="A .pose/.npz file or a corpus directory.")]) -> None:
     """Describe a pose file (layout, frames, fps) or a corpus (splits, languages)."""
+    if not path.exists():
+        raise Text2SignError(f"no pose file or corpus directory at {path}: not found")
     if path.is_dir():
         from text2sign.data.corpus import Corpus
 

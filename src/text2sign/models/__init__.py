@@ -1,0 +1,1 @@
+"""Networks only: forward(...) -> tensors. No losses, no sampling loops, no data loading."""
