@@ -29,7 +29,7 @@ app.add_typer(export_app, name="export")
 console = Console()
 err_console = Console(stderr=True)
 
-MODELS = ("concat",)
+MODELS = ("concat", "spoken-to-signed", "a checkpoint directory")
 
 
 def progress_bar() -> Progress:
@@ -56,11 +56,9 @@ def parse_hide(hide: str) -> tuple[str, ...]:
 
 
 def build_pipeline(model: str, lexicon: Optional[Path]):
-    if model != "concat":
-        raise Text2SignError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
-    from text2sign.pipelines.concat import ConcatPipeline
+    from text2sign.pipelines import load_pipeline
 
-    return ConcatPipeline(lexicon=lexicon)
+    return load_pipeline(model, lexicon)
 
 
 @app.command()
@@ -242,6 +240,50 @@ def languages(
     for sp, si in pairs:
         table.add_row(sp, si, f"fingerspelling borrowed from {borrowed[si]}" if si in borrowed else "")
     console.print(table)
+
+
+@app.command()
+def bench(
+    model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "concat",
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads (torch and BLAS).")] = 1,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    text: Annotated[
+        Optional[list[str]], typer.Option("--text", help="A phrase to time (repeatable; default: five English words).")
+    ] = None,
+    spoken: Annotated[str, typer.Option("--spoken", help="Spoken language of --text phrases.")] = "en",
+    signed: Annotated[str, typer.Option("--signed", help="Signed language of --text phrases.")] = "ase",
+    corpus: Annotated[
+        Optional[Path], typer.Option("--corpus", help="Take the phrases from this corpus instead (with their languages).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="Corpus split for --corpus.")] = "test",
+    limit: Annotated[int, typer.Option("--limit", help="At most this many corpus phrases.")] = 50,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed calls per phrase.")] = 20,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Phrases per call in the throughput run.")] = 16,
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="Corpus of isolated signs (concat only).")] = None,
+) -> None:
+    """Time a model: warm per-phrase latency, throughput, real-time factor and peak memory, as one JSON object."""
+    import os
+
+    # BLAS pools are sized when numpy first loads; set them before anything imports it.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    from text2sign.evaluation.bench import DEFAULT_PHRASES, Phrase, bench_pipeline
+
+    if corpus is not None:
+        from text2sign.data.corpus import Corpus
+
+        items = Corpus.load(corpus).split(split)[:limit]
+        phrases = [Phrase(i.text, i.spoken_language, i.signed_language) for i in items]
+    else:
+        phrases = [Phrase(t, spoken, signed) for t in (text or DEFAULT_PHRASES)]
+    pipeline = build_pipeline(model, lexicon)
+    with progress_bar() as progress:
+        task = progress.add_task(f"timing {model}", total=repeats * len(phrases))
+        report = bench_pipeline(
+            pipeline, phrases, threads=threads, device=device, repeats=repeats, batch_size=batch_size,
+            on_progress=lambda done, total: progress.update(task, completed=done),
+        )
+    print(json.dumps(report))
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -233,3 +233,16 @@ def test_real_fingerspelling_clip_renders_to_gif(tmp_path):
     with Image.open(path) as gif:
         assert gif.size == (128, 128)
         assert gif.n_frames == seq.num_frames
+
+
+def test_side_by_side_gif_holds_the_shorter_sequence(tmp_path):
+    from text2sign.rendering import write_side_by_side_gif
+
+    out = write_side_by_side_gif(
+        [fake_pose(6), fake_pose(9)], tmp_path / "pair.gif", titles=["generated", "reference"], width=64, height=48
+    )
+    with Image.open(out) as gif:
+        assert gif.size == (128, 48)
+        assert gif.n_frames == 9
+    with pytest.raises(Text2SignError, match="2 titles for 1 sequences"):
+        write_side_by_side_gif([fake_pose(3)], tmp_path / "x.gif", titles=["a", "b"])

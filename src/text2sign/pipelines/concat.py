@@ -42,6 +42,8 @@ class PlannedSign:
 
 
 class ConcatPipeline:
+    name = "concat"
+
     def __init__(
         self,
         lexicon: str | Path | Lexicon | None = None,

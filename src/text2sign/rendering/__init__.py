@@ -9,6 +9,7 @@ from text2sign.rendering.render import (
     write_contact_sheet,
     write_gif,
     write_mp4,
+    write_side_by_side_gif,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "write_contact_sheet",
     "write_gif",
     "write_mp4",
+    "write_side_by_side_gif",
 ]

@@ -111,7 +111,46 @@ def write_gif(
     """
     check_output_path(path)
     fps = seq.fps if fps is None else fps
-    frames = render_frames(seq, width, height, hide, background, thickness, fps=fps)
+    return _save_gif(render_frames(seq, width, height, hide, background, thickness, fps=fps), path, fps)
+
+
+def write_side_by_side_gif(
+    sequences: Sequence[PoseSequence],
+    path: str | Path,
+    titles: Sequence[str] | None = None,
+    width: int = 256,
+    height: int = 256,
+    fps: float | None = None,
+    hide: Sequence[str] = DEFAULT_HIDE,
+    background: Color = (255, 255, 255),
+) -> Path:
+    """One GIF with the sequences next to each other (e.g. generated | reference), each fitted to
+    its own `width` x `height` panel and captioned with its title. Shorter sequences hold their
+    last frame until the longest ends; all play at `fps` (the first sequence's by default)."""
+    from PIL import Image, ImageDraw
+
+    if not sequences:
+        raise Text2SignError("nothing to render side by side")
+    if titles is not None and len(titles) != len(sequences):
+        raise Text2SignError(f"{len(titles)} titles for {len(sequences)} sequences")
+    check_output_path(path)
+    fps = sequences[0].fps if fps is None else fps
+    panels = [render_frames(seq, width, height, hide, background, fps=fps) for seq in sequences]
+    length = max(len(frames) for frames in panels)
+    combined = []
+    for t in range(length):
+        strip = np.concatenate([frames[min(t, len(frames) - 1)] for frames in panels], axis=1)
+        if titles:
+            image = Image.fromarray(strip)
+            draw = ImageDraw.Draw(image)
+            for i, title in enumerate(titles):
+                draw.text((i * width + 4, 4), title, fill=(0, 0, 0))
+            strip = np.asarray(image)
+        combined.append(strip)
+    return _save_gif(combined, path, fps)
+
+
+def _save_gif(frames: list[np.ndarray], path: str | Path, fps: float) -> Path:
     images = _to_palette_images(frames)
     with atomic_path(path) as tmp:
         images[0].save(

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (pure functions on arrays), the back-translation recognizer, benchmarks."""

@@ -1,0 +1,651 @@
+"""Evaluation metrics of text2sign: pure functions on numpy arrays with masks.
+
+Inputs
+======
+
+A pose is two arrays, exactly as :class:`~text2sign.pose.sequence.PoseSequence` holds them:
+``data`` float ``(T, J, D)`` and ``mask`` bool ``(T, J)``, True where a joint was observed.
+Pose metrics take the prediction first and the reference second:
+``f(pred, pred_mask, ref, ref_mask, ...)``. Values at masked joints are never read, so padded or
+undetected joints cannot leak into a number. Normalise both sequences the same way first
+(``normalize_by_shoulders``) so that numbers compare across signers and cameras. Functions that
+need to know which joints are hands or face also take the :class:`~text2sign.pose.layout.Layout`.
+
+Every function validates its inputs and raises :class:`~text2sign.errors.MetricInputError`
+with one line naming the problem: no frames, different joint counts or dims, NaN at an observed
+joint, lists of different lengths, too few samples.
+
+Pose distances (lower is better)
+================================
+
+``dtw_path(pred, pred_mask, ref, ref_mask) -> (P, 2) int array``
+    The DTW alignment of whole frames: (pred frame, ref frame) pairs, exact DTW.
+``frame_path(num_pred, num_ref) -> (P, 2)``
+    Frame-by-frame pairs up to the shorter length, for metrics without time warping.
+``dtw_mje(pred, pred_mask, ref, ref_mask, path=None) -> Pooled``
+    DTW-MJE as the SLRTP 2025 sign production challenge computes it.
+``ndtw_mje(pred, pred_mask, ref, ref_mask) -> float``
+    nDTW-MJE of Ham2Pose, as sign-language-processing/pose-evaluation reproduces it.
+``channel_errors(pred, pred_mask, ref, ref_mask, layout, path) -> dict[str, ChannelErrors | None]``
+    MSE and MAE over aligned frame pairs for the channels "all", "body", "hands" (manual) and
+    "face" (non-manual); a channel the layout lacks is None, never 0.
+``Pooled``, ``pool(parts)``, ``pool_channel_errors(parts)``
+    Corpus numbers are pooled, not averaged per sequence: each call returns a sum and a count,
+    and the corpus value is sum(totals) / sum(counts), which is what SLRTP does when it
+    concatenates all aligned frames of the test set before taking the mean.
+
+Hand-face synchronisation (one sequence)
+========================================
+
+``sync_metrics(data, mask, layout, window=10) -> SyncResult(correlation, lag)``
+    The latent-flow design's "sync correlation" and "sync lag".
+
+Back-translation text metrics (higher is better, except WER/CER; all on a 0-100 scale)
+======================================================================================
+
+``bleu(hypotheses, references) -> {"bleu1": .., "bleu2": .., "bleu3": .., "bleu4": ..}``,
+``rouge_l(...)``, ``wer(...)``, ``cer(...)``.
+
+Feature-set metrics (recognizer features, ``(N, C)`` arrays)
+============================================================
+
+``frechet_distance(features_a, features_b) -> float`` (an FID for poses) and
+``diversity(features, pairs=300, seed=0) -> float``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import jiwer
+import numpy as np
+import scipy.linalg
+from dtaidistance import dtw_ndim
+from sacrebleu.metrics import BLEU
+
+from text2sign.errors import MetricInputError
+from text2sign.pose.layout import Layout
+
+CHANNELS: dict[str, tuple[str, ...]] = {
+    "all": ("body", "face", "left_hand", "right_hand"),
+    "body": ("body",),
+    "hands": ("left_hand", "right_hand"),
+    "face": ("face",),
+}
+"""Channel name -> layout component kinds. World landmarks (metric 3D duplicates of the body)
+belong to no channel: mixing metres with image units in one error would mean nothing."""
+
+# Bounds the (keypoints, T_pred, T_ref, D) difference array of the masked nDTW path (~64 MB).
+_MAX_CHUNK_ELEMENTS = 8_000_000
+
+
+# --- poolable results -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """A sum of per-item errors and how many items it holds, so corpus values pool exactly."""
+
+    total: float = 0.0
+    count: int = 0
+
+    def __add__(self, other: Pooled) -> Pooled:
+        return Pooled(self.total + other.total, self.count + other.count)
+
+    @property
+    def value(self) -> float | None:
+        """total / count, or None when nothing was observed."""
+        return self.total / self.count if self.count else None
+
+
+def pool(parts: Iterable[Pooled]) -> float | None:
+    """The corpus value of per-sequence results: sum of totals / sum of counts."""
+    parts = list(parts)
+    if not parts:
+        raise MetricInputError("nothing to pool: the list of per-sequence results is empty")
+    total = Pooled()
+    for part in parts:
+        total = total + part
+    return total.value
+
+
+@dataclass(frozen=True)
+class ChannelErrors:
+    """Squared and absolute coordinate errors of one channel, poolable.
+
+    The unit counted is one coordinate of one joint observed in both frames of an aligned pair,
+    so ``mse.value`` is the mean squared coordinate difference, like an MSE over feature dims.
+    """
+
+    mse: Pooled
+    mae: Pooled
+
+    def __add__(self, other: ChannelErrors) -> ChannelErrors:
+        return ChannelErrors(self.mse + other.mse, self.mae + other.mae)
+
+
+def pool_channel_errors(
+    parts: Sequence[Mapping[str, ChannelErrors | None]],
+) -> dict[str, dict[str, float | None] | None]:
+    """Pool :func:`channel_errors` results of a corpus: ``{channel: {"mse": x, "mae": y} | None}``."""
+    if not parts:
+        raise MetricInputError("nothing to pool: the list of per-sequence channel errors is empty")
+    out: dict[str, dict[str, float | None] | None] = {}
+    for name in parts[0]:
+        values = [part.get(name) for part in parts]
+        present = [v for v in values if v is not None]
+        if not present:
+            out[name] = None
+            continue
+        if len(present) != len(values):
+            raise MetricInputError(f"channel {name!r} is missing from some sequences: pool results of one layout only")
+        total = present[0]
+        for v in present[1:]:
+            total = total + v
+        out[name] = {"mse": total.mse.value, "mae": total.mae.value}
+    return out
+
+
+# --- input validation -----------------------------------------------------------------------
+
+
+def _check_pose(data, mask, who: str) -> tuple[np.ndarray, np.ndarray]:
+    data = np.asarray(data)
+    mask = np.asarray(mask)
+    if data.dtype.kind not in "fiu":
+        raise MetricInputError(f"{who} data must be numeric, got dtype {data.dtype}")
+    if data.ndim != 3:
+        raise MetricInputError(f"{who} data must be (frames, joints, dims), got shape {data.shape}")
+    if mask.dtype != bool:
+        raise MetricInputError(f"{who} mask must be boolean (True = observed), got dtype {mask.dtype}")
+    if mask.shape != data.shape[:2]:
+        raise MetricInputError(f"{who} mask shape {mask.shape} does not match data shape {data.shape}")
+    if data.shape[0] == 0:
+        raise MetricInputError(f"{who} has no frames")
+    if data.shape[1] == 0 or data.shape[2] == 0:
+        raise MetricInputError(f"{who} has no joints or no coordinates: shape {data.shape}")
+    data = data.astype(np.float64)
+    bad = mask & ~np.isfinite(data).all(axis=-1)
+    if bad.any():
+        t, j = np.argwhere(bad)[0]
+        raise MetricInputError(
+            f"{who} has {int(bad.sum())} NaN or infinite observed joints (first at frame {t}, joint {j})"
+        )
+    # Masked values may hold anything (NaN included); zero them so no arithmetic sees them.
+    data[~mask] = 0.0
+    return data, mask
+
+
+def _check_pair(pred, pred_mask, ref, ref_mask) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    pred, pred_mask = _check_pose(pred, pred_mask, "pred")
+    ref, ref_mask = _check_pose(ref, ref_mask, "ref")
+    if pred.shape[1:] != ref.shape[1:]:
+        raise MetricInputError(
+            f"pred and ref differ in joints x dims: "
+            f"{pred.shape[1]} x {pred.shape[2]} vs {ref.shape[1]} x {ref.shape[2]}"
+        )
+    return pred, pred_mask, ref, ref_mask
+
+
+def _check_layout(layout: Layout, data: np.ndarray) -> None:
+    if (layout.num_joints, layout.dims) != data.shape[1:]:
+        raise MetricInputError(
+            f"layout {layout.name} has {layout.num_joints} joints x {layout.dims} dims "
+            f"but the data has {data.shape[1]} x {data.shape[2]}"
+        )
+
+
+def _check_path(path, num_pred: int, num_ref: int) -> np.ndarray:
+    path = np.asarray(path)
+    if path.ndim != 2 or path.shape[1] != 2 or path.shape[0] == 0:
+        raise MetricInputError(f"an alignment path must be a non-empty (pairs, 2) array, got shape {path.shape}")
+    if path.dtype.kind not in "iu":
+        raise MetricInputError(f"an alignment path must hold integer frame indices, got dtype {path.dtype}")
+    if path.min() < 0 or path[:, 0].max() >= num_pred or path[:, 1].max() >= num_ref:
+        raise MetricInputError(
+            f"alignment path indexes frames outside pred ({num_pred} frames) or ref ({num_ref} frames)"
+        )
+    return path.astype(np.int64)
+
+
+# --- dynamic time warping -------------------------------------------------------------------
+
+
+def _accumulate(cost: np.ndarray) -> np.ndarray:
+    """DTW accumulated cost of a batch of cost matrices: (B, n, m) -> (B, n + 1, m + 1).
+
+    Cells on one anti-diagonal depend only on the two before it, so each diagonal is one
+    vectorised step: n + m Python iterations instead of n * m.
+    """
+    batch, n, m = cost.shape
+    acc = np.full((batch, n + 1, m + 1), np.inf)
+    acc[:, 0, 0] = 0.0
+    for k in range(n + m - 1):
+        i = np.arange(max(0, k - m + 1), min(k, n - 1) + 1)
+        j = k - i
+        best = np.minimum(np.minimum(acc[:, i, j], acc[:, i, j + 1]), acc[:, i + 1, j])
+        acc[:, i + 1, j + 1] = cost[:, i, j] + best
+    return acc
+
+
+def _best_path(acc: np.ndarray) -> np.ndarray:
+    """Backtrack one accumulated matrix (n + 1, m + 1) into a (P, 2) path; ties go diagonal."""
+    i, j = acc.shape[0] - 1, acc.shape[1] - 1
+    path = [(i - 1, j - 1)]
+    while (i, j) != (1, 1):
+        _, i, j = min(
+            ((acc[i - 1, j - 1], i - 1, j - 1), (acc[i - 1, j], i - 1, j), (acc[i, j - 1], i, j - 1)),
+            key=lambda option: option[0],
+        )
+        path.append((i - 1, j - 1))
+    return np.asarray(path[::-1], dtype=np.int64)
+
+
+def _frame_costs(pred: np.ndarray, pred_mask: np.ndarray, ref: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
+    """(T_pred, T_ref) Euclidean distances between whole frames over the joints both observe.
+
+    With every joint observed this is the L2 distance of the flattened frames, the cost SLRTP
+    aligns with. Otherwise the squared sum over common joints is scaled by J / common, so a frame
+    pair with missing joints is not made cheaper by the joints it lacks; a pair with no common
+    joint costs 0, as it carries no evidence either way.
+    """
+    num_joints = pred.shape[1]
+    # Centring on a shared mean keeps the |a|^2 + |b|^2 - 2ab expansion free of cancellation
+    # when coordinates are large (pixels) and differences small.
+    centre = np.concatenate([pred[pred_mask], ref[ref_mask]]).mean(axis=0)
+    p = np.where(pred_mask[..., None], pred - centre, 0.0)
+    r = np.where(ref_mask[..., None], ref - centre, 0.0)
+    pw, rw = pred_mask.astype(np.float64), ref_mask.astype(np.float64)
+    squared = (
+        (p**2).sum(-1) @ rw.T + pw @ (r**2).sum(-1).T - 2.0 * p.reshape(len(p), -1) @ r.reshape(len(r), -1).T
+    )
+    common = pw @ rw.T
+    squared = np.clip(squared, 0.0, None) * num_joints / np.maximum(common, 1.0)
+    return np.where(common > 0, np.sqrt(squared), 0.0)
+
+
+def dtw_path(pred, pred_mask, ref, ref_mask) -> np.ndarray:
+    """Exact DTW alignment of whole frames: a (P, 2) array of (pred frame, ref frame) pairs.
+
+    The frame cost is the Euclidean distance of the flattened frames (see ``_frame_costs`` for
+    missing joints), as in SLRTP's evaluation; SLRTP runs ``fastdtw`` (an approximation with
+    radius 1) where this computes the exact optimum. Frames with no observed joint at all carry
+    nothing to align and are skipped; the path indexes the original frames.
+
+    The recursion is ours, not dtaidistance's: its C ``warping_path`` (2.5) ignores
+    ``inner_dist="euclidean"`` and returns the path that is optimal for squared distances.
+    """
+    pred, pred_mask, ref, ref_mask = _check_pair(pred, pred_mask, ref, ref_mask)
+    pred_frames = np.flatnonzero(pred_mask.any(axis=1))
+    ref_frames = np.flatnonzero(ref_mask.any(axis=1))
+    if pred_frames.size == 0:
+        raise MetricInputError("pred has no observed joint in any frame: nothing to align")
+    if ref_frames.size == 0:
+        raise MetricInputError("ref has no observed joint in any frame: nothing to align")
+    cost = _frame_costs(pred[pred_frames], pred_mask[pred_frames], ref[ref_frames], ref_mask[ref_frames])
+    path = _best_path(_accumulate(cost[None])[0])
+    return np.stack([pred_frames[path[:, 0]], ref_frames[path[:, 1]]], axis=1)
+
+
+def frame_path(num_pred: int, num_ref: int) -> np.ndarray:
+    """Frame-by-frame pairs (t, t) for t below the shorter length: errors without time warping."""
+    if num_pred < 1 or num_ref < 1:
+        raise MetricInputError(f"frame_path needs at least one frame on each side, got {num_pred} and {num_ref}")
+    t = np.arange(min(num_pred, num_ref), dtype=np.int64)
+    return np.stack([t, t], axis=1)
+
+
+def dtw_mje(pred, pred_mask, ref, ref_mask, path=None) -> Pooled:
+    """DTW-MJE of one pair, poolable: per-joint L2 errors summed over the DTW-aligned frames.
+
+    As in the SLRTP 2025 challenge: align whole flattened frames with DTW, then take the L2
+    distance of every joint of every aligned pair; the corpus DTW-MJE is ``pool(...)`` over the
+    test set (SLRTP concatenates all aligned frames, then takes one mean). Joints masked in
+    either frame of a pair are excluded from both the sum and the count. SLRTP also resamples
+    both sides to 12 fps before aligning; resample the sequences first to match its numbers.
+
+    ``path`` reuses an alignment from :func:`dtw_path` (computed here when None).
+    """
+    pred, pred_mask, ref, ref_mask = _check_pair(pred, pred_mask, ref, ref_mask)
+    if path is None:
+        path = dtw_path(pred, pred_mask, ref, ref_mask)
+    path = _check_path(path, len(pred), len(ref))
+    both = pred_mask[path[:, 0]] & ref_mask[path[:, 1]]  # (P, J)
+    errors = np.linalg.norm(pred[path[:, 0]] - ref[path[:, 1]], axis=-1)  # (P, J)
+    return Pooled(float(errors[both].sum()), int(both.sum()))
+
+
+def _masked_trajectory_costs(
+    pred: np.ndarray, pred_mask: np.ndarray, ref: np.ndarray, ref_mask: np.ndarray
+) -> np.ndarray:
+    """(K, T_pred, T_ref) point costs of K keypoint trajectories with Ham2Pose's missing-point rule."""
+    p = pred.transpose(1, 0, 2)[:, :, None, :]  # (K, T_pred, 1, D)
+    r = ref.transpose(1, 0, 2)[:, None, :, :]  # (K, 1, T_ref, D)
+    cost = np.linalg.norm(p - r, axis=-1)  # (K, T_pred, T_ref)
+    # A reference keypoint that is missing cannot be judged: 0. A predicted keypoint that is
+    # missing while the reference has it costs half the reference point's distance to the origin.
+    pred_missing = ~pred_mask.T[:, :, None]  # (K, T_pred, 1)
+    ref_missing = ~ref_mask.T[:, None, :]  # (K, 1, T_ref)
+    half_norm = np.broadcast_to(np.linalg.norm(r, axis=-1) / 2.0, cost.shape)
+    cost = np.where(pred_missing, half_norm, cost)
+    return np.where(ref_missing, 0.0, cost)
+
+
+def ndtw_mje(pred, pred_mask, ref, ref_mask) -> float:
+    """nDTW-MJE of one pair: per-keypoint DTW, averaged over keypoints.
+
+    The definition of Ham2Pose, as sign-language-processing/pose-evaluation reproduces it
+    ("Ham2Pose_nDTW"): every keypoint's trajectory is aligned on its own with DTW whose point
+    cost is the Euclidean distance, and the trajectory's distance is the summed cost along the
+    optimal path. Missing keypoints are not zero-filled: a frame whose reference keypoint is
+    missing costs 0, and one whose predicted keypoint is missing (reference present) costs half
+    the reference keypoint's distance to the origin -- so normalise poses (shoulders at the
+    origin) first, as that pipeline does. The score is the mean over all J keypoints.
+
+    Trajectories observed in every frame on both sides run through dtaidistance's C DTW
+    (``dtw_ndim.distance`` with ``inner_dist="euclidean"``); the others through the same
+    recursion in numpy with the masked point cost. Both are exact DTW; pose-evaluation's
+    Ham2Pose replica uses ``fastdtw``'s approximation, so its numbers can be slightly higher.
+    A corpus score is the mean of the per-pair scores.
+    """
+    pred, pred_mask, ref, ref_mask = _check_pair(pred, pred_mask, ref, ref_mask)
+    num_joints = pred.shape[1]
+    distances = np.empty(num_joints)
+    complete = pred_mask.all(axis=0) & ref_mask.all(axis=0)
+    for j in np.flatnonzero(complete):
+        distances[j] = dtw_ndim.distance(
+            np.ascontiguousarray(pred[:, j]), np.ascontiguousarray(ref[:, j]), use_c=True, inner_dist="euclidean"
+        )
+    partial = np.flatnonzero(~complete)
+    per_keypoint = len(pred) * len(ref) * pred.shape[2]
+    step = max(1, _MAX_CHUNK_ELEMENTS // per_keypoint)
+    for start in range(0, len(partial), step):
+        idx = partial[start : start + step]
+        cost = _masked_trajectory_costs(pred[:, idx], pred_mask[:, idx], ref[:, idx], ref_mask[:, idx])
+        distances[idx] = _accumulate(cost)[:, -1, -1]
+    return float(distances.mean())
+
+
+def channel_errors(
+    pred, pred_mask, ref, ref_mask, layout: Layout, path
+) -> dict[str, ChannelErrors | None]:
+    """MSE and MAE per channel over aligned frame pairs, observed joints only.
+
+    ``path`` is a (P, 2) alignment: :func:`dtw_path` (the one :func:`dtw_mje` used) for the
+    time-warped errors, :func:`frame_path` for plain frame-by-frame errors. Channels are
+    :data:`CHANNELS`: "all", "body", "hands" (manual), "face" (non-manual). A channel the layout
+    lacks is None; a channel with no joint observed on both sides of any pair has count 0
+    (its ``.value`` is None). Pool a corpus with :func:`pool_channel_errors`.
+    """
+    pred, pred_mask, ref, ref_mask = _check_pair(pred, pred_mask, ref, ref_mask)
+    _check_layout(layout, pred)
+    path = _check_path(path, len(pred), len(ref))
+    both = pred_mask[path[:, 0]] & ref_mask[path[:, 1]]  # (P, J)
+    diff = pred[path[:, 0]] - ref[path[:, 1]]  # (P, J, D)
+    out: dict[str, ChannelErrors | None] = {}
+    for name, kinds in CHANNELS.items():
+        joints = layout.kind_indices(*kinds)
+        if joints.size == 0:
+            out[name] = None
+            continue
+        d = diff[:, joints][both[:, joints]]  # (observed pairs, D)
+        out[name] = ChannelErrors(
+            mse=Pooled(float((d**2).sum()), int(d.size)),
+            mae=Pooled(float(np.abs(d).sum()), int(d.size)),
+        )
+    return out
+
+
+# --- hand-face synchronisation --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """Peak correlation of manual and non-manual motion energy, and the lag (frames) where it peaks.
+
+    ``lag > 0`` means the face moves ``lag`` frames after the hands. Both are None when the
+    layout has no hands or no face, or when no lag leaves enough varying, observed frames.
+    """
+
+    correlation: float | None
+    lag: int | None
+
+
+def _motion_energy(data: np.ndarray, mask: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """(T - 1,) mean speed of the joints observed in both frames t and t + 1; NaN where none are."""
+    both = mask[1:, joints] & mask[:-1, joints]  # (T-1, K)
+    speed = np.linalg.norm(data[1:, joints] - data[:-1, joints], axis=-1)  # (T-1, K)
+    count = both.sum(axis=1)
+    total = np.where(both, speed, 0.0).sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
+    keep = np.isfinite(a) & np.isfinite(b)
+    if keep.sum() < 3:
+        return None
+    a, b = a[keep] - a[keep].mean(), b[keep] - b[keep].mean()
+    norm = np.sqrt((a**2).sum() * (b**2).sum())
+    if norm <= 1e-12:
+        return None
+    return float((a * b).sum() / norm)
+
+
+def sync_metrics(data, mask, layout: Layout, window: int = 10) -> SyncResult:
+    """Hand-face synchronisation of one sequence: the latent-flow design's sync correlation and lag.
+
+    Motion energy per frame is the mean speed of the observed joints of a channel (hands =
+    left + right hand, face = face). For every lag in ``[-window, window]`` frames the Pearson
+    correlation of hand energy at t and face energy at t + lag is computed over frames where
+    both are observed; the result is the highest correlation and its lag (ties go to the
+    smaller |lag|). Compare a prediction's result with its reference's: the design scores
+    correlation higher-is-better and |lag| lower-is-better.
+    """
+    data, mask = _check_pose(data, mask, "pose")
+    _check_layout(layout, data)
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
+        raise MetricInputError(f"window must be a non-negative number of frames, got {window!r}")
+    hands = layout.kind_indices("left_hand", "right_hand")
+    face = layout.kind_indices("face")
+    if hands.size == 0 or face.size == 0 or len(data) < 2:
+        return SyncResult(None, None)
+    manual = _motion_energy(data, mask, hands)
+    non_manual = _motion_energy(data, mask, face)
+    best: tuple[float, int] | None = None
+    for lag in sorted(range(-int(window), int(window) + 1), key=abs):
+        if abs(lag) >= len(manual):
+            continue
+        a = manual[: len(manual) - lag] if lag >= 0 else manual[-lag:]
+        b = non_manual[lag:] if lag >= 0 else non_manual[: len(non_manual) + lag]
+        r = _pearson(a, b)
+        if r is not None and (best is None or r > best[0] + 1e-12):
+            best = (r, lag)
+    return SyncResult(None, None) if best is None else SyncResult(best[0], best[1])
+
+
+# --- back-translation text metrics ----------------------------------------------------------
+
+
+def _check_texts(hypotheses, references) -> tuple[list[str], list[str]]:
+    if isinstance(hypotheses, str) or isinstance(references, str):
+        raise MetricInputError("pass lists of strings (one per sentence), not a single string")
+    hyps, refs = list(hypotheses), list(references)
+    if not hyps and not refs:
+        raise MetricInputError("no hypotheses and no references to score")
+    if len(hyps) != len(refs):
+        raise MetricInputError(f"{len(hyps)} hypotheses but {len(refs)} references: one reference per hypothesis")
+    for kind, texts in (("hypothesis", hyps), ("reference", refs)):
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise MetricInputError(f"{kind} {i} is a {type(text).__name__}, not a string")
+    return hyps, refs
+
+
+def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Corpus BLEU-1..4 (0-100) as Progressive Transformers, Sign Language Transformers and SLRTP report it.
+
+    Their ``raw_corpus_bleu`` (a sacrebleu 1.4 copy) applies no tokenisation (whitespace split),
+    no lowercasing and no smoothing (floor 0.0), and BLEU-n is the brevity penalty times the
+    geometric mean of the 1..n-gram precisions. Reproduced with sacrebleu 2's ``BLEU`` per n
+    (``max_ngram_order=n``, ``effective_order=False``), so an n-gram order that no hypothesis
+    reaches gives 0, as it does there (identical one-word sentences score BLEU-2 = 0).
+    """
+    hyps, refs = _check_texts(hypotheses, references)
+    scores = {}
+    for n in range(1, 5):
+        metric = BLEU(
+            tokenize="none",
+            smooth_method="floor",
+            smooth_value=0.0,
+            max_ngram_order=n,
+            effective_order=False,
+            force=True,
+        )
+        scores[f"bleu{n}"] = float(metric.corpus_score(hyps, [refs]).score)
+    return scores
+
+
+def _lcs_length(a: list[str], b: list[str]) -> int:
+    previous = [0] * (len(b) + 1)
+    for token in a:
+        current = [0]
+        for j, other in enumerate(b):
+            current.append(previous[j] + 1 if token == other else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def rouge_l(hypotheses: Sequence[str], references: Sequence[str], beta: float = 1.2) -> float:
+    """ROUGE-L (0-100): the mean over sentences of the LCS F-score on whitespace tokens.
+
+    As Sign Language Transformers / SLRTP compute it (the MS-COCO caption ``Rouge`` with
+    beta = 1.2, one reference per sentence). Written here rather than taken from the
+    ``rouge-score`` package because its default tokenizer lowercases and keeps only [a-z0-9],
+    which deletes umlauts, accents and every non-Latin script: German or Greek sentences would
+    score on fragments. Two empty sentences are identical (100); one empty side scores 0.
+    """
+    hyps, refs = _check_texts(hypotheses, references)
+    total = 0.0
+    for hyp, ref in zip(hyps, refs):
+        h, r = hyp.split(), ref.split()
+        if not h or not r:
+            total += 1.0 if not h and not r else 0.0
+            continue
+        lcs = _lcs_length(r, h)
+        if lcs == 0:
+            continue
+        precision, recall = lcs / len(h), lcs / len(r)
+        total += (1 + beta**2) * precision * recall / (recall + beta**2 * precision)
+    return 100.0 * total / len(hyps)
+
+
+def _jiwer_transform(characters: bool) -> jiwer.Compose:
+    # SLRTP's normalisation minus ExpandCommonEnglishContractions, which would rewrite
+    # non-English text ("it's" rules have no place in German or Greek).
+    return jiwer.Compose(
+        [
+            jiwer.ToLowerCase(),
+            jiwer.RemovePunctuation(),
+            jiwer.RemoveMultipleSpaces(),
+            jiwer.Strip(),
+            jiwer.ReduceToListOfListOfChars() if characters else jiwer.ReduceToListOfListOfWords(),
+        ]
+    )
+
+
+def _error_rate(hypotheses, references, characters: bool) -> float:
+    hyps, refs = _check_texts(hypotheses, references)
+    words = _jiwer_transform(characters=False)
+    empty = [i for i, ref in enumerate(refs) if not words([ref])[0]]
+    if empty:
+        raise MetricInputError(
+            f"reference {empty[0]} is empty after lowercasing and removing punctuation: "
+            f"{'CER' if characters else 'WER'} is undefined"
+        )
+    transform = _jiwer_transform(characters)
+    measure = jiwer.cer if characters else jiwer.wer
+    return 100.0 * float(measure(refs, hyps, reference_transform=transform, hypothesis_transform=transform))
+
+
+def wer(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus word error rate in percent (jiwer): edits / reference words, after lowercasing and
+    removing punctuation as SLRTP does. Can exceed 100 when hypotheses are longer than references."""
+    return _error_rate(hypotheses, references, characters=False)
+
+
+def cer(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus character error rate in percent (jiwer), with the same normalisation as :func:`wer`;
+    spaces count as characters."""
+    return _error_rate(hypotheses, references, characters=True)
+
+
+# --- feature-set metrics --------------------------------------------------------------------
+
+
+def _check_features(features, who: str, min_rows: int) -> np.ndarray:
+    features = np.asarray(features)
+    if features.dtype.kind not in "fiu":
+        raise MetricInputError(f"{who} must be numeric, got dtype {features.dtype}")
+    if features.ndim != 2:
+        raise MetricInputError(f"{who} must be a (samples, channels) array, got shape {features.shape}")
+    if features.shape[1] == 0:
+        raise MetricInputError(f"{who} has no feature channels")
+    if features.shape[0] < min_rows:
+        raise MetricInputError(f"{who} has {features.shape[0]} samples; this metric needs at least {min_rows}")
+    if not np.isfinite(features).all():
+        raise MetricInputError(f"{who} contains NaN or infinite values")
+    return features.astype(np.float64)
+
+
+def frechet_distance(features_a, features_b, eps: float = 1e-6) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (FID, with recognizer features).
+
+    ``||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 sqrtm(S_a S_b))`` with ``scipy.linalg.sqrtm``, as
+    pytorch-fid computes it. Each set needs at least 2 samples. With fewer samples than channels
+    the covariances are singular: the value is still defined but noisy and biased upwards, so
+    compare such numbers only at equal sample counts. When sqrtm fails on a singular product,
+    ``eps`` is added to both diagonals (pytorch-fid's fallback); imaginary parts from rounding
+    are dropped, and a large one raises MetricInputError.
+    """
+    a = _check_features(features_a, "features_a", 2)
+    b = _check_features(features_b, "features_b", 2)
+    if a.shape[1] != b.shape[1]:
+        raise MetricInputError(f"feature sets differ in channels: {a.shape[1]} vs {b.shape[1]}")
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(len(cov_a)) * eps
+        covmean = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            largest = float(np.max(np.abs(covmean.imag)))
+            raise MetricInputError(
+                f"Fréchet distance is numerically unstable (imaginary part {largest:.3g}); use more samples"
+            )
+        covmean = covmean.real
+    value = float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
+    # Identical sets give a tiny negative number from rounding; a distance is never below 0.
+    return max(value, 0.0)
+
+
+def diversity(features, pairs: int = 300, seed: int = 0) -> float:
+    """Mean Euclidean distance between ``pairs`` random pairs of generated features.
+
+    The definition used by Action2Motion and the HumanML3D text-to-motion evaluation: draw
+    ``pairs`` indices twice, each time without replacement, and average the distances of the
+    matched rows (a row may meet itself). Needs at least ``pairs`` samples; ``seed`` fixes the draw.
+    """
+    if isinstance(pairs, bool) or not isinstance(pairs, (int, np.integer)) or pairs < 1:
+        raise MetricInputError(f"pairs must be a positive integer, got {pairs!r}")
+    x = _check_features(features, "features", 2)
+    if pairs > len(x):
+        raise MetricInputError(
+            f"diversity with {pairs} pairs needs at least {pairs} samples, got {len(x)}; lower pairs"
+        )
+    rng = np.random.default_rng(seed)
+    first = rng.choice(len(x), pairs, replace=False)
+    second = rng.choice(len(x), pairs, replace=False)
+    return float(np.linalg.norm(x[first] - x[second], axis=1).mean())
