@@ -286,6 +286,41 @@ def bench(
     print(json.dumps(report))
 
 
+@app.command()
+def evaluate(
+    corpus: Annotated[Path, typer.Option("--corpus", help="Corpus directory with the split to score.")],
+    out: Annotated[Path, typer.Option("--out", help="JSON report to write; a Markdown row goes next to it (.md).")],
+    model: Annotated[
+        str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}, or 'reference' to score the references (the ceiling).")
+    ] = "concat",
+    split: Annotated[str, typer.Option("--split", help="Corpus split to score.")] = "test",
+    recognizer: Annotated[
+        Optional[Path], typer.Option("--recognizer", help="Back-translation recognizer directory (default: the shipped FS-Words one).")
+    ] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Score only the first N items.")] = None,
+    gifs: Annotated[int, typer.Option("--gifs", help="Side-by-side GIFs (generated | reference) to render.")] = 4,
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="Corpus of isolated signs (concat only).")] = None,
+) -> None:
+    """Generate every item of a corpus split with a model and score it: pose, back-translation and distribution metrics."""
+    from text2sign.evaluation.harness import evaluate as run_evaluation
+    from text2sign.evaluation.harness import markdown_header, markdown_row, write_report
+    from text2sign.fileio import check_output_path
+
+    check_output_path(out)
+    gif_dir = out.parent / f"{out.stem}-gifs" if gifs > 0 else None
+    with progress_bar() as progress:
+        task = progress.add_task(f"evaluating {model}", total=None)
+        report = run_evaluation(
+            model, corpus, split, recognizer_dir=recognizer, limit=limit, gif_dir=gif_dir, num_gifs=gifs, lexicon=lexicon,
+            on_item=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    json_path, markdown_path = write_report(report, out)
+    console.print(markdown_header(), highlight=False, markup=False, soft_wrap=True)
+    console.print(markdown_row(report), highlight=False, markup=False, soft_wrap=True)
+    where = f"{json_path}, {markdown_path}" + (f", GIFs in {gif_dir}" if gif_dir else "")
+    err_console.print(f"report: {where}", highlight=False)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit code 1 (2 for bad usage)."""
     try:

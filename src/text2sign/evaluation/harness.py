@@ -1,0 +1,211 @@
+"""`text2sign evaluate`: generate every item of a corpus split with one model and score it.
+
+How a generated sequence meets its reference, so that every model is judged the same way:
+
+1. it is put in the reference's skeleton layout and frame rate (`to_layout`, linear resampling);
+2. both are normalised by their own shoulders (centre between the shoulders, shoulder width 1),
+   so errors are in shoulder widths whatever the camera, and world landmarks are dropped;
+3. pose metrics: DTW over whole frames gives the alignment; DTW-MJE and the per-channel
+   MSE / MAE (body, hands, face) are pooled over the aligned pairs of the whole split, as the
+   SLRTP challenge pools them; nDTW-MJE is averaged over items; the hand-face sync correlation
+   and lag of the generated poses are averaged over items;
+4. back-translation: the recognizer reads every generated sequence; BLEU-1..4, ROUGE-L, WER and
+   CER compare what it read with the item texts; its pooled encoder features give the Fréchet
+   distance to the references' features and the diversity of the generated set.
+
+An item the model cannot generate (unsupported text or language) is counted in `failures`, read
+as an empty hypothesis (so it costs back-translation scores) and left out of the pose metrics.
+`--model reference` scores the references themselves: the ceiling row.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from text2sign.data.corpus import Corpus, CorpusItem
+from text2sign.errors import CorpusError, Text2SignError
+from text2sign.evaluation import metrics
+from text2sign.fileio import check_output_path, write_text_atomic
+from text2sign.pose.normalize import normalize_by_shoulders
+from text2sign.pose.sequence import PoseSequence
+
+REFERENCE = "reference"
+METRIC_COLUMNS = (
+    ("DTW-MJE", "dtw_mje", 4),
+    ("nDTW-MJE", "ndtw_mje", 4),
+    ("MAE hands", "mae_hands", 4),
+    ("CER", "cer", 2),
+    ("WER", "wer", 2),
+    ("BLEU-1", "bleu1", 2),
+    ("BLEU-4", "bleu4", 2),
+    ("ROUGE-L", "rouge_l", 2),
+    ("FID", "frechet", 3),
+    ("diversity", "diversity", 3),
+    ("sync corr", "sync_correlation", 3),
+    ("gen ms/item", "generation_ms_mean", 1),
+)
+
+
+def scoring_view(seq: PoseSequence) -> PoseSequence:
+    """The sequence as metrics see it: shoulder-normalised, without world landmarks."""
+    normalized, _ = normalize_by_shoulders(seq)
+    kinds = [c.name for c in normalized.layout.components if c.kind != "world"]
+    return normalized.select_components(kinds)
+
+
+def align_to_reference(generated: PoseSequence, reference: PoseSequence) -> PoseSequence:
+    generated = generated.to_layout(reference.layout)
+    if abs(generated.fps - reference.fps) > 1e-6:
+        generated = generated.resample(fps=reference.fps)
+    return generated
+
+
+def pick_spread(items: list[CorpusItem], count: int) -> list[CorpusItem]:
+    """`count` items spread over the split (different languages in a multilingual corpus)."""
+    if count <= 0 or not items:
+        return []
+    index = np.unique(np.round(np.linspace(0, len(items) - 1, min(count, len(items)))).astype(int))
+    return [items[i] for i in index]
+
+
+def evaluate(
+    model: str,
+    corpus: Corpus | str | Path,
+    split: str = "test",
+    recognizer_dir: str | Path | None = None,
+    limit: int | None = None,
+    gif_dir: str | Path | None = None,
+    num_gifs: int = 4,
+    lexicon: str | Path | None = None,
+    on_item: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Score `model` (a name from `text2sign.pipelines.MODEL_NAMES`, a checkpoint directory, or
+    "reference") on `split` of `corpus`; returns the report (see the module docstring)."""
+    from text2sign.evaluation.recognizer import Recognizer
+    from text2sign.pipelines import load_pipeline
+
+    corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus)
+    items = corpus.split(split)
+    if limit is not None:
+        items = items[:limit]
+    if not items:
+        raise CorpusError(f"{corpus.root} has no {split} items")
+    recognizer = Recognizer.from_pretrained(recognizer_dir)
+    pipeline = None if model == REFERENCE else load_pipeline(model, lexicon)
+    if gif_dir is not None:
+        Path(gif_dir).mkdir(parents=True, exist_ok=True)
+    gif_items = {item.id for item in pick_spread(items, num_gifs)} if gif_dir is not None else set()
+
+    generated: list[PoseSequence | None] = []
+    references: list[PoseSequence] = []
+    failures: list[dict] = []
+    dtw_parts, channel_parts, ndtw_values, sync_corr, sync_lag, gen_ms = [], [], [], [], [], []
+    for n, item in enumerate(items):
+        reference = corpus.load_pose(item)
+        references.append(reference)
+        start = time.perf_counter()
+        if pipeline is None:
+            output = reference
+        else:
+            try:
+                (output,) = pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language)
+            except Text2SignError as exc:
+                failures.append({"id": item.id, "error": str(exc)})
+                generated.append(None)
+                if on_item:
+                    on_item(n + 1, len(items))
+                continue
+            output = align_to_reference(output, reference)
+        gen_ms.append((time.perf_counter() - start) * 1000)
+        generated.append(output)
+
+        gen_view, ref_view = scoring_view(output), scoring_view(reference)
+        path = metrics.dtw_path(gen_view.data, gen_view.mask, ref_view.data, ref_view.mask)
+        dtw_parts.append(metrics.dtw_mje(gen_view.data, gen_view.mask, ref_view.data, ref_view.mask, path=path))
+        channel_parts.append(
+            metrics.channel_errors(gen_view.data, gen_view.mask, ref_view.data, ref_view.mask, gen_view.layout, path)
+        )
+        ndtw_values.append(metrics.ndtw_mje(gen_view.data, gen_view.mask, ref_view.data, ref_view.mask))
+        sync = metrics.sync_metrics(gen_view.data, gen_view.mask, gen_view.layout)
+        if sync.correlation is not None:
+            sync_corr.append(sync.correlation)
+            sync_lag.append(sync.lag)
+        if item.id in gif_items:
+            from text2sign.rendering import write_side_by_side_gif
+
+            write_side_by_side_gif(
+                [gen_view, ref_view], Path(gif_dir) / f"{item.id}.gif", titles=[f"{model}: {item.text}", "reference"]
+            )
+        if on_item:
+            on_item(n + 1, len(items))
+
+    scored = [(g, item) for g, item in zip(generated, items) if g is not None]
+    hypotheses = [""] * len(items)
+    if scored:
+        read = recognizer.recognize([g for g, _ in scored], [item.signed_language for _, item in scored])
+        by_id = dict(zip((item.id for _, item in scored), read))
+        hypotheses = [by_id.get(item.id, "") for item in items]
+    texts = [item.text for item in items]
+
+    result: dict = {"dtw_mje": metrics.pool(dtw_parts) if dtw_parts else None}
+    result["ndtw_mje"] = float(np.mean(ndtw_values)) if ndtw_values else None
+    for channel, errors in (metrics.pool_channel_errors(channel_parts) if channel_parts else {}).items():
+        result[f"mse_{channel}"] = None if errors is None else errors["mse"]
+        result[f"mae_{channel}"] = None if errors is None else errors["mae"]
+    result["sync_correlation"] = float(np.mean(sync_corr)) if sync_corr else None
+    result["sync_lag"] = float(np.mean(sync_lag)) if sync_lag else None
+    result.update(metrics.bleu(hypotheses, texts))
+    result["rouge_l"] = metrics.rouge_l(hypotheses, texts)
+    result["wer"] = metrics.wer(hypotheses, texts)
+    result["cer"] = metrics.cer(hypotheses, texts)
+    result["frechet"] = result["diversity"] = None
+    if len(scored) >= 2:
+        generated_features = recognizer.embed([g for g, _ in scored], [item.signed_language for _, item in scored])
+        reference_features = recognizer.embed(references, [item.signed_language for item in items])
+        result["frechet"] = metrics.frechet_distance(generated_features, reference_features)
+        result["diversity"] = metrics.diversity(generated_features, pairs=min(300, len(scored) // 2), seed=0)
+    result["generation_ms_mean"] = float(np.mean(gen_ms)) if gen_ms and pipeline is not None else None
+
+    return {
+        "model": model,
+        "corpus": str(corpus.root),
+        "split": split,
+        "items": len(items),
+        "failures": len(failures),
+        "failed_items": failures[:20],
+        "metrics": result,
+        "samples": [{"id": i.id, "text": t, "read": h} for i, t, h in list(zip(items, texts, hypotheses))[:10]],
+        "recognizer": "shipped FS-Words recognizer" if recognizer_dir is None else str(recognizer_dir),
+        "machine": f"{platform.machine()}, python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def markdown_row(report: dict) -> str:
+    """One row for RESULTS.md's table (header: `markdown_header()`)."""
+    values = []
+    for _, key, digits in METRIC_COLUMNS:
+        value = report["metrics"].get(key)
+        values.append("–" if value is None else f"{value:.{digits}f}")
+    return f"| {report['model']} | {report['items']} | {report['failures']} | " + " | ".join(values) + " |"
+
+
+def markdown_header() -> str:
+    names = [name for name, _, _ in METRIC_COLUMNS]
+    return "| model | items | failed | " + " | ".join(names) + " |\n|" + " --- |" * (len(names) + 3)
+
+
+def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
+    """The JSON report at `out` and a Markdown table (header + row) next to it, `.md`."""
+    out = Path(out)
+    check_output_path(out)
+    write_text_atomic(out, json.dumps(report, indent=1, ensure_ascii=False))
+    markdown = out.with_suffix(".md")
+    write_text_atomic(markdown, markdown_header() + "\n" + markdown_row(report) + "\n")
+    return out, markdown

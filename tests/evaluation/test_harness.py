@@ -1,0 +1,90 @@
+import json
+
+import pytest
+from PIL import Image
+
+from text2sign.cli import run
+from text2sign.data.fingerspelling import FSWordsConfig, build_fs_words
+from text2sign.evaluation.harness import evaluate, markdown_header, markdown_row, write_report
+from text2sign.evaluation.recognizer import RecognizerTrainConfig, train_recognizer
+
+
+@pytest.fixture(scope="module")
+def fixture(tmp_path_factory):
+    """A one-language FS-Words and a tiny recognizer trained on it for one epoch (its scores do
+    not matter here, only that the harness runs it)."""
+    root = tmp_path_factory.mktemp("harness")
+    corpus = build_fs_words(root / "fs", FSWordsConfig(train_words=4, dev_words=2, test_words=3), signed_languages=["ase"])
+    cfg = RecognizerTrainConfig(epochs=1, hidden=16, rnn_hidden=16, rnn_layers=1, augment=False, evaluate_test=False)
+    train_recognizer(corpus.root, root / "recognizer", cfg)
+    return corpus, root / "recognizer"
+
+
+def test_reference_scores_zero_pose_error_against_itself(fixture, tmp_path):
+    corpus, recognizer = fixture
+    report = evaluate("reference", corpus, "test", recognizer_dir=recognizer, gif_dir=tmp_path, num_gifs=2)
+    m = report["metrics"]
+    assert report["items"] == 3 and report["failures"] == 0
+    assert m["dtw_mje"] == pytest.approx(0.0, abs=1e-6)
+    assert m["ndtw_mje"] == pytest.approx(0.0, abs=1e-6)
+    assert m["mae_hands"] == pytest.approx(0.0, abs=1e-6)
+    assert m["frechet"] == pytest.approx(0.0, abs=1e-3)
+    assert m["generation_ms_mean"] is None
+    assert 0.0 <= m["cer"] <= 100.0
+    gifs = sorted(tmp_path.glob("*.gif"))
+    assert len(gifs) == 2
+    with Image.open(gifs[0]) as gif:
+        assert gif.size[0] == 2 * gif.size[1]  # generated | reference panels
+
+
+def test_concat_differs_from_references_only_in_timing(fixture):
+    corpus, recognizer = fixture
+    report = evaluate("concat", corpus, "test", recognizer_dir=recognizer)
+    m = report["metrics"]
+    assert report["failures"] == 0
+    # Same letter clips, different rhythm: small but non-zero error after alignment.
+    assert 0.0 < m["dtw_mje"] < 0.5
+    assert m["generation_ms_mean"] > 0
+    assert set(m) >= {"bleu1", "bleu4", "rouge_l", "wer", "cer", "mse_body", "mae_face", "sync_correlation", "diversity"}
+
+
+def test_report_files_and_markdown_row(fixture, tmp_path):
+    corpus, recognizer = fixture
+    report = evaluate("reference", corpus, "test", recognizer_dir=recognizer, limit=2)
+    json_path, md_path = write_report(report, tmp_path / "ref.json")
+    assert json.loads(json_path.read_text())["items"] == 2
+    header, row = md_path.read_text().strip().splitlines()[0], md_path.read_text().strip().splitlines()[-1]
+    assert header == markdown_header().splitlines()[0]
+    assert row == markdown_row(report)
+    assert row.startswith("| reference | 2 | 0 | 0.0000 |")
+    assert row.count("|") == header.count("|")
+
+
+def test_evaluate_cli_writes_report_and_gifs(fixture, tmp_path, capsys):
+    corpus, recognizer = fixture
+    out = tmp_path / "concat.json"
+    code = run(["evaluate", "--model", "concat", "--corpus", str(corpus.root), "--out", str(out),
+                "--recognizer", str(recognizer), "--gifs", "1"])
+    assert code == 0
+    assert json.loads(out.read_text())["model"] == "concat"
+    assert out.with_suffix(".md").is_file()
+    assert len(list((tmp_path / "concat-gifs").glob("*.gif"))) == 1
+    assert "| concat | 3 | 0 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "nope"], "unknown model 'nope'"),
+        (["--split", "nothing"], "unknown split 'nothing'"),
+        (["--recognizer", "{tmp}/missing"], "recognizer checkpoint not found"),
+    ],
+)
+def test_evaluate_cli_errors(fixture, tmp_path, capsys, args, message):
+    corpus, recognizer = fixture
+    argv = ["evaluate", "--corpus", str(corpus.root), "--out", str(tmp_path / "r.json"), "--recognizer", str(recognizer)]
+    argv += [a.replace("{tmp}", str(tmp_path)) for a in args]
+    assert run(argv) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
