@@ -32,7 +32,8 @@ test-all: $(STAMP)
 	$(BIN)/pytest -q -m "slow or not slow"
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/concat_latency.py
+	benchmarks/bench_models.sh
+	benchmarks/evaluate_fs_words.sh
 
 clean:
 	rm -rf out build dist src/*.egg-info .pytest_cache
