@@ -321,6 +321,147 @@ def evaluate(
     err_console.print(f"report: {where}", highlight=False)
 
 
+@app.command("train")
+def train_command(
+    config: Annotated[
+        Optional[Path], typer.Argument(metavar="CONFIG", help="Experiment YAML (see configs/README.md); optional with --resume.")
+    ] = None,
+    overrides: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config value, e.g. --set model.hidden_dim=256 (repeatable; the value is YAML)."),
+    ] = None,
+    resume: Annotated[
+        Optional[Path], typer.Option("--resume", metavar="DIR", help="Continue from this checkpoint, or from the latest one of this run directory.")
+    ] = None,
+    nproc: Annotated[
+        int, typer.Option("--nproc", min=1, metavar="N", help="Processes on this machine; >1 runs torchrun with DDP (NCCL on GPUs, gloo on CPU).")
+    ] = 1,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", metavar="DIR", help="Run directory for TensorBoard logs, samples, checkpoints (default: the resumed run's, else runs/<name>)."),
+    ] = None,
+) -> None:
+    """Train a model from an experiment YAML; Ctrl-C saves a checkpoint and stops (exit code 130)."""
+    from text2sign.train import EXIT_INTERRUPTED, prepare, torchrun_command
+
+    overrides = overrides or []
+    experiment, run_dir, checkpoint = prepare(config, overrides, resume, out)
+    if nproc > 1:
+        import subprocess
+
+        argv = [str(config)] if config else []
+        argv += [arg for item in overrides for arg in ("--set", item)]
+        argv += ["--resume", str(checkpoint)] if checkpoint else []
+        argv += ["--out", str(run_dir)]
+        proc = subprocess.Popen(torchrun_command(nproc, argv))
+        interrupted = False
+        while True:
+            try:
+                code = proc.wait()
+                break
+            except KeyboardInterrupt:
+                # torchrun got the same Ctrl-C; wait while its workers save a checkpoint.
+                interrupted = True
+        raise typer.Exit(EXIT_INTERRUPTED if interrupted else code)
+    from text2sign.training import train
+
+    result = train(experiment, run_dir, resume=checkpoint)
+    if result.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@app.command("train-recognizer")
+def train_recognizer_command(
+    corpus: Annotated[Path, typer.Argument(help="Corpus directory; trains on train, picks the epoch by dev CER.")],
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write (replaced atomically if it is one).")],
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Passes over the train split (default: 60).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Items per step (default: 32).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the one-cycle schedule (default: 2e-3).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of initialization, batching and augmentation (default: 0).")] = None,
+    hidden: Annotated[Optional[int], typer.Option("--hidden", min=1, help="Channels of the temporal encoder (default: 192).")] = None,
+    downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Frames per encoder step (default: 2).")] = None,
+    dilations: Annotated[
+        Optional[str], typer.Option("--dilations", help="Dilation of each residual conv block, comma-separated (default: 1,2,4,1,2,4).")
+    ] = None,
+    kinds: Annotated[
+        Optional[str], typer.Option("--kinds", help="Component kinds read, comma-separated (default: body,left_hand,right_hand).")
+    ] = None,
+    no_augment: Annotated[bool, typer.Option("--no-augment", help="Train without speed/noise/rotation/scale augmentation.")] = False,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch (default: 2).")] = None,
+) -> None:
+    """Train the back-translation recognizer (pose -> text, CTC over characters) and print its dev/test scores."""
+    from text2sign.evaluation.recognizer import RecognizerTrainConfig, train_recognizer
+
+    options = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "hidden": hidden,
+        "downsample": downsample,
+        "num_threads": threads,
+        "dilations": tuple(int(d) for d in dilations.split(",")) if dilations else None,
+        "kinds": tuple(k.strip() for k in kinds.split(",") if k.strip()) if kinds else None,
+    }
+    cfg = RecognizerTrainConfig(augment=not no_augment, **{k: v for k, v in options.items() if v is not None})
+    with progress_bar() as progress:
+        task = progress.add_task("training recognizer", total=None)
+
+        def on_progress(step: int, total: int, info: dict) -> None:
+            dev = "" if info["dev_cer"] != info["dev_cer"] else f" dev CER {info['dev_cer']:.1%}"
+            progress.update(task, completed=step, total=total, description=f"epoch {info['epoch']} loss {info['loss']:.3f}{dev}")
+
+        metrics = train_recognizer(corpus, out, cfg, on_progress)
+    print_recognizer_scores(f"recognizer {out}", metrics["scores"])
+    console.print(
+        f"best epoch {metrics['best_epoch']} of {metrics['epochs']} ({metrics['steps']} steps, {metrics['parameters']:,} parameters, "
+        f"{metrics['train_seconds']:.0f} s) -> {out}",
+        highlight=False,
+    )
+
+
+def print_recognizer_scores(title: str, scores: dict) -> None:
+    table = Table(title=title)
+    for column in ("references", "CER", "WER", "items"):
+        table.add_column(column, justify="left" if column == "references" else "right")
+    for name, score in scores.items():
+        table.add_row(name, f"{score['cer']:.1%}", f"{score['wer']:.1%}", str(score["n"]))
+    console.print(table)
+
+
+@app.command()
+def recognize(
+    input: Annotated[Path, typer.Argument(help="A .pose/.npz file, or a corpus directory to score a split of.")],
+    model: Annotated[
+        Optional[Path], typer.Option("--model", help="Recognizer checkpoint directory (default: the shipped FS-Words one).")
+    ] = None,
+    signed: Annotated[str, typer.Option("--signed", help="Signed language of the pose file.")] = "ase",
+    split: Annotated[str, typer.Option("--split", help="Corpus split to score (corpus input only).")] = "test",
+    corrupt: Annotated[
+        Optional[str],
+        typer.Option("--corrupt", help="Score corrupted references instead: time-shuffle or letter-swap (corpus input only)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of --corrupt.")] = 0,
+) -> None:
+    """Print the text a recognizer reads from a pose file, or its CER/WER on a corpus split."""
+    from text2sign.evaluation.recognizer import Recognizer
+
+    if not input.exists():
+        raise Text2SignError(f"not found: {input}")
+    recognizer = Recognizer.from_pretrained(model)
+    if input.is_dir():
+        scores = recognizer.evaluate_split(input, split, corruption=corrupt, seed=seed)
+        name = f"{split} ({corrupt})" if corrupt else split
+        print_recognizer_scores(f"recognizer {model or 'fs-words (shipped)'} on {input}", {name: scores})
+        return
+    if corrupt:
+        raise Text2SignError("--corrupt needs a corpus directory (it corrupts a split's references)")
+    from text2sign.pose.io import load_pose
+
+    (text,) = recognizer.recognize([load_pose(input)], [signed])
+    console.print(text, highlight=False, markup=False)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit code 1 (2 for bad usage)."""
     try:

@@ -1,0 +1,136 @@
+"""What a run shows: TensorBoard scalars and sample images, sample GIFs, a progress bar with ETA.
+
+Only rank 0 logs; the other ranks get a logger whose methods do nothing.
+Run directory layout::
+
+    <run>/tensorboard/              event files (``tensorboard --logdir <run>``)
+    <run>/samples/step-000500/*.gif rendered samples
+    <run>/checkpoints/step-000500/  checkpoints (see checkpoint.py)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+SAMPLE_SIZE = 256
+VIDEO_FPS = 8.0  # frame rate of GIFs written from raw video arrays
+STRIP_FRAMES = 4  # frames of each sample shown side by side in TensorBoard
+
+
+class RunLogger:
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int, enabled: bool, name: str = "train"):
+        self.run_dir = Path(run_dir)
+        self.enabled = enabled
+        self.console = Console(stderr=True)
+        self.writer = None
+        self.progress = None
+        if not enabled:
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        # purge_step drops events a crashed run wrote after the checkpoint we resume from.
+        self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=start_step or None)
+        self.progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            disable=not self.console.is_terminal,
+        )
+        self.task = self.progress.add_task(name, total=total_steps, completed=start_step, info="")
+        self.progress.start()
+
+    def step(self, step: int, info: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, info=info)
+
+    def scalars(self, step: int, values: Mapping[str, float], total_steps: int) -> None:
+        if not self.enabled:
+            return
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+        self.writer.flush()
+        if not self.console.is_terminal:
+            # Logs redirected to a file get a plain line instead of the live bar.
+            shown = " ".join(f"{k}={v:.4g}" for k, v in values.items() if k.startswith("train/"))
+            self.console.print(f"step {step}/{total_steps} {shown}", highlight=False, markup=False)
+
+    def samples(self, step: int, samples: Mapping[str, Any]) -> list[Path]:
+        """Write each sample as a GIF (poses and videos) or a scalar; returns the GIF paths."""
+        if not self.enabled:
+            return []
+        from PIL import Image
+
+        from text2sign.pose.sequence import PoseSequence
+        from text2sign.rendering import write_gif
+
+        out = self.run_dir / "samples" / f"step-{step:06d}"
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, value in samples.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(f"sample/{name}", float(value), step)
+                continue
+            path = out / f"{_safe_name(name)}.gif"
+            if isinstance(value, PoseSequence):
+                write_gif(value, path, width=SAMPLE_SIZE, height=SAMPLE_SIZE)
+            elif isinstance(value, np.ndarray) and value.ndim == 4 and value.shape[-1] == 3 and value.dtype == np.uint8:
+                _write_video_gif(value, path)
+            else:
+                raise TypeError(
+                    f"sample {name!r} must be a PoseSequence, a (T, H, W, 3) uint8 array or a number, got {type(value).__name__}"
+                )
+            with Image.open(path) as gif:
+                frames = []
+                for i in range(gif.n_frames):
+                    gif.seek(i)
+                    frames.append(np.asarray(gif.convert("RGB")))
+            self.writer.add_image(f"samples/{name}", _strip(frames), step, dataformats="HWC")
+            written.append(path)
+        self.writer.flush()
+        return written
+
+    def message(self, text: str) -> None:
+        if self.enabled:
+            self.console.print(text, highlight=False, markup=False)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _strip(frames: list[np.ndarray]) -> np.ndarray:
+    """Up to STRIP_FRAMES evenly spaced frames side by side, (H, W * n, 3)."""
+    n = min(STRIP_FRAMES, len(frames))
+    picks = [round(i * (len(frames) - 1) / max(1, n - 1)) for i in range(n)]
+    return np.concatenate([frames[i] for i in picks], axis=1)
+
+
+def _write_video_gif(video: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    from text2sign.fileio import atomic_path
+
+    images = [Image.fromarray(frame).convert("P", palette=Image.Palette.ADAPTIVE) for frame in video]
+    with atomic_path(path) as tmp:
+        images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=math.ceil(1000 / VIDEO_FPS), loop=0
+        )
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "sample"

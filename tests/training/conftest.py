@@ -1,0 +1,31 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+# The toy families live next to the tests; YAML configs name them as `toy_family:<name>`.
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+
+@pytest.fixture
+def toy_yaml(tmp_path):
+    """Write a toy experiment YAML and return its path."""
+
+    def write(text: str, name: str = "toy.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def child_env(monkeypatch):
+    """Child processes import the toy families and use one thread each (the cores are shared)."""
+    paths = [str(HERE), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return dict(os.environ)

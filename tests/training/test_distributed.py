@@ -1,0 +1,46 @@
+"""Multi-process training: torchrun + DDP on gloo, in real subprocesses."""
+
+import sys
+
+import torch
+import toy_family  # noqa: F401  (registers the toy families)
+from safetensors.torch import load_file
+
+from text2sign.cli import run as cli_run
+from text2sign.training import list_checkpoints, load_config, train
+from text2sign.train import torchrun_command
+
+DDP = """\
+family: toy_family:toy-regression
+data: {num_items: 32}
+objective: {dump_final_weights: true}
+train: {steps: 6, batch_size: 4, lr: 0.05, ema_decay: 0.5, checkpoint_every: 0}
+"""
+
+
+def test_two_processes_end_with_equal_weights_equal_to_one_big_batch(toy_yaml, tmp_path, child_env):
+    config_path = toy_yaml(DDP)
+    # `text2sign train --nproc 2` runs `python -m torch.distributed.run --standalone --nproc_per_node 2 -m text2sign.train`.
+    code = cli_run(["train", str(config_path), "--nproc", "2", "--out", str(tmp_path / "ddp")])
+    assert code == 0
+    rank0 = load_file(str(tmp_path / "ddp/rank0.safetensors"))
+    rank1 = load_file(str(tmp_path / "ddp/rank1.safetensors"))
+    assert rank0.keys() == rank1.keys()
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
+    # Each rank reads half of every global batch and DDP averages the gradients, so two processes
+    # with batch 4 follow the same path as one process with batch 8.
+    single = load_config(config_path, ["train.batch_size=8"])
+    train(single, tmp_path / "single")
+    reference = load_file(str(tmp_path / "single/rank0.safetensors"))
+    for k in reference:
+        torch.testing.assert_close(rank0[k], reference[k], rtol=1e-5, atol=1e-6)
+    assert [step for step, _ in list_checkpoints(tmp_path / "ddp")] == [6]
+    state = torch.load(tmp_path / "ddp/checkpoints/step-000006/trainer_state.pt", weights_only=True)
+    assert state["world_size"] == 2 and len(state["rng"]) == 2
+    assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])
+
+
+def test_torchrun_command():
+    cmd = torchrun_command(4, ["cfg.yaml", "--set", "train.lr=0.1"])
+    assert cmd == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4",
+                   "-m", "text2sign.train", "cfg.yaml", "--set", "train.lr=0.1"]
