@@ -1,0 +1,261 @@
+"""GAN-NAT networks: a non-autoregressive pose generator, its length predictor, and a 1D-CNN critic.
+
+Networks only -- the losses live in :mod:`text2sign.objectives.gan_nat`, inference in
+:mod:`text2sign.pipelines.neural`. Poses are ``(B, T, F)`` standardized feature frames with a
+``(B, T)`` frame mask that is True on real frames.
+
+:class:`GanNatGenerator` is the whole inference network, rebuilt from its
+:class:`GanNatConfig` alone (the config holds the text encoder's vocabulary, the feature
+size, layout, kinds and fps): a text encoder (:mod:`text2sign.text`, learned or frozen
+pretrained) and, on its token states,
+
+* a projection of the token states to ``d_model``;
+* the length predictor: masked-mean-pooled text -> logits over length bins ``min_frames,
+  min_frames + length_bin, ...``; trained with cross-entropy against real lengths, read out
+  as the most likely bin;
+* the non-autoregressive decoder: each output frame is a query built from its absolute time,
+  its relative progress ``t / (T - 1)`` through the sign, per-frame style noise and the pooled
+  text; queries attend to each other (self-attention over real frames only) and to the text
+  tokens (cross-attention over real tokens only); a linear head reads out the features. All
+  frames come out at once: one forward pass whatever the length.
+
+:class:`TemporalDiscriminator` scores every frame from a window around it (dilated 1D convs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from text2sign.errors import ConfigError
+from text2sign.text.encoders import TextEncoder, TextEncoderConfig, build_text_encoder
+from text2sign.text.layers import TransformerBlock, lengths_to_mask, masked_mean, sinusoidal_embedding
+
+DEFAULT_KINDS = ("body", "left_hand", "right_hand")
+
+
+def config_from_dict(cls, d: dict):
+    """Dataclass `cls` from a plain dict, refusing unknown keys (nested TextEncoderConfig under "text")."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    d = dict(d)
+    if isinstance(d.get("text"), dict):
+        d["text"] = TextEncoderConfig.from_dict(d["text"])
+    return cls(**d)
+
+
+@dataclass
+class GanNatConfig:
+    """Everything the inference network needs; fields marked "filled from the data" are set by the builder."""
+
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    d_model: int = 192
+    layers: int = 3
+    heads: int = 4
+    ff_mult: int = 2
+    dropout: float = 0.1
+    noise_dim: int = 16
+    progress_frequencies: int = 8  # Fourier features of relative progress through the sign
+    min_frames: int = 8
+    max_frames: int = 200
+    length_bin: int = 2  # frames per length bin
+    feature_dim: int = 0  # filled from the data: joints of `kinds` x dims
+    layout: str = ""  # filled from the data: the layout the features come from
+    kinds: list[str] = field(default_factory=lambda: list(DEFAULT_KINDS))
+    fps: float = 0.0  # filled from the data
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads:
+            raise ConfigError(f"generator d_model {self.d_model} is not divisible by heads {self.heads}")
+        if not 1 <= self.min_frames <= self.max_frames or self.length_bin < 1:
+            raise ConfigError("generator needs 1 <= min_frames <= max_frames and length_bin >= 1")
+
+    @property
+    def num_length_bins(self) -> int:
+        return (self.max_frames - self.min_frames) // self.length_bin + 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GanNatConfig:
+        return config_from_dict(cls, d)
+
+
+@dataclass
+class DiscriminatorConfig:
+    channels: int = 128
+    layers: int = 4  # dilations 1, 2, 4, ...: receptive field 1 + (kernel - 1) * (2 ** layers - 1) frames
+    kernel_size: int = 5
+    conditional: bool = True  # projection-conditioned on the pooled text states
+    use_velocity: bool = True  # also feed frame-to-frame differences
+    spectral_norm: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kernel_size % 2 == 0:
+            raise ConfigError("discriminator kernel_size must be odd so scores stay aligned with frames")
+
+
+def lengths_to_bins(lengths: torch.Tensor, cfg: GanNatConfig) -> torch.Tensor:
+    """Frame counts -> nearest length bin (lengths outside the range go to the end bins)."""
+    bins = torch.round((lengths.float() - cfg.min_frames) / cfg.length_bin).long()
+    return bins.clamp(0, cfg.num_length_bins - 1)
+
+
+def bins_to_lengths(bins: torch.Tensor, cfg: GanNatConfig) -> torch.Tensor:
+    return (cfg.min_frames + bins.long() * cfg.length_bin).clamp(max=cfg.max_frames)
+
+
+class GanNatGenerator(nn.Module):
+    """Text encoder + length predictor + non-autoregressive decoder.
+
+    ``forward(text_states, text_mask, lengths, noise=None) -> features (B, T, F)``, zero on
+    padded frames; ``encode(texts, languages)`` gives the states, ``generate`` does both.
+    """
+
+    def __init__(self, cfg: GanNatConfig, text_encoder: TextEncoder | None = None):
+        super().__init__()
+        if cfg.feature_dim < 1:
+            raise ConfigError("GanNatConfig.feature_dim is not set: the builder fills it from the data")
+        self.text_encoder = build_text_encoder(cfg.text) if text_encoder is None else text_encoder
+        # The encoder's config is the resolved one (vocabulary included): keep that in ours.
+        self.cfg = cfg = GanNatConfig.from_dict({**cfg.to_dict(), "text": self.text_encoder.config.to_dict()})
+        d = cfg.d_model
+        self.text_proj = nn.Sequential(nn.Linear(self.text_encoder.output_dim, d), nn.LayerNorm(d))
+        self.pooled_proj = nn.Linear(d, d)
+        self.progress_proj = nn.Linear(2 * cfg.progress_frequencies, d)
+        self.noise_proj = nn.Linear(cfg.noise_dim, d)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d, cfg.heads, cfg.ff_mult, cfg.dropout, cross=True) for _ in range(cfg.layers)
+        )
+        self.out_norm = nn.LayerNorm(d)
+        self.out = nn.Linear(d, cfg.feature_dim)
+        self.length_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, cfg.num_length_bins))
+
+    def encode(
+        self, texts: list[str], languages: list[str] | None = None, signers: list[str] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Text encoder states ``(B, L, C)`` and mask ``(B, L)``."""
+        return self.text_encoder(texts, languages, signers)
+
+    def encode_text(self, text_states: torch.Tensor, text_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projected token states ``(B, L, d)`` and their masked mean ``(B, d)``."""
+        ctx = self.text_proj(text_states)
+        return ctx, masked_mean(ctx, text_mask)
+
+    def length_logits(self, text_states: torch.Tensor, text_mask: torch.Tensor | None) -> torch.Tensor:
+        """``(B, num_length_bins)`` logits."""
+        _, pooled = self.encode_text(text_states, text_mask)
+        return self.length_head(pooled)
+
+    def predict_lengths(self, text_states: torch.Tensor, text_mask: torch.Tensor | None) -> torch.Tensor:
+        """Most likely number of frames per text, ``(B,)`` int64."""
+        return bins_to_lengths(self.length_logits(text_states, text_mask).argmax(dim=-1), self.cfg)
+
+    def sample_noise(self, lengths: torch.Tensor, num_frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(len(lengths), num_frames, self.cfg.noise_dim, generator=generator, device=lengths.device)
+
+    def frame_queries(self, lengths: torch.Tensor, num_frames: int, noise: torch.Tensor) -> torch.Tensor:
+        device = lengths.device
+        t = torch.arange(num_frames, device=device, dtype=torch.float32)  # (T,)
+        absolute = sinusoidal_embedding(t, self.cfg.d_model)  # (T, d)
+        progress = t[None, :] / (lengths[:, None].float() - 1).clamp(min=1)  # (B, T), 0..1 on real frames
+        freqs = math.pi * torch.arange(1, self.cfg.progress_frequencies + 1, device=device, dtype=torch.float32)
+        angles = progress[..., None] * freqs  # (B, T, K)
+        relative = self.progress_proj(torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1))  # (B, T, d)
+        return absolute[None] + relative + self.noise_proj(noise)
+
+    def forward(
+        self,
+        text_states: torch.Tensor,
+        text_mask: torch.Tensor | None,
+        lengths: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        num_frames: int | None = None,
+    ) -> torch.Tensor:
+        """`num_frames` (default ``max(lengths)``) lets the output match a padded batch's T."""
+        num_frames = int(lengths.max()) if num_frames is None else num_frames
+        if noise is None:
+            noise = self.sample_noise(lengths, num_frames)
+        frame_mask = lengths_to_mask(lengths, num_frames)  # (B, T)
+        ctx, pooled = self.encode_text(text_states, text_mask)  # (B, L, d), (B, d)
+        x = self.frame_queries(lengths, num_frames, noise) + self.pooled_proj(pooled)[:, None]  # (B, T, d)
+        # An all-real batch (always so for one text) skips masking: attention's fast path.
+        self_mask = None if bool(frame_mask.all()) else frame_mask
+        ctx_mask = None if text_mask is None or bool(text_mask.all()) else text_mask
+        for block in self.blocks:
+            x = block(x, self_mask, ctx, ctx_mask)
+        return self.out(self.out_norm(x)) * frame_mask[..., None]  # (B, T, F)
+
+    def generate(
+        self,
+        texts: list[str],
+        languages: list[str] | None = None,
+        lengths: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+        signers: list[str] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features ``(B, T, F)`` and the lengths used (predicted unless given)."""
+        states, mask = self.encode(texts, languages, signers)
+        if lengths is None:
+            lengths = self.predict_lengths(states, mask)
+        return self.forward(states, mask, lengths, noise), lengths
+
+
+class TemporalDiscriminator(nn.Module):
+    """1D CNN over time: ``forward(features, frame_mask, text_cond=None) -> per-frame scores (B, T)``.
+
+    Dilated convolutions give each score a window of frames. Inputs and every hidden layer are
+    zeroed on padded frames, so a real frame's score is the same whatever the padding holds
+    and however long the batch is padded. Scores on padded frames are meaningless; losses
+    average over real frames only.
+    """
+
+    def __init__(self, cfg: DiscriminatorConfig, feature_dim: int, cond_dim: int = 0):
+        super().__init__()
+        self.cfg = cfg
+        self.cond_dim = cond_dim if cfg.conditional else 0
+        norm = nn.utils.parametrizations.spectral_norm if cfg.spectral_norm else (lambda m: m)
+        in_ch = feature_dim * (2 if cfg.use_velocity else 1)
+        convs = []
+        for i in range(cfg.layers):
+            dilation = 2**i
+            convs.append(
+                norm(
+                    nn.Conv1d(
+                        in_ch if i == 0 else cfg.channels,
+                        cfg.channels,
+                        cfg.kernel_size,
+                        padding=dilation * (cfg.kernel_size // 2),
+                        dilation=dilation,
+                    )
+                )
+            )
+        self.convs = nn.ModuleList(convs)
+        self.head = norm(nn.Conv1d(cfg.channels, 1, 1))
+        self.cond = norm(nn.Linear(self.cond_dim, cfg.channels)) if self.cond_dim else None
+
+    def forward(
+        self, features: torch.Tensor, frame_mask: torch.Tensor, text_cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        m = frame_mask.to(features.dtype)[:, None, :]  # (B, 1, T)
+        x = features.transpose(1, 2) * m  # (B, F, T)
+        if self.cfg.use_velocity:
+            # A difference is real only where both of its frames are.
+            vel = F.pad(x[:, :, 1:] - x[:, :, :-1], (1, 0)) * m * F.pad(m[:, :, :-1], (1, 0))
+            x = torch.cat([x, vel], dim=1)
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.2) * m  # (B, C, T)
+        scores = self.head(x)[:, 0]  # (B, T)
+        if self.cond is not None:
+            if text_cond is None:
+                raise ValueError(f"this discriminator is text-conditioned: pass text_cond (B, {self.cond_dim})")
+            # Projection discriminator: agreement between frame features and the text embedding.
+            scores = scores + torch.einsum("bct,bc->bt", x, self.cond(text_cond)) / math.sqrt(self.cfg.channels)
+        return scores * frame_mask.to(scores.dtype)

@@ -1,0 +1,351 @@
+"""The GAN-NAT objective: reconstruction, geometry, length and adversarial losses around the networks.
+
+Generator step (``generator_losses``), with the real lengths as teacher forcing:
+
+* ``position`` / ``velocity`` / ``acceleration``: Huber between generated and real features,
+  their first and second time differences. Only real frames and observed joints count; a
+  difference counts only where every frame it spans is real and the joint observed in each.
+* ``bone``: Huber between generated and real bone lengths, over the layout's bones whose two
+  joints are both among the chosen kinds and observed in the real frame. Lengths are measured
+  on de-standardized (shoulder-normalized) coordinates, ``x = features * std + mean``, because a
+  bone length in standardized units would mix the per-coordinate scales of its two joints.
+* ``length``: cross-entropy of the length predictor against the real lengths' bins.
+* ``adversarial``: hinge generator loss ``-mean D(fake)`` over real frames.
+
+Discriminator step (``discriminator_losses``): hinge ``relu(1 - D(real)) + relu(1 + D(fake))``
+averaged over real frames, plus ``r1 / 2 * E ||grad_real D||^2`` when ``r1 > 0``.
+
+Every weight is in :class:`GanNatObjectiveConfig`; a weight of 0 skips its term. The objective
+follows :class:`text2sign.objectives.base.Objective` (``param_groups``, ``schedule``,
+``forward(batch, group)``, ``inference_model``). What it reads from a batch (a ``PoseBatch``):
+``features (B, T, F)``, ``frame_mask (B, T)``, ``joint_mask (B, T, J)``, ``lengths (B,)``,
+``texts`` and ``signed_languages``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from text2sign.errors import ConfigError
+from text2sign.models.gan_nat import (
+    DiscriminatorConfig,
+    GanNatConfig,
+    GanNatGenerator,
+    TemporalDiscriminator,
+    config_from_dict,
+    lengths_to_bins,
+)
+from text2sign.objectives.base import Objective
+from text2sign.pose.layout import Layout, get_layout
+from text2sign.pose.normalize import FeatureStats
+from text2sign.text.encoders import resolve_text_config
+from text2sign.text.layers import masked_mean
+
+
+@dataclass
+class GanNatObjectiveConfig:
+    position: float = 1.0
+    velocity: float = 1.0
+    acceleration: float = 0.5
+    bone: float = 0.1
+    length: float = 0.1
+    adversarial: float = 0.05
+    adversarial_start: int = 0  # steps of reconstruction-only training before the GAN terms start
+    r1: float = 0.0  # R1 gamma; 0 turns the penalty off
+    huber_delta: float = 1.0  # in standardized feature units
+    bone_delta: float = 0.05  # in shoulder widths
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("position", "velocity", "acceleration", "bone", "length", "adversarial", "r1"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"loss weight {name} must be >= 0, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GanNatObjectiveConfig:
+        d = dict(d)
+        if isinstance(d.get("discriminator"), dict):
+            d["discriminator"] = config_from_dict(DiscriminatorConfig, d["discriminator"])
+        return config_from_dict(cls, d)
+
+
+# --- feature geometry --------------------------------------------------------------------------
+
+
+def feature_joint_indices(layout: Layout, kinds: tuple[str, ...] | list[str] | None) -> np.ndarray:
+    """Joint indices of `layout` that the features of `kinds` hold, in feature order."""
+    return layout.kind_indices(*kinds) if kinds else np.arange(layout.num_joints)
+
+
+def select_feature_stats(stats: FeatureStats, layout: Layout, kinds: tuple[str, ...] | list[str] | None) -> FeatureStats:
+    """`stats` for the features of `kinds`: as is when they already match, sliced from whole-layout stats."""
+    index = feature_joint_indices(layout, kinds)
+    size = len(index) * layout.dims
+    if stats.mean.shape[0] == size:
+        return stats
+    if stats.mean.shape[0] == layout.num_joints * layout.dims:
+        cols = (index[:, None] * layout.dims + np.arange(layout.dims)).reshape(-1)
+        return FeatureStats(stats.mean[cols], stats.std[cols], stats.layout, tuple(kinds) if kinds else None, stats.frames)
+    raise ConfigError(
+        f"feature statistics have {stats.mean.shape[0]} features; kinds {list(kinds) if kinds else 'all'} "
+        f"of {layout.name} need {size}"
+    )
+
+
+class FeatureGeometry(nn.Module):
+    """Bones of the chosen joints and the statistics that turn features back into coordinates."""
+
+    def __init__(self, bones: np.ndarray, mean: np.ndarray, std: np.ndarray, dims: int):
+        super().__init__()
+        self.dims = dims
+        # Not persistent: they are data facts (layout + normalization.json), not learned weights.
+        self.register_buffer("bones", torch.as_tensor(bones, dtype=torch.long).reshape(-1, 2), persistent=False)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(-1, dims), persistent=False)
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).reshape(-1, dims), persistent=False)
+
+    @classmethod
+    def from_layout(
+        cls, layout: Layout | str, kinds: tuple[str, ...] | list[str] | None, stats: FeatureStats
+    ) -> FeatureGeometry:
+        layout = get_layout(layout) if isinstance(layout, str) else layout
+        stats = select_feature_stats(stats, layout, kinds)
+        index = feature_joint_indices(layout, kinds)
+        position = {int(j): i for i, j in enumerate(index)}
+        bones = [(position[a], position[b]) for a, b in layout.bones.tolist() if a in position and b in position]
+        return cls(np.asarray(bones, dtype=np.int64).reshape(-1, 2), stats.mean, stats.std, layout.dims)
+
+    def coordinates(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, T, F)`` standardized features -> ``(B, T, J, D)`` shoulder-normalized coordinates."""
+        b, t, _ = features.shape
+        return features.view(b, t, -1, self.dims) * self.std + self.mean
+
+    def bone_lengths(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, T, num_bones)`` Euclidean bone lengths."""
+        xyz = self.coordinates(features)
+        diff = xyz[:, :, self.bones[:, 0]] - xyz[:, :, self.bones[:, 1]]  # (B, T, NB, D)
+        # The epsilon keeps the gradient finite when a generated bone collapses to zero length.
+        return torch.sqrt((diff**2).sum(dim=-1) + 1e-8)
+
+    def bone_mask(self, joint_mask: torch.Tensor) -> torch.Tensor:
+        """``(B, T, num_bones)``: both joints of the bone observed."""
+        return joint_mask[:, :, self.bones[:, 0]] & joint_mask[:, :, self.bones[:, 1]]
+
+
+# --- loss terms (pure functions on tensors) ------------------------------------------------------
+
+
+def masked_huber(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, delta: float) -> torch.Tensor:
+    """Huber loss averaged over the elements where `weight` is nonzero (0 when there are none)."""
+    weight = weight.to(pred.dtype)
+    loss = F.huber_loss(pred, target, reduction="none", delta=delta)
+    return (loss * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def feature_weights(frame_mask: torch.Tensor, joint_mask: torch.Tensor, dims: int) -> torch.Tensor:
+    """``(B, T, F)`` bool: real frame and observed joint, repeated over each joint's `dims` coordinates."""
+    observed = joint_mask & frame_mask[..., None]  # (B, T, J)
+    return observed.repeat_interleave(dims, dim=-1)
+
+
+def reconstruction_losses(
+    fake: torch.Tensor, real: torch.Tensor, weights: torch.Tensor, delta: float
+) -> dict[str, torch.Tensor]:
+    """Huber on positions, velocities and accelerations over valid elements (see module docstring)."""
+    w = weights
+    v_fake, v_real = fake[:, 1:] - fake[:, :-1], real[:, 1:] - real[:, :-1]
+    w_v = w[:, 1:] & w[:, :-1]
+    a_fake, a_real = v_fake[:, 1:] - v_fake[:, :-1], v_real[:, 1:] - v_real[:, :-1]
+    w_a = w_v[:, 1:] & w_v[:, :-1]
+    return {
+        "position": masked_huber(fake, real, w, delta),
+        "velocity": masked_huber(v_fake, v_real, w_v, delta),
+        "acceleration": masked_huber(a_fake, a_real, w_a, delta),
+    }
+
+
+def bone_length_loss(
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    joint_mask: torch.Tensor,
+    frame_mask: torch.Tensor,
+    geometry: FeatureGeometry,
+    delta: float,
+) -> torch.Tensor:
+    """Huber between generated and real bone lengths where the real bone is seen in a real frame."""
+    valid = geometry.bone_mask(joint_mask) & frame_mask[..., None]  # (B, T, NB)
+    return masked_huber(geometry.bone_lengths(fake), geometry.bone_lengths(real), valid, delta)
+
+
+def masked_frame_mean(scores: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+    m = frame_mask.to(scores.dtype)
+    return (scores * m).sum() / m.sum().clamp(min=1.0)
+
+
+def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+    return masked_frame_mean(F.relu(1.0 - real_scores), frame_mask) + masked_frame_mean(F.relu(1.0 + fake_scores), frame_mask)
+
+
+def hinge_generator_loss(fake_scores: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+    return -masked_frame_mean(fake_scores, frame_mask)
+
+
+def r1_penalty(real_scores: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ``||d sum(D(real)) / d real||^2`` (`real` must require grad)."""
+    (grad,) = torch.autograd.grad(real_scores.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(dim=1).mean()
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """Parameters of `module` take no gradient inside the block (the generator step's critic)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+# --- the objective ---------------------------------------------------------------------------------
+
+
+class GanNatObjective(Objective):
+    """Generator (with its text encoder) + discriminator + the losses above.
+
+    `geometry` (a :class:`FeatureGeometry`) is required when the bone weight is > 0.
+    """
+
+    def __init__(
+        self,
+        generator: GanNatGenerator,
+        discriminator: TemporalDiscriminator,
+        cfg: GanNatObjectiveConfig,
+        geometry: FeatureGeometry | None = None,
+    ):
+        super().__init__()
+        if cfg.bone > 0 and geometry is None:
+            raise ConfigError("the bone-length loss needs the feature geometry (layout bones + feature statistics)")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.cfg = cfg
+        self.geometry = geometry
+        self.step = 0
+
+    # The training loop's interface (text2sign.objectives.base.Objective).
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return self.parameter_groups()
+
+    def schedule(self, step: int) -> tuple[str, ...]:
+        self.step = step
+        return ("discriminator", "generator") if self.adversarial_active else ("generator",)
+
+    def forward(self, batch: Any, group: str) -> dict[str, torch.Tensor]:
+        if group == "generator":
+            return self.generator_losses(batch)
+        if group == "discriminator":
+            return self.discriminator_losses(batch)
+        raise ValueError(f"unknown parameter group {group!r}; GAN-NAT has 'generator' and 'discriminator'")
+
+    def inference_model(self) -> GanNatGenerator:
+        return self.generator
+
+    # The GAN-NAT interface.
+
+    @property
+    def adversarial_active(self) -> bool:
+        return self.cfg.adversarial > 0 and self.step >= self.cfg.adversarial_start
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {
+            "generator": [p for p in self.generator.parameters() if p.requires_grad],
+            "discriminator": [p for p in self.discriminator.parameters() if p.requires_grad],
+        }
+
+    def text_condition(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
+        # Detached: the critic must not train the text encoder, nor the generator game its condition.
+        return masked_mean(states, mask).detach() if self.discriminator.cond_dim else None
+
+    def generator_losses(self, batch: Any) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        real, frame_mask = batch.features, batch.frame_mask
+        states, text_mask = self.generator.encode(batch.texts, batch.signed_languages)
+        fake = self.generator(states, text_mask, batch.lengths, num_frames=real.shape[1])  # (B, T, F)
+        weights = feature_weights(frame_mask, batch.joint_mask, real.shape[-1] // batch.joint_mask.shape[-1])
+        losses = reconstruction_losses(fake, real, weights, cfg.huber_delta)
+        if cfg.bone > 0:
+            losses["bone"] = bone_length_loss(fake, real, batch.joint_mask, frame_mask, self.geometry, cfg.bone_delta)
+        logits = self.generator.length_logits(states, text_mask)
+        target_bins = lengths_to_bins(batch.lengths, self.generator.cfg)
+        losses["length"] = F.cross_entropy(logits, target_bins)
+        if self.adversarial_active:
+            with frozen(self.discriminator):
+                scores = self.discriminator(fake, frame_mask, self.text_condition(states, text_mask))
+            losses["adversarial"] = hinge_generator_loss(scores, frame_mask)
+        total = sum(getattr(cfg, name) * value for name, value in losses.items())
+        out = {"loss": total, **{k: v.detach() for k, v in losses.items()}}
+        out["length_accuracy"] = (logits.argmax(dim=-1) == target_bins).float().mean().detach()
+        return out
+
+    def discriminator_losses(self, batch: Any) -> dict[str, torch.Tensor]:
+        real, frame_mask = batch.features, batch.frame_mask
+        with torch.no_grad():
+            states, text_mask = self.generator.encode(batch.texts, batch.signed_languages)
+            fake = self.generator(states, text_mask, batch.lengths, num_frames=real.shape[1])
+        cond = self.text_condition(states, text_mask)
+        if self.cfg.r1 > 0:
+            real = real.detach().requires_grad_(True)
+        real_scores = self.discriminator(real, frame_mask, cond)  # (B, T)
+        fake_scores = self.discriminator(fake, frame_mask, cond)
+        hinge = hinge_discriminator_loss(real_scores, fake_scores, frame_mask)
+        out = {"hinge": hinge.detach()}
+        loss = hinge
+        if self.cfg.r1 > 0:
+            penalty = r1_penalty(real_scores, real)
+            loss = loss + 0.5 * self.cfg.r1 * penalty
+            out["r1"] = penalty.detach()
+        out["real_score"] = masked_frame_mean(real_scores, frame_mask).detach()
+        out["fake_score"] = masked_frame_mean(fake_scores, frame_mask).detach()
+        return {"loss": loss, **out}
+
+
+def build_gan_nat_objective(
+    model: GanNatConfig,
+    objective: GanNatObjectiveConfig,
+    *,
+    layout: Layout | str,
+    stats: FeatureStats,
+    texts: list[str],
+    signed_languages: list[str],
+    fps: float,
+) -> GanNatObjective:
+    """Resolve `model` against the data (vocabulary, languages, feature size, layout, fps) and build everything.
+
+    `texts` are the training texts (for the vocabulary / BPE), `signed_languages` the languages
+    to condition on (used when ``model.text.signed_languages`` is empty). The resolved model
+    config, which a checkpoint must store, is ``objective.generator.cfg``.
+    """
+    layout = get_layout(layout) if isinstance(layout, str) else layout
+    kinds = tuple(model.kinds) if model.kinds else None
+    text = resolve_text_config(model.text, texts)
+    if not text.signed_languages:
+        text.signed_languages = sorted(set(signed_languages))
+    feature_dim = len(feature_joint_indices(layout, kinds)) * layout.dims
+    resolved = GanNatConfig.from_dict(
+        {**model.to_dict(), "text": text.to_dict(), "feature_dim": feature_dim, "layout": layout.name, "fps": float(fps)}
+    )
+    generator = GanNatGenerator(resolved)
+    discriminator = TemporalDiscriminator(objective.discriminator, feature_dim, generator.text_encoder.output_dim)
+    geometry = FeatureGeometry.from_layout(layout, kinds, stats) if objective.bone > 0 else None
+    return GanNatObjective(generator, discriminator, objective, geometry)

@@ -1,0 +1,228 @@
+"""Inference with a trained GAN-NAT generator: texts in, ``PoseSequence``s out.
+
+``GanNatPipeline(texts, spoken, signed, frames=None)``:
+
+1. the text encoder reads the texts, conditioned on the signed language;
+2. the length predictor picks each text's number of frames, unless ``frames=N`` is given;
+3. the generator makes all frames at once from fixed-seed style noise, so the same text,
+   language and seed always give the same signing, alone or in a batch;
+4. features are de-standardized with the checkpoint's ``normalization.json`` and put back
+   into the layout (joints outside the model's kinds stay masked). Coordinates are
+   shoulder-normalized: centred between the shoulders, one shoulder width = 1.
+
+Everything runs in eval mode under ``torch.inference_mode``; one text skips all masking.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from text2sign.errors import CheckpointError, ConfigError, LanguageError, Text2SignError
+from text2sign.fileio import write_bytes_atomic, write_text_atomic
+from text2sign.models.gan_nat import GanNatConfig, GanNatGenerator
+from text2sign.objectives.gan_nat import select_feature_stats
+from text2sign.pose.layout import Layout, get_layout
+from text2sign.pose.normalize import FeatureStats
+from text2sign.pose.sequence import PoseSequence
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+STATS_NAME = "normalization.json"
+FAMILY = "gan-nat"
+MAX_FRAMES_FACTOR = 4  # --frames may ask for up to this many times the longest trained length
+
+
+class UnknownCharacters(UserWarning):
+    """Parts of a text that the model's vocabulary does not contain (read as <unk>)."""
+
+
+class GanNatPipeline:
+    def __init__(
+        self,
+        generator: GanNatGenerator,
+        stats: FeatureStats,
+        language_pairs: list[tuple[str, str]] | None = None,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ):
+        cfg = generator.cfg
+        if not cfg.layout or cfg.fps <= 0:
+            raise CheckpointError("the generator config does not say its layout and fps (build it with the data)")
+        self.layout: Layout = get_layout(cfg.layout)
+        self.kinds = tuple(cfg.kinds) if cfg.kinds else None
+        self.fps = float(cfg.fps)
+        self.stats = select_feature_stats(stats, self.layout, self.kinds)
+        if self.stats.mean.shape[0] != cfg.feature_dim:
+            raise CheckpointError(f"normalization has {self.stats.mean.shape[0]} features; the generator makes {cfg.feature_dim}")
+        self.generator = generator.to(device).eval()
+        self.device = torch.device(device)
+        self.language_pairs = [tuple(p) for p in language_pairs] if language_pairs else None
+        self.seed = seed
+
+    @classmethod
+    def from_parts(
+        cls,
+        text_encoder,
+        generator: GanNatGenerator,
+        stats: FeatureStats,
+        layout: Layout | str | None = None,
+        kinds: tuple[str, ...] | None = None,
+        fps: float | None = None,
+        **kwargs,
+    ) -> GanNatPipeline:
+        """Assemble from trained parts; `layout`, `kinds`, `fps` override what the generator's config says.
+
+        `text_encoder` replaces the generator's own (None keeps it); its output width must match.
+        """
+        overrides = {}
+        if text_encoder is not None and text_encoder is not generator.text_encoder:
+            if text_encoder.output_dim != generator.text_encoder.output_dim:
+                raise ConfigError(
+                    f"text encoder gives {text_encoder.output_dim}-wide states; the generator reads {generator.text_encoder.output_dim}"
+                )
+            generator.text_encoder = text_encoder
+            overrides["text"] = text_encoder.config.to_dict()
+        if layout is not None:
+            overrides["layout"] = layout if isinstance(layout, str) else layout.name
+        if kinds is not None:
+            overrides["kinds"] = list(kinds)
+        if fps is not None:
+            overrides["fps"] = float(fps)
+        if overrides:
+            generator.cfg = GanNatConfig.from_dict({**generator.cfg.to_dict(), **overrides})
+        return cls(generator, stats, **kwargs)
+
+    # --- checkpoints --------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu", seed: int = 0) -> GanNatPipeline:
+        """Load a checkpoint directory: ``config.json`` + ``model.safetensors`` + ``normalization.json``.
+
+        ``config.json`` is either the training loop's (``{"format": ..., "experiment": {"family",
+        "model", ...}}``) or the flat one :meth:`save_pretrained` writes; the generator's config is
+        the ``model`` section.
+        """
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        config_file = path / CONFIG_NAME
+        if not config_file.is_file():
+            raise CheckpointError(f"{path} is not a checkpoint: {CONFIG_NAME} is missing")
+        try:
+            meta = json.loads(config_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"{config_file} is not valid JSON ({exc})") from None
+        experiment = meta.get("experiment", meta) if isinstance(meta, dict) else {}
+        if experiment.get("family") != FAMILY or not isinstance(experiment.get("model"), dict):
+            raise CheckpointError(f"{path} is not a {FAMILY} checkpoint (family {experiment.get('family')!r})")
+        try:
+            cfg = GanNatConfig.from_dict(experiment["model"])
+            generator = GanNatGenerator(cfg)
+        except (ConfigError, TypeError) as exc:
+            raise CheckpointError(f"{config_file}: {exc}") from None
+        for name in (WEIGHTS_NAME, STATS_NAME):
+            if not (path / name).is_file():
+                raise CheckpointError(f"{path} is incomplete: {name} is missing")
+        try:
+            weights = load_file(str(path / WEIGHTS_NAME), device="cpu")
+        except (SafetensorError, OSError) as exc:
+            raise CheckpointError(f"{path / WEIGHTS_NAME} is unreadable ({exc})") from None
+        expected = generator.state_dict()
+        problem = next((f"weight '{k}' is missing" for k in expected if k not in weights), None)
+        problem = problem or next(
+            (
+                f"weight '{k}' has shape {tuple(weights[k].shape)} in the file but {tuple(v.shape)} in the model"
+                for k, v in expected.items()
+                if tuple(weights[k].shape) != tuple(v.shape)
+            ),
+            None,
+        )
+        problem = problem or next((f"the file has extra weight '{k}'" for k in weights if k not in expected), None)
+        if problem:
+            raise CheckpointError(f"{path / WEIGHTS_NAME} does not match {CONFIG_NAME}: {problem}")
+        generator.load_state_dict(weights, strict=True)
+        try:
+            stats = FeatureStats.load(path / STATS_NAME)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{path / STATS_NAME} is unreadable ({exc})") from None
+        pairs = experiment.get("language_pairs")
+        return cls(generator, stats, language_pairs=pairs, seed=seed, device=device)
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write the flat checkpoint layout :meth:`from_pretrained` reads (each file atomically)."""
+        from safetensors.torch import save
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.generator.state_dict().items()}
+        write_bytes_atomic(path / WEIGHTS_NAME, save(state))
+        self.stats.save(path / STATS_NAME)
+        meta = {"family": FAMILY, "model": self.generator.cfg.to_dict(), "language_pairs": self.language_pairs}
+        write_text_atomic(path / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
+        return path
+
+    # --- inference ----------------------------------------------------------------------------
+
+    @property
+    def signed_languages(self) -> list[str]:
+        return self.generator.text_encoder.signed_languages
+
+    def check_languages(self, spoken: str, signed: str) -> None:
+        known = self.signed_languages
+        if known and signed not in known:
+            raise LanguageError(f"signed language {signed!r} is not supported by this model; supported: {', '.join(known)}")
+        if self.language_pairs and spoken and (spoken, signed) not in self.language_pairs:
+            spoken_for = sorted(sp for sp, si in self.language_pairs if si == signed)
+            raise LanguageError(
+                f"this model signs {signed} from {', '.join(spoken_for) or 'no spoken language'}, not from {spoken!r}"
+            )
+
+    def __call__(
+        self,
+        texts: str | list[str],
+        spoken: str,
+        signed: str,
+        frames: int | None = None,
+        seed: int | None = None,
+        signer: str | None = None,
+    ) -> list[PoseSequence]:
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        self.check_languages(spoken, signed)
+        encoder = self.generator.text_encoder
+        encoder.check_texts(texts)
+        unknown = [tok for text in texts for tok in encoder.unknown_tokens(text)]
+        if unknown:
+            shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
+            warnings.warn(f"the model has never seen {shown}; they are read as unknown", UnknownCharacters, stacklevel=2)
+        cfg = self.generator.cfg
+        if frames is not None and not 1 <= frames <= MAX_FRAMES_FACTOR * cfg.max_frames:
+            raise Text2SignError(f"frames must be between 1 and {MAX_FRAMES_FACTOR * cfg.max_frames}, got {frames}")
+        seed = self.seed if seed is None else seed
+        with torch.inference_mode():
+            states, mask = self.generator.encode(texts, [signed] * len(texts), None if signer is None else [signer] * len(texts))
+            if frames is None:
+                lengths = self.generator.predict_lengths(states, mask)
+            else:
+                lengths = torch.full((len(texts),), frames, dtype=torch.long, device=self.device)
+            lengths_list = lengths.tolist()
+            num_frames = max(lengths_list)
+            noise = torch.zeros(len(texts), num_frames, cfg.noise_dim, device=self.device)
+            for i, n in enumerate(lengths_list):
+                # Each text's noise depends only on the seed and its own length, never on the batch.
+                g = torch.Generator().manual_seed(seed)
+                noise[i, :n] = torch.randn(n, cfg.noise_dim, generator=g).to(self.device)
+            if len(texts) == 1:
+                mask = None
+            features = self.generator(states, mask, lengths, noise, num_frames)  # (B, T, F)
+            features = features.float().cpu().numpy()
+        out = []
+        for i, n in enumerate(lengths_list):
+            coords = self.stats.destandardize(features[i, :n])
+            out.append(PoseSequence.from_features(coords, self.layout, self.fps, kinds=self.kinds))
+        return out

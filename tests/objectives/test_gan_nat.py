@@ -1,0 +1,267 @@
+import numpy as np
+import pytest
+import torch
+
+from text2sign.data.torch_data import PoseItem, collate_pose_batch, pose_features
+from text2sign.errors import ConfigError
+from text2sign.models.gan_nat import DiscriminatorConfig, GanNatConfig
+from text2sign.objectives.gan_nat import (
+    FeatureGeometry,
+    GanNatObjective,
+    GanNatObjectiveConfig,
+    bone_length_loss,
+    build_gan_nat_objective,
+    feature_weights,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    r1_penalty,
+    reconstruction_losses,
+    select_feature_stats,
+)
+from text2sign.pose.layout import get_layout
+from text2sign.pose.normalize import compute_feature_stats
+from text2sign.testing import fake_pose
+from text2sign.text import TextEncoderConfig
+
+KINDS = ("body", "left_hand", "right_hand")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny models on a shared 2-core machine: two intra-op threads mostly wait on each other.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def full_masks(b, t, j):
+    return torch.ones(b, t, dtype=torch.bool), torch.ones(b, t, j, dtype=torch.bool)
+
+
+# --- loss terms against hand computations ------------------------------------------------------
+
+
+def test_linear_motion_offset_has_zero_velocity_and_acceleration_loss():
+    t = torch.arange(6, dtype=torch.float32)
+    real = (t[None, :, None] * torch.tensor([0.3, -0.2, 0.1, 0.5])).clone()  # (1, 6, 4): 2 joints x 2 dims
+    fake = real + 0.5
+    frame_mask, joint_mask = full_masks(1, 6, 2)
+    losses = reconstruction_losses(fake, real, feature_weights(frame_mask, joint_mask, 2), delta=1.0)
+    assert losses["position"].item() == pytest.approx(0.5 * 0.5**2)
+    assert losses["velocity"].item() == pytest.approx(0.0, abs=1e-7)
+    assert losses["acceleration"].item() == pytest.approx(0.0, abs=1e-7)
+    drift = real + 0.2 * t[None, :, None]  # constant extra velocity: acceleration still matches
+    losses = reconstruction_losses(drift, real, feature_weights(frame_mask, joint_mask, 2), delta=1.0)
+    assert losses["velocity"].item() == pytest.approx(0.5 * 0.2**2)
+    assert losses["acceleration"].item() == pytest.approx(0.0, abs=1e-7)
+    big = reconstruction_losses(real + 3.0, real, feature_weights(frame_mask, joint_mask, 2), delta=1.0)
+    assert big["position"].item() == pytest.approx(1.0 * (3.0 - 0.5))  # linear Huber branch
+
+
+def test_reconstruction_ignores_padding_and_missing_joints():
+    real = torch.randn(2, 7, 4)
+    fake = torch.randn(2, 7, 4)
+    frame_mask, joint_mask = full_masks(2, 7, 2)
+    frame_mask[1, 4:] = False
+    joint_mask[0, 2, 1] = False  # joint 1 (features 2, 3) unseen at frame 2
+    w = feature_weights(frame_mask, joint_mask, 2)
+    base = reconstruction_losses(fake, real, w, 1.0)
+    fake2, real2 = fake.clone(), real.clone()
+    fake2[1, 4:] = 50.0
+    real2[1, 4:] = -50.0
+    fake2[0, 2, 2:] = 99.0
+    other = reconstruction_losses(fake2, real2, w, 1.0)
+    for name in base:
+        assert other[name].item() == pytest.approx(base[name].item())
+    # Velocity count: 2 joints x 2 dims over 6 + 3 frame pairs, minus the 2 pairs around frame 2 for joint 1.
+    assert w[:, 1:].logical_and(w[:, :-1]).sum().item() == 4 * 9 - 2 * 2
+
+
+def test_bone_length_loss_hand_computed():
+    geometry = FeatureGeometry(np.array([[0, 1]]), np.zeros(4), np.ones(4), dims=2)
+    real = torch.tensor([[[0.0, 0.0, 3.0, 4.0]]])  # bone length 5
+    fake = torch.tensor([[[1.0, 1.0, 1.0, 7.0]]])  # bone length 6
+    frame_mask, joint_mask = full_masks(1, 1, 2)
+    loss = bone_length_loss(fake, real, joint_mask, frame_mask, geometry, delta=0.05)
+    assert loss.item() == pytest.approx(0.05 * (1.0 - 0.025), rel=1e-5)
+    joint_mask[0, 0, 1] = False
+    assert bone_length_loss(fake, real, joint_mask, frame_mask, geometry, 0.05).item() == 0.0
+
+
+def test_bone_length_loss_zero_for_rigid_motion_with_real_stats():
+    layout = get_layout("holistic-178")
+    seqs = [fake_pose(12, seed=s) for s in range(3)]
+    stats = compute_feature_stats(seqs, KINDS)
+    geometry = FeatureGeometry.from_layout(layout, KINDS, stats)
+    real_np, joint_mask_np = pose_features(seqs[0], stats, KINDS)
+    real = torch.from_numpy(real_np)[None]
+    xyz = geometry.coordinates(real)  # (1, T, J, 3)
+    angle = torch.tensor(0.7)
+    rot = torch.tensor([[torch.cos(angle), -torch.sin(angle), 0.0], [torch.sin(angle), torch.cos(angle), 0.0], [0, 0, 1]])
+    moved = ((xyz @ rot.T + torch.tensor([0.3, -0.1, 0.2])) - geometry.mean) / geometry.std
+    fake = moved.reshape(1, 12, -1)
+    frame_mask = torch.ones(1, 12, dtype=torch.bool)
+    joint_mask = torch.from_numpy(joint_mask_np)[None]
+    assert not torch.allclose(fake, real)
+    assert bone_length_loss(fake, real, joint_mask, frame_mask, geometry, 0.05).item() < 1e-6
+
+
+def test_geometry_bones_are_the_layouts_bones_among_chosen_kinds():
+    layout = get_layout("holistic-178")
+    stats = compute_feature_stats([fake_pose(5)], None)  # whole-layout stats are sliced
+    geometry = FeatureGeometry.from_layout(layout, KINDS, stats)
+    kept = set(layout.kind_indices(*KINDS).tolist())
+    expected = [(a, b) for a, b in layout.bones.tolist() if a in kept and b in kept]
+    assert len(geometry.bones) == len(expected) and len(expected) >= 2 * 20  # both hands' 20+ bones at least
+    index = layout.kind_indices(*KINDS)
+    assert [(int(index[a]), int(index[b])) for a, b in geometry.bones.tolist()] == expected
+    assert geometry.mean.shape == (len(index), 3)
+
+
+def test_select_feature_stats_matches_stats_computed_for_the_kinds():
+    layout = get_layout("holistic-178")
+    seqs = [fake_pose(8, seed=s) for s in range(2)]
+    full = compute_feature_stats(seqs, None)
+    sub = compute_feature_stats(seqs, KINDS)
+    sliced = select_feature_stats(full, layout, KINDS)
+    assert np.allclose(sliced.mean, sub.mean, atol=1e-5) and np.allclose(sliced.std, sub.std, atol=1e-5)
+    assert select_feature_stats(sub, layout, KINDS) is sub
+    with pytest.raises(ConfigError, match="need"):
+        select_feature_stats(sub, layout, ("face",))
+
+
+def test_hinge_losses_hand_computed():
+    real = torch.tensor([[2.0, 0.5, 7.0]])
+    fake = torch.tensor([[-2.0, 0.0, 7.0]])
+    mask = torch.tensor([[True, True, False]])
+    # real: relu(1-2)=0, relu(1-0.5)=0.5 -> 0.25; fake: relu(1-2)=0, relu(1+0)=1 -> 0.5
+    assert hinge_discriminator_loss(real, fake, mask).item() == pytest.approx(0.75)
+    assert hinge_generator_loss(fake, mask).item() == pytest.approx(1.0)
+
+
+def test_r1_penalty_of_a_linear_critic():
+    w = torch.tensor([1.0, -2.0, 2.0])
+    real = torch.randn(2, 5, 3, requires_grad=True)
+    scores = (real * w).sum(-1)  # (B, T): gradient is w at every frame
+    assert r1_penalty(scores, real).item() == pytest.approx(5 * 9.0)
+
+
+# --- the objective --------------------------------------------------------------------------
+
+
+def toy_setup(adversarial=0.05, r1=0.0, d_model=32, layers=2, **objective_kw):
+    torch.manual_seed(0)
+    seqs = [fake_pose(n, seed=s) for s, n in enumerate([20, 14])]
+    for seq in seqs:
+        # fake_pose's depth is pure per-frame noise, which standardizes to white noise nobody can fit.
+        seq.data[:, :, 2] = 0.0
+    stats = compute_feature_stats(seqs, KINDS)
+    items = []
+    for seq, text in zip(seqs, ["abc", "ba"]):
+        feats, jm = pose_features(seq, stats, KINDS)
+        items.append(PoseItem(feats, jm, text, signed_language="ase", spoken_language="en", id=text))
+    batch = collate_pose_batch(items)
+    model = GanNatConfig(
+        text=TextEncoderConfig(d_model=16, layers=1, heads=2, dropout=0.0),
+        d_model=d_model, layers=layers, heads=2, dropout=0.0, noise_dim=4, min_frames=4, max_frames=40,
+    )  # fmt: skip
+    objective_cfg = GanNatObjectiveConfig(
+        adversarial=adversarial, r1=r1, discriminator=DiscriminatorConfig(channels=16, layers=2), **objective_kw
+    )
+    objective = build_gan_nat_objective(
+        model, objective_cfg, layout="holistic-178", stats=stats, texts=["abc", "ba"], signed_languages=["ase"], fps=25.0
+    )
+    return objective, batch, stats
+
+
+def test_build_resolves_the_model_config_from_the_data():
+    objective, batch, _ = toy_setup()
+    cfg = objective.generator.cfg
+    assert cfg.feature_dim == (8 + 21 + 21) * 3 == batch.features.shape[-1]
+    assert cfg.text.vocab == ["<pad>", "<unk>", "a", "b", "c"] and cfg.text.signed_languages == ["ase"]
+    assert (cfg.layout, cfg.fps, cfg.kinds) == ("holistic-178", 25.0, list(KINDS))
+    assert objective.discriminator.cond_dim == 16
+    assert set(objective.param_groups()) == {"generator", "discriminator"}
+    assert objective.inference_model() is objective.generator
+
+
+def test_generator_losses_finite_backprop_only_into_generator():
+    objective, batch, _ = toy_setup()
+    out = objective(batch, "generator")
+    assert set(out) == {"loss", "position", "velocity", "acceleration", "bone", "length", "adversarial", "length_accuracy"}
+    assert all(torch.isfinite(v) for v in out.values())
+    cfg = objective.cfg
+    expected = sum(getattr(cfg, k) * out[k] for k in ("position", "velocity", "acceleration", "bone", "length", "adversarial"))
+    assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    out["loss"].backward()
+    assert objective.generator.text_encoder.embedding.weight.grad.abs().sum() > 0
+    assert objective.generator.out.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in objective.discriminator.parameters())
+    assert all(p.requires_grad for p in objective.discriminator.parameters())
+
+
+def test_discriminator_losses_with_r1():
+    objective, batch, _ = toy_setup(r1=1.0)
+    out = objective(batch, "discriminator")
+    assert {"loss", "hinge", "r1", "real_score", "fake_score"} <= set(out)
+    assert out["loss"].item() == pytest.approx(out["hinge"].item() + 0.5 * out["r1"].item(), rel=1e-5)
+    out["loss"].backward()
+    assert all(p.grad is None for p in objective.generator.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in objective.discriminator.parameters())
+
+
+def test_losses_do_not_see_padded_frames():
+    objective, batch, _ = toy_setup()
+    objective.eval()
+    torch.manual_seed(1)
+    a = objective.generator_losses(batch)
+    torch.manual_seed(2)
+    d_a = objective.discriminator_losses(batch)
+    assert not batch.frame_mask[1].all()
+    batch.features[1, ~batch.frame_mask[1]] = 123.0
+    torch.manual_seed(1)
+    b = objective.generator_losses(batch)
+    torch.manual_seed(2)
+    d_b = objective.discriminator_losses(batch)
+    for k in a:
+        assert a[k].item() == pytest.approx(b[k].item(), rel=1e-5, abs=1e-6)
+    for k in d_a:
+        assert d_a[k].item() == pytest.approx(d_b[k].item(), rel=1e-5, abs=1e-6)
+
+
+def test_adversarial_warmup_schedule():
+    objective, batch, _ = toy_setup(adversarial_start=10)
+    assert objective.schedule(0) == ("generator",)
+    assert "adversarial" not in objective(batch, "generator")
+    assert objective.schedule(10) == ("discriminator", "generator")
+    assert "adversarial" in objective(batch, "generator")
+    off, _, _ = toy_setup(adversarial=0.0)
+    assert off.schedule(100) == ("generator",)
+    with pytest.raises(ValueError, match="unknown parameter group"):
+        objective(batch, "critic")
+
+
+def test_bone_loss_needs_geometry():
+    objective, _, _ = toy_setup()
+    with pytest.raises(ConfigError, match="needs the feature geometry"):
+        GanNatObjective(objective.generator, objective.discriminator, GanNatObjectiveConfig(bone=0.1), geometry=None)
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        GanNatObjectiveConfig(velocity=-1)
+
+
+def test_tiny_generator_overfits_one_batch():
+    objective, batch, _ = toy_setup(adversarial=0.0, d_model=32, layers=2)
+    params = objective.param_groups()["generator"]
+    opt = torch.optim.Adam(params, lr=3e-3)
+    first = last = None
+    for step in range(100):
+        out = objective(batch, "generator")
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        rec = (out["position"] + out["velocity"] + out["acceleration"]).item()
+        first = rec if first is None else first
+        last = rec
+    assert last < first / 5, (first, last)
+    assert out["length_accuracy"].item() == 1.0

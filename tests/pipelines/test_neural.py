@@ -1,0 +1,156 @@
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from text2sign.data.torch_data import PoseItem, collate_pose_batch, pose_features
+from text2sign.errors import CheckpointError, LanguageError, Text2SignError, TextError
+from text2sign.models.gan_nat import DiscriminatorConfig, GanNatConfig
+from text2sign.objectives.gan_nat import GanNatObjectiveConfig, build_gan_nat_objective
+from text2sign.pipelines.neural import GanNatPipeline, UnknownCharacters
+from text2sign.pose.normalize import compute_feature_stats, normalize_by_shoulders
+from text2sign.pose.sequence import PoseSequence
+from text2sign.testing import fake_pose
+from text2sign.text import TextEncoderConfig
+
+KINDS = ("body", "left_hand", "right_hand")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_objective(seqs, texts, languages=("ase", "gsg")):
+    torch.manual_seed(0)
+    stats = compute_feature_stats(seqs, KINDS)
+    model = GanNatConfig(
+        text=TextEncoderConfig(d_model=16, layers=1, heads=2, dropout=0.0),
+        d_model=16, layers=1, heads=2, dropout=0.0, noise_dim=4, min_frames=4, max_frames=40,
+    )  # fmt: skip
+    objective = build_gan_nat_objective(
+        model, GanNatObjectiveConfig(adversarial=0.0, discriminator=DiscriminatorConfig(channels=8, layers=1)),
+        layout="holistic-178", stats=stats, texts=texts, signed_languages=list(languages), fps=25.0,
+    )  # fmt: skip
+    return objective, stats
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    objective, stats = make_objective([fake_pose(10, seed=s) for s in range(2)], ["hello", "world"])
+    return GanNatPipeline.from_parts(None, objective.generator, stats, language_pairs=[("en", "ase"), ("de", "gsg")])
+
+
+def test_returns_pose_sequences_in_the_layout(pipeline):
+    out = pipeline(["hello", "low"], "en", "ase")
+    assert len(out) == 2
+    for seq in out:
+        assert isinstance(seq, PoseSequence)
+        assert seq.layout.name == "holistic-178" and seq.fps == 25.0 and 4 <= seq.num_frames <= 40
+        hands = seq.layout.kind_indices("left_hand", "right_hand")
+        face = seq.layout.kind_indices("face")
+        assert seq.mask[:, hands].all() and not seq.mask[:, face].any()
+        assert np.isfinite(seq.data).all()
+    predicted = pipeline.generator.predict_lengths(*pipeline.generator.encode(["hello"], ["ase"]))
+    assert out[0].num_frames == int(predicted[0])
+
+
+def test_frames_override_and_errors(pipeline):
+    out = pipeline(["hello", "world"], "en", "ase", frames=17)
+    assert [s.num_frames for s in out] == [17, 17]
+    assert pipeline("hello", "en", "ase", frames=1)[0].num_frames == 1
+    with pytest.raises(Text2SignError, match="frames must be between 1 and 160, got 0"):
+        pipeline("hello", "en", "ase", frames=0)
+    with pytest.raises(LanguageError, match="signed language 'bfi' is not supported by this model; supported: ase, gsg"):
+        pipeline("hello", "en", "bfi")
+    with pytest.raises(LanguageError, match="signs gsg from de, not from 'en'"):
+        pipeline("hello", "en", "gsg")
+    with pytest.raises(TextError, match="text is empty"):
+        pipeline(["hello", " "], "en", "ase")
+    with pytest.warns(UnknownCharacters, match="'z'"):
+        pipeline("hez", "en", "ase")
+
+
+def test_deterministic_and_independent_of_batch(pipeline):
+    a = pipeline(["world", "hello"], "en", "ase", frames=12)
+    b = pipeline(["hello"], "en", "ase", frames=12)
+    assert np.allclose(a[1].data, b[0].data, atol=1e-4)
+    assert np.array_equal(pipeline("hello", "en", "ase")[0].data, pipeline("hello", "en", "ase")[0].data)
+    assert not np.allclose(pipeline("hello", "en", "ase", seed=1)[0].data, pipeline("hello", "en", "ase", seed=2)[0].data)
+    assert not pipeline.generator.training
+
+
+def test_output_is_destandardized_generator_output(pipeline):
+    gen = pipeline.generator
+    out = pipeline("hello", "en", "ase", frames=9)[0]
+    with torch.inference_mode():
+        states, mask = gen.encode(["hello"], ["ase"])
+        noise = torch.randn(9, 4, generator=torch.Generator().manual_seed(0))[None]
+        feats = gen(states, mask, torch.tensor([9]), noise)[0].numpy()
+    index = out.layout.kind_indices(*KINDS)
+    assert np.allclose(out.data[:, index].reshape(9, -1), pipeline.stats.destandardize(feats), atol=1e-5)
+
+
+def test_save_and_load_pretrained(tmp_path, pipeline):
+    pipeline.save_pretrained(tmp_path / "ckpt")
+    assert {p.name for p in (tmp_path / "ckpt").iterdir()} == {"config.json", "model.safetensors", "normalization.json"}
+    loaded = GanNatPipeline.from_pretrained(tmp_path / "ckpt")
+    assert np.array_equal(loaded("hello", "en", "ase")[0].data, pipeline("hello", "en", "ase")[0].data)
+    with pytest.raises(LanguageError, match="not from 'en'"):
+        loaded("hello", "en", "gsg")
+    # The training loop's layout of config.json (model config under "experiment") loads too.
+    flat = json.loads((tmp_path / "ckpt" / "config.json").read_text())
+    nested = {"format": "text2sign-checkpoint", "version": 1,
+              "experiment": {"family": "gan-nat", "data": {"corpus": "x"}, "model": flat["model"]}}  # fmt: skip
+    (tmp_path / "ckpt" / "config.json").write_text(json.dumps(nested))
+    again = GanNatPipeline.from_pretrained(tmp_path / "ckpt")
+    assert np.array_equal(again("hello", "en", "ase")[0].data, pipeline("hello", "en", "ase")[0].data)
+
+
+def test_from_pretrained_errors(tmp_path, pipeline):
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        GanNatPipeline.from_pretrained(tmp_path / "none")
+    ckpt = pipeline.save_pretrained(tmp_path / "ckpt")
+    meta = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**meta, "model": {**meta["model"], "d_model": 32, "heads": 2}}))
+    with pytest.raises(CheckpointError, match="does not match config.json"):
+        GanNatPipeline.from_pretrained(ckpt)
+    (ckpt / "config.json").write_text(json.dumps({**meta, "family": "latent-flow"}))
+    with pytest.raises(CheckpointError, match="not a gan-nat checkpoint"):
+        GanNatPipeline.from_pretrained(ckpt)
+    (ckpt / "config.json").write_text(json.dumps(meta))
+    (ckpt / "normalization.json").unlink()
+    with pytest.raises(CheckpointError, match="normalization.json is missing"):
+        GanNatPipeline.from_pretrained(ckpt)
+
+
+def test_trained_generator_reproduces_its_sign():
+    seq = fake_pose(12, seed=3)
+    seq.data[:, :, 2] = 0.0
+    objective, stats = make_objective([seq, fake_pose(12, seed=4)], ["ab"], languages=["ase"])
+    feats, joint_mask = pose_features(seq, stats, KINDS)
+    batch = collate_pose_batch([PoseItem(feats, joint_mask, "ab", signed_language="ase", id="ab")])
+    target, _ = normalize_by_shoulders(seq)
+    index = target.layout.kind_indices(*KINDS)
+
+    def error() -> float:
+        out = GanNatPipeline.from_parts(None, objective.generator, stats)("ab", "en", "ase", frames=12)[0]
+        return float(np.abs(out.data[:, index] - target.data[:, index]).mean())
+
+    before = error()
+    opt = torch.optim.Adam(objective.param_groups()["generator"], lr=1e-2)
+    objective.train()
+    for _ in range(100):
+        loss = objective(batch, "generator")["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = error()
+    assert after < 0.2 * before, (before, after)
+    pipe = GanNatPipeline.from_parts(None, objective.generator, stats)
+    assert pipe("ab", "en", "ase")[0].num_frames == 12  # the length predictor learned the length
