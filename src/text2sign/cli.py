@@ -29,7 +29,7 @@ app.add_typer(export_app, name="export")
 console = Console()
 err_console = Console(stderr=True)
 
-MODELS = ("concat", "spoken-to-signed", "a checkpoint directory")
+MODELS = ("default (the shipped GAN-NAT model)", "concat", "spoken-to-signed", "a checkpoint directory")
 
 
 def progress_bar() -> Progress:
@@ -67,9 +67,12 @@ def generate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output pose file (.pose or .npz).")],
     spoken: Annotated[str, typer.Option("--spoken", help="Spoken language code of TEXT.")] = "en",
     signed: Annotated[str, typer.Option("--signed", help="Signed language code to produce.")] = "ase",
-    model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "concat",
+    model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "default",
     lexicon: Annotated[
-        Optional[Path], typer.Option("--lexicon", help="Corpus of isolated signs to look words up in (default: fingerspelling).")
+        Optional[Path], typer.Option("--lexicon", help="concat: corpus of isolated signs to look words up in (default: fingerspelling).")
+    ] = None,
+    frames: Annotated[
+        Optional[int], typer.Option("--frames", help="Learned models: frames per word instead of the predicted length.")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on characters that cannot be signed instead of skipping them.")] = False,
     gif: Annotated[Optional[Path], typer.Option("--gif", help="Also render a GIF here.")] = None,
@@ -80,6 +83,7 @@ def generate(
     """Generate signing for TEXT and write it as a pose file (and optionally GIF / MP4)."""
     from text2sign.fileio import check_output_path
     from text2sign.pipelines.concat import UnsignableCharacters
+    from text2sign.pipelines.neural import UnknownCharacters
     from text2sign.pose.io import save_pose
 
     for path in (output, gif, mp4):
@@ -87,11 +91,17 @@ def generate(
             check_output_path(path)
     hidden = parse_hide(hide)
     pipeline = build_pipeline(model, lexicon)
+    options = {"strict": strict}
+    if frames is not None:
+        if not hasattr(pipeline, "generator"):
+            raise Text2SignError(f"--frames applies to learned models, not {model}")
+        options["frames"] = frames
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnsignableCharacters)
-        (pose,) = pipeline([text], spoken=spoken, signed=signed, strict=strict)
+        warnings.simplefilter("always", UnknownCharacters)
+        (pose,) = pipeline([text], spoken=spoken, signed=signed, **options)
     for w in caught:
-        if issubclass(w.category, UnsignableCharacters):
+        if issubclass(w.category, (UnsignableCharacters, UnknownCharacters)):
             err_console.print(f"warning: {w.message}", style="yellow", highlight=False)
     save_pose(pose, output)
     written = [str(output)]
@@ -220,7 +230,7 @@ def info(path: Annotated[Path, typer.Argument(help="A .pose/.npz file or a corpu
 
 @app.command()
 def languages(
-    model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "concat",
+    model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "default",
     lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="Corpus of isolated signs.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -244,7 +254,7 @@ def languages(
 
 @app.command()
 def bench(
-    model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "concat",
+    model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "default",
     threads: Annotated[int, typer.Option("--threads", help="CPU threads (torch and BLAS).")] = 1,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
     text: Annotated[
@@ -292,7 +302,7 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="JSON report to write; a Markdown row goes next to it (.md).")],
     model: Annotated[
         str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}, or 'reference' to score the references (the ceiling).")
-    ] = "concat",
+    ] = "default",
     split: Annotated[str, typer.Option("--split", help="Corpus split to score.")] = "test",
     recognizer: Annotated[
         Optional[Path], typer.Option("--recognizer", help="Back-translation recognizer directory (default: the shipped FS-Words one).")
@@ -374,11 +384,11 @@ def train_command(
 def train_recognizer_command(
     corpus: Annotated[Path, typer.Argument(help="Corpus directory; trains on train, picks the epoch by dev CER.")],
     out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write (replaced atomically if it is one).")],
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Passes over the train split (default: 60).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Items per step (default: 32).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Passes over the train split (default: 50).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Items per step (default: 16).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the one-cycle schedule (default: 2e-3).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of initialization, batching and augmentation (default: 0).")] = None,
-    hidden: Annotated[Optional[int], typer.Option("--hidden", min=1, help="Channels of the temporal encoder (default: 192).")] = None,
+    hidden: Annotated[Optional[int], typer.Option("--hidden", min=1, help="Channels of the temporal encoder (default: 128).")] = None,
     downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Frames per encoder step (default: 2).")] = None,
     dilations: Annotated[
         Optional[str], typer.Option("--dilations", help="Dilation of each residual conv block, comma-separated (default: 1,2,4,1,2,4).")
@@ -408,7 +418,7 @@ def train_recognizer_command(
         task = progress.add_task("training recognizer", total=None)
 
         def on_progress(step: int, total: int, info: dict) -> None:
-            dev = "" if info["dev_cer"] != info["dev_cer"] else f" dev CER {info['dev_cer']:.1%}"
+            dev = "" if info["dev_cer"] != info["dev_cer"] else f" dev CER {info['dev_cer']:.1f}%"
             progress.update(task, completed=step, total=total, description=f"epoch {info['epoch']} loss {info['loss']:.3f}{dev}")
 
         metrics = train_recognizer(corpus, out, cfg, on_progress)
@@ -422,10 +432,10 @@ def train_recognizer_command(
 
 def print_recognizer_scores(title: str, scores: dict) -> None:
     table = Table(title=title)
-    for column in ("references", "CER", "WER", "items"):
+    for column in ("references", "CER %", "WER %", "items"):
         table.add_column(column, justify="left" if column == "references" else "right")
     for name, score in scores.items():
-        table.add_row(name, f"{score['cer']:.1%}", f"{score['wer']:.1%}", str(score["n"]))
+        table.add_row(name, f"{score['cer']:.2f}", f"{score['wer']:.2f}", str(score["n"]))
     console.print(table)
 
 

@@ -4,20 +4,18 @@ import pytest
 from PIL import Image
 
 from text2sign.cli import run
-from text2sign.data.fingerspelling import FSWordsConfig, build_fs_words
 from text2sign.evaluation.harness import evaluate, markdown_header, markdown_row, write_report
 from text2sign.evaluation.recognizer import RecognizerTrainConfig, train_recognizer
 
 
 @pytest.fixture(scope="module")
-def fixture(tmp_path_factory):
-    """A one-language FS-Words and a tiny recognizer trained on it for one epoch (its scores do
-    not matter here, only that the harness runs it)."""
-    root = tmp_path_factory.mktemp("harness")
-    corpus = build_fs_words(root / "fs", FSWordsConfig(train_words=4, dev_words=2, test_words=3), signed_languages=["ase"])
-    cfg = RecognizerTrainConfig(epochs=1, hidden=16, rnn_hidden=16, rnn_layers=1, augment=False, evaluate_test=False)
-    train_recognizer(corpus.root, root / "recognizer", cfg)
-    return corpus, root / "recognizer"
+def fixture(tiny_fs_words, tmp_path_factory):
+    """A tiny recognizer trained for one epoch (its scores do not matter here, only that the
+    harness runs it)."""
+    out = tmp_path_factory.mktemp("harness") / "recognizer"
+    cfg = RecognizerTrainConfig(epochs=1, hidden=16, dilations=(1,), augment=False, evaluate_test=False)
+    train_recognizer(tiny_fs_words.root, out, cfg)
+    return tiny_fs_words, out
 
 
 def test_reference_scores_zero_pose_error_against_itself(fixture, tmp_path):

@@ -4,15 +4,18 @@ place that turns a model name or a checkpoint directory into one."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from text2sign.errors import Text2SignError
+from text2sign.errors import CheckpointError, Text2SignError
 
-MODEL_NAMES = ("concat", "spoken-to-signed")
+MODEL_NAMES = ("default", "concat", "spoken-to-signed")
+DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "fs-gan-nat"
 
 
-def load_pipeline(model: str, lexicon: str | Path | None = None):
-    """`model` is a name from MODEL_NAMES or a checkpoint directory."""
+def load_pipeline(model: str = "default", lexicon: str | Path | None = None):
+    """`model` is a name from MODEL_NAMES ("default": the GAN-NAT model shipped with text2sign,
+    trained on FS-Words) or a checkpoint directory written by `text2sign train`."""
     if model == "concat":
         from text2sign.pipelines.concat import ConcatPipeline
 
@@ -23,4 +26,24 @@ def load_pipeline(model: str, lexicon: str | Path | None = None):
         from text2sign.pipelines.peers import SpokenToSignedPipeline
 
         return SpokenToSignedPipeline()
-    raise Text2SignError(f"unknown model {model!r}; available: {', '.join(MODEL_NAMES)} or a checkpoint directory")
+    path = DEFAULT_MODEL_DIR if model == "default" else Path(model)
+    if not path.is_dir():
+        raise Text2SignError(f"unknown model {model!r}; available: {', '.join(MODEL_NAMES)} or a checkpoint directory")
+    return load_checkpoint_pipeline(path)
+
+
+def load_checkpoint_pipeline(path: Path):
+    """The inference pipeline of the model family a checkpoint's config.json names."""
+    from text2sign.training.checkpoint import resolve_checkpoint
+
+    path = resolve_checkpoint(path)
+    try:
+        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        family = meta.get("experiment", meta).get("family")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}/config.json is not a readable checkpoint config ({exc})") from None
+    if family == "gan-nat":
+        from text2sign.pipelines.neural import GanNatPipeline
+
+        return GanNatPipeline.from_pretrained(path)
+    raise CheckpointError(f"{path}: no inference pipeline for model family {family!r}")

@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from text2sign.errors import CheckpointError, ConfigError, LanguageError, Text2SignError
+from text2sign.errors import CheckpointError, ConfigError, LanguageError, Text2SignError, TextError
 from text2sign.fileio import write_bytes_atomic, write_text_atomic
 from text2sign.models.gan_nat import GanNatConfig, GanNatGenerator
 from text2sign.objectives.gan_nat import select_feature_stats
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.normalize import FeatureStats
-from text2sign.pose.sequence import PoseSequence
+from text2sign.pipelines.concat import split_words
+from text2sign.pose.sequence import PoseSequence, interpolate_frames
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -37,11 +38,31 @@ FAMILY = "gan-nat"
 MAX_FRAMES_FACTOR = 4  # --frames may ask for up to this many times the longest trained length
 
 
+WORD_PAUSE_FRAMES = 6  # frames of movement from one word's end to the next word's start
+
+
+def join_words(words: list[PoseSequence], pause_frames: int) -> PoseSequence:
+    """Words one after another, each pair bridged by `pause_frames` frames moving linearly from
+    the last frame of one word to the first frame of the next."""
+    parts = [words[0]]
+    for previous, following in zip(words, words[1:]):
+        if pause_frames > 0:
+            ends_data = np.stack([previous.data[-1], following.data[0]])  # (2, J, D)
+            ends_mask = np.stack([previous.mask[-1], following.mask[0]])
+            positions = np.linspace(0, 1, pause_frames + 2)[1:-1]
+            data, mask = interpolate_frames(ends_data, ends_mask & ends_mask.all(axis=0), positions)
+            parts.append(PoseSequence(data, mask, previous.fps, previous.layout))
+        parts.append(following)
+    return PoseSequence.concatenate(parts)
+
+
 class UnknownCharacters(UserWarning):
     """Parts of a text that the model's vocabulary does not contain (read as <unk>)."""
 
 
 class GanNatPipeline:
+    name = FAMILY
+
     def __init__(
         self,
         generator: GanNatGenerator,
@@ -61,7 +82,7 @@ class GanNatPipeline:
             raise CheckpointError(f"normalization has {self.stats.mean.shape[0]} features; the generator makes {cfg.feature_dim}")
         self.generator = generator.to(device).eval()
         self.device = torch.device(device)
-        self.language_pairs = [tuple(p) for p in language_pairs] if language_pairs else None
+        self.language_pairs_known = [tuple(p) for p in language_pairs] if language_pairs else None
         self.seed = seed
 
     @classmethod
@@ -163,7 +184,7 @@ class GanNatPipeline:
         state = {k: v.detach().cpu().contiguous() for k, v in self.generator.state_dict().items()}
         write_bytes_atomic(path / WEIGHTS_NAME, save(state))
         self.stats.save(path / STATS_NAME)
-        meta = {"family": FAMILY, "model": self.generator.cfg.to_dict(), "language_pairs": self.language_pairs}
+        meta = {"family": FAMILY, "model": self.generator.cfg.to_dict(), "language_pairs": self.language_pairs_known}
         write_text_atomic(path / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
         return path
 
@@ -173,15 +194,32 @@ class GanNatPipeline:
     def signed_languages(self) -> list[str]:
         return self.generator.text_encoder.signed_languages
 
+    def language_pairs(self) -> list[tuple[str, str]]:
+        """Known (spoken, signed) pairs; "*" as spoken when the model reads text of any language."""
+        if self.language_pairs_known:
+            return sorted(self.language_pairs_known)
+        return [("*", signed) for signed in self.signed_languages]
+
     def check_languages(self, spoken: str, signed: str) -> None:
         known = self.signed_languages
         if known and signed not in known:
             raise LanguageError(f"signed language {signed!r} is not supported by this model; supported: {', '.join(known)}")
-        if self.language_pairs and spoken and (spoken, signed) not in self.language_pairs:
-            spoken_for = sorted(sp for sp, si in self.language_pairs if si == signed)
+        if self.language_pairs_known and spoken and (spoken, signed) not in self.language_pairs_known:
+            spoken_for = sorted(sp for sp, si in self.language_pairs_known if si == signed)
             raise LanguageError(
                 f"this model signs {signed} from {', '.join(spoken_for) or 'no spoken language'}, not from {spoken!r}"
             )
+
+    def to(self, device: str | torch.device) -> GanNatPipeline:
+        self.device = torch.device(device)
+        self.generator.to(self.device)
+        return self
+
+    @property
+    def signs_words_separately(self) -> bool:
+        """A model trained on single words (no space in its vocabulary) gets multi-word text word by word."""
+        text_cfg = self.generator.cfg.text
+        return text_cfg.kind == "char" and " " not in text_cfg.vocab
 
     def __call__(
         self,
@@ -191,15 +229,34 @@ class GanNatPipeline:
         frames: int | None = None,
         seed: int | None = None,
         signer: str | None = None,
+        strict: bool = False,
     ) -> list[PoseSequence]:
+        """Signing for each text. `frames` fixes the length (of each word, for a word-level model);
+        `strict` turns characters the model has never seen into an error instead of a warning."""
         texts = [texts] if isinstance(texts, str) else list(texts)
+        for text in texts:
+            if not text.strip():
+                raise TextError("text is empty")
+        if not self.signs_words_separately:
+            return self._generate(texts, spoken, signed, frames, seed, signer, strict)
+        words = [split_words(text) for text in texts]
+        for text, text_words in zip(texts, words):
+            if not text_words:
+                raise TextError(f"text {text!r} has no words to sign (only punctuation)")
+        flat = [w for text_words in words for w in text_words]
+        signed_words = iter(self._generate(flat, spoken, signed, frames, seed, signer, strict))
+        return [join_words([next(signed_words) for _ in text_words], WORD_PAUSE_FRAMES) for text_words in words]
+
+    def _generate(self, texts, spoken, signed, frames, seed, signer, strict) -> list[PoseSequence]:
         self.check_languages(spoken, signed)
         encoder = self.generator.text_encoder
         encoder.check_texts(texts)
         unknown = [tok for text in texts for tok in encoder.unknown_tokens(text)]
         if unknown:
             shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
-            warnings.warn(f"the model has never seen {shown}; they are read as unknown", UnknownCharacters, stacklevel=2)
+            if strict:
+                raise TextError(f"the model has never seen {shown}")
+            warnings.warn(f"the model has never seen {shown}; they are read as unknown", UnknownCharacters, stacklevel=3)
         cfg = self.generator.cfg
         if frames is not None and not 1 <= frames <= MAX_FRAMES_FACTOR * cfg.max_frames:
             raise Text2SignError(f"frames must be between 1 and {MAX_FRAMES_FACTOR * cfg.max_frames}, got {frames}")

@@ -96,15 +96,17 @@ def _train(config, run_dir, resume, callbacks, info: dist_utils.DistInfo) -> Tra
     tc = config.train
     device = info.device
     resume = resolve_checkpoint(resume) if resume is not None else None
-    if resume is not None:
-        _check_resumable(config, resume)
-    elif list_checkpoints(run_dir):
+    if resume is None and list_checkpoints(run_dir):
         raise ConfigError(f"{run_dir} already holds checkpoints: continue with --resume {run_dir}, or pick another --out")
 
     # Same seed on every rank while building, so every rank starts from the same weights.
     seed_everything(tc.seed)
     experiment: Experiment = get_family(config.family).build(config)
     config = experiment.config or config
+    if resume is not None:
+        # After build: a family fills parts of the model config from the data (vocabulary, feature
+        # size), and the checkpoint stores that resolved config.
+        _check_resumable(config, resume)
     objective = experiment.objective.to(device)
     objective.train()
     groups = {name: list(params) for name, params in objective.param_groups().items()}

@@ -28,7 +28,7 @@ from text2sign.errors import ConfigError
 
 # Family name -> module that registers it when imported (kept lazy so importing the training
 # loop does not import every model).
-BUILTIN_FAMILIES: dict[str, str] = {}
+BUILTIN_FAMILIES: dict[str, str] = {"gan-nat": "text2sign.training.gan_nat"}
 
 
 @dataclass(frozen=True)
