@@ -1,3 +1,4 @@
+import math
 import numpy as np
 import pytest
 import torch
@@ -189,10 +190,11 @@ def test_build_resolves_the_model_config_from_the_data():
 def test_generator_losses_finite_backprop_only_into_generator():
     objective, batch, _ = toy_setup()
     out = objective(batch, "generator")
-    assert set(out) == {"loss", "position", "velocity", "acceleration", "bone", "length", "adversarial", "length_accuracy"}
+    assert set(out) == {"loss", "position", "velocity", "acceleration", "bone", "length", "visibility", "adversarial", "length_accuracy"}
     assert all(torch.isfinite(v) for v in out.values())
     cfg = objective.cfg
-    expected = sum(getattr(cfg, k) * out[k] for k in ("position", "velocity", "acceleration", "bone", "length", "adversarial"))
+    terms = ("position", "velocity", "acceleration", "bone", "length", "visibility", "adversarial")
+    expected = sum(getattr(cfg, k) * out[k] for k in terms)
     assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
     out["loss"].backward()
     assert objective.generator.text_encoder.embedding.weight.grad.abs().sum() > 0
@@ -265,3 +267,18 @@ def test_tiny_generator_overfits_one_batch():
         last = rec
     assert last < first / 5, (first, last)
     assert out["length_accuracy"].item() == 1.0
+
+
+def test_visibility_loss_by_hand():
+    from text2sign.objectives.gan_nat import component_visible, visibility_loss
+
+    # one frame, two components of 2 and 1 joints: the first half seen, the second unseen
+    joint_mask = torch.tensor([[[True, False, False]]])
+    assert component_visible(joint_mask, [2, 1]).tolist() == [[[True, False]]]
+    logits = torch.zeros(1, 1, 2)  # p = 0.5 for both: BCE = ln 2 each
+    loss = visibility_loss(logits, joint_mask, torch.tensor([[True]]), [2, 1])
+    assert loss.item() == pytest.approx(math.log(2), rel=1e-6)
+    # padded frames do not count
+    padded = visibility_loss(torch.cat([logits, 100 * torch.ones(1, 1, 2)], 1), joint_mask.repeat(1, 2, 1),
+                             torch.tensor([[True, False]]), [2, 1])
+    assert padded.item() == pytest.approx(math.log(2), rel=1e-6)

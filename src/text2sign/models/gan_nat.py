@@ -69,6 +69,12 @@ class GanNatConfig:
     layout: str = ""  # filled from the data: the layout the features come from
     kinds: list[str] = field(default_factory=lambda: list(DEFAULT_KINDS))
     fps: float = 0.0  # filled from the data
+    # Text tokens also get their relative position i / (L - 1): a frame at progress p then finds
+    # "its" letter by matching progress, which is how a fingerspelled word unfolds in time.
+    token_progress: bool = True
+    # Per-frame visibility of each component (e.g. a hand out of view): predicted, so that a
+    # generated pose leaves out what real data would not show instead of drawing an average.
+    visibility: bool = True
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
@@ -130,6 +136,9 @@ class GanNatGenerator(nn.Module):
         self.text_proj = nn.Sequential(nn.Linear(self.text_encoder.output_dim, d), nn.LayerNorm(d))
         self.pooled_proj = nn.Linear(d, d)
         self.progress_proj = nn.Linear(2 * cfg.progress_frequencies, d)
+        self.token_progress_proj = nn.Linear(2 * cfg.progress_frequencies, d) if cfg.token_progress else None
+        self.component_sizes = component_sizes(cfg)
+        self.visibility_head = nn.Linear(d, len(self.component_sizes)) if cfg.visibility else None
         self.noise_proj = nn.Linear(cfg.noise_dim, d)
         self.blocks = nn.ModuleList(
             TransformerBlock(d, cfg.heads, cfg.ff_mult, cfg.dropout, cross=True) for _ in range(cfg.layers)
@@ -146,8 +155,20 @@ class GanNatGenerator(nn.Module):
 
     def encode_text(self, text_states: torch.Tensor, text_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Projected token states ``(B, L, d)`` and their masked mean ``(B, d)``."""
-        ctx = self.text_proj(text_states)
+        ctx = self.text_proj(text_states)  # (B, L, d)
+        if self.token_progress_proj is not None:
+            count = ctx.shape[1]
+            real = torch.full((ctx.shape[0],), count, device=ctx.device) if text_mask is None else text_mask.sum(dim=1)
+            index = torch.arange(count, device=ctx.device, dtype=torch.float32)
+            progress = index[None, :] / (real[:, None].float() - 1).clamp(min=1)  # (B, L)
+            ctx = ctx + self.token_progress_proj(self.progress_features(progress))
         return ctx, masked_mean(ctx, text_mask)
+
+    def progress_features(self, progress: torch.Tensor) -> torch.Tensor:
+        """Fourier features ``(..., 2K)`` of progress values in [0, 1]."""
+        freqs = math.pi * torch.arange(1, self.cfg.progress_frequencies + 1, device=progress.device, dtype=torch.float32)
+        angles = progress[..., None] * freqs  # (..., K)
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
     def length_logits(self, text_states: torch.Tensor, text_mask: torch.Tensor | None) -> torch.Tensor:
         """``(B, num_length_bins)`` logits."""
@@ -166,9 +187,7 @@ class GanNatGenerator(nn.Module):
         t = torch.arange(num_frames, device=device, dtype=torch.float32)  # (T,)
         absolute = sinusoidal_embedding(t, self.cfg.d_model)  # (T, d)
         progress = t[None, :] / (lengths[:, None].float() - 1).clamp(min=1)  # (B, T), 0..1 on real frames
-        freqs = math.pi * torch.arange(1, self.cfg.progress_frequencies + 1, device=device, dtype=torch.float32)
-        angles = progress[..., None] * freqs  # (B, T, K)
-        relative = self.progress_proj(torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1))  # (B, T, d)
+        relative = self.progress_proj(self.progress_features(progress))  # (B, T, d)
         return absolute[None] + relative + self.noise_proj(noise)
 
     def forward(
@@ -180,6 +199,18 @@ class GanNatGenerator(nn.Module):
         num_frames: int | None = None,
     ) -> torch.Tensor:
         """`num_frames` (default ``max(lengths)``) lets the output match a padded batch's T."""
+        return self.forward_with_visibility(text_states, text_mask, lengths, noise, num_frames)[0]
+
+    def forward_with_visibility(
+        self,
+        text_states: torch.Tensor,
+        text_mask: torch.Tensor | None,
+        lengths: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        num_frames: int | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features ``(B, T, F)`` and visibility logits ``(B, T, C)`` per component of the kinds
+        (None when the config predicts no visibility)."""
         num_frames = int(lengths.max()) if num_frames is None else num_frames
         if noise is None:
             noise = self.sample_noise(lengths, num_frames)
@@ -191,7 +222,10 @@ class GanNatGenerator(nn.Module):
         ctx_mask = None if text_mask is None or bool(text_mask.all()) else text_mask
         for block in self.blocks:
             x = block(x, self_mask, ctx, ctx_mask)
-        return self.out(self.out_norm(x)) * frame_mask[..., None]  # (B, T, F)
+        x = self.out_norm(x)
+        features = self.out(x) * frame_mask[..., None]  # (B, T, F)
+        visibility = None if self.visibility_head is None else self.visibility_head(x)  # (B, T, C)
+        return features, visibility
 
     def generate(
         self,
@@ -206,6 +240,15 @@ class GanNatGenerator(nn.Module):
         if lengths is None:
             lengths = self.predict_lengths(states, mask)
         return self.forward(states, mask, lengths, noise), lengths
+
+
+def component_sizes(cfg: GanNatConfig) -> list[int]:
+    """Joints per component of the chosen kinds, in feature order (components are contiguous)."""
+    from text2sign.pose.layout import get_layout
+
+    layout = get_layout(cfg.layout)
+    kinds = set(cfg.kinds) if cfg.kinds else {c.kind for c in layout.components}
+    return [len(c.points) for c in layout.components if c.kind in kinds]
 
 
 class TemporalDiscriminator(nn.Module):

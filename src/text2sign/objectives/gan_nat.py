@@ -56,6 +56,7 @@ class GanNatObjectiveConfig:
     acceleration: float = 0.5
     bone: float = 0.1
     length: float = 0.1
+    visibility: float = 0.5  # BCE of per-frame component visibility (generators that predict it)
     adversarial: float = 0.05
     adversarial_start: int = 0  # steps of reconstruction-only training before the GAN terms start
     r1: float = 0.0  # R1 gamma; 0 turns the penalty off
@@ -64,7 +65,7 @@ class GanNatObjectiveConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
 
     def __post_init__(self) -> None:
-        for name in ("position", "velocity", "acceleration", "bone", "length", "adversarial", "r1"):
+        for name in ("position", "velocity", "acceleration", "bone", "length", "visibility", "adversarial", "r1"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"loss weight {name} must be >= 0, got {getattr(self, name)}")
 
@@ -186,6 +187,18 @@ def bone_length_loss(
     return masked_huber(geometry.bone_lengths(fake), geometry.bone_lengths(real), valid, delta)
 
 
+def component_visible(joint_mask: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """``(B, T, C)``: a component is visible in a frame when any of its joints is observed."""
+    return torch.stack([part.any(dim=-1) for part in torch.split(joint_mask, sizes, dim=-1)], dim=-1)
+
+
+def visibility_loss(logits: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """Binary cross-entropy of predicted component visibility, over real frames only."""
+    target = component_visible(joint_mask, sizes).to(logits.dtype)  # (B, T, C)
+    per_frame = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=-1)  # (B, T)
+    return masked_frame_mean(per_frame, frame_mask)
+
+
 def masked_frame_mean(scores: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
     m = frame_mask.to(scores.dtype)
     return (scores * m).sum() / m.sum().clamp(min=1.0)
@@ -281,9 +294,11 @@ class GanNatObjective(Objective):
         cfg = self.cfg
         real, frame_mask = batch.features, batch.frame_mask
         states, text_mask = self.generator.encode(batch.texts, batch.signed_languages)
-        fake = self.generator(states, text_mask, batch.lengths, num_frames=real.shape[1])  # (B, T, F)
+        fake, visibility = self.generator.forward_with_visibility(states, text_mask, batch.lengths, num_frames=real.shape[1])
         weights = feature_weights(frame_mask, batch.joint_mask, real.shape[-1] // batch.joint_mask.shape[-1])
         losses = reconstruction_losses(fake, real, weights, cfg.huber_delta)
+        if visibility is not None:
+            losses["visibility"] = visibility_loss(visibility, batch.joint_mask, frame_mask, self.generator.component_sizes)
         if cfg.bone > 0:
             losses["bone"] = bone_length_loss(fake, real, batch.joint_mask, frame_mask, self.geometry, cfg.bone_delta)
         logits = self.generator.length_logits(states, text_mask)

@@ -276,10 +276,15 @@ class GanNatPipeline:
                 noise[i, :n] = torch.randn(n, cfg.noise_dim, generator=g).to(self.device)
             if len(texts) == 1:
                 mask = None
-            features = self.generator(states, mask, lengths, noise, num_frames)  # (B, T, F)
-            features = features.float().cpu().numpy()
+            features, visibility = self.generator.forward_with_visibility(states, mask, lengths, noise, num_frames)
+            features = features.float().cpu().numpy()  # (B, T, F)
+            if visibility is not None:
+                sizes = self.generator.component_sizes
+                visible = (visibility > 0).cpu().numpy()  # (B, T, C)
+                joint_visible = np.repeat(visible, sizes, axis=-1)  # (B, T, J')
         out = []
         for i, n in enumerate(lengths_list):
             coords = self.stats.destandardize(features[i, :n])
-            out.append(PoseSequence.from_features(coords, self.layout, self.fps, kinds=self.kinds))
+            joint_mask = None if visibility is None else joint_visible[i, :n]
+            out.append(PoseSequence.from_features(coords, self.layout, self.fps, joint_mask=joint_mask, kinds=self.kinds))
         return out
