@@ -3,7 +3,9 @@
 How a pose becomes features (:func:`pose_features`), the same in training and at inference:
 
 1. shoulder normalization (centre at the shoulder midpoint, unit shoulder width, per sequence);
-2. optional augmentation (training only; it works on the normalized pose, see data/augment.py);
+   then, with ``dims=2``, only x and y are kept (:func:`first_dims`);
+2. optional augmentation (training only; it works on the normalized pose, see data/augment.py),
+   then an optional deterministic `transform` (e.g. :func:`hands_relative_to_wrist`);
 3. ``to_features(kinds)``: joints of the chosen component kinds flattened to ``(T, J' * D)``;
 4. standardization with :class:`FeatureStats` (computed on the train split);
 5. missing joints set to exactly 0 again, so after standardization "unseen" reads as the
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from text2sign.data.corpus import Corpus, CorpusItem
 from text2sign.errors import CorpusError, Text2SignError
@@ -82,15 +84,56 @@ def kinds_layout(layout: Layout, kinds: tuple[str, ...] | None) -> Layout:
     return sub
 
 
+def first_dims(seq: PoseSequence, dims: int | None) -> PoseSequence:
+    """`seq` with only its first `dims` coordinates (None: all).
+
+    MediaPipe's depth is not on the scale of x and y (after shoulder normalization its spread
+    is ~1/100 of theirs), so standardizing it blows noise up to unit variance, and a rotation
+    about the vertical axis would pour x into it; models that read such poses use ``dims=2``.
+    """
+    if dims is None or dims == seq.layout.dims:
+        return seq
+    if not 1 <= dims <= seq.layout.dims:
+        raise Text2SignError(f"cannot keep {dims} coordinates of a {seq.layout.dims}D pose")
+    layout = Layout(f"{seq.layout.name}[{dims}d]", seq.layout.components, dims)
+    return PoseSequence(seq.data[..., :dims], seq.mask, seq.fps, layout, seq.confidence)
+
+
+def hands_relative_to_wrist(seq: PoseSequence) -> PoseSequence:
+    """Each hand's joints as offsets from its wrist (the wrist itself stays where it is).
+
+    Handshape is what tells fingerspelled letters apart; as absolute positions it is a small
+    ripple on top of large arm movements, as offsets from the wrist it is what the numbers say.
+    An offset is observed only where both the joint and its wrist are.
+    """
+    data, mask = seq.data.copy(), seq.mask.copy()
+    for comp in seq.layout.components:
+        if comp.kind not in ("left_hand", "right_hand") or "WRIST" not in comp.points:
+            continue
+        span = seq.layout.component_slice(comp.name)
+        wrist = span.start + comp.points.index("WRIST")
+        others = [j for j in range(span.start, span.stop) if j != wrist]
+        data[:, others] -= data[:, wrist : wrist + 1]
+        mask[:, others] &= mask[:, wrist : wrist + 1]
+    data = np.where(mask[..., None], data, 0.0)
+    return PoseSequence(data, mask, seq.fps, seq.layout)
+
+
 def pose_features(
-    seq: PoseSequence, stats: FeatureStats, kinds: tuple[str, ...] | None = None, normalized: bool = False
+    seq: PoseSequence,
+    stats: FeatureStats,
+    kinds: tuple[str, ...] | None = None,
+    normalized: bool = False,
+    dims: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(features (T, F) float32, joint_mask (T, J') bool)`` as described in the module docstring.
 
     `normalized`: the pose is already shoulder-normalized (e.g. normalized, then augmented).
+    `dims`: keep only the first `dims` coordinates of each joint (after normalization).
     """
     if not normalized:
         seq, _ = normalize_by_shoulders(seq)
+    seq = first_dims(seq, dims)
     features, joint_mask = seq.to_features(kinds)
     if features.shape[1] != stats.mean.shape[0]:
         raise Text2SignError(
@@ -106,10 +149,16 @@ class PoseTextDataset(Dataset):
     """One split of a corpus: standardized pose features with their text, gloss and languages.
 
     Poses are loaded once, shoulder-normalized and reduced to the joints `kinds` need, then
-    kept in memory (FS-Words is a few tens of MB that way). `augment` runs on every access,
-    with a generator derived from (`seed`, index, how often that index was read), so a run is
-    reproducible with ``num_workers=0``. Sequences longer than `max_frames` are resampled to
-    `max_frames` (never cropped, so no part of the text loses its signing).
+    kept in memory (FS-Words is a few tens of MB that way).
+
+    * `dims`: keep only the first `dims` coordinates (``dims=2`` drops a depth that is not on
+      the x/y scale); `stats` must then describe 2D features.
+    * `augment`: runs on every access, with a generator derived from (`seed`, index, how often
+      that index was read), so a run is reproducible with ``num_workers=0``.
+    * `transform`: deterministic, runs after `augment` on train and evaluation items alike;
+      `stats` must describe transformed features.
+    * `max_frames`: longer sequences are resampled to this many frames (never cropped, so no
+      part of the text loses its signing).
     """
 
     def __init__(
@@ -122,6 +171,8 @@ class PoseTextDataset(Dataset):
         max_frames: int | None = None,
         seed: int = 0,
         items: Sequence[CorpusItem] | None = None,
+        dims: int | None = None,
+        transform: Callable[[PoseSequence], PoseSequence] | None = None,
     ):
         self.corpus = corpus
         self.split = split
@@ -130,10 +181,13 @@ class PoseTextDataset(Dataset):
         self.augment = augment
         self.max_frames = max_frames
         self.seed = seed
+        self.dims = dims
+        self.transform = transform
         self.items = list(items) if items is not None else corpus.split(split)
         if corpus.layout_name:
             layout = get_layout(corpus.layout_name)
-            expected = (layout.kind_indices(*self.kinds).size if self.kinds else layout.num_joints) * layout.dims
+            joints = layout.kind_indices(*self.kinds).size if self.kinds else layout.num_joints
+            expected = joints * (dims or layout.dims)
             if expected != stats.mean.shape[0]:
                 raise CorpusError(
                     f"feature statistics have {stats.mean.shape[0]} features, but kinds {self.kinds or 'all'} "
@@ -155,7 +209,7 @@ class PoseTextDataset(Dataset):
                 seq, _ = normalize_by_shoulders(seq)
             except Text2SignError as exc:
                 raise CorpusError(f"corpus item {item.id}: {exc}") from None
-            cached = self._poses[index] = seq.to_layout(kinds_layout(seq.layout, self.kinds))
+            cached = self._poses[index] = first_dims(seq.to_layout(kinds_layout(seq.layout, self.kinds)), self.dims)
         return cached
 
     def __getitem__(self, index: int) -> PoseItem:
@@ -165,10 +219,14 @@ class PoseTextDataset(Dataset):
             rng = np.random.default_rng([self.seed, index, self._draws[index]])
             self._draws[index] += 1
             seq = self.augment(seq, rng)
+        if self.transform is not None:
+            seq = self.transform(seq)
         if self.max_frames is not None and seq.num_frames > self.max_frames:
             seq = seq.resample(num_frames=self.max_frames)
         features, joint_mask = pose_features(seq, self.stats, self.kinds, normalized=True)
-        return PoseItem(features, joint_mask, item.text, item.gloss, item.signed_language, item.spoken_language, item.id)
+        return PoseItem(
+            features, joint_mask, item.text, item.gloss, item.signed_language, item.spoken_language, item.id
+        )
 
 
 def collate_pose_batch(items: Sequence[PoseItem]) -> PoseBatch:
@@ -196,3 +254,38 @@ def collate_pose_batch(items: Sequence[PoseItem]) -> PoseBatch:
         spoken_languages=[it.spoken_language for it in items],
         ids=[it.id for it in items],
     )
+
+
+class LengthBucketSampler(Sampler[list[int]]):
+    """Batches of similar length, in random order: padding (wasted compute) stays small.
+
+    Each epoch sorts the items by length times a random factor in [1 - jitter, 1 + jitter]
+    (so batch membership changes between epochs), cuts batches, and shuffles their order.
+    Use as ``DataLoader(dataset, batch_sampler=LengthBucketSampler(...))``.
+    """
+
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, seed: int = 0, jitter: float = 0.15, shuffle: bool = True
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.lengths = np.asarray(lengths, dtype=np.float64)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.jitter = jitter
+        self.shuffle = shuffle
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        factors = rng.uniform(1 - self.jitter, 1 + self.jitter, len(self.lengths)) if self.shuffle else 1.0
+        keys = self.lengths * factors
+        order = np.argsort(keys, kind="stable")
+        batches = [order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        yield from batches

@@ -1,10 +1,15 @@
-"""PoseRecognizer: a small temporal encoder that reads pose features as CTC letter scores.
+"""PoseRecognizer: a small temporal convolution network that reads pose features as CTC letter scores.
 
     features (B, T, F) ++ joint mask (B, T, J)      seen joints flagged, so "missing" != "at the mean"
       -> linear to `hidden` + signed-language embedding
-      -> Conv1d (k) -> Conv1d (k, stride `downsample`)   local motion, T' = ceil(T / downsample)
-      -> BiGRU x `rnn_layers` (packed: padding never leaks into real frames)
+      -> Conv1d (k, stride `downsample`)               T' = ceil(T / downsample)
+      -> residual blocks: Conv1d (k, dilation d) -> LayerNorm -> GELU, one per entry of `dilations`
       -> linear to `vocab_size` logits (index 0 is the CTC blank)
+
+Convolutions rather than a recurrent layer: a GRU runs one small matrix product per frame,
+which made CPU training steps much slower here, and fingerspelled letters are local events;
+with the defaults the receptive field is ~117 frames (4.7 s at 25 fps). Padded frames are zeroed
+before every convolution, so a sequence's outputs do not depend on how much padding its batch has.
 
 The constructor arguments are the config (:class:`RecognizerConfig`), so a checkpoint's
 ``config.json`` rebuilds the network with ``PoseRecognizer(**config)``.
@@ -16,7 +21,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,21 @@ class RecognizerConfig:
     hidden: int = 192
     kernel_size: int = 5
     downsample: int = 2
-    rnn_hidden: int = 128
-    rnn_layers: int = 2
+    dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4)
     dropout: float = 0.1
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, hidden: int, kernel_size: int, dilation: int, dropout: float):
+        super().__init__()
+        self.conv = nn.Conv1d(hidden, hidden, kernel_size, padding=dilation * (kernel_size // 2), dilation=dilation)
+        self.norm = nn.LayerNorm(hidden)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, H), keep: (B, T, 1) float."""
+        y = self.conv((x * keep).transpose(1, 2)).transpose(1, 2)  # (B, T, H)
+        return x + self.dropout(torch.nn.functional.gelu(self.norm(y)))
 
 
 class PoseRecognizer(nn.Module):
@@ -43,32 +59,30 @@ class PoseRecognizer(nn.Module):
         hidden: int = 192,
         kernel_size: int = 5,
         downsample: int = 2,
-        rnn_hidden: int = 128,
-        rnn_layers: int = 2,
+        dilations: tuple[int, ...] | list[int] = (1, 2, 4, 1, 2, 4),
         dropout: float = 0.1,
     ):
         super().__init__()
+        dilations = tuple(int(d) for d in dilations)
         self.config = RecognizerConfig(
-            num_features, num_joints, vocab_size, num_languages, hidden, kernel_size, downsample, rnn_hidden, rnn_layers, dropout
+            num_features, num_joints, vocab_size, num_languages, hidden, kernel_size, downsample, dilations, dropout
         )
         self.input = nn.Linear(num_features + num_joints, hidden)
         self.language = nn.Embedding(num_languages, hidden)
-        self.conv1 = nn.Conv1d(hidden, hidden, kernel_size, padding=kernel_size // 2)
-        self.conv2 = nn.Conv1d(hidden, hidden, kernel_size, stride=downsample, padding=kernel_size // 2)
-        self.norm1 = nn.LayerNorm(hidden)
-        self.norm2 = nn.LayerNorm(hidden)
+        self.down = nn.Conv1d(hidden, hidden, kernel_size, stride=downsample, padding=kernel_size // 2)
+        self.down_norm = nn.LayerNorm(hidden)
+        self.blocks = nn.ModuleList(ConvBlock(hidden, kernel_size, d, dropout) for d in dilations)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = nn.GRU(
-            hidden, rnn_hidden, rnn_layers, batch_first=True, bidirectional=True, dropout=dropout if rnn_layers > 1 else 0.0
-        )
-        self.head = nn.Linear(2 * rnn_hidden, vocab_size)
+        self.head = nn.Linear(hidden, vocab_size)
 
     @property
     def embedding_dim(self) -> int:
-        return 2 * self.config.rnn_hidden
+        return self.config.hidden
 
     def config_dict(self) -> dict:
-        return asdict(self.config)
+        d = asdict(self.config)
+        d["dilations"] = list(d["dilations"])
+        return d
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Frames after the strided convolution: ceil(T / downsample)."""
@@ -77,19 +91,16 @@ class PoseRecognizer(nn.Module):
     def encode(
         self, features: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encoder states ``(B, T', 2 * rnn_hidden)`` and their frame mask ``(B, T')``."""
+        """Encoder states ``(B, T', hidden)`` (zero on padding) and their frame mask ``(B, T')``."""
         keep = frame_mask.unsqueeze(-1).float()  # (B, T, 1)
-        x = torch.cat([features, joint_mask.float()], dim=-1) * keep  # (B, T, F + J)
-        x = self.input(self.dropout(x)) + self.language(language).unsqueeze(1)  # (B, T, H)
-        x = x * keep
-        x = torch.nn.functional.gelu(self.norm1(self.conv1(x.transpose(1, 2)).transpose(1, 2))) * keep  # (B, T, H)
-        x = torch.nn.functional.gelu(self.norm2(self.conv2(x.transpose(1, 2)).transpose(1, 2)))  # (B, T', H)
+        x = torch.cat([features, joint_mask.float()], dim=-1)  # (B, T, F + J)
+        x = (self.input(self.dropout(x)) + self.language(language).unsqueeze(1)) * keep  # (B, T, H)
         out_mask = frame_mask[:, :: self.config.downsample]  # (B, T')
-        lengths = out_mask.sum(dim=1)  # (B,)
-        packed = pack_padded_sequence(self.dropout(x), lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False)
-        states, _ = self.rnn(packed)
-        states, _ = pad_packed_sequence(states, batch_first=True, total_length=x.shape[1])  # (B, T', 2R)
-        return states * out_mask.unsqueeze(-1), out_mask
+        keep = out_mask.unsqueeze(-1).float()  # (B, T', 1)
+        x = torch.nn.functional.gelu(self.down_norm(self.down(x.transpose(1, 2)).transpose(1, 2)))  # (B, T', H)
+        for block in self.blocks:
+            x = block(x, keep)
+        return x * keep, out_mask
 
     def forward(
         self, features: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor
@@ -101,7 +112,7 @@ class PoseRecognizer(nn.Module):
     def pooled(
         self, features: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor
     ) -> torch.Tensor:
-        """Mean of the encoder states over real frames: one ``(B, 2 * rnn_hidden)`` vector per sequence."""
+        """Mean of the encoder states over real frames: one ``(B, hidden)`` vector per sequence."""
         states, out_mask = self.encode(features, joint_mask, frame_mask, language)
         weights = out_mask.unsqueeze(-1).float()  # (B, T', 1)
         return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
