@@ -169,3 +169,12 @@ def test_hands_relative_to_wrist_subtracts_each_hands_wrist():
     assert np.all(out.data[1, right] == 0.0)
     left = layout.component_slice("LEFT_HAND_LANDMARKS")
     assert np.allclose(out.data[1, left.start + 4], seq.data[1, left.start + 4] - seq.data[1, left.start])
+
+
+def test_wrist_offsets_round_trip():
+    from text2sign.data.torch_data import hands_from_wrist_offsets, hands_relative_to_wrist
+
+    seq = fake_pose(6, seed=4)
+    back = hands_from_wrist_offsets(hands_relative_to_wrist(seq))
+    observed = back.mask
+    assert np.allclose(back.data[observed], seq.data[observed], atol=1e-5)

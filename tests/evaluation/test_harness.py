@@ -28,7 +28,7 @@ def test_reference_scores_zero_pose_error_against_itself(fixture, tmp_path):
     assert m["mae_hands"] == pytest.approx(0.0, abs=1e-6)
     assert m["frechet"] == pytest.approx(0.0, abs=1e-3)
     assert m["generation_ms_mean"] is None
-    assert 0.0 <= m["cer"] <= 100.0
+    assert m["cer"] >= 0.0  # CER counts insertions too, so a bad recognizer can exceed 100
     gifs = sorted(tmp_path.glob("*.gif"))
     assert len(gifs) == 2
     with Image.open(gifs[0]) as gif:

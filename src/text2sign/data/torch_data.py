@@ -119,6 +119,19 @@ def hands_relative_to_wrist(seq: PoseSequence) -> PoseSequence:
     return PoseSequence(data, mask, seq.fps, seq.layout)
 
 
+def hands_from_wrist_offsets(seq: PoseSequence) -> PoseSequence:
+    """Inverse of :func:`hands_relative_to_wrist`: hand joints back to absolute positions."""
+    data = seq.data.copy()
+    for comp in seq.layout.components:
+        if comp.kind not in ("left_hand", "right_hand") or "WRIST" not in comp.points:
+            continue
+        span = seq.layout.component_slice(comp.name)
+        wrist = span.start + comp.points.index("WRIST")
+        others = [j for j in range(span.start, span.stop) if j != wrist]
+        data[:, others] += data[:, wrist : wrist + 1]
+    return PoseSequence(data, seq.mask.copy(), seq.fps, seq.layout)
+
+
 def pose_features(
     seq: PoseSequence,
     stats: FeatureStats,

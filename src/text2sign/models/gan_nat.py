@@ -75,6 +75,9 @@ class GanNatConfig:
     # Per-frame visibility of each component (e.g. a hand out of view): predicted, so that a
     # generated pose leaves out what real data would not show instead of drawing an average.
     visibility: bool = True
+    # Features hold hand joints as offsets from their wrist (data.torch_data.hands_relative_to_wrist),
+    # so handshape -- what tells letters apart -- is not a ripple on top of arm movement.
+    hand_relative: bool = False
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:

@@ -28,6 +28,7 @@ from text2sign.models.gan_nat import GanNatConfig, GanNatGenerator
 from text2sign.objectives.gan_nat import select_feature_stats
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.normalize import FeatureStats
+from text2sign.data.torch_data import hands_from_wrist_offsets
 from text2sign.pipelines.concat import split_words
 from text2sign.pose.sequence import PoseSequence, interpolate_frames
 
@@ -286,5 +287,6 @@ class GanNatPipeline:
         for i, n in enumerate(lengths_list):
             coords = self.stats.destandardize(features[i, :n])
             joint_mask = None if visibility is None else joint_visible[i, :n]
-            out.append(PoseSequence.from_features(coords, self.layout, self.fps, joint_mask=joint_mask, kinds=self.kinds))
+            seq = PoseSequence.from_features(coords, self.layout, self.fps, joint_mask=joint_mask, kinds=self.kinds)
+            out.append(hands_from_wrist_offsets(seq) if cfg.hand_relative else seq)
         return out

@@ -11,16 +11,18 @@ from __future__ import annotations
 import dataclasses
 
 from text2sign.data.corpus import Corpus
-from text2sign.data.torch_data import PoseTextDataset, collate_pose_batch
+from text2sign.data.torch_data import PoseTextDataset, collate_pose_batch, hands_relative_to_wrist
 from text2sign.errors import ConfigError, CorpusError
 from text2sign.models.gan_nat import GanNatConfig, GanNatGenerator
 from text2sign.objectives.gan_nat import GanNatObjectiveConfig, build_gan_nat_objective, select_feature_stats
 from text2sign.pose.layout import get_layout
+from text2sign.pose.normalize import compute_feature_stats
 from text2sign.training.config import ExperimentConfig, PoseDataConfig
 from text2sign.training.registry import Experiment, register_experiment
 
 FAMILY = "gan-nat"
 SAMPLES = 2
+MIN_FEATURE_STD = 0.01
 
 
 def build(config: ExperimentConfig) -> Experiment:
@@ -41,7 +43,20 @@ def build(config: ExperimentConfig) -> Experiment:
         items = [i for i in items if i.signed_language in data.signed_languages]
     if not items:
         raise CorpusError(f"{corpus.root} has no {data.train_split} items for the chosen languages")
-    stats = select_feature_stats(stats, layout, kinds)
+    transform = hands_relative_to_wrist if model.hand_relative else None
+    dataset = PoseTextDataset(
+        corpus, data.train_split, select_feature_stats(stats, layout, kinds), kinds,
+        max_frames=data.max_frames, seed=config.train.seed, items=items, transform=transform,
+    )
+    if transform is not None:
+        # The corpus statistics describe absolute coordinates; these features are wrist offsets.
+        # The std floor (a hundredth of a shoulder width) keeps MediaPipe's nearly flat hand depth
+        # from being blown up into noise the generator would have to chase.
+        poses = (transform(dataset.pose(i)) for i in range(len(dataset)))
+        stats = compute_feature_stats(poses, kinds, normalize=False, min_std=MIN_FEATURE_STD)
+        dataset.stats = stats
+    else:
+        stats = dataset.stats
     objective = build_gan_nat_objective(
         model,
         config.objective,
@@ -50,9 +65,6 @@ def build(config: ExperimentConfig) -> Experiment:
         texts=[i.text for i in items],
         signed_languages=[i.signed_language for i in items],
         fps=items[0].fps,
-    )
-    dataset = PoseTextDataset(
-        corpus, data.train_split, stats, kinds, max_frames=data.max_frames, seed=config.train.seed, items=items
     )
     sample_items = [i for i in corpus.split(data.sample_split) if i.signed_language in objective.generator.cfg.text.signed_languages]
     sample_items = sample_items[:: max(1, len(sample_items) // SAMPLES)][:SAMPLES]
