@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from text2sign.errors import Text2SignError
@@ -32,17 +31,10 @@ err_console = Console(stderr=True)
 MODELS = ("default (the shipped GAN-NAT model)", "concat", "spoken-to-signed", "a checkpoint directory")
 
 
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    )
+def progress_bar():
+    from text2sign.progress import progress_bar as make_progress_bar
+
+    return make_progress_bar(err_console)
 
 
 def parse_hide(hide: str) -> tuple[str, ...]:
@@ -338,7 +330,7 @@ def train_command(
     ] = None,
     overrides: Annotated[
         Optional[list[str]],
-        typer.Option("--set", metavar="KEY=VALUE", help="Override a config value, e.g. --set model.hidden_dim=256 (repeatable; the value is YAML)."),
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config value, e.g. --set model.d_model=192 (repeatable; the value is YAML)."),
     ] = None,
     resume: Annotated[
         Optional[Path], typer.Option("--resume", metavar="DIR", help="Continue from this checkpoint, or from the latest one of this run directory.")

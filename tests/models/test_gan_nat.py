@@ -151,3 +151,13 @@ def test_discriminator_receptive_field_and_condition():
         disc(x, mask)
     with pytest.raises(ConfigError, match="must be odd"):
         DiscriminatorConfig(kernel_size=4)
+
+
+def test_uniform_alignment_gives_each_frame_its_token():
+    gen = tiny_generator(uniform_alignment=True)
+    ctx = torch.arange(3, dtype=torch.float32)[None, :, None].expand(2, 3, 4)  # token i holds the value i
+    text_mask = torch.tensor([[True, True, True], [True, True, False]])
+    aligned = gen.aligned_tokens(ctx, text_mask, torch.tensor([6, 4]), num_frames=6)[..., 0]
+    assert aligned[0].tolist() == [0, 0, 1, 1, 2, 2]  # 3 tokens over 6 frames: two frames each
+    assert aligned[1, :4].tolist() == [0, 0, 1, 1]  # 2 real tokens over 4 real frames; padding never read
+    assert aligned[1].max() <= 1

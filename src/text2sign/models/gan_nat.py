@@ -72,6 +72,10 @@ class GanNatConfig:
     # Text tokens also get their relative position i / (L - 1): a frame at progress p then finds
     # "its" letter by matching progress, which is how a fingerspelled word unfolds in time.
     token_progress: bool = True
+    # Each frame query also gets the token at its progress, floor(p * L): a uniform-duration length
+    # regulator (as in FastSpeech, with every token lasting T / L frames). Attention then refines
+    # the timing instead of having to discover the alignment from scratch.
+    uniform_alignment: bool = False
     # Per-frame visibility of each component (e.g. a hand out of view): predicted, so that a
     # generated pose leaves out what real data would not show instead of drawing an average.
     visibility: bool = True
@@ -185,6 +189,18 @@ class GanNatGenerator(nn.Module):
     def sample_noise(self, lengths: torch.Tensor, num_frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(len(lengths), num_frames, self.cfg.noise_dim, generator=generator, device=lengths.device)
 
+    def aligned_tokens(
+        self, ctx: torch.Tensor, text_mask: torch.Tensor | None, lengths: torch.Tensor, num_frames: int
+    ) -> torch.Tensor:
+        """``(B, T, d)``: for every frame, the token state at index floor(progress * tokens)."""
+        batch, count, _ = ctx.shape
+        tokens = torch.full((batch,), count, device=ctx.device) if text_mask is None else text_mask.sum(dim=1)
+        t = torch.arange(num_frames, device=ctx.device, dtype=torch.float32)
+        progress = t[None, :] / lengths[:, None].float().clamp(min=1)  # (B, T), in [0, 1) on real frames
+        index = (progress * tokens[:, None].float()).long().clamp(max=count - 1)
+        index = torch.minimum(index, (tokens[:, None] - 1).clamp(min=0))  # (B, T)
+        return torch.gather(ctx, 1, index[..., None].expand(-1, -1, ctx.shape[-1]))
+
     def frame_queries(self, lengths: torch.Tensor, num_frames: int, noise: torch.Tensor) -> torch.Tensor:
         device = lengths.device
         t = torch.arange(num_frames, device=device, dtype=torch.float32)  # (T,)
@@ -220,6 +236,8 @@ class GanNatGenerator(nn.Module):
         frame_mask = lengths_to_mask(lengths, num_frames)  # (B, T)
         ctx, pooled = self.encode_text(text_states, text_mask)  # (B, L, d), (B, d)
         x = self.frame_queries(lengths, num_frames, noise) + self.pooled_proj(pooled)[:, None]  # (B, T, d)
+        if self.cfg.uniform_alignment:
+            x = x + self.aligned_tokens(ctx, text_mask, lengths, num_frames)
         # An all-real batch (always so for one text) skips masking: attention's fast path.
         self_mask = None if bool(frame_mask.all()) else frame_mask
         ctx_mask = None if text_mask is None or bool(text_mask.all()) else text_mask

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import TextColumn
+
+from text2sign.progress import progress_bar
 
 SAMPLE_SIZE = 256
 VIDEO_FPS = 8.0  # frame rate of GIFs written from raw video arrays
@@ -38,16 +40,8 @@ class RunLogger:
 
         # purge_step drops events a crashed run wrote after the checkpoint we resume from.
         self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=start_step or None)
-        self.progress = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=self.console,
-            disable=not self.console.is_terminal,
+        self.progress = progress_bar(
+            self.console, TextColumn("{task.fields[info]}"), transient=False, disable=not self.console.is_terminal
         )
         self.task = self.progress.add_task(name, total=total_steps, completed=start_step, info="")
         self.progress.start()
