@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from text2sign.errors import Text2SignError
+from text2sign.pipelines import DEFAULT_MODEL
 
 app = typer.Typer(
     help="Sign language production: text in, signing out as .pose skeletons and video.",
@@ -28,7 +29,7 @@ app.add_typer(export_app, name="export")
 console = Console()
 err_console = Console(stderr=True)
 
-MODELS = ("default (the shipped GAN-NAT model)", "concat", "spoken-to-signed", "a checkpoint directory")
+MODELS = (f"default (= {DEFAULT_MODEL})", "concat", "spoken-to-signed", "fs-gan-nat (shipped GAN-NAT)", "a checkpoint directory")
 
 
 def progress_bar():
