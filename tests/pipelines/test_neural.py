@@ -157,3 +157,18 @@ def test_trained_generator_reproduces_its_sign():
     assert after < 0.2 * before, (before, after)
     pipe = GanNatPipeline.from_parts(None, objective.generator, stats)
     assert pipe("ab", "en", "ase")[0].num_frames == 12  # the length predictor learned the length
+
+
+def test_shipped_fs_gan_nat_model_generates_every_language():
+    from text2sign.pipelines import load_pipeline
+
+    shipped = load_pipeline("fs-gan-nat")
+    assert len(shipped.signed_languages) == 19
+    (hello,) = shipped(["hello"], spoken="en", signed="ase")
+    assert hello.layout.name == "holistic-178" and hello.fps == 25.0
+    # five letters at 6-11 frames each, plus transitions
+    assert 30 <= hello.num_frames <= 80
+    assert np.isfinite(hello.data).all()
+    assert hello.mask[:, hello.layout.kind_indices("body")].all()
+    with pytest.raises(LanguageError, match="not supported"):
+        shipped(["hello"], spoken="en", signed="xyz")
