@@ -99,6 +99,18 @@ def first_dims(seq: PoseSequence, dims: int | None) -> PoseSequence:
     return PoseSequence(seq.data[..., :dims], seq.mask, seq.fps, layout, seq.confidence)
 
 
+def hand_wrists(layout: Layout) -> list[tuple[int, list[int]]]:
+    """For each hand component with a WRIST point: (wrist joint, the hand's other joints)."""
+    out = []
+    for comp in layout.components:
+        if comp.kind not in ("left_hand", "right_hand") or "WRIST" not in comp.points:
+            continue
+        span = layout.component_slice(comp.name)
+        wrist = span.start + comp.points.index("WRIST")
+        out.append((wrist, [j for j in range(span.start, span.stop) if j != wrist]))
+    return out
+
+
 def hands_relative_to_wrist(seq: PoseSequence) -> PoseSequence:
     """Each hand's joints as offsets from its wrist (the wrist itself stays where it is).
 
@@ -107,12 +119,7 @@ def hands_relative_to_wrist(seq: PoseSequence) -> PoseSequence:
     An offset is observed only where both the joint and its wrist are.
     """
     data, mask = seq.data.copy(), seq.mask.copy()
-    for comp in seq.layout.components:
-        if comp.kind not in ("left_hand", "right_hand") or "WRIST" not in comp.points:
-            continue
-        span = seq.layout.component_slice(comp.name)
-        wrist = span.start + comp.points.index("WRIST")
-        others = [j for j in range(span.start, span.stop) if j != wrist]
+    for wrist, others in hand_wrists(seq.layout):
         data[:, others] -= data[:, wrist : wrist + 1]
         mask[:, others] &= mask[:, wrist : wrist + 1]
     data = np.where(mask[..., None], data, 0.0)
@@ -122,12 +129,7 @@ def hands_relative_to_wrist(seq: PoseSequence) -> PoseSequence:
 def hands_from_wrist_offsets(seq: PoseSequence) -> PoseSequence:
     """Inverse of :func:`hands_relative_to_wrist`: hand joints back to absolute positions."""
     data = seq.data.copy()
-    for comp in seq.layout.components:
-        if comp.kind not in ("left_hand", "right_hand") or "WRIST" not in comp.points:
-            continue
-        span = seq.layout.component_slice(comp.name)
-        wrist = span.start + comp.points.index("WRIST")
-        others = [j for j in range(span.start, span.stop) if j != wrist]
+    for wrist, others in hand_wrists(seq.layout):
         data[:, others] += data[:, wrist : wrist + 1]
     return PoseSequence(data, seq.mask.copy(), seq.fps, seq.layout)
 

@@ -103,7 +103,7 @@ class PoseSequence:
 
     @classmethod
     def concatenate(cls, parts: list[PoseSequence]) -> PoseSequence:
-        """Frames of `parts` one after another (no smoothing; see data.coarticulation for that)."""
+        """Frames of `parts` one after another (no smoothing; see text2sign.pose.concatenate for that)."""
         if not parts:
             raise ValueError("nothing to concatenate")
         first = parts[0]
