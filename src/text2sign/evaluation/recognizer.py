@@ -31,9 +31,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -57,6 +54,7 @@ from text2sign.data.torch_data import (
     pose_features,
 )
 from text2sign.errors import CheckpointError, CorpusError, LanguageError, Text2SignError, TextError
+from text2sign.fileio import atomic_dir
 from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
 from text2sign.pose.layout import KINDS, Layout, get_layout
 from text2sign.pose.normalize import FeatureStats, compute_feature_stats, normalize_by_shoulders
@@ -252,21 +250,13 @@ class Recognizer:
         from safetensors.torch import save_file
 
         root = check_checkpoint_target(path)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
-        try:
+        with atomic_dir(root) as tmp:
             (tmp / CONFIG).write_text(json.dumps(self.config_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
             state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
             save_file(state, str(tmp / WEIGHTS))
             (tmp / NORMALIZATION).write_text(json.dumps(self.stats.to_dict()), encoding="utf-8")
             if self.training:
                 (tmp / TRAINING).write_text(json.dumps(self.training, ensure_ascii=False, indent=1), encoding="utf-8")
-            for file in tmp.iterdir():
-                os.chmod(file, 0o666 & ~_umask())
-            os.chmod(tmp, 0o777 & ~_umask())
-            _replace_dir(tmp, root)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
         return root
 
     # --- inference ---------------------------------------------------------------------------
@@ -390,12 +380,6 @@ def corrupted_poses(
 # --- checkpoint directories ---------------------------------------------------------------------
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def check_checkpoint_target(path: str | Path) -> Path:
     """Fail early (before any training) if `path` cannot become a checkpoint directory."""
     root = Path(path)
@@ -407,23 +391,6 @@ def check_checkpoint_target(path: str | Path) -> Path:
         if any(root.iterdir()) and not (root / CONFIG).is_file():
             raise CheckpointError(f"refusing to overwrite {root}: it is not empty and holds no {CONFIG}")
     return root
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move directory `new` onto `target`; an old `target` is moved aside first, then deleted."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.rmdir(old)
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # --- training ------------------------------------------------------------------------------------

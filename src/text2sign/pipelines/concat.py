@@ -78,10 +78,7 @@ class ConcatPipeline:
 
     def plan(self, text: str, spoken: str, signed: str, strict: bool = False) -> list[PlannedSign]:
         """The signs that will be shown for `text`, in order."""
-        if not text or not text.strip():
-            raise TextError("text is empty")
-        if len(text) > self.config.max_chars:
-            raise TextError(f"text has {len(text)} characters; the limit is {self.config.max_chars}")
+        check_text(text, self.config.max_chars)
         self.check_languages(spoken, signed)
         words = split_words(text)
         if not words:
@@ -121,6 +118,14 @@ class ConcatPipeline:
     def __call__(self, texts: str | list[str], spoken: str, signed: str, strict: bool = False) -> list[PoseSequence]:
         texts = [texts] if isinstance(texts, str) else texts
         return [self.compose_plan(self.plan(text, spoken, signed, strict)) for text in texts]
+
+
+def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:
+    """Text a pipeline can take: not empty or blank, at most `max_chars` characters."""
+    if not text or not text.strip():
+        raise TextError("text is empty")
+    if len(text) > max_chars:
+        raise TextError(f"text has {len(text)} characters; the limit is {max_chars}")
 
 
 def split_words(text: str) -> list[str]:

@@ -31,6 +31,7 @@ from text2sign.pose.normalize import FeatureStats
 from text2sign.data.torch_data import hands_from_wrist_offsets
 from text2sign.pipelines.concat import split_words
 from text2sign.pose.sequence import PoseSequence, interpolate_frames
+from text2sign.training.checkpoint import weights_mismatch
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -155,17 +156,7 @@ class GanNatPipeline:
             weights = load_file(str(path / WEIGHTS_NAME), device="cpu")
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"{path / WEIGHTS_NAME} is unreadable ({exc})") from None
-        expected = generator.state_dict()
-        problem = next((f"weight '{k}' is missing" for k in expected if k not in weights), None)
-        problem = problem or next(
-            (
-                f"weight '{k}' has shape {tuple(weights[k].shape)} in the file but {tuple(v.shape)} in the model"
-                for k, v in expected.items()
-                if tuple(weights[k].shape) != tuple(v.shape)
-            ),
-            None,
-        )
-        problem = problem or next((f"the file has extra weight '{k}'" for k in weights if k not in expected), None)
+        problem = weights_mismatch(generator, weights)
         if problem:
             raise CheckpointError(f"{path / WEIGHTS_NAME} does not match {CONFIG_NAME}: {problem}")
         generator.load_state_dict(weights, strict=True)

@@ -13,11 +13,9 @@ import io
 
 from text2sign.data.lexicon import DEFAULT_FPS, DEFAULT_LAYOUT
 from text2sign.errors import LanguageError, TextError
+from text2sign.pipelines.concat import check_text
 from text2sign.pose.io import from_pose_format
 from text2sign.pose.sequence import PoseSequence
-
-MAX_CHARS = 1000
-
 
 class SpokenToSignedPipeline:
     name = "spoken-to-signed"
@@ -43,10 +41,7 @@ class SpokenToSignedPipeline:
         from spoken_to_signed.gloss_to_pose import gloss_to_pose
         from spoken_to_signed.text_to_gloss.simple import text_to_gloss
 
-        if not text.strip():
-            raise TextError("text is empty")
-        if len(text) > MAX_CHARS:
-            raise TextError(f"text has {len(text)} characters; the limit is {MAX_CHARS}")
+        check_text(text)
         # The package prints progress from worker threads; keep it off our stdout (JSON reports go there).
         with contextlib.redirect_stdout(io.StringIO()):
             try:

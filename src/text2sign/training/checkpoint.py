@@ -23,7 +23,6 @@ import os
 import random
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import torch
 from torch import nn
 
 from text2sign.errors import CheckpointError, ConfigError
+from text2sign.fileio import atomic_dir
 from text2sign.training.config import ExperimentConfig, config_to_dict, parse_experiment
 
 CONFIG_NAME = "config.json"
@@ -96,9 +96,7 @@ def save_checkpoint(
     """Write a checkpoint directory atomically: it appears complete at `path` or not at all."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    old = None
-    try:
+    with atomic_dir(path) as tmp:
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "step": step, "model_class": _qualname(model)}
         meta["experiment"] = config_to_dict(config)
         (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -107,16 +105,6 @@ def save_checkpoint(
             feature_stats.save(tmp / STATS_NAME)
         if trainer_state is not None:
             torch.save(trainer_state, tmp / STATE_NAME)
-        os.chmod(tmp, 0o777 & ~_umask())
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     return path
 
 
@@ -188,22 +176,22 @@ def load_weights(model: nn.Module, file: Path) -> None:
         tensors = load_file(str(file), device="cpu")
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{file} is unreadable ({exc})") from None
-    expected = model.state_dict()
-    problem = None
-    for key, value in expected.items():
-        if key not in tensors:
-            problem = f"weight '{key}' is missing from the file"
-        elif tuple(tensors[key].shape) != tuple(value.shape):
-            problem = f"weight '{key}' has shape {tuple(tensors[key].shape)} in the file but {tuple(value.shape)} in the model"
-        if problem:
-            break
-    if problem is None:
-        extra = [k for k in tensors if k not in expected]
-        if extra:
-            problem = f"the file has weight '{extra[0]}' that the model does not"
+    problem = weights_mismatch(model, tensors)
     if problem:
         raise CheckpointError(f"{file} does not match the model that {CONFIG_NAME} describes: {problem}")
     model.load_state_dict(tensors, strict=True)
+
+
+def weights_mismatch(model: nn.Module, tensors: dict[str, torch.Tensor]) -> str | None:
+    """The first difference in names or shapes between `model` and `tensors`, or None."""
+    expected = model.state_dict()
+    for key, value in expected.items():
+        if key not in tensors:
+            return f"weight '{key}' is missing from the file"
+        if tuple(tensors[key].shape) != tuple(value.shape):
+            return f"weight '{key}' has shape {tuple(tensors[key].shape)} in the file but {tuple(value.shape)} in the model"
+    extra = [k for k in tensors if k not in expected]
+    return f"the file has weight '{extra[0]}' that the model does not" if extra else None
 
 
 def load_trainer_state(path: str | os.PathLike) -> dict:
@@ -264,7 +252,3 @@ def _qualname(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
