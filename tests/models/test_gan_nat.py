@@ -154,10 +154,43 @@ def test_discriminator_receptive_field_and_condition():
 
 
 def test_uniform_alignment_gives_each_frame_its_token():
-    gen = tiny_generator(uniform_alignment=True)
-    ctx = torch.arange(3, dtype=torch.float32)[None, :, None].expand(2, 3, 4)  # token i holds the value i
+    gen = tiny_generator(alignment="uniform")
+    ctx = torch.arange(3, dtype=torch.float32)[None, :, None].expand(2, 3, 16)  # token i holds the value i
     text_mask = torch.tensor([[True, True, True], [True, True, False]])
+    with torch.no_grad():
+        gen.within_proj.weight.zero_()
+        gen.within_proj.bias.zero_()
     aligned = gen.aligned_tokens(ctx, text_mask, torch.tensor([6, 4]), num_frames=6)[..., 0]
     assert aligned[0].tolist() == [0, 0, 1, 1, 2, 2]  # 3 tokens over 6 frames: two frames each
     assert aligned[1, :4].tolist() == [0, 0, 1, 1]  # 2 real tokens over 4 real frames; padding never read
     assert aligned[1].max() <= 1
+
+
+def test_duration_alignment_follows_given_or_predicted_durations():
+    gen = tiny_generator(alignment="durations")
+    ctx = torch.arange(3, dtype=torch.float32)[None, :, None].expand(1, 3, 16).contiguous()
+    with torch.no_grad():
+        gen.within_proj.weight.zero_()
+        gen.within_proj.bias.zero_()
+        gen.duration_head[-1].weight.zero_()
+        gen.duration_head[-1].bias.zero_()  # every token predicts exp(0) = 1 frame: equal shares
+    given = gen.aligned_tokens(ctx, None, torch.tensor([8]), 8, durations=torch.tensor([[1, 5, 2]]))[0, :, 0]
+    assert given.tolist() == [0, 1, 1, 1, 1, 1, 2, 2]
+    predicted = gen.aligned_tokens(ctx, None, torch.tensor([9]), 9)[0, :, 0]
+    assert predicted.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert gen.prior_means(torch.zeros(2, 3, 16)).shape == (2, 3 * gen.cfg.prior_states, 6)
+
+
+def test_durations_change_the_output_only_through_the_alignment():
+    gen = tiny_generator(alignment="durations")
+    states, mask = gen.encode(["abc"], ["ase"])
+    noise = torch.zeros(1, 9, 4)
+    with torch.no_grad():
+        a = gen(states, mask, torch.tensor([9]), noise, durations=torch.tensor([[3, 3, 3]]))
+        b = gen(states, mask, torch.tensor([9]), noise, durations=torch.tensor([[1, 1, 7]]))
+    # Frame 4 is the middle of "b" under equal runs and part of "c" under the second: it differs.
+    assert not torch.allclose(a[0, 4], b[0, 4], atol=1e-4)
+    with pytest.raises(ConfigError, match="alignment must be one of"):
+        tiny_generator(alignment="ctc")
+    with pytest.raises(ConfigError, match="predicts no durations"):
+        tiny_generator(alignment="uniform").log_durations(torch.zeros(1, 3, 16))

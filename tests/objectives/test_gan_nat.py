@@ -5,6 +5,7 @@ import torch
 
 from text2sign.data.torch_data import PoseItem, collate_pose_batch, pose_features
 from text2sign.errors import ConfigError
+from text2sign.models.alignment import duration_ends, frame_token_index, monotonic_alignment
 from text2sign.models.gan_nat import DiscriminatorConfig, GanNatConfig
 from text2sign.objectives.gan_nat import (
     FeatureGeometry,
@@ -18,6 +19,7 @@ from text2sign.objectives.gan_nat import (
     r1_penalty,
     reconstruction_losses,
     select_feature_stats,
+    weighted_square_distances,
 )
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import compute_feature_stats
@@ -151,7 +153,7 @@ def test_r1_penalty_of_a_linear_critic():
 # --- the objective --------------------------------------------------------------------------
 
 
-def toy_setup(adversarial=0.05, r1=0.0, d_model=32, layers=2, **objective_kw):
+def toy_setup(adversarial=0.05, r1=0.0, d_model=32, layers=2, model_kw=None, **objective_kw):
     torch.manual_seed(0)
     seqs = [fake_pose(n, seed=s) for s, n in enumerate([20, 14])]
     for seq in seqs:
@@ -165,7 +167,7 @@ def toy_setup(adversarial=0.05, r1=0.0, d_model=32, layers=2, **objective_kw):
     batch = collate_pose_batch(items)
     model = GanNatConfig(
         text=TextEncoderConfig(d_model=16, layers=1, heads=2, dropout=0.0),
-        d_model=d_model, layers=layers, heads=2, dropout=0.0, noise_dim=4, min_frames=4, max_frames=40,
+        d_model=d_model, layers=layers, heads=2, dropout=0.0, noise_dim=4, min_frames=4, max_frames=40, **(model_kw or {}),
     )  # fmt: skip
     objective_cfg = GanNatObjectiveConfig(
         adversarial=adversarial, r1=r1, discriminator=DiscriminatorConfig(channels=16, layers=2), **objective_kw
@@ -282,3 +284,47 @@ def test_visibility_loss_by_hand():
     padded = visibility_loss(torch.cat([logits, 100 * torch.ones(1, 1, 2)], 1), joint_mask.repeat(1, 2, 1),
                              torch.tensor([[True, False]]), [2, 1])
     assert padded.item() == pytest.approx(math.log(2), rel=1e-6)
+
+
+
+def test_duration_alignment_losses_and_search_after_warmup():
+    objective, batch, _ = toy_setup(adversarial=0.0, alignment_warmup=5, model_kw={"alignment": "durations", "prior_states": 2})
+    objective.schedule(0)
+    warm = objective(batch, "generator")
+    assert {"prior", "duration"} <= set(warm)
+    terms = ("position", "velocity", "acceleration", "bone", "length", "visibility", "prior", "duration")
+    assert warm["loss"].item() == pytest.approx(sum(getattr(objective.cfg, k) * warm[k] for k in terms).item(), rel=1e-5)
+    warm["loss"].backward()
+    assert objective.generator.prior_head.weight.grad.abs().sum() > 0
+    assert objective.generator.duration_head[-1].weight.grad.abs().sum() > 0
+
+    states, mask = objective.generator.encode(batch.texts, batch.signed_languages)
+    weights = feature_weights(batch.frame_mask, batch.joint_mask, 3)
+    equal, _ = objective.alignment_losses(states, mask, batch.features, weights, batch.lengths)
+    # "abc" over 20 frames and "ba" over 14, in 2 sub-runs a letter: equal sub-runs while warming up.
+    assert equal.tolist() == [[7, 6, 7], [7, 7, 0]]
+    objective.schedule(5)
+    searched, _ = objective.alignment_losses(states, mask, batch.features, weights, batch.lengths)
+    assert searched.sum(dim=1).tolist() == [20, 14]
+    assert (searched[0] >= 2).all() and (searched[1, :2] >= 2).all() and searched[1, 2] == 0  # >= 1 frame a sub-run
+    # The search never does worse than equal runs at explaining the frames by the token means.
+    means = objective.generator.prior_means(objective.generator.encode_text(states, mask)[0])
+    state_mask = mask.repeat_interleave(2, dim=1)
+
+    def fit(durations_per_state):
+        index, _ = frame_token_index(duration_ends(durations_per_state, state_mask, batch.lengths), batch.features.shape[1])
+        aligned = torch.gather(means, 1, index[..., None].expand(-1, -1, means.shape[-1]))
+        return (((aligned - batch.features) ** 2) * weights).sum().item()
+
+    best = monotonic_alignment(-weighted_square_distances(batch.features, means, weights), batch.lengths, state_mask.sum(1))
+    equal_states = torch.tensor([[4, 3, 3, 4, 3, 3], [3, 4, 3, 4, 0, 0]])
+    assert fit(best) <= fit(equal_states) + 1e-3
+    assert best.view(2, 3, 2).sum(-1).tolist() == searched.tolist()
+
+
+def test_weighted_square_distances_by_hand():
+    frames = torch.tensor([[[1.0, 2.0], [0.0, 5.0]]])  # (1, 2 frames, 2 features)
+    means = torch.tensor([[[1.0, 0.0], [3.0, 3.0], [0.0, 0.0]]])  # (1, 3 tokens, 2 features)
+    weights = torch.tensor([[[True, True], [True, False]]])  # the second frame's second feature unseen
+    expected = [[4.0, 5.0, 5.0], [1.0, 9.0, 0.0]]
+    assert torch.allclose(weighted_square_distances(frames, means, weights)[0], torch.tensor(expected))

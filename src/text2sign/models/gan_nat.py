@@ -17,7 +17,10 @@ pretrained) and, on its token states,
   its relative progress ``t / (T - 1)`` through the sign, per-frame style noise and the pooled
   text; queries attend to each other (self-attention over real frames only) and to the text
   tokens (cross-attention over real tokens only); a linear head reads out the features. All
-  frames come out at once: one forward pass whatever the length.
+  frames come out at once: one forward pass whatever the length;
+* with ``alignment`` "uniform" or "durations", each query also gets the token whose run of frames
+  holds it (:mod:`text2sign.models.alignment`); "durations" adds a duration head and the
+  per-token mean poses that training aligns real frames against.
 
 :class:`TemporalDiscriminator` scores every frame from a window around it (dilated 1D convs).
 """
@@ -32,10 +35,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from text2sign.errors import ConfigError
+from text2sign.models.alignment import duration_ends, frame_token_index
 from text2sign.text.encoders import TextEncoder, TextEncoderConfig, build_text_encoder
 from text2sign.text.layers import TransformerBlock, lengths_to_mask, masked_mean, sinusoidal_embedding
 
 DEFAULT_KINDS = ("body", "left_hand", "right_hand")
+ALIGNMENTS = ("attention", "uniform", "durations")
 
 
 def config_from_dict(cls, d: dict):
@@ -72,10 +77,16 @@ class GanNatConfig:
     # Text tokens also get their relative position i / (L - 1): a frame at progress p then finds
     # "its" letter by matching progress, which is how a fingerspelled word unfolds in time.
     token_progress: bool = True
-    # Each frame query also gets the token at its progress, floor(p * L): a uniform-duration length
-    # regulator (as in FastSpeech, with every token lasting T / L frames). Attention then refines
-    # the timing instead of having to discover the alignment from scratch.
-    uniform_alignment: bool = False
+    # How frames find their tokens (models.alignment). "attention": cross-attention alone.
+    # "uniform": each frame query also gets the token whose run holds it, every token lasting
+    # T / L frames (a FastSpeech length regulator with equal durations). "durations": the runs
+    # come from a duration head, trained on monotonic alignment search against the real frames
+    # (Glow-TTS): letters are retimed freely, so equal runs drift off the real ones.
+    alignment: str = "attention"
+    # Mean poses per token for the alignment search, one per consecutive sub-run (as in a left-to-
+    # right HMM of a phone): each gets at least one frame, so no letter collapses to a single frame,
+    # and a letter's way in, hold and way out are matched separately.
+    prior_states: int = 3
     # Per-frame visibility of each component (e.g. a hand out of view): predicted, so that a
     # generated pose leaves out what real data would not show instead of drawing an average.
     visibility: bool = True
@@ -86,6 +97,10 @@ class GanNatConfig:
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
             raise ConfigError(f"generator d_model {self.d_model} is not divisible by heads {self.heads}")
+        if self.alignment not in ALIGNMENTS:
+            raise ConfigError(f"generator alignment must be one of {', '.join(ALIGNMENTS)}, got {self.alignment!r}")
+        if self.prior_states < 1:
+            raise ConfigError(f"generator prior_states must be >= 1, got {self.prior_states}")
         if not 1 <= self.min_frames <= self.max_frames or self.length_bin < 1:
             raise ConfigError("generator needs 1 <= min_frames <= max_frames and length_bin >= 1")
 
@@ -153,6 +168,13 @@ class GanNatGenerator(nn.Module):
         self.out_norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, cfg.feature_dim)
         self.length_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, cfg.num_length_bins))
+        aligned = cfg.alignment != "attention"
+        # Where a frame is within its token's run: start (coming from the previous letter) or end.
+        self.within_proj = nn.Linear(2 * cfg.progress_frequencies, d) if aligned else None
+        durations = cfg.alignment == "durations"
+        self.duration_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1)) if durations else None
+        # One mean pose per token: what monotonic alignment search matches real frames against.
+        self.prior_head = nn.Linear(d, cfg.prior_states * cfg.feature_dim) if durations else None
 
     def encode(
         self, texts: list[str], languages: list[str] | None = None, signers: list[str] | None = None
@@ -189,17 +211,41 @@ class GanNatGenerator(nn.Module):
     def sample_noise(self, lengths: torch.Tensor, num_frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(len(lengths), num_frames, self.cfg.noise_dim, generator=generator, device=lengths.device)
 
-    def aligned_tokens(
-        self, ctx: torch.Tensor, text_mask: torch.Tensor | None, lengths: torch.Tensor, num_frames: int
+    def log_durations(self, ctx: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` predicted log frames per token, from projected token states (``encode_text``)."""
+        if self.duration_head is None:
+            raise ConfigError(f"a generator with alignment {self.cfg.alignment!r} predicts no durations")
+        return self.duration_head(ctx)[..., 0]
+
+    def prior_means(self, ctx: torch.Tensor) -> torch.Tensor:
+        """``(B, L * prior_states, F)``: each token's sub-run mean poses, in time order."""
+        b, count, _ = ctx.shape
+        return self.prior_head(ctx).view(b, count * self.cfg.prior_states, self.cfg.feature_dim)
+
+    def token_ends(
+        self, ctx: torch.Tensor, text_mask: torch.Tensor | None, lengths: torch.Tensor, durations: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``(B, T, d)``: for every frame, the token state at index floor(progress * tokens)."""
-        batch, count, _ = ctx.shape
-        tokens = torch.full((batch,), count, device=ctx.device) if text_mask is None else text_mask.sum(dim=1)
-        t = torch.arange(num_frames, device=ctx.device, dtype=torch.float32)
-        progress = t[None, :] / lengths[:, None].float().clamp(min=1)  # (B, T), in [0, 1) on real frames
-        index = (progress * tokens[:, None].float()).long().clamp(max=count - 1)
-        index = torch.minimum(index, (tokens[:, None] - 1).clamp(min=0))  # (B, T)
-        return torch.gather(ctx, 1, index[..., None].expand(-1, -1, ctx.shape[-1]))
+        """Frame where each token's run ends ``(B, L)``: from `durations` when given (training
+        targets), else equal runs ("uniform") or the duration head's ("durations")."""
+        if durations is None:
+            if self.cfg.alignment == "durations":
+                durations = self.log_durations(ctx).exp()
+            else:
+                durations = torch.ones(ctx.shape[:2], device=ctx.device)
+        return duration_ends(durations, text_mask, lengths)
+
+    def aligned_tokens(
+        self,
+        ctx: torch.Tensor,
+        text_mask: torch.Tensor | None,
+        lengths: torch.Tensor,
+        num_frames: int,
+        durations: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``(B, T, d)``: for every frame, the state of the token whose run holds it plus where in that run it is."""
+        index, within = frame_token_index(self.token_ends(ctx, text_mask, lengths, durations), num_frames)
+        tokens = torch.gather(ctx, 1, index[..., None].expand(-1, -1, ctx.shape[-1]))
+        return tokens + self.within_proj(self.progress_features(within))
 
     def frame_queries(self, lengths: torch.Tensor, num_frames: int, noise: torch.Tensor) -> torch.Tensor:
         device = lengths.device
@@ -216,9 +262,10 @@ class GanNatGenerator(nn.Module):
         lengths: torch.Tensor,
         noise: torch.Tensor | None = None,
         num_frames: int | None = None,
+        durations: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """`num_frames` (default ``max(lengths)``) lets the output match a padded batch's T."""
-        return self.forward_with_visibility(text_states, text_mask, lengths, noise, num_frames)[0]
+        return self.forward_with_visibility(text_states, text_mask, lengths, noise, num_frames, durations)[0]
 
     def forward_with_visibility(
         self,
@@ -227,17 +274,19 @@ class GanNatGenerator(nn.Module):
         lengths: torch.Tensor,
         noise: torch.Tensor | None = None,
         num_frames: int | None = None,
+        durations: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Features ``(B, T, F)`` and visibility logits ``(B, T, C)`` per component of the kinds
-        (None when the config predicts no visibility)."""
+        (None when the config predicts no visibility). `durations` ``(B, L)`` fix the tokens'
+        runs (training with aligned targets); otherwise the config's alignment places them."""
         num_frames = int(lengths.max()) if num_frames is None else num_frames
         if noise is None:
             noise = self.sample_noise(lengths, num_frames)
         frame_mask = lengths_to_mask(lengths, num_frames)  # (B, T)
         ctx, pooled = self.encode_text(text_states, text_mask)  # (B, L, d), (B, d)
         x = self.frame_queries(lengths, num_frames, noise) + self.pooled_proj(pooled)[:, None]  # (B, T, d)
-        if self.cfg.uniform_alignment:
-            x = x + self.aligned_tokens(ctx, text_mask, lengths, num_frames)
+        if self.cfg.alignment != "attention":
+            x = x + self.aligned_tokens(ctx, text_mask, lengths, num_frames, durations)
         # An all-real batch (always so for one text) skips masking: attention's fast path.
         self_mask = None if bool(frame_mask.all()) else frame_mask
         ctx_mask = None if text_mask is None or bool(text_mask.all()) else text_mask

@@ -10,6 +10,13 @@ Generator step (``generator_losses``), with the real lengths as teacher forcing:
   on de-standardized (shoulder-normalized) coordinates, ``x = features * std + mean``, because a
   bone length in standardized units would mix the per-coordinate scales of its two joints.
 * ``length``: cross-entropy of the length predictor against the real lengths' bins.
+* ``prior`` / ``duration`` (generators with ``alignment: durations``): the real frames are
+  aligned to the text tokens by monotonic alignment search against ``prior_states`` mean poses
+  per token, each owning a sub-run of at least one frame
+  (:func:`text2sign.models.alignment.monotonic_alignment`; equal runs for the first
+  ``alignment_warmup`` steps, while those means are still noise). ``prior`` is the Huber loss of
+  the aligned means against the real frames, ``duration`` the squared error of the predicted
+  log durations against the aligned ones. The decoder is then trained on the aligned runs.
 * ``adversarial``: hinge generator loss ``-mean D(fake)`` over real frames.
 
 Discriminator step (``discriminator_losses``): hinge ``relu(1 - D(real)) + relu(1 + D(fake))``
@@ -34,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from text2sign.errors import ConfigError
+from text2sign.models.alignment import duration_ends, durations_from_ends, frame_token_index, monotonic_alignment
 from text2sign.models.gan_nat import (
     DiscriminatorConfig,
     GanNatConfig,
@@ -57,6 +65,9 @@ class GanNatObjectiveConfig:
     bone: float = 0.1
     length: float = 0.1
     visibility: float = 0.5  # BCE of per-frame component visibility (generators that predict it)
+    prior: float = 1.0  # per-token mean poses that alignment search matches (alignment: durations)
+    duration: float = 0.1  # log-duration regression against the searched alignment
+    alignment_warmup: int = 500  # steps on equal runs before alignment search takes over
     adversarial: float = 0.05
     adversarial_start: int = 0  # steps of reconstruction-only training before the GAN terms start
     r1: float = 0.0  # R1 gamma; 0 turns the penalty off
@@ -65,9 +76,10 @@ class GanNatObjectiveConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
 
     def __post_init__(self) -> None:
-        for name in ("position", "velocity", "acceleration", "bone", "length", "visibility", "adversarial", "r1"):
+        for name in ("position", "velocity", "acceleration", "bone", "length", "visibility", "prior", "duration",
+                     "adversarial", "r1", "alignment_warmup"):  # fmt: skip
             if getattr(self, name) < 0:
-                raise ConfigError(f"loss weight {name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"objective.{name} must be >= 0, got {getattr(self, name)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -199,6 +211,16 @@ def visibility_loss(logits: torch.Tensor, joint_mask: torch.Tensor, frame_mask: 
     return masked_frame_mean(per_frame, frame_mask)
 
 
+def weighted_square_distances(frames: torch.Tensor, means: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``(B, T, L)``: squared distance from every frame ``(B, T, F)`` to every token mean ``(B, L, F)``
+    over the frame's observed features (`weights`, ``(B, T, F)``)."""
+    w = weights.to(frames.dtype)
+    frame_part = (w * frames**2).sum(dim=-1, keepdim=True)  # (B, T, 1)
+    cross = torch.bmm(w * frames, means.transpose(1, 2))  # (B, T, L)
+    mean_part = torch.bmm(w, (means**2).transpose(1, 2))  # (B, T, L)
+    return (frame_part - 2 * cross + mean_part).clamp(min=0)
+
+
 def masked_frame_mean(scores: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
     m = frame_mask.to(scores.dtype)
     return (scores * m).sum() / m.sum().clamp(min=1.0)
@@ -294,9 +316,14 @@ class GanNatObjective(Objective):
         cfg = self.cfg
         real, frame_mask = batch.features, batch.frame_mask
         states, text_mask = self.generator.encode(batch.texts, batch.signed_languages)
-        fake, visibility = self.generator.forward_with_visibility(states, text_mask, batch.lengths, num_frames=real.shape[1])
         weights = feature_weights(frame_mask, batch.joint_mask, real.shape[-1] // batch.joint_mask.shape[-1])
-        losses = reconstruction_losses(fake, real, weights, cfg.huber_delta)
+        durations, losses = None, {}
+        if self.generator.cfg.alignment == "durations":
+            durations, losses = self.alignment_losses(states, text_mask, real, weights, batch.lengths)
+        fake, visibility = self.generator.forward_with_visibility(
+            states, text_mask, batch.lengths, num_frames=real.shape[1], durations=durations
+        )
+        losses.update(reconstruction_losses(fake, real, weights, cfg.huber_delta))
         if visibility is not None:
             losses["visibility"] = visibility_loss(visibility, batch.joint_mask, frame_mask, self.generator.component_sizes)
         if cfg.bone > 0:
@@ -312,6 +339,30 @@ class GanNatObjective(Objective):
         out = {"loss": total, **{k: v.detach() for k, v in losses.items()}}
         out["length_accuracy"] = (logits.argmax(dim=-1) == target_bins).float().mean().detach()
         return out
+
+    def alignment_losses(
+        self, states: torch.Tensor, text_mask: torch.Tensor, real: torch.Tensor, weights: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Aligned durations ``(B, L)`` of the real frames and the ``prior`` and ``duration`` losses."""
+        generator = self.generator
+        ctx, _ = generator.encode_text(states, text_mask)
+        means = generator.prior_means(ctx)  # (B, L * S, F): S sub-runs per token
+        sub = generator.cfg.prior_states
+        state_mask = text_mask.repeat_interleave(sub, dim=1)
+        if self.step < self.cfg.alignment_warmup:
+            state_durations = durations_from_ends(duration_ends(state_mask.float(), state_mask, lengths))
+        else:
+            distances = weighted_square_distances(real, means.detach(), weights)
+            state_durations = monotonic_alignment(-distances, lengths, state_mask.sum(dim=1))
+        durations = state_durations.view(len(lengths), -1, sub).sum(dim=-1)  # (B, L)
+        index, _ = frame_token_index(duration_ends(state_durations, state_mask, lengths), real.shape[1])
+        aligned_means = torch.gather(means, 1, index[..., None].expand(-1, -1, means.shape[-1]))
+        # The duration head learns from the alignment; its error must not reshape the token states.
+        predicted = generator.log_durations(ctx.detach())
+        target = torch.log(durations.clamp(min=1).float())
+        token_weights = text_mask.to(predicted.dtype)
+        duration_error = ((predicted - target) ** 2 * token_weights).sum() / token_weights.sum().clamp(min=1.0)
+        return durations, {"prior": masked_huber(aligned_means, real, weights, self.cfg.huber_delta), "duration": duration_error}
 
     def discriminator_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         real, frame_mask = batch.features, batch.frame_mask

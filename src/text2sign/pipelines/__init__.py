@@ -4,7 +4,6 @@ place that turns a model name or a checkpoint directory into one."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from text2sign.errors import CheckpointError, Text2SignError
@@ -39,14 +38,10 @@ def load_pipeline(model: str = "default", lexicon: str | Path | None = None):
 
 def load_checkpoint_pipeline(path: Path):
     """The inference pipeline of the model family a checkpoint's config.json names."""
-    from text2sign.training.checkpoint import resolve_checkpoint
+    from text2sign.training.checkpoint import read_metadata, resolve_checkpoint
 
     path = resolve_checkpoint(path)
-    try:
-        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        family = meta.get("experiment", meta).get("family")
-    except (OSError, ValueError, AttributeError) as exc:
-        raise CheckpointError(f"{path}/config.json is not a readable checkpoint config ({exc})") from None
+    family = read_metadata(path)["experiment"].get("family")
     if family == "gan-nat":
         from text2sign.pipelines.neural import GanNatPipeline
 

@@ -15,7 +15,6 @@ Everything runs in eval mode under ``torch.inference_mode``; one text skips all 
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -23,19 +22,16 @@ import numpy as np
 import torch
 
 from text2sign.errors import CheckpointError, ConfigError, LanguageError, Text2SignError, TextError
-from text2sign.fileio import write_bytes_atomic, write_text_atomic
 from text2sign.models.gan_nat import GanNatConfig, GanNatGenerator
 from text2sign.objectives.gan_nat import select_feature_stats
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.normalize import FeatureStats
 from text2sign.data.torch_data import hands_from_wrist_offsets
-from text2sign.pipelines.concat import split_words
+from text2sign.pipelines.concat import check_text, split_words
 from text2sign.pose.sequence import PoseSequence, interpolate_frames
-from text2sign.training.checkpoint import weights_mismatch
+from text2sign.training.checkpoint import STATS_NAME, load_pretrained, read_metadata, save_checkpoint
+from text2sign.training.config import ExperimentConfig, PoseDataConfig
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-STATS_NAME = "normalization.json"
 FAMILY = "gan-nat"
 MAX_FRAMES_FACTOR = 4  # --frames may ask for up to this many times the longest trained length
 
@@ -124,61 +120,24 @@ class GanNatPipeline:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu", seed: int = 0) -> GanNatPipeline:
-        """Load a checkpoint directory: ``config.json`` + ``model.safetensors`` + ``normalization.json``.
-
-        ``config.json`` is either the training loop's (``{"format": ..., "experiment": {"family",
-        "model", ...}}``) or the flat one :meth:`save_pretrained` writes; the generator's config is
-        the ``model`` section.
-        """
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        path = Path(path)
-        config_file = path / CONFIG_NAME
-        if not config_file.is_file():
-            raise CheckpointError(f"{path} is not a checkpoint: {CONFIG_NAME} is missing")
-        try:
-            meta = json.loads(config_file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CheckpointError(f"{config_file} is not valid JSON ({exc})") from None
-        experiment = meta.get("experiment", meta) if isinstance(meta, dict) else {}
-        if experiment.get("family") != FAMILY or not isinstance(experiment.get("model"), dict):
-            raise CheckpointError(f"{path} is not a {FAMILY} checkpoint (family {experiment.get('family')!r})")
-        try:
-            cfg = GanNatConfig.from_dict(experiment["model"])
-            generator = GanNatGenerator(cfg)
-        except (ConfigError, TypeError) as exc:
-            raise CheckpointError(f"{config_file}: {exc}") from None
-        for name in (WEIGHTS_NAME, STATS_NAME):
-            if not (path / name).is_file():
-                raise CheckpointError(f"{path} is incomplete: {name} is missing")
-        try:
-            weights = load_file(str(path / WEIGHTS_NAME), device="cpu")
-        except (SafetensorError, OSError) as exc:
-            raise CheckpointError(f"{path / WEIGHTS_NAME} is unreadable ({exc})") from None
-        problem = weights_mismatch(generator, weights)
-        if problem:
-            raise CheckpointError(f"{path / WEIGHTS_NAME} does not match {CONFIG_NAME}: {problem}")
-        generator.load_state_dict(weights, strict=True)
-        try:
-            stats = FeatureStats.load(path / STATS_NAME)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"{path / STATS_NAME} is unreadable ({exc})") from None
-        pairs = experiment.get("language_pairs")
-        return cls(generator, stats, language_pairs=pairs, seed=seed, device=device)
+        """Load a gan-nat checkpoint directory (or a run's latest), as the training loop or
+        :meth:`save_pretrained` writes it: the generator is rebuilt from ``config.json`` alone."""
+        pretrained = load_pretrained(path)
+        if pretrained.config.family != FAMILY:
+            raise CheckpointError(f"{pretrained.path} is not a {FAMILY} checkpoint (family {pretrained.config.family!r})")
+        if pretrained.feature_stats is None:
+            raise CheckpointError(f"{pretrained.path} is incomplete: {STATS_NAME} is missing")
+        pairs = read_metadata(pretrained.path).get("language_pairs")
+        return cls(pretrained.model, pretrained.feature_stats, language_pairs=pairs, seed=seed, device=device)
 
     def save_pretrained(self, path: str | Path) -> Path:
-        """Write the flat checkpoint layout :meth:`from_pretrained` reads (each file atomically)."""
-        from safetensors.torch import save
+        """Write a checkpoint directory (atomically) that :meth:`from_pretrained` and every other
+        checkpoint reader load: the training loop's format, without trainer state."""
+        from text2sign.objectives.gan_nat import GanNatObjectiveConfig
 
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.generator.state_dict().items()}
-        write_bytes_atomic(path / WEIGHTS_NAME, save(state))
-        self.stats.save(path / STATS_NAME)
-        meta = {"family": FAMILY, "model": self.generator.cfg.to_dict(), "language_pairs": self.language_pairs_known}
-        write_text_atomic(path / CONFIG_NAME, json.dumps(meta, indent=2) + "\n")
-        return path
+        config = ExperimentConfig(FAMILY, PoseDataConfig(corpus=""), self.generator.cfg, GanNatObjectiveConfig())
+        pairs = [list(p) for p in self.language_pairs_known] if self.language_pairs_known else None
+        return save_checkpoint(Path(path), config, self.generator, feature_stats=self.stats, metadata={"language_pairs": pairs})
 
     # --- inference ----------------------------------------------------------------------------
 
@@ -227,8 +186,7 @@ class GanNatPipeline:
         `strict` turns characters the model has never seen into an error instead of a warning."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         for text in texts:
-            if not text.strip():
-                raise TextError("text is empty")
+            check_text(text)
         if not self.signs_words_separately:
             return self._generate(texts, spoken, signed, frames, seed, signer, strict)
         words = [split_words(text) for text in texts]

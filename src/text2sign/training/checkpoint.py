@@ -92,12 +92,17 @@ def save_checkpoint(
     trainer_state: dict | None = None,
     feature_stats: Any = None,
     step: int | None = None,
+    metadata: dict | None = None,
 ) -> Path:
-    """Write a checkpoint directory atomically: it appears complete at `path` or not at all."""
+    """Write a checkpoint directory atomically: it appears complete at `path` or not at all.
+
+    `metadata` (JSON values) goes into ``config.json`` beside the experiment, for inference
+    facts the config does not hold (e.g. the language pairs a pipeline accepts)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_dir(path) as tmp:
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "step": step, "model_class": _qualname(model)}
+        meta.update(metadata or {})
         meta["experiment"] = config_to_dict(config)
         (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         _save_weights(model, tmp / WEIGHTS_NAME)
@@ -117,18 +122,24 @@ def prune_checkpoints(run_dir: Path, keep_last_k: int) -> list[Path]:
     return doomed
 
 
-def read_config(path: str | os.PathLike) -> ExperimentConfig:
-    """The experiment config stored in a checkpoint, validated as strictly as a YAML file."""
-    ckpt = Path(path)
-    file = ckpt / CONFIG_NAME
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The whole ``config.json`` of a checkpoint: format, step, metadata and the raw experiment."""
+    file = Path(path) / CONFIG_NAME
     if not file.is_file():
-        raise CheckpointError(f"{ckpt} is not a checkpoint: {CONFIG_NAME} is missing")
+        raise CheckpointError(f"{path} is not a checkpoint: {CONFIG_NAME} is missing")
     try:
         meta = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{file} is not valid JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("experiment"), dict):
         raise CheckpointError(f"{file} is not a text2sign checkpoint config (no 'format': '{FORMAT}' with an 'experiment')")
+    return meta
+
+
+def read_config(path: str | os.PathLike) -> ExperimentConfig:
+    """The experiment config stored in a checkpoint, validated as strictly as a YAML file."""
+    meta = read_metadata(path)
+    file = Path(path) / CONFIG_NAME
     if meta.get("version") != FORMAT_VERSION:
         raise CheckpointError(f"{file} has format version {meta.get('version')}; this text2sign reads {FORMAT_VERSION}")
     try:
