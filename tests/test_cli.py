@@ -60,10 +60,14 @@ def test_unsignable_characters_warn_but_strict_fails(tmp_path, capsys):
 
 
 def test_languages_json_lists_pairs_and_borrowing(capsys):
-    assert run(["languages", "--json"]) == 0
+    assert run(["languages", "--model", "concat", "--json"]) == 0
     pairs = json.loads(capsys.readouterr().out)
     assert {"spoken": "en", "signed": "ase", "borrows": None} in pairs
     assert any(p["signed"] == "fsl" and p["borrows"] == "ase" for p in pairs)
+    # The default (learned, character-level) model reads text of any spoken language.
+    assert run(["languages", "--json"]) == 0
+    pairs = json.loads(capsys.readouterr().out)
+    assert len(pairs) == 19 and {"spoken": "*", "signed": "gsg", "borrows": None} in pairs
 
 
 def test_render_contact_sheet(tmp_path, capsys):
@@ -83,7 +87,8 @@ def test_render_contact_sheet(tmp_path, capsys):
         (["generate", "a" * 1001, "-o", "{tmp}/x.pose"], "the limit is 1000"),
         (["generate", "hi", "--signed", "xyz", "-o", "{tmp}/x.pose"], "signed language 'xyz'"),
         (["generate", "hi", "--model", "nope", "-o", "{tmp}/x.pose"], "unknown model 'nope'"),
-        (["generate", "hi", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"], "corpus directory not found"),
+        (["generate", "hi", "--model", "concat", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"], "corpus directory not found"),
+        (["generate", "hi", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"], "--lexicon only applies to the concat model"),
         (["generate", "hi", "-o", "{tmp}/missing-dir/x.pose"], "output directory does not exist"),
         (["generate", "hi", "-o", "{tmp}/x.txt"], "unknown pose file type .txt"),
         (["generate", "hi", "--hide", "tail", "-o", "{tmp}/x.pose"], "--hide takes component kinds"),

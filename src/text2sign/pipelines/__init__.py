@@ -11,7 +11,7 @@ from text2sign.errors import CheckpointError, Text2SignError
 # Learned models that ship inside the package, by name.
 SHIPPED_MODELS = {"fs-gan-nat": Path(__file__).parent / "assets" / "fs-gan-nat"}
 # What "default" means; see benchmarks/RESULTS.md for why it is this one.
-DEFAULT_MODEL = "concat"
+DEFAULT_MODEL = "fs-gan-nat"
 MODEL_NAMES = ("default", "concat", "spoken-to-signed", *SHIPPED_MODELS)
 
 
