@@ -173,7 +173,7 @@ class GanNatGenerator(nn.Module):
         self.within_proj = nn.Linear(2 * cfg.progress_frequencies, d) if aligned else None
         durations = cfg.alignment == "durations"
         self.duration_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1)) if durations else None
-        # One mean pose per token: what monotonic alignment search matches real frames against.
+        # prior_states mean poses per token: what monotonic alignment search matches real frames against.
         self.prior_head = nn.Linear(d, cfg.prior_states * cfg.feature_dim) if durations else None
 
     def encode(
