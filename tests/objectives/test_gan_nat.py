@@ -5,7 +5,7 @@ import torch
 
 from text2sign.data.torch_data import PoseItem, collate_pose_batch, pose_features
 from text2sign.errors import ConfigError
-from text2sign.models.alignment import duration_ends, frame_token_index, monotonic_alignment
+from text2sign.models.alignment import duration_ends, frame_token_index, monotonic_alignment, per_frame
 from text2sign.models.gan_nat import DiscriminatorConfig, GanNatConfig
 from text2sign.objectives.gan_nat import (
     FeatureGeometry,
@@ -313,7 +313,7 @@ def test_duration_alignment_losses_and_search_after_warmup():
 
     def fit(durations_per_state):
         index, _ = frame_token_index(duration_ends(durations_per_state, state_mask, batch.lengths), batch.features.shape[1])
-        aligned = torch.gather(means, 1, index[..., None].expand(-1, -1, means.shape[-1]))
+        aligned = per_frame(means, index)
         return (((aligned - batch.features) ** 2) * weights).sum().item()
 
     best = monotonic_alignment(-weighted_square_distances(batch.features, means, weights), batch.lengths, state_mask.sum(1))

@@ -59,6 +59,16 @@ def durations_from_ends(ends: torch.Tensor) -> torch.Tensor:
     return torch.diff(ends, dim=1, prepend=torch.zeros_like(ends[:, :1]))
 
 
+def equal_durations(token_mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``(B, L)`` frames per token when the real tokens share ``lengths[b]`` frames equally."""
+    return durations_from_ends(duration_ends(token_mask.float(), token_mask, lengths))
+
+
+def per_frame(token_states: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``(B, L, C)`` token states read out at ``index (B, T)`` from :func:`frame_token_index`: ``(B, T, C)``."""
+    return torch.gather(token_states, 1, index[..., None].expand(-1, -1, token_states.shape[-1]))
+
+
 def monotonic_alignment(
     log_likelihood: torch.Tensor, frame_lengths: torch.Tensor, token_counts: torch.Tensor
 ) -> torch.Tensor:
@@ -101,7 +111,6 @@ def monotonic_alignment(
         durations.scatter_add_(1, path, frames.long())
         too_short = frame_lengths < token_counts
         if bool(too_short.any()):
-            token_mask = token_index[None, :] < token_counts[:, None]
-            equal = durations_from_ends(duration_ends(token_mask.float(), token_mask, frame_lengths))
+            equal = equal_durations(token_index[None, :] < token_counts[:, None], frame_lengths)
             durations = torch.where(too_short[:, None], equal, durations)
         return durations

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from text2sign.errors import ConfigError
-from text2sign.models.alignment import duration_ends, frame_token_index
+from text2sign.models.alignment import duration_ends, frame_token_index, per_frame
 from text2sign.text.encoders import TextEncoder, TextEncoderConfig, build_text_encoder
 from text2sign.text.layers import TransformerBlock, lengths_to_mask, masked_mean, sinusoidal_embedding
 
@@ -244,8 +244,7 @@ class GanNatGenerator(nn.Module):
     ) -> torch.Tensor:
         """``(B, T, d)``: for every frame, the state of the token whose run holds it plus where in that run it is."""
         index, within = frame_token_index(self.token_ends(ctx, text_mask, lengths, durations), num_frames)
-        tokens = torch.gather(ctx, 1, index[..., None].expand(-1, -1, ctx.shape[-1]))
-        return tokens + self.within_proj(self.progress_features(within))
+        return per_frame(ctx, index) + self.within_proj(self.progress_features(within))
 
     def frame_queries(self, lengths: torch.Tensor, num_frames: int, noise: torch.Tensor) -> torch.Tensor:
         device = lengths.device

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from text2sign.errors import ConfigError
-from text2sign.models.alignment import duration_ends, durations_from_ends, frame_token_index, monotonic_alignment
+from text2sign.models.alignment import duration_ends, equal_durations, frame_token_index, monotonic_alignment, per_frame
 from text2sign.models.gan_nat import (
     DiscriminatorConfig,
     GanNatConfig,
@@ -207,8 +207,8 @@ def component_visible(joint_mask: torch.Tensor, sizes: list[int]) -> torch.Tenso
 def visibility_loss(logits: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     """Binary cross-entropy of predicted component visibility, over real frames only."""
     target = component_visible(joint_mask, sizes).to(logits.dtype)  # (B, T, C)
-    per_frame = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=-1)  # (B, T)
-    return masked_frame_mean(per_frame, frame_mask)
+    frame_losses = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=-1)  # (B, T)
+    return masked_frame_mean(frame_losses, frame_mask)
 
 
 def weighted_square_distances(frames: torch.Tensor, means: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -350,18 +350,17 @@ class GanNatObjective(Objective):
         sub = generator.cfg.prior_states
         state_mask = text_mask.repeat_interleave(sub, dim=1)
         if self.step < self.cfg.alignment_warmup:
-            state_durations = durations_from_ends(duration_ends(state_mask.float(), state_mask, lengths))
+            state_durations = equal_durations(state_mask, lengths)
         else:
             distances = weighted_square_distances(real, means.detach(), weights)
             state_durations = monotonic_alignment(-distances, lengths, state_mask.sum(dim=1))
         durations = state_durations.view(len(lengths), -1, sub).sum(dim=-1)  # (B, L)
         index, _ = frame_token_index(duration_ends(state_durations, state_mask, lengths), real.shape[1])
-        aligned_means = torch.gather(means, 1, index[..., None].expand(-1, -1, means.shape[-1]))
+        aligned_means = per_frame(means, index)
         # The duration head learns from the alignment; its error must not reshape the token states.
         predicted = generator.log_durations(ctx.detach())
         target = torch.log(durations.clamp(min=1).float())
-        token_weights = text_mask.to(predicted.dtype)
-        duration_error = ((predicted - target) ** 2 * token_weights).sum() / token_weights.sum().clamp(min=1.0)
+        duration_error = masked_frame_mean((predicted - target) ** 2, text_mask)
         return durations, {"prior": masked_huber(aligned_means, real, weights, self.cfg.huber_delta), "duration": duration_error}
 
     def discriminator_losses(self, batch: Any) -> dict[str, torch.Tensor]:

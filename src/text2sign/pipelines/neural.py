@@ -29,7 +29,7 @@ from text2sign.pose.normalize import FeatureStats
 from text2sign.data.torch_data import hands_from_wrist_offsets
 from text2sign.pipelines.concat import check_text, split_words
 from text2sign.pose.sequence import PoseSequence, interpolate_frames
-from text2sign.training.checkpoint import STATS_NAME, load_pretrained, read_metadata, save_checkpoint
+from text2sign.training.checkpoint import STATS_NAME, load_pretrained, save_checkpoint
 from text2sign.training.config import ExperimentConfig, PoseDataConfig
 
 FAMILY = "gan-nat"
@@ -127,7 +127,7 @@ class GanNatPipeline:
             raise CheckpointError(f"{pretrained.path} is not a {FAMILY} checkpoint (family {pretrained.config.family!r})")
         if pretrained.feature_stats is None:
             raise CheckpointError(f"{pretrained.path} is incomplete: {STATS_NAME} is missing")
-        pairs = read_metadata(pretrained.path).get("language_pairs")
+        pairs = pretrained.metadata.get("language_pairs")
         return cls(pretrained.model, pretrained.feature_stats, language_pairs=pairs, seed=seed, device=device)
 
     def save_pretrained(self, path: str | Path) -> Path:

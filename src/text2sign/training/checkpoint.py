@@ -23,7 +23,7 @@ import os
 import random
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class Pretrained:
     config: ExperimentConfig
     feature_stats: Any  # FeatureStats or None
     path: Path
+    metadata: dict = field(default_factory=dict)  # the whole config.json (see save_checkpoint's `metadata`)
 
 
 def step_dir(run_dir: Path, step: int) -> Path:
@@ -101,8 +102,8 @@ def save_checkpoint(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_dir(path) as tmp:
-        meta = {"format": FORMAT, "version": FORMAT_VERSION, "step": step, "model_class": _qualname(model)}
-        meta.update(metadata or {})
+        # The format's own keys come last: metadata cannot overwrite them.
+        meta = {**(metadata or {}), "format": FORMAT, "version": FORMAT_VERSION, "step": step, "model_class": _qualname(model)}
         meta["experiment"] = config_to_dict(config)
         (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         _save_weights(model, tmp / WEIGHTS_NAME)
@@ -138,7 +139,11 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 def read_config(path: str | os.PathLike) -> ExperimentConfig:
     """The experiment config stored in a checkpoint, validated as strictly as a YAML file."""
-    meta = read_metadata(path)
+    return experiment_config(read_metadata(path), path)
+
+
+def experiment_config(meta: dict, path: str | os.PathLike) -> ExperimentConfig:
+    """The validated experiment of a checkpoint's ``config.json`` as :func:`read_metadata` gives it."""
     file = Path(path) / CONFIG_NAME
     if meta.get("version") != FORMAT_VERSION:
         raise CheckpointError(f"{file} has format version {meta.get('version')}; this text2sign reads {FORMAT_VERSION}")
@@ -153,7 +158,8 @@ def load_pretrained(path: str | os.PathLike, device: str | torch.device = "cpu")
     from text2sign.training.registry import get_family
 
     ckpt = resolve_checkpoint(path)
-    config = read_config(ckpt)
+    metadata = read_metadata(ckpt)
+    config = experiment_config(metadata, ckpt)
     try:
         family = get_family(config.family, str(ckpt / CONFIG_NAME))
     except ConfigError as exc:
@@ -168,7 +174,7 @@ def load_pretrained(path: str | os.PathLike, device: str | torch.device = "cpu")
             stats = FeatureStats.load(ckpt / STATS_NAME)
         except (ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{ckpt / STATS_NAME} is unreadable ({exc})") from None
-    return Pretrained(model.to(device).eval(), config, stats, ckpt)
+    return Pretrained(model.to(device).eval(), config, stats, ckpt, metadata)
 
 
 def from_pretrained(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
