@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from text2sign.errors import Text2SignError
-from text2sign.pipelines import DEFAULT_MODEL
+from text2sign.pipelines import DEFAULT_MODEL, MODEL_NAMES
 
 app = typer.Typer(
     help="Sign language production: text in, signing out as .pose skeletons and video.",
@@ -29,7 +28,7 @@ app.add_typer(export_app, name="export")
 console = Console()
 err_console = Console(stderr=True)
 
-MODELS = (f"default (= {DEFAULT_MODEL})", "concat", "spoken-to-signed", "fs-gan-nat (shipped GAN-NAT)", "a checkpoint directory")
+MODELS = (f"default (= {DEFAULT_MODEL})", *(name for name in MODEL_NAMES if name != "default"), "a checkpoint or run directory (see: text2sign models)")
 
 
 def progress_bar():
@@ -51,13 +50,20 @@ def parse_hide(hide: str) -> tuple[str, ...]:
 def build_pipeline(model: str, lexicon: Optional[Path]):
     from text2sign.pipelines import load_pipeline
 
-    return load_pipeline(model, lexicon)
+    return load_pipeline(model, lexicon=lexicon)
+
+
+def print_warnings(messages: list[str]) -> None:
+    for message in messages:
+        err_console.print(f"warning: {message}", style="yellow", highlight=False, markup=False)
 
 
 @app.command()
 def generate(
     text: Annotated[str, typer.Argument(help="Text to sign, e.g. 'hello world'.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output pose file (.pose or .npz).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output: .pose or .npz for pose models; .gif, .mp4 or a folder of PNG frames for video models.")
+    ],
     spoken: Annotated[str, typer.Option("--spoken", help="Spoken language code of TEXT.")] = "en",
     signed: Annotated[str, typer.Option("--signed", help="Signed language code to produce.")] = "ase",
     model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "default",
@@ -67,45 +73,63 @@ def generate(
     frames: Annotated[
         Optional[int], typer.Option("--frames", help="Learned models: frames per word instead of the predicted length.")
     ] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of a stochastic model's sampling (default: the model's own).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on characters that cannot be signed instead of skipping them.")] = False,
-    gif: Annotated[Optional[Path], typer.Option("--gif", help="Also render a GIF here.")] = None,
-    mp4: Annotated[Optional[Path], typer.Option("--mp4", help="Also render an H.264 MP4 here.")] = None,
-    size: Annotated[int, typer.Option("--size", help="Width and height of rendered video, pixels.")] = 384,
-    hide: Annotated[str, typer.Option("--hide", help="Component kinds not drawn, comma-separated (face, world, ...).")] = "world",
+    gif: Annotated[Optional[Path], typer.Option("--gif", help="Also write a GIF here.")] = None,
+    mp4: Annotated[Optional[Path], typer.Option("--mp4", help="Also write an H.264 MP4 here.")] = None,
+    size: Annotated[
+        Optional[int], typer.Option("--size", help="Width and height of GIF / MP4, pixels (default: 384 for poses, the model's own for video).")
+    ] = None,
+    hide: Annotated[str, typer.Option("--hide", help="Pose models: component kinds not drawn, comma-separated (face, world, ...).")] = "world",
 ) -> None:
-    """Generate signing for TEXT and write it as a pose file (and optionally GIF / MP4)."""
+    """Generate signing for TEXT: a pose file (pose models) or a video (video models), optionally also GIF / MP4."""
     from text2sign.fileio import check_output_path
-    from text2sign.pipelines.concat import UnsignableCharacters
-    from text2sign.pipelines.neural import UnknownCharacters
-    from text2sign.pose.io import save_pose
+    from text2sign.rendering import check_output_kind, write_output
 
     for path in (output, gif, mp4):
         if path is not None:
             check_output_path(path)
     hidden = parse_hide(hide)
     pipeline = build_pipeline(model, lexicon)
-    options = {"strict": strict}
-    if frames is not None:
-        if not hasattr(pipeline, "generator"):
-            raise Text2SignError(f"--frames applies to learned models, not {model}")
-        options["frames"] = frames
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnsignableCharacters)
-        warnings.simplefilter("always", UnknownCharacters)
-        (pose,) = pipeline([text], spoken=spoken, signed=signed, **options)
-    for w in caught:
-        if issubclass(w.category, (UnsignableCharacters, UnknownCharacters)):
-            err_console.print(f"warning: {w.message}", style="yellow", highlight=False)
-    save_pose(pose, output)
-    written = [str(output)]
-    if gif or mp4:
-        from text2sign.rendering import render
+    check_output_kind(pipeline.output, output)
+    result = pipeline([text], spoken=spoken, signed=signed, seed=seed, strict=strict, frames=frames)
+    print_warnings(result.warnings)
+    (signing,) = result.outputs
+    draw = {"width": size, "height": size} if size is not None else {}
+    if pipeline.output == "pose":
+        draw = {"width": size or 384, "height": size or 384, "hide": hidden}
+    written = []
+    for path in (output, gif, mp4):
+        if path is not None:
+            write_output(signing, path, **({} if path is output and pipeline.output == "pose" else draw))
+            written.append(str(path))
+    console.print(f"{describe_output(signing)} -> {', '.join(written)}", highlight=False)
 
-        for path in (gif, mp4):
-            if path is not None:
-                render(pose, path, width=size, height=size, hide=hidden)
-                written.append(str(path))
-    console.print(f"{pose.num_frames} frames ({pose.duration:.2f} s, {pose.layout.name}) -> {', '.join(written)}", highlight=False)
+
+def describe_output(signing) -> str:
+    if hasattr(signing, "layout"):
+        return f"{signing.num_frames} frames ({signing.duration:.2f} s, {signing.layout.name})"
+    return f"{signing.num_frames} frames ({signing.duration:.2f} s, {signing.width}x{signing.height} video)"
+
+
+@app.command()
+def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+    """List every model you can name with --model: family, output kind, languages, size on disk."""
+    from text2sign.pipelines import list_models
+
+    rows = list_models()
+    if as_json:
+        console.print_json(json.dumps([r.to_dict() for r in rows]))
+        return
+    table = Table(title="models (also: any checkpoint or run directory written by text2sign train)")
+    for column in ("name", "family", "output", "languages", "size", "about"):
+        table.add_column(column, justify="right" if column in ("languages", "size") else "left")
+    for r in rows:
+        signed = len({si for _, si in r.languages})
+        size = "-" if r.size_bytes is None else f"{r.size_bytes / 2**20:.1f} MB"
+        name = f"{r.name} (default)" if r.default else r.name
+        table.add_row(name, r.family, r.output, f"{len(r.languages)} pairs, {signed} signed", size, r.about)
+    console.print(table)
 
 
 @app.command()
@@ -197,15 +221,23 @@ def print_corpus_summary(root: Path, summary: dict, layout: Optional[str]) -> No
 
 
 @app.command()
-def info(path: Annotated[Path, typer.Argument(help="A .pose/.npz file or a corpus directory.")]) -> None:
-    """Describe a pose file (layout, frames, fps) or a corpus (splits, languages)."""
+def info(path: Annotated[Path, typer.Argument(help="A .pose/.npz file, a corpus, a checkpoint or a training run directory.")]) -> None:
+    """Describe a pose file (layout, frames, fps), a corpus (splits, languages), a checkpoint
+    (family, config, parameters, metrics) or a run (its checkpoints)."""
     if not path.exists():
-        raise Text2SignError(f"no pose file or corpus directory at {path}: not found")
+        raise Text2SignError(f"no pose file, corpus, checkpoint or run directory at {path}: not found")
     if path.is_dir():
-        from text2sign.data.corpus import Corpus
+        from text2sign.checkpoints import CHECKPOINTS_DIR, CONFIG_NAME
 
-        corpus = Corpus.load(path)
-        print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
+        if (path / CONFIG_NAME).is_file():
+            print_checkpoint(path)
+        elif (path / CHECKPOINTS_DIR).is_dir():
+            print_run(path)
+        else:
+            from text2sign.data.corpus import Corpus
+
+            corpus = Corpus.load(path)
+            print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
         return
     from text2sign.pose.io import load_pose
 
@@ -219,6 +251,43 @@ def info(path: Annotated[Path, typer.Argument(help="A .pose/.npz file or a corpu
         observed = pose.mask[:, pose.layout.component_slice(comp.name)]
         table.add_row(comp.name, comp.kind, str(len(comp.points)), f"{observed.mean():.0%}" if observed.size else "-")
     console.print(table)
+
+
+def print_checkpoint(path: Path) -> None:
+    import yaml
+
+    from text2sign.checkpoints import directory_size, parameter_count, read_meta
+
+    meta = read_meta(path)
+    step = f", step {meta.step}" if meta.step is not None else ""
+    console.print(
+        f"checkpoint {path}: family {meta.family}{step}, {parameter_count(path):,} parameters, "
+        f"{directory_size(path) / 2**20:.1f} MB (format version {meta.version})",
+        highlight=False, markup=False,
+    )
+    sections = {"model": meta.model, "inference": meta.inference, "metrics": meta.metrics}
+    if meta.metadata:
+        sections["metadata"] = meta.metadata
+    console.print(yaml.safe_dump(sections, sort_keys=False, allow_unicode=True, width=120).rstrip(), highlight=False, markup=False)
+
+
+def print_run(path: Path) -> None:
+    from text2sign.checkpoints import best_dir, list_checkpoints, read_meta
+
+    table = Table(title=f"run {path}")
+    table.add_column("checkpoint")
+    table.add_column("step", justify="right")
+    table.add_column("metrics")
+    found = [p for _, p in list_checkpoints(path)]
+    if (best_dir(path) / "config.json").is_file():
+        found.append(best_dir(path))
+    for p in found:
+        meta = read_meta(p)
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in meta.metrics.items() if isinstance(v, (int, float)))
+        table.add_row(p.name, str(meta.step if meta.step is not None else "-"), metrics or "-")
+    console.print(table)
+    if not found:
+        console.print("no complete checkpoints yet", highlight=False)
 
 
 @app.command()
@@ -318,7 +387,7 @@ def evaluate(
             on_item=lambda done, total: progress.update(task, completed=done, total=total),
         )
     json_path, markdown_path = write_report(report, out)
-    console.print(markdown_header(), highlight=False, markup=False, soft_wrap=True)
+    console.print(markdown_header(report["output"]), highlight=False, markup=False, soft_wrap=True)
     console.print(markdown_row(report), highlight=False, markup=False, soft_wrap=True)
     where = f"{json_path}, {markdown_path}" + (f", GIFs in {gif_dir}" if gif_dir else "")
     err_console.print(f"report: {where}", highlight=False)
@@ -343,12 +412,36 @@ def train_command(
         Optional[Path],
         typer.Option("--out", metavar="DIR", help="Run directory for TensorBoard logs, samples, checkpoints (default: the resumed run's, else runs/<name>)."),
     ] = None,
+    device: Annotated[
+        Optional[str], typer.Option("--device", help="cpu, cuda or mps (default: train.device, 'auto' = CUDA when present).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build everything, run one step on one batch, print parameters, memory and time per step; write nothing.")
+    ] = False,
 ) -> None:
     """Train a model from an experiment YAML; Ctrl-C saves a checkpoint and stops (exit code 130)."""
     from text2sign.train import EXIT_INTERRUPTED, prepare, torchrun_command
 
-    overrides = overrides or []
+    overrides = list(overrides or [])
+    if device is not None:
+        if device not in ("cpu", "cuda", "mps"):
+            raise Text2SignError(f"--device must be cpu, cuda or mps, got {device!r}")
+        overrides.append(f"train.device={device}")
     experiment, run_dir, checkpoint = prepare(config, overrides, resume, out)
+    if dry_run:
+        from text2sign.training import train
+
+        report = train(experiment, run_dir, dry_run=True)
+        groups = ", ".join(f"{g} {n:,}" for g, n in report.parameters.items())
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in report.losses.items())
+        console.print(f"{report.family} on {report.device}: parameters {groups}", highlight=False)
+        console.print(f"one step: {losses}", highlight=False)
+        console.print(
+            f"{report.seconds_per_step * 1000:.0f} ms a step; {experiment.train.steps} steps ≈ "
+            f"{report.estimated_seconds / 60:.1f} min; peak memory {report.peak_memory_mb:.0f} MB",
+            highlight=False,
+        )
+        return
     if nproc > 1:
         import subprocess
 

@@ -44,8 +44,10 @@ def parser() -> argparse.ArgumentParser:
 
 def prepare(config: Path | None, overrides: list[str], resume: Path | None, out: Path | None):
     """Resolve a command line into ``(ExperimentConfig, run directory, checkpoint to resume or None)``."""
-    from text2sign.training.checkpoint import CHECKPOINTS_DIR, read_config, resolve_checkpoint
-    from text2sign.training.config import apply_overrides, config_to_dict, load_config, parse_experiment
+    from text2sign.checkpoints import CHECKPOINTS_DIR, resolve_checkpoint
+    from text2sign.training.checkpoint import read_config
+    from text2sign.config import apply_overrides, config_to_dict
+    from text2sign.training.config import load_config, parse_experiment
 
     if config is None and resume is None:
         raise Text2SignError("give an experiment CONFIG, or --resume DIR to continue a run")

@@ -7,7 +7,8 @@ import toy_family  # noqa: F401  (registers the toy families)
 
 from text2sign.errors import CheckpointError
 from text2sign.pose.normalize import FeatureStats
-from text2sign.training import from_pretrained, load_config, load_pretrained, read_config, save_checkpoint, train
+from text2sign.checkpoints import from_pretrained, load_checkpoint, save_checkpoint
+from text2sign.training import load_config, read_config, train
 from text2sign.training.checkpoint import load_trainer_state
 
 TEXT = """\
@@ -32,7 +33,8 @@ def test_checkpoint_directory_contents(trained):
     assert sorted(p.name for p in ckpt.iterdir()) == ["config.json", "model.safetensors", "trainer_state.pt"]
     meta = json.loads((ckpt / "config.json").read_text())
     assert meta["format"] == "text2sign-checkpoint" and meta["step"] == 6
-    assert meta["experiment"]["model"] == {"in_dim": 4, "hidden_dim": 12, "out_dim": 2}
+    assert meta["model"] == meta["experiment"]["model"] == {"in_dim": 4, "hidden_dim": 12, "out_dim": 2}
+    assert meta["family"] == "toy_family:toy-regression" and meta["version"] == 2
     assert meta["model_class"] == "toy_family.ToyNet"
     assert read_config(ckpt) == config
 
@@ -42,7 +44,7 @@ def test_trainer_state_loads_with_weights_only(trained):
     state = torch.load(result.checkpoint / "trainer_state.pt", map_location="cpu", weights_only=True)
     assert (state["step"], state["world_size"]) == (6, 1)
     assert set(state) == {"step", "epoch", "batch_in_epoch", "world_size", "objective", "optimizers", "schedulers",
-                          "scaler", "ema", "rng"}
+                          "scaler", "ema", "validation", "rng"}
     assert set(state["optimizers"]) == {"model"}
     assert state["ema"]["num_updates"] == 6
     assert len(state["rng"]) == 1 and set(state["rng"][0]) == {"python", "numpy", "torch", "cuda"}
@@ -64,7 +66,7 @@ def test_from_pretrained_rebuilds_the_ema_network(trained):
     reference.load_state_dict(ema)
     assert torch.equal(net(x), reference(x))
     # A run directory resolves to its latest checkpoint.
-    assert load_pretrained(result.run_dir).path == result.checkpoint
+    assert load_checkpoint(result.run_dir).path == result.checkpoint
 
 
 def copy_checkpoint(result, tmp_path):
@@ -75,7 +77,7 @@ def copy_checkpoint(result, tmp_path):
 
 def edit_config(ckpt, edit):
     meta = json.loads((ckpt / "config.json").read_text())
-    edit(meta["experiment"])
+    edit(meta)
     (ckpt / "config.json").write_text(json.dumps(meta))
 
 
@@ -92,6 +94,10 @@ def test_hand_edited_config_is_caught(trained, tmp_path):
     edit_config(ckpt, lambda e: e["model"].update(hidden_dim=12, extra=1))
     with pytest.raises(CheckpointError, match=r"unknown key 'model.extra' in .*ckpt/config.json"):
         from_pretrained(ckpt)
+    edit_config(ckpt, lambda e: e["model"].pop("extra"))
+    # Inference reads family, model and inference only: training sections may change freely.
+    edit_config(ckpt, lambda e: (e["experiment"]["train"].update(renamed_flag=1), e["experiment"].pop("objective")))
+    assert from_pretrained(ckpt).layers[0].weight.shape == (12, 4)
     edit_config(ckpt, lambda e: e.update(family="toy_family:gone"))
     with pytest.raises(CheckpointError, match="unknown family 'toy_family:gone'"):
         from_pretrained(ckpt)
@@ -141,20 +147,20 @@ def test_checkpoint_writes_are_atomic(trained, tmp_path, monkeypatch):
     net = toy_family.ToyNet(config.model)
     stats = FeatureStats(mean=torch.zeros(3).numpy(), std=torch.ones(3).numpy(), layout="holistic-178")
     target = tmp_path / "checkpoints" / "step-000001"
-    save_checkpoint(target, config, net, {"step": 1}, feature_stats=stats, step=1)
+    save_checkpoint(target, config.family, net, config.model, trainer_state={"step": 1}, feature_stats=stats, step=1)
     assert FeatureStats.load(target / "normalization.json").layout == "holistic-178"
-    assert load_pretrained(target).feature_stats.layout == "holistic-178"
+    assert load_checkpoint(target).feature_stats.layout == "holistic-178"
 
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", fail)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(target, config, net, {"step": 2}, step=2)
+        save_checkpoint(target, config.family, net, config.model, trainer_state={"step": 2}, step=2)
     # The old checkpoint is untouched and no temporary directory is left behind.
     assert json.loads((target / "config.json").read_text())["step"] == 1
     assert [p.name for p in target.parent.iterdir()] == ["step-000001"]
     monkeypatch.undo()
-    save_checkpoint(target, config, net, {"step": 3}, step=3)
+    save_checkpoint(target, config.family, net, config.model, trainer_state={"step": 3}, step=3)
     assert json.loads((target / "config.json").read_text())["step"] == 3
     assert [p.name for p in target.parent.iterdir()] == ["step-000001"]

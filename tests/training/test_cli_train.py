@@ -11,7 +11,7 @@ import toy_family  # noqa: F401  (registers the toy families)
 
 from text2sign.cli import run as cli_run
 from text2sign.train import main as train_main
-from text2sign.training import list_checkpoints
+from text2sign.checkpoints import list_checkpoints
 
 TOY = "family: toy_family:toy-regression\ntrain: {steps: 3, batch_size: 4, checkpoint_every: 0}\n"
 

@@ -80,14 +80,15 @@ def test_family_errors(toy_yaml):
 def test_missing_required_key(toy_yaml):
     from dataclasses import dataclass
 
-    from text2sign.training import register_experiment
+    from text2sign.families import register_family
 
     @dataclass
     class NeedsCorpus:
         corpus: str
 
-    register_experiment("needs-corpus", toy_family.ToyModelConfig, toy_family.ToyObjectiveConfig,
-                        toy_family.build_regression, toy_family.ToyNet, data_config=NeedsCorpus)
+    register_family("needs-corpus", output="pose", pipeline=None, model_config=toy_family.ToyModelConfig,
+                    objective_config=toy_family.ToyObjectiveConfig, build=toy_family.build_regression,
+                    build_model=toy_family.ToyNet, data_config=NeedsCorpus)
     with pytest.raises(ConfigError, match=r"missing key 'data.corpus' in .*toy.yaml"):
         load_config(toy_yaml("family: needs-corpus\n"))
     assert load_config(toy_yaml("family: needs-corpus\ndata: {corpus: here}\n")).data.corpus == "here"

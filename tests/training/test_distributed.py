@@ -7,7 +7,8 @@ import toy_family  # noqa: F401  (registers the toy families)
 from safetensors.torch import load_file
 
 from text2sign.cli import run as cli_run
-from text2sign.training import list_checkpoints, load_config, train
+from text2sign.checkpoints import list_checkpoints
+from text2sign.training import load_config, train
 from text2sign.train import torchrun_command
 
 DDP = """\

@@ -43,10 +43,14 @@ def trained(tiny_fs_words, tmp_path_factory):
 
 def test_run_dir_has_checkpoints_samples_and_curves(trained):
     checkpoints = sorted(p.name for p in (trained / "checkpoints").iterdir())
-    assert checkpoints == ["step-000002", "step-000004"]
+    # the dev split is validated at the end; the best pass so far is kept as best/
+    assert checkpoints == ["best", "step-000002", "step-000004"]
     last = trained / "checkpoints" / "step-000004"
     assert {p.name for p in last.iterdir()} >= {"config.json", "model.safetensors", "normalization.json", "trainer_state.pt"}
-    model = json.loads((last / "config.json").read_text())["experiment"]["model"]
+    best = json.loads((trained / "checkpoints" / "best" / "config.json").read_text())
+    assert best["metrics"]["dev/loss"] > 0 and not (trained / "checkpoints" / "best" / "trainer_state.pt").exists()
+    assert best["metadata"]["language_pairs"] == [["en", "ase"]]
+    model = json.loads((last / "config.json").read_text())["model"]
     # the builder filled the model config in from the corpus
     assert model["layout"] == "holistic-178" and model["feature_dim"] == 50 * 3
     assert "a" in model["text"]["vocab"] and model["text"]["signed_languages"] == ["ase"]
@@ -56,8 +60,8 @@ def test_run_dir_has_checkpoints_samples_and_curves(trained):
 
 def test_checkpoint_is_a_model_for_generate_and_evaluate(trained, tiny_fs_words, tmp_path, capsys):
     pipeline = load_pipeline(str(trained))
-    (one_word,) = pipeline(["abc"], spoken="en", signed="ase")
-    (two_words,) = pipeline(["abc abc"], spoken="en", signed="ase")
+    (one_word,) = pipeline(["abc"], spoken="en", signed="ase").outputs
+    (two_words,) = pipeline(["abc abc"], spoken="en", signed="ase").outputs
     # word-level model: two words are the word twice with a 6-frame bridge
     assert two_words.num_frames == 2 * one_word.num_frames + 6
     assert one_word.layout.name == "holistic-178" and one_word.fps == 25
@@ -80,8 +84,8 @@ def test_resume_continues_from_the_last_checkpoint(trained, tmp_path):
 def test_generate_errors_for_learned_models(trained, tmp_path, capsys):
     out = str(tmp_path / "x.pose")
     assert run(["generate", "abc", "--model", str(trained), "--signed", "gsg", "-o", out]) == 1
-    assert "not supported by this model" in capsys.readouterr().err
+    assert "signed language 'gsg' is not supported by gan-nat; supported: ase" in capsys.readouterr().err
     assert run(["generate", "abc", "--model", "concat", "--frames", "10", "-o", out]) == 1
-    assert "--frames applies to learned models" in capsys.readouterr().err
+    assert "option frames does not apply to model concat" in capsys.readouterr().err
     assert run(["generate", "abc", "--model", str(tmp_path / "nothing"), "-o", out]) == 1
     assert "unknown model" in capsys.readouterr().err

@@ -5,7 +5,8 @@ import toy_family  # noqa: F401  (registers the toy families)
 from PIL import Image
 
 from text2sign.errors import CheckpointError, ConfigError
-from text2sign.training import list_checkpoints, load_config, train
+from text2sign.checkpoints import list_checkpoints
+from text2sign.training import load_config, train
 
 REGRESSION = """\
 family: toy_family:toy-regression

@@ -20,7 +20,8 @@ from torch.utils.data import Dataset
 
 from text2sign.objectives import Objective
 from text2sign.testing import fake_pose
-from text2sign.training import Experiment, StepInfo, register_experiment
+from text2sign.families import Experiment, register_family
+from text2sign.training import StepInfo
 
 
 @dataclass
@@ -156,5 +157,8 @@ def build_gan(config) -> Experiment:
     )
 
 
-register_experiment("toy-regression", ToyModelConfig, ToyObjectiveConfig, build_regression, ToyNet, data_config=ToyDataConfig)
-register_experiment("toy-gan", ToyModelConfig, ToyObjectiveConfig, build_gan, ToyNet, data_config=ToyDataConfig)
+for name, build in (("toy-regression", build_regression), ("toy-gan", build_gan)):
+    register_family(
+        name, output="pose", pipeline=None, model_config=ToyModelConfig, build_model=ToyNet,
+        objective_config=ToyObjectiveConfig, data_config=ToyDataConfig, build=build,
+    )

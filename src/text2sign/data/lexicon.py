@@ -161,16 +161,22 @@ class Lexicon:
         return normalize_key(key) in self._entries.get(signed, {})
 
     def clips(self, signed: str) -> dict[str, PreparedClip]:
-        """All prepared clips of a signed language (loaded on first use, then cached)."""
-        if signed not in self._loaded:
-            self.check_languages(None, signed)
-            self._loaded[signed] = {
-                key: prepare_clip(load_clip(e.path, self.layout, self.fps)) for key, e in self._entries[signed].items()
-            }
-        return self._loaded[signed]
+        """All prepared clips of a signed language (each loaded on first use, then cached)."""
+        self.check_languages(None, signed)
+        return {key: self.clip(signed, key) for key in self._entries[signed]}
 
     def clip(self, signed: str, key: str) -> PreparedClip:
-        return self.clips(signed)[normalize_key(key)]
+        """One prepared clip, loaded on first use: signing a word reads only its letters' files."""
+        key = normalize_key(key)
+        loaded = self._loaded.setdefault(signed, {})
+        if key not in loaded:
+            loaded[key] = prepare_clip(load_clip(self._entries[signed][key].path, self.layout, self.fps))
+        return loaded[key]
+
+    def size_bytes(self) -> int:
+        """Bytes of this lexicon's clip files on disk."""
+        paths = {e.path for entries in self._entries.values() for e in entries.values()}
+        return sum(p.stat().st_size for p in paths if p.is_file())
 
     def spell(self, word: str, signed: str) -> tuple[list[str], list[str]]:
         """Split `word` into the longest matching keys; returns (keys, characters nobody can sign).

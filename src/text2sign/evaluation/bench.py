@@ -1,6 +1,7 @@
 """Speed of a pipeline: warm per-phrase latency, batch throughput, real-time factor, peak memory.
 
-What is timed is what a user waits for: text in, `PoseSequence` out, in process, after warm-up
+What is timed is what a user waits for: text in, signing out (poses or video, whichever the
+model makes), in process, after warm-up
 calls (so file reading, lexicon indexing and lazy initialisation are not counted). Thread count
 is set before timing; on CUDA every timed call ends with a device synchronisation.
 """
@@ -8,7 +9,6 @@ is set before timing; on CUDA every timed call ends with a device synchronisatio
 from __future__ import annotations
 
 import platform
-import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from text2sign.errors import Text2SignError
+from text2sign.resources import peak_rss_mb
 
 # Single words, so that a model trained on fingerspelled words can take every phrase too.
 DEFAULT_PHRASES = ("hello", "thanks", "language", "world", "friend")
@@ -27,12 +28,6 @@ class Phrase:
     text: str
     spoken: str
     signed: str
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports kilobytes, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024
 
 
 def set_threads(threads: int) -> None:
@@ -65,8 +60,6 @@ def bench_pipeline(
     if device not in ("cpu", "cuda"):
         raise Text2SignError(f"--device must be cpu or cuda, got {device!r}")
     if device == "cuda":
-        if not hasattr(pipeline, "to"):
-            raise Text2SignError(f"model {getattr(pipeline, 'name', type(pipeline).__name__)} runs on the CPU only")
         pipeline.to(device)
         torch.cuda.reset_peak_memory_stats()
     set_threads(threads)
@@ -101,14 +94,15 @@ def bench_pipeline(
     for _ in range(max(1, repeats // 4)):
         for (spoken, signed), texts in groups.items():
             for i in range(0, len(texts), batch_size):
-                out = pipeline(texts[i : i + batch_size], spoken=spoken, signed=signed)
-                generated_seconds += sum(seq.duration for seq in out)
+                out = pipeline(texts[i : i + batch_size], spoken=spoken, signed=signed).outputs
+                generated_seconds += sum(signing.duration for signing in out)
                 done += len(out)
     sync()
     compute_seconds = time.perf_counter() - start
 
     report = {
-        "model": getattr(pipeline, "name", type(pipeline).__name__),
+        "model": pipeline.name,
+        "output": pipeline.output,
         "p50_ms": round(statistics.median(samples_ms), 3),
         "p95_ms": round(float(np.percentile(samples_ms, 95)), 3),
         "phrases_per_s": round(done / compute_seconds, 2),

@@ -16,6 +16,11 @@ How a generated sequence meets its reference, so that every model is judged the 
 An item the model cannot generate (unsupported text or language) is counted in `failures`, read
 as an empty hypothesis (so it costs back-translation scores) and left out of the pose metrics.
 `--model reference` scores the references themselves: the ceiling row.
+
+Models whose output is video are scored against the reference poses drawn by our renderer at the
+generated clip's size and frame rate (the same drawing ``text2sign prepare video`` trains video
+models on): PSNR and SSIM per frame after matching the frame count, and the temporal consistency
+of the generated clips.
 """
 
 from __future__ import annotations
@@ -36,6 +41,15 @@ from text2sign.pose.normalize import normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 
 REFERENCE = "reference"
+# PSNR of a frame that matches its reference exactly is infinite; capped so one such frame
+# does not make a whole split's mean infinite (common_metrics_on_video_quality does the same).
+PSNR_CAP_DB = 100.0
+VIDEO_COLUMNS = (
+    ("PSNR", "psnr", 2),
+    ("SSIM", "ssim", 3),
+    ("temporal diff", "temporal_consistency", 4),
+    ("gen ms/item", "generation_ms_mean", 1),
+)
 METRIC_COLUMNS = (
     ("DTW-MJE", "dtw_mje", 4),
     ("nDTW-MJE", "ndtw_mje", 4),
@@ -87,7 +101,6 @@ def evaluate(
 ) -> dict:
     """Score `model` (a name from `text2sign.pipelines.MODEL_NAMES`, a checkpoint directory, or
     "reference") on `split` of `corpus`; returns the report (see the module docstring)."""
-    from text2sign.evaluation.recognizer import Recognizer
     from text2sign.pipelines import load_pipeline
 
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus)
@@ -96,10 +109,80 @@ def evaluate(
         items = items[:limit]
     if not items:
         raise CorpusError(f"{corpus.root} has no {split} items")
-    recognizer = Recognizer.from_pretrained(recognizer_dir)
-    pipeline = None if model == REFERENCE else load_pipeline(model, lexicon)
+    pipeline = None if model == REFERENCE else load_pipeline(model, lexicon=lexicon)
     if gif_dir is not None:
         Path(gif_dir).mkdir(parents=True, exist_ok=True)
+    if pipeline is not None and pipeline.output == "video":
+        results, failures = _evaluate_videos(pipeline, corpus, items, gif_dir, num_gifs, on_item)
+        return _report(model, "video", corpus, split, items, failures, results, None, recognizer_dir)
+    return _evaluate_poses(model, pipeline, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item)
+
+
+def _report(model, output, corpus, split, items, failures, result, samples, recognizer_dir) -> dict:
+    report = {
+        "model": model,
+        "output": output,
+        "corpus": str(corpus.root),
+        "split": split,
+        "items": len(items),
+        "failures": len(failures),
+        "failed_items": failures[:20],
+        "metrics": result,
+    }
+    if samples is not None:
+        report["samples"] = samples
+        report["recognizer"] = "shipped FS-Words recognizer" if recognizer_dir is None else str(recognizer_dir)
+    report["machine"] = f"{platform.machine()}, python {platform.python_version()}"
+    report["date"] = time.strftime("%Y-%m-%d")
+    return report
+
+
+def _generate_one(pipeline, item: CorpusItem):
+    return pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language).outputs[0]
+
+
+def _evaluate_videos(pipeline, corpus: Corpus, items, gif_dir, num_gifs, on_item) -> tuple[dict, list]:
+    from text2sign.rendering import render_frames
+    from text2sign.video import VideoClip, save_video
+
+    gif_items = {item.id for item in pick_spread(items, num_gifs)} if gif_dir is not None else set()
+    psnrs, ssims, steadiness, gen_ms, failures = [], [], [], [], []
+    for n, item in enumerate(items):
+        start = time.perf_counter()
+        try:
+            clip = _generate_one(pipeline, item)
+        except Text2SignError as exc:
+            failures.append({"id": item.id, "error": str(exc)})
+            if on_item:
+                on_item(n + 1, len(items))
+            continue
+        gen_ms.append((time.perf_counter() - start) * 1000)
+        reference = np.stack(render_frames(corpus.load_pose(item), width=clip.width, height=clip.height, fps=clip.fps))
+        index = np.round(np.linspace(0, clip.num_frames - 1, len(reference))).astype(int)
+        matched = clip.frames[index]  # (T_ref, H, W, 3)
+        psnrs.append(metrics.psnr(matched, reference, max_db=PSNR_CAP_DB))
+        if min(clip.height, clip.width) >= metrics.SSIM_MIN_SIZE:
+            ssims.append(metrics.ssim(matched, reference))
+        if clip.num_frames >= 2:
+            steadiness.append(metrics.temporal_consistency(clip.frames))
+        if item.id in gif_items:
+            side_by_side = np.concatenate([matched, reference], axis=2)  # (T, H, 2W, 3)
+            save_video(VideoClip(side_by_side, clip.fps), Path(gif_dir) / f"{item.id}.gif")
+        if on_item:
+            on_item(n + 1, len(items))
+    result = {
+        "psnr": float(np.mean(psnrs)) if psnrs else None,
+        "ssim": float(np.mean(ssims)) if ssims else None,
+        "temporal_consistency": float(np.mean(steadiness)) if steadiness else None,
+        "generation_ms_mean": float(np.mean(gen_ms)) if gen_ms else None,
+    }
+    return result, failures
+
+
+def _evaluate_poses(model, pipeline, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item) -> dict:
+    from text2sign.evaluation.recognizer import Recognizer
+
+    recognizer = Recognizer.from_pretrained(recognizer_dir)
     gif_items = {item.id for item in pick_spread(items, num_gifs)} if gif_dir is not None else set()
 
     generated: list[PoseSequence | None] = []
@@ -114,7 +197,7 @@ def evaluate(
             output = reference
         else:
             try:
-                (output,) = pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language)
+                output = _generate_one(pipeline, item)
             except Text2SignError as exc:
                 failures.append({"id": item.id, "error": str(exc)})
                 generated.append(None)
@@ -172,32 +255,25 @@ def evaluate(
         result["diversity"] = metrics.diversity(generated_features, pairs=min(300, len(scored) // 2), seed=0)
     result["generation_ms_mean"] = float(np.mean(gen_ms)) if gen_ms and pipeline is not None else None
 
-    return {
-        "model": model,
-        "corpus": str(corpus.root),
-        "split": split,
-        "items": len(items),
-        "failures": len(failures),
-        "failed_items": failures[:20],
-        "metrics": result,
-        "samples": [{"id": i.id, "text": t, "read": h} for i, t, h in list(zip(items, texts, hypotheses))[:10]],
-        "recognizer": "shipped FS-Words recognizer" if recognizer_dir is None else str(recognizer_dir),
-        "machine": f"{platform.machine()}, python {platform.python_version()}",
-        "date": time.strftime("%Y-%m-%d"),
-    }
+    samples = [{"id": i.id, "text": t, "read": h} for i, t, h in list(zip(items, texts, hypotheses))[:10]]
+    return _report(model, "pose", corpus, split, items, failures, result, samples, recognizer_dir)
+
+
+def _columns(output: str):
+    return VIDEO_COLUMNS if output == "video" else METRIC_COLUMNS
 
 
 def markdown_row(report: dict) -> str:
-    """One row for RESULTS.md's table (header: `markdown_header()`)."""
+    """One row for RESULTS.md's table (header: `markdown_header(report["output"])`)."""
     values = []
-    for _, key, digits in METRIC_COLUMNS:
+    for _, key, digits in _columns(report.get("output", "pose")):
         value = report["metrics"].get(key)
         values.append("–" if value is None else f"{value:.{digits}f}")
     return f"| {report['model']} | {report['items']} | {report['failures']} | " + " | ".join(values) + " |"
 
 
-def markdown_header() -> str:
-    names = [name for name, _, _ in METRIC_COLUMNS]
+def markdown_header(output: str = "pose") -> str:
+    names = [name for name, _, _ in _columns(output)]
     return "| model | items | failed | " + " | ".join(names) + " |\n|" + " --- |" * (len(names) + 3)
 
 
@@ -207,5 +283,5 @@ def write_report(report: dict, out: str | Path) -> tuple[Path, Path]:
     check_output_path(out)
     write_text_atomic(out, json.dumps(report, indent=1, ensure_ascii=False))
     markdown = out.with_suffix(".md")
-    write_text_atomic(markdown, markdown_header() + "\n" + markdown_row(report) + "\n")
+    write_text_atomic(markdown, markdown_header(report.get("output", "pose")) + "\n" + markdown_row(report) + "\n")
     return out, markdown

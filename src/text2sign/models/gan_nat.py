@@ -1,7 +1,7 @@
 """GAN-NAT networks: a non-autoregressive pose generator, its length predictor, and a 1D-CNN critic.
 
 Networks only -- the losses live in :mod:`text2sign.objectives.gan_nat`, inference in
-:mod:`text2sign.pipelines.neural`. Poses are ``(B, T, F)`` standardized feature frames with a
+:mod:`text2sign.pipelines.gan_nat`. Poses are ``(B, T, F)`` standardized feature frames with a
 ``(B, T)`` frame mask that is True on real frames.
 
 :class:`GanNatGenerator` is the whole inference network, rebuilt from its

@@ -12,6 +12,9 @@ discriminator, ...) and turns a batch into losses. The loop never looks inside i
   a dict whose ``"loss"`` entry is backpropagated and whose every entry is logged.
   It is called through ``module(batch, group)`` so DistributedDataParallel can sync gradients.
   Entries other than ``"loss"`` are for logging only: detach them unless ``"loss"`` uses them.
+* ``dev_losses(batch)`` -- losses on a held-out batch, for validation (called in eval mode
+  without gradients, with the EMA weights in place). Default: the losses of the last group in
+  ``param_groups()``; a GAN returns its generator's.
 * ``inference_model()`` -- the network a user runs after training (e.g. the generator). The
   loop keeps an exponential moving average (EMA) of its weights; **the EMA copy is what a
   checkpoint's ``model.safetensors`` holds** and what ``from_pretrained`` returns.
@@ -46,6 +49,10 @@ class Objective(nn.Module, abc.ABC):
     @abc.abstractmethod
     def forward(self, batch: Any, group: str) -> dict[str, torch.Tensor]:
         """Losses for one optimizer step of `group`; ``"loss"`` (a scalar) is backpropagated."""
+
+    def dev_losses(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Losses on a held-out batch; entries are averaged over the dev data and logged as ``dev/<key>``."""
+        return self.forward(batch, list(self.param_groups())[-1])
 
     @abc.abstractmethod
     def inference_model(self) -> nn.Module:

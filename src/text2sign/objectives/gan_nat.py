@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -68,6 +68,9 @@ class GanNatObjectiveConfig:
     prior: float = 1.0  # per-token mean poses that alignment search matches (alignment: durations)
     duration: float = 0.1  # log-duration regression against the searched alignment
     alignment_warmup: int = 500  # steps on equal runs before alignment search takes over
+    # What picks the best checkpoint: the generator's dev losses, or the read-back CER of the
+    # generated dev words by the shipped recognizer (slower: every dev word is generated and read).
+    dev_metric: Literal["loss", "cer"] = "loss"
     adversarial: float = 0.05
     adversarial_start: int = 0  # steps of reconstruction-only training before the GAN terms start
     r1: float = 0.0  # R1 gamma; 0 turns the penalty off
@@ -292,6 +295,9 @@ class GanNatObjective(Objective):
         if group == "discriminator":
             return self.discriminator_losses(batch)
         raise ValueError(f"unknown parameter group {group!r}; GAN-NAT has 'generator' and 'discriminator'")
+
+    def dev_losses(self, batch: Any) -> dict[str, torch.Tensor]:
+        return self.generator_losses(batch)
 
     def inference_model(self) -> GanNatGenerator:
         return self.generator

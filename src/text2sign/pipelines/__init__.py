@@ -1,49 +1,92 @@
-"""Inference: text in, pose sequences out. Every pipeline is called the same way:
-``pipeline(texts, spoken=..., signed=...) -> list[PoseSequence]``, and `load_pipeline` is the one
-place that turns a model name or a checkpoint directory into one."""
+"""Inference: text in, signing out. Every pipeline is called the same way (:mod:`.base`), and
+:func:`load_pipeline` is the one place that turns a model name or a checkpoint directory into one.
+
+Which family a model belongs to comes from the registry (:mod:`text2sign.families`): a named
+model says it, a checkpoint's ``config.json`` records it. Only that family's code is imported.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from text2sign.errors import CheckpointError, Text2SignError
+from text2sign.families.registry import DEFAULT_MODEL, MODELS
 
-# Learned models that ship inside the package, by name.
-SHIPPED_MODELS = {"fs-gan-nat": Path(__file__).parent / "assets" / "fs-gan-nat"}
-# What "default" means; see benchmarks/RESULTS.md for why it is this one.
-DEFAULT_MODEL = "fs-gan-nat"
-MODEL_NAMES = ("default", "concat", "spoken-to-signed", *SHIPPED_MODELS)
+MODEL_NAMES = ("default", *MODELS)
 
 
-def load_pipeline(model: str = "default", lexicon: str | Path | None = None):
-    """`model` is a name from MODEL_NAMES (``fs-gan-nat``: the GAN-NAT model shipped with
-    text2sign, trained on FS-Words) or a checkpoint directory written by `text2sign train`."""
-    if model == "default":
-        model = DEFAULT_MODEL
-    if model == "concat":
-        from text2sign.pipelines.concat import ConcatPipeline
+def resolve_model_name(model: str) -> str:
+    return DEFAULT_MODEL if model == "default" else model
 
-        return ConcatPipeline(lexicon=lexicon)
-    if lexicon is not None:
-        raise Text2SignError(f"--lexicon only applies to the concat model, not {model!r}")
-    if model == "spoken-to-signed":
-        from text2sign.pipelines.peers import SpokenToSignedPipeline
 
-        return SpokenToSignedPipeline()
-    path = SHIPPED_MODELS.get(model, Path(model))
+def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: Any):
+    """`model` is a name from MODEL_NAMES or a checkpoint (or run) directory written by
+    ``text2sign train``. `load_options` (e.g. ``lexicon``) go to families that take them."""
+    from text2sign.families import get_family
+
+    model = resolve_model_name(model)
+    load_options = {k: v for k, v in load_options.items() if v is not None}
+    named = MODELS.get(model)
+    if named is not None and named.checkpoint is None:
+        family = get_family(named.family)
+        _check_load_options(family, load_options, model)
+        return family.pipeline(**load_options)
+    path = named.checkpoint if named is not None else Path(model)
     if not path.is_dir():
         raise Text2SignError(f"unknown model {model!r}; available: {', '.join(MODEL_NAMES)} or a checkpoint directory")
-    return load_checkpoint_pipeline(path)
+    from text2sign.checkpoints import load_checkpoint
+
+    checkpoint = load_checkpoint(path, device)
+    family = checkpoint.family
+    if family.pipeline is None:
+        raise CheckpointError(f"{checkpoint.path} holds a {family.name} model, which does not generate signing")
+    _check_load_options(family, load_options, model)
+    return family.pipeline(checkpoint, device)
 
 
-def load_checkpoint_pipeline(path: Path):
-    """The inference pipeline of the model family a checkpoint's config.json names."""
-    from text2sign.training.checkpoint import read_metadata, resolve_checkpoint
+def _check_load_options(family, options: dict, model: str) -> None:
+    for option in options:
+        if option not in family.load_options:
+            from text2sign.families import get_family
 
-    path = resolve_checkpoint(path)
-    family = read_metadata(path)["experiment"].get("family")
-    if family == "gan-nat":
-        from text2sign.pipelines.neural import GanNatPipeline
+            takers = sorted(n for n, m in MODELS.items() if option in get_family(m.family).load_options)
+            raise Text2SignError(f"--{option} applies to {', '.join(takers) or 'no model'}, not to {model!r}")
 
-        return GanNatPipeline.from_pretrained(path)
-    raise CheckpointError(f"{path}: no inference pipeline for model family {family!r}")
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A row of ``text2sign models``."""
+
+    name: str
+    family: str
+    output: str
+    languages: list[tuple[str, str]]
+    size_bytes: int | None  # on disk: the checkpoint, or the data the model reads
+    about: str
+    default: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "family": self.family, "output": self.output, "default": self.default,
+            "languages": [list(p) for p in self.languages], "size_bytes": self.size_bytes, "about": self.about,
+        }
+
+
+def list_models() -> list[ModelInfo]:
+    """Every model a user can name, with its family, output kind, language pairs and size on disk."""
+    from text2sign.checkpoints import directory_size
+    from text2sign.families import get_family
+
+    rows = []
+    for named in MODELS.values():
+        family = get_family(named.family)
+        pipeline = load_pipeline(named.name)
+        if named.checkpoint is not None:
+            size = directory_size(named.checkpoint)
+        else:
+            size = pipeline.size_bytes() if hasattr(pipeline, "size_bytes") else None
+        pairs = pipeline.language_pairs()
+        rows.append(ModelInfo(named.name, family.name, family.output, pairs, size, named.about, named.name == DEFAULT_MODEL))
+    return rows

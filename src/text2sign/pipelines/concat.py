@@ -7,29 +7,22 @@ concatenation (:mod:`text2sign.pose.concatenate`). Every learned model is compar
 
 from __future__ import annotations
 
-import unicodedata
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from text2sign.data.lexicon import DEFAULT_LAYOUT, Lexicon, normalize_key
 from text2sign.errors import InvalidPoseError, TextError
-from text2sign.pose.concatenate import PreparedClip, compose
+from text2sign.pipelines.base import MAX_TEXT_CHARS, Notes, Pipeline, check_text, split_words
+from text2sign.pose.concatenate import WORD_PAUSE_FRAMES, PreparedClip, compose
 from text2sign.pose.layout import get_layout
 from text2sign.pose.sequence import PoseSequence
-
-MAX_TEXT_CHARS = 1000
-
-
-class UnsignableCharacters(UserWarning):
-    """Characters skipped because no lexicon has a sign for them."""
 
 
 @dataclass(frozen=True)
 class ConcatConfig:
     letter_frames: int = 8  # a fluent signer spells about 3 letters a second at 25 fps
     transition_frames: int = 4
-    word_pause_frames: int = 6
+    word_pause_frames: int = WORD_PAUSE_FRAMES
     max_chars: int = MAX_TEXT_CHARS
 
 
@@ -41,7 +34,7 @@ class PlannedSign:
     word_end: bool
 
 
-class ConcatPipeline:
+class ConcatPipeline(Pipeline):
     name = "concat"
 
     def __init__(
@@ -61,12 +54,17 @@ class ConcatPipeline:
         except InvalidPoseError:
             pass  # e.g. a phoenix-50 lexicon: MediaPipe letter clips cannot be put in that skeleton
         self.config = config
+        self.max_chars = config.max_chars
 
     def language_pairs(self) -> list[tuple[str, str]]:
         pairs = set(self.fingerspelling.language_pairs()) if self.fingerspelling else set()
         if self.signs is not None:
             pairs |= set(self.signs.language_pairs())
         return sorted(pairs)
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the clips this pipeline can use."""
+        return sum(lex.size_bytes() for lex in (self.signs, self.fingerspelling) if lex is not None)
 
     def check_languages(self, spoken: str, signed: str) -> None:
         if self.signs is not None and signed in self.signs.signed_languages:
@@ -76,8 +74,8 @@ class ConcatPipeline:
         else:
             self.signs.check_languages(spoken, signed)
 
-    def plan(self, text: str, spoken: str, signed: str, strict: bool = False) -> list[PlannedSign]:
-        """The signs that will be shown for `text`, in order."""
+    def plan(self, text: str, spoken: str, signed: str, strict: bool = False, notes: Notes | None = None) -> list[PlannedSign]:
+        """The signs that will be shown for `text`, in order; what cannot be signed is said in `notes`."""
         check_text(text, self.config.max_chars)
         self.check_languages(spoken, signed)
         words = split_words(text)
@@ -104,7 +102,8 @@ class ConcatPipeline:
             message = f"no sign for {names} in {signed}"
             if strict:
                 raise TextError(message)
-            warnings.warn(f"skipped {message}", UnsignableCharacters, stacklevel=2)
+            if notes is not None:
+                notes.warn(f"skipped {message}")
         if not plan:
             raise TextError(f"nothing in {text!r} can be signed in {signed}")
         return plan
@@ -115,21 +114,7 @@ class ConcatPipeline:
         hold = [cfg.word_pause_frames if p.word_end and i < len(plan) - 1 else 0 for i, p in enumerate(plan)]
         return compose([p.clip for p in plan], core, cfg.transition_frames, hold)
 
-    def __call__(self, texts: str | list[str], spoken: str, signed: str, strict: bool = False) -> list[PoseSequence]:
-        texts = [texts] if isinstance(texts, str) else texts
-        return [self.compose_plan(self.plan(text, spoken, signed, strict)) for text in texts]
-
-
-def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:
-    """Text a pipeline can take: not empty or blank, at most `max_chars` characters."""
-    if not text or not text.strip():
-        raise TextError("text is empty")
-    if len(text) > max_chars:
-        raise TextError(f"text has {len(text)} characters; the limit is {max_chars}")
-
-
-def split_words(text: str) -> list[str]:
-    """Words of `text`: punctuation separates words and is not signed."""
-    cleaned = "".join(" " if unicodedata.category(ch).startswith(("P", "Z", "C")) else ch for ch in text)
-    return cleaned.split()
+    def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes) -> list[list[PoseSequence]]:
+        # Lookup is deterministic: every sample of a text is the same sequence.
+        return [[self.compose_plan(self.plan(text, spoken, signed, strict, notes))] * num_samples for text in texts]
 

@@ -13,11 +13,12 @@ import io
 
 from text2sign.data.lexicon import DEFAULT_FPS, DEFAULT_LAYOUT
 from text2sign.errors import LanguageError, TextError
-from text2sign.pipelines.concat import check_text
+from text2sign.pipelines.base import Pipeline
 from text2sign.pose.io import from_pose_format
 from text2sign.pose.sequence import PoseSequence
 
-class SpokenToSignedPipeline:
+
+class SpokenToSignedPipeline(Pipeline):
     name = "spoken-to-signed"
 
     def __init__(self, layout: str = DEFAULT_LAYOUT, fps: float = DEFAULT_FPS):
@@ -30,18 +31,24 @@ class SpokenToSignedPipeline:
     def language_pairs(self) -> list[tuple[str, str]]:
         return sorted((spoken, signed) for spoken, table in self.lookup.words_index.items() for signed in table)
 
-    def __call__(self, texts: str | list[str], spoken: str, signed: str, strict: bool = False) -> list[PoseSequence]:
-        texts = [texts] if isinstance(texts, str) else texts
+    def size_bytes(self) -> int:
+        """Bytes on disk of the package's fingerspelling lexicon, the data it reads."""
+        from text2sign.data.lexicon import Lexicon
+
+        return Lexicon.fingerspelling().size_bytes()
+
+    def check_languages(self, spoken: str, signed: str) -> None:
         if (spoken, signed) not in self.language_pairs():
             pairs = ", ".join(f"{sp}->{si}" for sp, si in self.language_pairs())
             raise LanguageError(f"spoken-to-signed has no fingerspelling for {spoken}->{signed}; it has {pairs}")
-        return [self._one(text, spoken, signed) for text in texts]
+
+    def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes) -> list[list[PoseSequence]]:
+        return [[self._one(text, spoken, signed)] * num_samples for text in texts]
 
     def _one(self, text: str, spoken: str, signed: str) -> PoseSequence:
         from spoken_to_signed.gloss_to_pose import gloss_to_pose
         from spoken_to_signed.text_to_gloss.simple import text_to_gloss
 
-        check_text(text)
         # The package prints progress from worker threads; keep it off our stdout (JSON reports go there).
         with contextlib.redirect_stdout(io.StringIO()):
             try:

@@ -26,6 +26,8 @@ from text2sign.errors import InvalidPoseError
 from text2sign.pose.normalize import shoulder_normalization
 from text2sign.pose.sequence import PoseSequence, interpolate_frames, time_positions
 
+# Frames of movement from the end of one word to the start of the next (every pipeline that joins words).
+WORD_PAUSE_FRAMES = 6
 CORE_RADIUS = 0.15  # shoulder widths: holds stay within ~0.05, an approaching hand is far outside
 
 
@@ -145,3 +147,18 @@ def compose(
     data = np.concatenate(data_parts).astype(np.float32)
     mask = np.concatenate(mask_parts)
     return PoseSequence(np.where(mask[..., None], data, 0.0), mask, fps, layout)
+
+
+def join_words(words: list[PoseSequence], pause_frames: int = WORD_PAUSE_FRAMES) -> PoseSequence:
+    """Words one after another, each pair bridged by `pause_frames` frames moving linearly from
+    the last frame of one word to the first frame of the next."""
+    parts = [words[0]]
+    for previous, following in zip(words, words[1:]):
+        if pause_frames > 0:
+            ends_data = np.stack([previous.data[-1], following.data[0]])  # (2, J, D)
+            ends_mask = np.stack([previous.mask[-1], following.mask[0]])
+            positions = np.linspace(0, 1, pause_frames + 2)[1:-1]
+            data, mask = interpolate_frames(ends_data, ends_mask & ends_mask.all(axis=0), positions)
+            parts.append(PoseSequence(data, mask, previous.fps, previous.layout))
+        parts.append(following)
+    return PoseSequence.concatenate(parts)

@@ -39,7 +39,13 @@ def setup(device: str = "auto") -> DistInfo:
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if use_cuda and not torch.cuda.is_available():
         raise ConfigError("train.device is 'cuda' but no CUDA device is available")
-    if use_cuda:
+    if device == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError("train.device is 'mps' but no Apple MPS device is available")
+        if world_size > 1:
+            raise ConfigError("train.device 'mps' runs one process; torchrun with MPS has no collective backend")
+        chosen = torch.device("mps")
+    elif use_cuda:
         torch.cuda.set_device(local_rank)
         chosen = torch.device("cuda", local_rank)
     else:

@@ -96,15 +96,48 @@ class RunLogger:
         self.writer.flush()
         return written
 
-    def message(self, text: str) -> None:
-        if self.enabled:
-            self.console.print(text, highlight=False, markup=False)
+    def describe(self, config: Any, parameters: Mapping[str, int]) -> None:
+        """The resolved config and the parameter counts, as TensorBoard text (and counts as scalars)."""
+        if not self.enabled:
+            return
+        import yaml
+
+        from text2sign.config import config_to_dict
+
+        text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+        # TensorBoard renders text as Markdown: indenting by four spaces keeps the YAML verbatim.
+        self.writer.add_text("config", "\n".join("    " + line for line in text.splitlines()), 0)
+        rows = "\n".join(f"| {name} | {count:,} |" for name, count in parameters.items())
+        self.writer.add_text("parameters", "| group | parameters |\n| --- | --- |\n" + rows, 0)
+        for name, count in parameters.items():
+            self.writer.add_scalar(f"parameters/{name}", count, 0)
+        self.writer.flush()
+
+    def histograms(self, step: int, net: Any) -> None:
+        """Weight histograms of the network that gets saved."""
+        if not self.enabled:
+            return
+        for name, param in net.named_parameters():
+            self.writer.add_histogram(f"weights/{name}", param.detach().float().cpu(), step)
+        self.writer.flush()
 
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
         if self.writer is not None:
             self.writer.close()
+
+
+def peak_memory_mb(device: Any) -> dict[str, float]:
+    """Peak memory so far: this process's resident set, and the accelerator's allocations on CUDA."""
+    import torch
+
+    from text2sign.resources import peak_rss_mb
+
+    out = {"perf/peak_rss_mb": peak_rss_mb()}
+    if getattr(device, "type", str(device)) == "cuda":
+        out["perf/peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return out
 
 
 def _strip(frames: list[np.ndarray]) -> np.ndarray:

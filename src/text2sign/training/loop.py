@@ -3,12 +3,17 @@
 Per iteration: take ``grad_accum`` micro-batches; for each optimizer group the objective
 schedules (a GAN: discriminator, then generator), accumulate the gradients of its loss over the
 micro-batches, clip them, step the group's optimizer; then advance every LR schedule, update the
-EMA weights, run callbacks, log, sample, checkpoint.
+EMA weights, run callbacks, log, sample, validate, checkpoint.
+
+Validation: every ``train.validate_every`` steps and at the end, the EMA network is scored on the
+family's dev data (its dev losses, or the family's own ``validate``, e.g. read-back CER). The best
+score so far is kept as ``<run>/checkpoints/best/`` beside the last ``keep_last_k`` step
+checkpoints; with ``train.patience`` the run stops after that many passes without improvement.
 
 Under ``torchrun`` the objective is wrapped in DistributedDataParallel (gloo on CPU, NCCL on
 CUDA) and each process reads its own shard of the data; everything else is unchanged, and
-only rank 0 writes files. On CUDA, ``train.precision`` picks bf16 or fp16 autocast (fp16 with a
-gradient scaler); on CPU training is fp32.
+only rank 0 validates and writes files. On CUDA, ``train.precision`` picks bf16 or fp16 autocast
+(fp16 with a gradient scaler); on CPU and MPS training is fp32.
 
 Stopping: SIGINT (Ctrl-C) or SIGTERM, or a callback raising KeyboardInterrupt, lets the
 current step finish, saves a checkpoint and returns with ``interrupted=True``. A second
@@ -26,7 +31,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,25 +39,27 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from text2sign.errors import CheckpointError, ConfigError
-from text2sign.training import distributed as dist_utils
-from text2sign.training.checkpoint import (
-    capture_rng,
+from text2sign.checkpoints import (
+    best_dir,
     list_checkpoints,
-    load_trainer_state,
-    prune_checkpoints,
-    read_config,
+    load_checkpoint,
     resolve_checkpoint,
-    restore_rng,
     save_checkpoint,
     step_dir,
+    weights_mismatch,
 )
-from text2sign.training.config import ExperimentConfig, check_group_overrides, config_to_dict
+from text2sign.errors import CheckpointError, ConfigError
+from text2sign.families import Experiment, get_family
+from text2sign.training import distributed as dist_utils
+from text2sign.training.checkpoint import capture_rng, load_trainer_state, prune_checkpoints, read_config, restore_rng
+from text2sign.config import config_to_dict
+from text2sign.training.config import ExperimentConfig, check_group_overrides
 from text2sign.training.ema import EMA
 from text2sign.training.loader import BatchStream, epoch_loader, move_to
-from text2sign.training.logs import RunLogger
+from text2sign.training.logs import RunLogger, peak_memory_mb
 from text2sign.training.optim import build_optimizer, build_scheduler
-from text2sign.training.registry import Experiment, get_family
+
+DRY_RUN_TIMED_STEPS = 2
 
 
 @dataclass
@@ -76,6 +83,23 @@ class TrainResult:
     step: int
     checkpoint: Path | None  # the last checkpoint written
     interrupted: bool
+    best: Path | None = None  # the best checkpoint by validation, if the run validated
+    best_score: float | None = None
+    stopped_early: bool = False
+    validations: list[dict] = field(default_factory=list)  # {"step": n, name: value, ...} per dev pass
+
+
+@dataclass
+class DryRunReport:
+    """What ``text2sign train CONFIG --dry-run`` prints."""
+
+    family: str
+    device: str
+    parameters: dict[str, int]  # per optimizer group, and "inference" for the saved network
+    losses: dict[str, float]
+    seconds_per_step: float
+    estimated_seconds: float  # for train.steps
+    peak_memory_mb: float
 
 
 def train(
@@ -83,182 +107,359 @@ def train(
     run_dir: str | Path,
     resume: str | Path | None = None,
     callbacks: Sequence[Callable[[StepInfo], None]] = (),
-) -> TrainResult:
-    """Train `config` into `run_dir`, or continue the checkpoint (or run directory) `resume`."""
+    dry_run: bool = False,
+) -> TrainResult | DryRunReport:
+    """Train `config` into `run_dir`, or continue the checkpoint (or run directory) `resume`.
+
+    With `dry_run`, build everything, run one forward/backward on one batch (and time a few more),
+    write nothing, and return a :class:`DryRunReport`."""
     info = dist_utils.setup(config.train.device)
     try:
-        return _train(config, Path(run_dir), resume, list(callbacks), info)
+        run = _Run(config, Path(run_dir), info)
+        if dry_run:
+            return run.dry_run()
+        return run.fit(resume, list(callbacks))
     finally:
         dist_utils.teardown()
 
 
-def _train(config, run_dir, resume, callbacks, info: dist_utils.DistInfo) -> TrainResult:
-    tc = config.train
-    device = info.device
-    resume = resolve_checkpoint(resume) if resume is not None else None
-    if resume is None and list_checkpoints(run_dir):
-        raise ConfigError(f"{run_dir} already holds checkpoints: continue with --resume {run_dir}, or pick another --out")
+class _Run:
+    """One training run's state; :meth:`fit` is the loop, the other methods its parts."""
 
-    # Same seed on every rank while building, so every rank starts from the same weights.
-    seed_everything(tc.seed)
-    experiment: Experiment = get_family(config.family).build(config)
-    config = experiment.config or config
-    if resume is not None:
-        # After build: a family fills parts of the model config from the data (vocabulary, feature
-        # size), and the checkpoint stores that resolved config.
-        _check_resumable(config, resume)
-    objective = experiment.objective.to(device)
-    objective.train()
-    groups = {name: list(params) for name, params in objective.param_groups().items()}
-    if len({id(p) for params in groups.values() for p in params}) != sum(len(params) for params in groups.values()):
-        raise ValueError("a parameter is listed in more than one optimizer group by param_groups()")
-    check_group_overrides(tc, list(groups))
-    optimizers = {g: build_optimizer(params, tc, g) for g, params in groups.items()}
-    schedulers = {g: build_scheduler(opt, tc) for g, opt in optimizers.items()}
-    use_amp = device.type == "cuda" and tc.precision != "fp32"
-    amp_dtype = torch.bfloat16 if tc.precision == "bf16" else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and tc.precision == "fp16")
-    ema = EMA(objective.inference_model(), tc.ema_decay) if tc.ema_decay > 0 else None
+    def __init__(self, config: ExperimentConfig, run_dir: Path, info: dist_utils.DistInfo):
+        self.info = info
+        self.run_dir = run_dir
+        self.device = info.device
+        tc = config.train
+        # Same seed on every rank while building, so every rank starts from the same weights.
+        seed_everything(tc.seed)
+        self.family = get_family(config.family)
+        self.experiment: Experiment = self.family.build(config)
+        self.config = config = self.experiment.config or config
+        if "model" in config.init:
+            init_weights(self.experiment.objective.inference_model(), config.init["model"])
+        self.objective = self.experiment.objective.to(self.device)
+        self.objective.train()
+        self.groups = {name: list(params) for name, params in self.objective.param_groups().items()}
+        if len({id(p) for ps in self.groups.values() for p in ps}) != sum(len(ps) for ps in self.groups.values()):
+            raise ValueError("a parameter is listed in more than one optimizer group by param_groups()")
+        check_group_overrides(tc, list(self.groups))
+        self.optimizers = {g: build_optimizer(params, tc, g) for g, params in self.groups.items()}
+        self.schedulers = {g: build_scheduler(opt, tc) for g, opt in self.optimizers.items()}
+        self.use_amp = self.device.type == "cuda" and tc.precision != "fp32"
+        amp_dtype = torch.bfloat16 if tc.precision == "bf16" else torch.float16
+        self.autocast = torch.autocast(device_type=self.device.type, dtype=amp_dtype, enabled=self.use_amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and tc.precision == "fp16")
+        self.ema = EMA(self.objective.inference_model(), tc.ema_decay) if tc.ema_decay > 0 else None
+        self.model: nn.Module = self.objective
+        if info.distributed:
+            # find_unused_parameters: a discriminator step leaves the generator unused, and vice versa.
+            self.model = DistributedDataParallel(
+                self.objective, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
+        self.step = 0
+        self.position = (0, 0)  # (epoch, batches consumed in it) after the last completed step
+        self.best_score: float | None = None
+        self.passes_without_gain = 0
+        self.last_metrics: dict[str, float] = {}
+        self.validations: list[dict] = []
 
-    step, epoch, batch_in_epoch = 0, 0, 0
-    if resume is not None:
+    # --- parts of the loop -------------------------------------------------------------------
+
+    def restore(self, resume: Path) -> None:
+        """Continue exactly where the checkpoint `resume` stopped (same weights, optimizers, data order, RNG)."""
+        _check_resumable(self.config, resume)
         state = load_trainer_state(resume)
         try:
-            objective.load_state_dict(state["objective"])
-            for g in groups:
-                optimizers[g].load_state_dict(state["optimizers"][g])
-                schedulers[g].load_state_dict(state["schedulers"][g])
-            if state["scaler"] and scaler.is_enabled():
-                scaler.load_state_dict(state["scaler"])
-            if ema is not None and state["ema"] is not None:
-                ema.load_state_dict(state["ema"])
+            self.objective.load_state_dict(state["objective"])
+            for g in self.groups:
+                self.optimizers[g].load_state_dict(state["optimizers"][g])
+                self.schedulers[g].load_state_dict(state["schedulers"][g])
+            if state["scaler"] and self.scaler.is_enabled():
+                self.scaler.load_state_dict(state["scaler"])
+            if self.ema is not None and state["ema"] is not None:
+                self.ema.load_state_dict(state["ema"])
         except (KeyError, RuntimeError, ValueError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"cannot resume {resume}: its trainer state does not fit this experiment ({reason})") from None
-        step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-        if step >= tc.steps:
-            raise ConfigError(f"{resume} is at step {step} and train.steps is {tc.steps}: raise it, e.g. --set train.steps={2 * step}")
-        if state["world_size"] == info.world_size:
-            restore_rng(state["rng"][info.rank])
+        self.step = state["step"]
+        self.position = (state["epoch"], state["batch_in_epoch"])
+        validation = state.get("validation") or {}
+        self.best_score = validation.get("best_score")
+        self.passes_without_gain = int(validation.get("passes_without_gain", 0))
+        self.last_metrics = dict(validation.get("last_metrics", {}))
+        tc = self.config.train
+        if self.step >= tc.steps:
+            raise ConfigError(f"{resume} is at step {self.step} and train.steps is {tc.steps}: raise it, e.g. --set train.steps={2 * self.step}")
+        if state["world_size"] == self.info.world_size:
+            restore_rng(state["rng"][self.info.rank])
         else:
             # Data shards and per-rank noise cannot match the original run; say so and go on.
-            seed_everything(tc.seed + 1000 * (info.rank + 1) + step)
-            if info.is_main:
-                print(f"note: resuming with {info.world_size} processes, saved with {state['world_size']}: "
+            seed_everything(tc.seed + 1000 * (self.info.rank + 1) + self.step)
+            if self.info.is_main:
+                print(f"note: resuming with {self.info.world_size} processes, saved with {state['world_size']}: "
                       "the data order differs from an uninterrupted run", file=sys.stderr)
-    else:
-        seed_everything(tc.seed + 1000 * (info.rank + 1))
 
-    model = objective
-    if info.distributed:
-        # find_unused_parameters: a discriminator step leaves the generator unused, and vice versa.
-        model = DistributedDataParallel(
-            objective, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
-        )
-
-    def make_loader(ep: int, skip: int):
-        return epoch_loader(
-            experiment.train_data, tc.batch_size, ep, tc.seed, info.rank, info.world_size, skip,
-            experiment.collate_fn, tc.num_workers, pin_memory=device.type == "cuda",
-        )
-
-    stream = BatchStream(make_loader, epoch, batch_in_epoch)
-    committed = stream.position  # data position after the last completed step
-    if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_run_config(run_dir, config)
-    logger = RunLogger(run_dir, tc.steps, step, enabled=info.is_main, name=config.name or "train")
-    callbacks = [*experiment.callbacks, *callbacks]
-    autocast = torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp)
-    last_saved = step if resume is not None else None
-    checkpoint = None
-    interrupted = False
-    tick, ticked_at = time.perf_counter(), step
-
-    def save() -> Path | None:
-        nonlocal last_saved
-        last_saved = step
-        rngs = dist_utils.gather_objects(capture_rng(), info)
-        path = None
-        if info.is_main:
-            trainer_state = {
-                "step": step,
-                "epoch": committed[0],
-                "batch_in_epoch": committed[1],
-                "world_size": info.world_size,
-                "objective": objective.state_dict(),
-                "optimizers": {g: o.state_dict() for g, o in optimizers.items()},
-                "schedulers": {g: s.state_dict() for g, s in schedulers.items()},
-                "scaler": scaler.state_dict(),
-                "ema": ema.state_dict() if ema is not None else None,
-                "rng": rngs,
-            }
-            inference = ema.model if ema is not None else objective.inference_model()
-            path = save_checkpoint(
-                step_dir(run_dir, step), config, inference, trainer_state, experiment.feature_stats, step=step
+    def train_step(self, stream: BatchStream) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        """One iteration: every scheduled group steps once. Returns (losses, grad norms, learning rates)."""
+        tc = self.config.train
+        micro = [move_to(b, self.device) for b in stream.take(tc.grad_accum)]
+        losses, grad_norms = {}, {}
+        for group in self.objective.schedule(self.step):
+            values, grad_norms[group] = _step_group(
+                self.model, self.objective, group, micro, self.optimizers[group], self.groups[group], self.scaler,
+                self.autocast, tc,
             )
-            prune_checkpoints(run_dir, tc.keep_last_k)
-        dist_utils.barrier(info)
-        return path
+            losses.update(values)
+        lrs = {g: s.get_last_lr()[0] for g, s in self.schedulers.items()}
+        with warnings.catch_warnings():
+            # A group the objective did not schedule this step still follows the clock.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            for s in self.schedulers.values():
+                s.step()
+        if self.ema is not None:
+            self.ema.update(self.objective.inference_model())
+        self.step += 1
+        self.position = stream.position
+        return losses, grad_norms, lrs
 
-    try:
-        with _StopOnSignal() as stop:
-            while step < tc.steps:
-                micro = [move_to(b, device) for b in stream.take(tc.grad_accum)]
-                losses, grad_norms = {}, {}
-                for group in objective.schedule(step):
-                    values, grad_norms[group] = _step_group(
-                        model, objective, group, micro, optimizers[group], groups[group], scaler, autocast, tc
-                    )
-                    losses.update(values)
-                lrs = {g: s.get_last_lr()[0] for g, s in schedulers.items()}
-                with warnings.catch_warnings():
-                    # A group the objective did not schedule this step still follows the clock.
-                    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
-                    for s in schedulers.values():
-                        s.step()
-                if ema is not None:
-                    ema.update(objective.inference_model())
-                step += 1
-                committed = stream.position
+    @property
+    def can_validate(self) -> bool:
+        return self.experiment.validate is not None or self.experiment.dev_data is not None
 
-                done = step == tc.steps
-                step_info = StepInfo(step, committed[0], losses, lrs, objective, info.rank, info.world_size, run_dir, done)
-                try:
-                    for callback in callbacks:
-                        callback(step_info)
-                except KeyboardInterrupt:
-                    stop.requested = True
-                logger.step(step, "  ".join(f"{k} {v:.4g}" for k, v in losses.items() if k.endswith("/loss")))
-                if step % tc.log_every == 0 or done:
-                    now = time.perf_counter()
-                    reduced = dist_utils.all_reduce_mean(
-                        {**{f"train/{k}": v for k, v in losses.items()},
-                         **{f"grad_norm/{g}": v for g, v in grad_norms.items()}},
-                        info,
-                    )
-                    reduced.update({f"lr/{g}": v for g, v in lrs.items()})
-                    reduced["perf/steps_per_s"] = (step - ticked_at) / max(now - tick, 1e-9)
-                    reduced["perf/epoch"] = float(committed[0])
-                    logger.scalars(step, reduced, tc.steps)
-                    tick, ticked_at = now, step
-                if experiment.sample is not None and info.is_main and (
-                    (tc.sample_every and step % tc.sample_every == 0) or done
-                ):
-                    _sample(experiment, ema, objective, device, logger, step)
-                if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or done:
-                    checkpoint = save() or checkpoint
-                if dist_utils.any_rank(stop.requested, info):
-                    interrupted = not done
-                    break
-            if interrupted and last_saved != step:
-                checkpoint = save() or checkpoint
-    finally:
-        logger.close()
-    if info.is_main and checkpoint is not None:
-        verb = "interrupted; saved" if interrupted else "saved"
-        print(f"{verb} {checkpoint} (step {step})", file=sys.stderr)
-    return TrainResult(run_dir, step, checkpoint, interrupted)
+    def validate(self) -> dict[str, float]:
+        """Score the EMA network on the dev data (rank 0), without disturbing the training RNG streams."""
+        rng = capture_rng()
+        try:
+            with torch.no_grad(), _evaluating(self.objective, self.ema):
+                if self.experiment.validate is not None:
+                    net = self.ema.model if self.ema is not None else self.objective.inference_model()
+                    values = dict(self.experiment.validate(net, self.device))
+                else:
+                    values = self._dev_losses()
+        finally:
+            restore_rng(rng)
+        metric = self.experiment.metric
+        if metric not in values:
+            raise KeyError(f"validation gave {', '.join(sorted(values))} but the family's metric is {metric!r}")
+        return {k: float(v) for k, v in values.items()}
+
+    def _dev_losses(self) -> dict[str, float]:
+        from torch.utils.data import DataLoader
+
+        tc = self.config.train
+        loader = DataLoader(self.experiment.dev_data, batch_size=tc.batch_size, collate_fn=self.experiment.collate_fn)
+        sums: dict[str, float] = {}
+        count = 0
+        for batch in loader:
+            with self.autocast:
+                out = self.objective.dev_losses(move_to(batch, self.device))
+            size = _batch_size(batch)
+            for key, value in out.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach().float()) * size
+            count += size
+        if count == 0:
+            raise ConfigError("the dev data is empty: nothing to validate on")
+        return {f"dev/{k}": v / count for k, v in sums.items()}
+
+    def improved(self, score: float) -> bool:
+        if self.best_score is None:
+            return True
+        return score < self.best_score if self.experiment.metric_mode == "min" else score > self.best_score
+
+    def save(self, path: Path, with_trainer_state: bool = True) -> Path | None:
+        """Write a checkpoint of the EMA network (rank 0). A step checkpoint (with trainer state) is
+        written by every rank together (RNG gather, barrier); ``best/`` by rank 0 alone."""
+        rngs = dist_utils.gather_objects(capture_rng(), self.info) if with_trainer_state else None
+        written = None
+        if self.info.is_main:
+            trainer_state = None
+            if with_trainer_state:
+                trainer_state = {
+                    "step": self.step,
+                    "epoch": self.position[0],
+                    "batch_in_epoch": self.position[1],
+                    "world_size": self.info.world_size,
+                    "objective": self.objective.state_dict(),
+                    "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+                    "schedulers": {g: s.state_dict() for g, s in self.schedulers.items()},
+                    "scaler": self.scaler.state_dict(),
+                    "ema": self.ema.state_dict() if self.ema is not None else None,
+                    "validation": {
+                        "best_score": self.best_score,
+                        "passes_without_gain": self.passes_without_gain,
+                        "last_metrics": self.last_metrics,
+                    },
+                    "rng": rngs,
+                }
+            written = save_checkpoint(
+                path, self.config.family, self.inference_network, self.config.model, inference=self.config.inference,
+                feature_stats=self.experiment.feature_stats, trainer_state=trainer_state,
+                experiment=config_to_dict(self.config), metadata=self.experiment.metadata, metrics=self.last_metrics,
+                step=self.step,
+            )
+            if with_trainer_state:
+                prune_checkpoints(self.run_dir, self.config.train.keep_last_k)
+        if with_trainer_state:
+            dist_utils.barrier(self.info)
+        return written
+
+    @property
+    def inference_network(self) -> nn.Module:
+        return self.ema.model if self.ema is not None else self.objective.inference_model()
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def fit(self, resume: str | Path | None, callbacks: list[Callable[[StepInfo], None]]) -> TrainResult:
+        tc, info, run_dir = self.config.train, self.info, self.run_dir
+        resume = resolve_checkpoint(resume) if resume is not None else None
+        if resume is None and list_checkpoints(run_dir):
+            raise ConfigError(f"{run_dir} already holds checkpoints: continue with --resume {run_dir}, or pick another --out")
+        if resume is not None:
+            self.restore(resume)
+        else:
+            seed_everything(tc.seed + 1000 * (info.rank + 1))
+
+        def make_loader(ep: int, skip: int):
+            return epoch_loader(
+                self.experiment.train_data, tc.batch_size, ep, tc.seed, info.rank, info.world_size, skip,
+                self.experiment.collate_fn, tc.num_workers, pin_memory=self.device.type == "cuda",
+            )
+
+        stream = BatchStream(make_loader, *self.position)
+        if info.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            _write_run_config(run_dir, self.config)
+        logger = RunLogger(run_dir, tc.steps, self.step, enabled=info.is_main, name=self.config.name or "train")
+        logger.describe(self.config, self._parameter_counts())
+        callbacks = [*self.experiment.callbacks, *callbacks]
+        last_saved = self.step if resume is not None else None
+        checkpoint = best = None
+        interrupted = stopped_early = False
+        tick, ticked_at = time.perf_counter(), self.step
+        try:
+            with _StopOnSignal() as stop:
+                while self.step < tc.steps:
+                    losses, grad_norms, lrs = self.train_step(stream)
+                    step, done = self.step, self.step == tc.steps
+                    step_info = StepInfo(step, self.position[0], losses, lrs, self.objective, info.rank, info.world_size, run_dir, done)
+                    try:
+                        for callback in callbacks:
+                            callback(step_info)
+                    except KeyboardInterrupt:
+                        stop.requested = True
+                    logger.step(step, "  ".join(f"{k} {v:.4g}" for k, v in losses.items() if k.endswith("/loss")))
+                    if step % tc.log_every == 0 or done:
+                        now = time.perf_counter()
+                        reduced = dist_utils.all_reduce_mean(
+                            {**{f"train/{k}": v for k, v in losses.items()},
+                             **{f"grad_norm/{g}": v for g, v in grad_norms.items()}},
+                            info,
+                        )
+                        reduced.update({f"lr/{g}": v for g, v in lrs.items()})
+                        reduced["perf/steps_per_s"] = (step - ticked_at) / max(now - tick, 1e-9)
+                        reduced["perf/epoch"] = float(self.position[0])
+                        reduced.update(peak_memory_mb(self.device))
+                        logger.scalars(step, reduced, tc.steps)
+                        tick, ticked_at = now, step
+                    if tc.histogram_every and step % tc.histogram_every == 0:
+                        logger.histograms(step, self.inference_network)
+                    if self.experiment.sample is not None and info.is_main and (
+                        (tc.sample_every and step % tc.sample_every == 0) or done
+                    ):
+                        _sample(self.experiment, self.inference_network, self.device, logger, step)
+                    give_up = False
+                    if self.can_validate and ((tc.validate_every and step % tc.validate_every == 0) or done):
+                        best_now, give_up = self._validation_pass(logger)
+                        best = best_now or best
+                        give_up = dist_utils.any_rank(give_up, info)
+                    if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or done or give_up:
+                        checkpoint = self.save(step_dir(run_dir, step)) or checkpoint
+                        last_saved = step
+                    if give_up:
+                        stopped_early = True
+                        break
+                    if dist_utils.any_rank(stop.requested, info):
+                        interrupted = not done
+                        break
+                if interrupted and last_saved != self.step:
+                    checkpoint = self.save(step_dir(run_dir, self.step)) or checkpoint
+        finally:
+            logger.close()
+        if info.is_main and checkpoint is not None:
+            verb = "interrupted; saved" if interrupted else "stopped early (no dev improvement); saved" if stopped_early else "saved"
+            print(f"{verb} {checkpoint} (step {self.step})", file=sys.stderr)
+            if best is not None:
+                print(f"best {self.experiment.metric} {self.best_score:.4g}: {best}", file=sys.stderr)
+        best_path = best_dir(run_dir) if (best_dir(run_dir) / "config.json").is_file() else None
+        return TrainResult(run_dir, self.step, checkpoint, interrupted, best_path, self.best_score, stopped_early, self.validations)
+
+    def _validation_pass(self, logger: RunLogger) -> tuple[Path | None, bool]:
+        """Validate on rank 0, keep ``best/`` if it improved; returns (best path if saved, give up?)."""
+        saved = None
+        give_up = False
+        if self.info.is_main:
+            values = self.validate()
+            self.last_metrics = values
+            self.validations.append({"step": self.step, **values})
+            logger.scalars(self.step, values, self.config.train.steps)
+            score = values[self.experiment.metric]
+            if self.improved(score):
+                self.best_score = score
+                self.passes_without_gain = 0
+                saved = self.save(best_dir(self.run_dir), with_trainer_state=False)
+            else:
+                self.passes_without_gain += 1
+                patience = self.config.train.patience
+                give_up = bool(patience) and self.passes_without_gain >= patience
+        dist_utils.barrier(self.info)
+        return saved, give_up
+
+    def _parameter_counts(self) -> dict[str, int]:
+        counts = {g: sum(p.numel() for p in params) for g, params in self.groups.items()}
+        counts["inference"] = sum(p.numel() for p in self.objective.inference_model().parameters())
+        return counts
+
+    # --- dry run -----------------------------------------------------------------------------
+
+    def dry_run(self) -> DryRunReport:
+        """One forward/backward on one batch, then a few timed steps; nothing is written."""
+        tc = self.config.train
+        seed_everything(tc.seed)
+        loader = epoch_loader(
+            self.experiment.train_data, tc.batch_size, 0, tc.seed, self.info.rank, self.info.world_size, 0,
+            self.experiment.collate_fn, tc.num_workers,
+        )
+        stream = BatchStream(lambda ep, skip: loader, 0, 0)
+        losses, _, _ = self.train_step(stream)
+        timings = []
+        for _ in range(DRY_RUN_TIMED_STEPS):
+            start = time.perf_counter()
+            self.train_step(stream)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
+            timings.append(time.perf_counter() - start)
+        per_step = float(np.median(timings))
+        memory = peak_memory_mb(self.device)
+        return DryRunReport(
+            family=self.config.family,
+            device=str(self.device),
+            parameters=self._parameter_counts(),
+            losses=losses,
+            seconds_per_step=per_step,
+            estimated_seconds=per_step * tc.steps,
+            peak_memory_mb=max(memory.values()),
+        )
+
+
+def init_weights(net: nn.Module, path: str | Path) -> None:
+    """Start `net` from the inference weights of checkpoint `path` (names and shapes must match)."""
+    source = load_checkpoint(path)
+    problem = weights_mismatch(net, source.model.state_dict())
+    if problem:
+        raise CheckpointError(f"init.model {path} does not fit this model: {problem}")
+    net.load_state_dict(source.model.state_dict())
 
 
 def _step_group(model, objective, group, micro, optimizer, params, scaler, autocast, tc) -> tuple[dict, float]:
@@ -287,9 +488,35 @@ def _step_group(model, objective, group, micro, optimizer, params, scaler, autoc
     return losses, float(norm)
 
 
-def _sample(experiment, ema, objective, device, logger, step) -> None:
+@contextlib.contextmanager
+def _evaluating(objective: nn.Module, ema: EMA | None):
+    """The objective in eval mode with the EMA weights in its inference network, restored after."""
+    net = objective.inference_model()
+    saved = {k: v.detach().clone() for k, v in net.state_dict().items()} if ema is not None else None
+    was_training = objective.training
+    objective.eval()
+    try:
+        if ema is not None:
+            net.load_state_dict(ema.model.state_dict())
+        yield
+    finally:
+        if saved is not None:
+            net.load_state_dict(saved)
+        objective.train(was_training)
+
+
+def _batch_size(batch) -> int:
+    if isinstance(batch, torch.Tensor):
+        return batch.shape[0]
+    if isinstance(batch, (list, tuple)) and batch:
+        return _batch_size(batch[0])
+    if isinstance(batch, dict) and batch:
+        return _batch_size(next(iter(batch.values())))
+    return len(batch) if hasattr(batch, "__len__") else 1
+
+
+def _sample(experiment, net, device, logger, step) -> None:
     """Render samples from the EMA network without disturbing the training RNG streams."""
-    net = ema.model if ema is not None else objective.inference_model()
     was_training = net.training
     rng = capture_rng()
     net.eval()

@@ -1,5 +1,4 @@
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ from text2sign.data.torch_data import PoseItem, collate_pose_batch, pose_feature
 from text2sign.errors import CheckpointError, LanguageError, Text2SignError, TextError
 from text2sign.models.gan_nat import DiscriminatorConfig, GanNatConfig
 from text2sign.objectives.gan_nat import GanNatObjectiveConfig, build_gan_nat_objective
-from text2sign.pipelines.neural import GanNatPipeline, UnknownCharacters
+from text2sign.pipelines.gan_nat import GanNatPipeline
 from text2sign.pose.normalize import compute_feature_stats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 from text2sign.testing import fake_pose
@@ -43,11 +42,11 @@ def make_objective(seqs, texts, languages=("ase", "gsg")):
 @pytest.fixture(scope="module")
 def pipeline():
     objective, stats = make_objective([fake_pose(10, seed=s) for s in range(2)], ["hello", "world"])
-    return GanNatPipeline.from_parts(None, objective.generator, stats, language_pairs=[("en", "ase"), ("de", "gsg")])
+    return GanNatPipeline(objective.generator, stats, language_pairs=[("en", "ase"), ("de", "gsg")])
 
 
 def test_returns_pose_sequences_in_the_layout(pipeline):
-    out = pipeline(["hello", "low"], "en", "ase")
+    out = pipeline(["hello", "low"], "en", "ase").outputs
     assert len(out) == 2
     for seq in out:
         assert isinstance(seq, PoseSequence)
@@ -64,12 +63,12 @@ def test_returns_pose_sequences_in_the_layout(pipeline):
 
 
 def test_frames_override_and_errors(pipeline):
-    out = pipeline(["hello", "world"], "en", "ase", frames=17)
+    out = pipeline(["hello", "world"], "en", "ase", frames=17).outputs
     assert [s.num_frames for s in out] == [17, 17]
-    assert pipeline("hello", "en", "ase", frames=1)[0].num_frames == 1
+    assert pipeline("hello", "en", "ase", frames=1).outputs[0].num_frames == 1
     with pytest.raises(Text2SignError, match="frames must be between 1 and 160, got 0"):
         pipeline("hello", "en", "ase", frames=0)
-    with pytest.raises(LanguageError, match="signed language 'bfi' is not supported by this model; supported: ase, gsg"):
+    with pytest.raises(LanguageError, match="signed language 'bfi' is not supported by gan-nat; supported: ase, gsg"):
         pipeline("hello", "en", "bfi")
     with pytest.raises(LanguageError, match="signs gsg from de, not from 'en'"):
         pipeline("hello", "en", "gsg")
@@ -77,22 +76,33 @@ def test_frames_override_and_errors(pipeline):
         pipeline(["hello", " "], "en", "ase")
     with pytest.raises(TextError, match="text has 1001 characters; the limit is 1000"):
         pipeline("a" * 1001, "en", "ase")
-    with pytest.warns(UnknownCharacters, match="'z'"):
-        pipeline("hez", "en", "ase")
+    assert pipeline("hez", "en", "ase").warnings == ["the model has never seen 'z'; they are read as unknown"]
+    with pytest.raises(TextError, match="never seen 'z'"):
+        pipeline("hez", "en", "ase", strict=True)
 
 
 def test_deterministic_and_independent_of_batch(pipeline):
-    a = pipeline(["world", "hello"], "en", "ase", frames=12)
-    b = pipeline(["hello"], "en", "ase", frames=12)
+    a = pipeline(["world", "hello"], "en", "ase", frames=12).outputs
+    b = pipeline(["hello"], "en", "ase", frames=12).outputs
     assert np.allclose(a[1].data, b[0].data, atol=1e-4)
-    assert np.array_equal(pipeline("hello", "en", "ase")[0].data, pipeline("hello", "en", "ase")[0].data)
-    assert not np.allclose(pipeline("hello", "en", "ase", seed=1)[0].data, pipeline("hello", "en", "ase", seed=2)[0].data)
+    assert np.array_equal(pipeline("hello", "en", "ase").outputs[0].data, pipeline("hello", "en", "ase").outputs[0].data)
+    assert not np.allclose(pipeline("hello", "en", "ase", seed=1).outputs[0].data, pipeline("hello", "en", "ase", seed=2).outputs[0].data)
     assert not pipeline.generator.training
+
+
+def test_samples_differ_by_seed_and_repeat_with_it(pipeline):
+    result = pipeline(["hello", "low"], "en", "ase", num_samples=3, seed=5, frames=10)
+    assert [len(s) for s in result.samples] == [3, 3]
+    first, second, third = result.samples[0]
+    assert not np.allclose(first.data, second.data) and not np.allclose(second.data, third.data)
+    # sample k is seed + k: the second sample of seed 5 is the first of seed 6
+    alone = pipeline("hello", "en", "ase", seed=6, frames=10).outputs[0]
+    assert np.allclose(second.data, alone.data, atol=1e-5)
 
 
 def test_output_is_destandardized_generator_output(pipeline):
     gen = pipeline.generator
-    out = pipeline("hello", "en", "ase", frames=9)[0]
+    out = pipeline("hello", "en", "ase", frames=9).outputs[0]
     with torch.inference_mode():
         states, mask = gen.encode(["hello"], ["ase"])
         noise = torch.randn(9, 4, generator=torch.Generator().manual_seed(0))[None]
@@ -102,12 +112,12 @@ def test_output_is_destandardized_generator_output(pipeline):
 
 
 def test_save_and_load_pretrained(tmp_path, pipeline):
-    from text2sign.training.checkpoint import from_pretrained
+    from text2sign.checkpoints import from_pretrained
 
     pipeline.save_pretrained(tmp_path / "ckpt")
     assert {p.name for p in (tmp_path / "ckpt").iterdir()} == {"config.json", "model.safetensors", "normalization.json"}
     loaded = GanNatPipeline.from_pretrained(tmp_path / "ckpt")
-    assert np.array_equal(loaded("hello", "en", "ase")[0].data, pipeline("hello", "en", "ase")[0].data)
+    assert np.array_equal(loaded("hello", "en", "ase").outputs[0].data, pipeline("hello", "en", "ase").outputs[0].data)
     with pytest.raises(LanguageError, match="not from 'en'"):
         loaded("hello", "en", "gsg")
     # One checkpoint format: what the pipeline saves, the training loop's reader rebuilds.
@@ -122,12 +132,11 @@ def test_from_pretrained_errors(tmp_path, pipeline):
         GanNatPipeline.from_pretrained(tmp_path / "none")
     ckpt = pipeline.save_pretrained(tmp_path / "ckpt")
     meta = json.loads((ckpt / "config.json").read_text())
-    model = meta["experiment"]["model"]
-    edited = {**meta, "experiment": {**meta["experiment"], "model": {**model, "d_model": 32, "heads": 2}}}
+    edited = {**meta, "model": {**meta["model"], "d_model": 32, "heads": 2}}
     (ckpt / "config.json").write_text(json.dumps(edited))
     with pytest.raises(CheckpointError, match="does not match the model that config.json describes"):
         GanNatPipeline.from_pretrained(ckpt)
-    (ckpt / "config.json").write_text(json.dumps({**meta, "experiment": {**meta["experiment"], "family": "latent-flow"}}))
+    (ckpt / "config.json").write_text(json.dumps({**meta, "family": "latent-flow"}))
     with pytest.raises(CheckpointError, match="unknown family 'latent-flow'"):
         GanNatPipeline.from_pretrained(ckpt)
     (ckpt / "config.json").write_text(json.dumps(meta))
@@ -146,7 +155,7 @@ def test_trained_generator_reproduces_its_sign():
     index = target.layout.kind_indices(*KINDS)
 
     def error() -> float:
-        out = GanNatPipeline.from_parts(None, objective.generator, stats)("ab", "en", "ase", frames=12)[0]
+        out = GanNatPipeline(objective.generator, stats)("ab", "en", "ase", frames=12).outputs[0]
         return float(np.abs(out.data[:, index] - target.data[:, index]).mean())
 
     before = error()
@@ -159,8 +168,8 @@ def test_trained_generator_reproduces_its_sign():
         opt.step()
     after = error()
     assert after < 0.2 * before, (before, after)
-    pipe = GanNatPipeline.from_parts(None, objective.generator, stats)
-    assert pipe("ab", "en", "ase")[0].num_frames == 12  # the length predictor learned the length
+    pipe = GanNatPipeline(objective.generator, stats)
+    assert pipe("ab", "en", "ase").outputs[0].num_frames == 12  # the length predictor learned the length
 
 
 def test_shipped_fs_gan_nat_model_generates_every_language():
@@ -168,7 +177,7 @@ def test_shipped_fs_gan_nat_model_generates_every_language():
 
     shipped = load_pipeline("fs-gan-nat")
     assert len(shipped.signed_languages) == 19
-    (hello,) = shipped(["hello"], spoken="en", signed="ase")
+    (hello,) = shipped(["hello"], spoken="en", signed="ase").outputs
     assert hello.layout.name == "holistic-178" and hello.fps == 25.0
     # five letters at 6-11 frames each, plus transitions
     assert 30 <= hello.num_frames <= 80

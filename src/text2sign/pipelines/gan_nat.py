@@ -1,6 +1,7 @@
 """Inference with a trained GAN-NAT generator: texts in, ``PoseSequence``s out.
 
-``GanNatPipeline(texts, spoken, signed, frames=None)``:
+Called like every pipeline (:mod:`text2sign.pipelines.base`), with the options ``frames`` and
+``signer``:
 
 1. the text encoder reads the texts, conditioned on the signed language;
 2. the length predictor picks each text's number of frames, unless ``frames=N`` is given;
@@ -15,58 +16,47 @@ Everything runs in eval mode under ``torch.inference_mode``; one text skips all 
 
 from __future__ import annotations
 
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from text2sign.errors import CheckpointError, ConfigError, LanguageError, Text2SignError, TextError
-from text2sign.models.gan_nat import GanNatConfig, GanNatGenerator
+from text2sign.config import bounded
+from text2sign.data.torch_data import hands_from_wrist_offsets
+from text2sign.errors import CheckpointError, LanguageError, Text2SignError, TextError
+from text2sign.models.gan_nat import GanNatGenerator
 from text2sign.objectives.gan_nat import select_feature_stats
+from text2sign.pipelines.base import Notes, Pipeline, split_words
+from text2sign.pose.concatenate import WORD_PAUSE_FRAMES, join_words
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.normalize import FeatureStats
-from text2sign.data.torch_data import hands_from_wrist_offsets
-from text2sign.pipelines.concat import check_text, split_words
-from text2sign.pose.sequence import PoseSequence, interpolate_frames
-from text2sign.training.checkpoint import STATS_NAME, load_pretrained, save_checkpoint
-from text2sign.training.config import ExperimentConfig, PoseDataConfig
+from text2sign.pose.sequence import PoseSequence
 
 FAMILY = "gan-nat"
 MAX_FRAMES_FACTOR = 4  # --frames may ask for up to this many times the longest trained length
 
 
-WORD_PAUSE_FRAMES = 6  # frames of movement from one word's end to the next word's start
+@dataclass
+class GanNatInferenceConfig:
+    """The ``inference:`` section of a GAN-NAT checkpoint."""
+
+    seed: int = bounded(0, min=0)  # style noise seed when a call gives none
+    word_pause_frames: int = bounded(WORD_PAUSE_FRAMES, min=0, max=100)  # word-level models: frames between words
 
 
-def join_words(words: list[PoseSequence], pause_frames: int) -> PoseSequence:
-    """Words one after another, each pair bridged by `pause_frames` frames moving linearly from
-    the last frame of one word to the first frame of the next."""
-    parts = [words[0]]
-    for previous, following in zip(words, words[1:]):
-        if pause_frames > 0:
-            ends_data = np.stack([previous.data[-1], following.data[0]])  # (2, J, D)
-            ends_mask = np.stack([previous.mask[-1], following.mask[0]])
-            positions = np.linspace(0, 1, pause_frames + 2)[1:-1]
-            data, mask = interpolate_frames(ends_data, ends_mask & ends_mask.all(axis=0), positions)
-            parts.append(PoseSequence(data, mask, previous.fps, previous.layout))
-        parts.append(following)
-    return PoseSequence.concatenate(parts)
-
-
-class UnknownCharacters(UserWarning):
-    """Parts of a text that the model's vocabulary does not contain (read as <unk>)."""
-
-
-class GanNatPipeline:
+class GanNatPipeline(Pipeline):
     name = FAMILY
+    output = "pose"
+    options = frozenset({"frames", "signer"})
+    stochastic = True
 
     def __init__(
         self,
         generator: GanNatGenerator,
         stats: FeatureStats,
         language_pairs: list[tuple[str, str]] | None = None,
-        seed: int = 0,
+        inference: GanNatInferenceConfig | None = None,
         device: str | torch.device = "cpu",
     ):
         cfg = generator.cfg
@@ -81,63 +71,38 @@ class GanNatPipeline:
         self.generator = generator.to(device).eval()
         self.device = torch.device(device)
         self.language_pairs_known = [tuple(p) for p in language_pairs] if language_pairs else None
-        self.seed = seed
-
-    @classmethod
-    def from_parts(
-        cls,
-        text_encoder,
-        generator: GanNatGenerator,
-        stats: FeatureStats,
-        layout: Layout | str | None = None,
-        kinds: tuple[str, ...] | None = None,
-        fps: float | None = None,
-        **kwargs,
-    ) -> GanNatPipeline:
-        """Assemble from trained parts; `layout`, `kinds`, `fps` override what the generator's config says.
-
-        `text_encoder` replaces the generator's own (None keeps it); its output width must match.
-        """
-        overrides = {}
-        if text_encoder is not None and text_encoder is not generator.text_encoder:
-            if text_encoder.output_dim != generator.text_encoder.output_dim:
-                raise ConfigError(
-                    f"text encoder gives {text_encoder.output_dim}-wide states; the generator reads {generator.text_encoder.output_dim}"
-                )
-            generator.text_encoder = text_encoder
-            overrides["text"] = text_encoder.config.to_dict()
-        if layout is not None:
-            overrides["layout"] = layout if isinstance(layout, str) else layout.name
-        if kinds is not None:
-            overrides["kinds"] = list(kinds)
-        if fps is not None:
-            overrides["fps"] = float(fps)
-        if overrides:
-            generator.cfg = GanNatConfig.from_dict({**generator.cfg.to_dict(), **overrides})
-        return cls(generator, stats, **kwargs)
+        self.inference = inference or GanNatInferenceConfig()
 
     # --- checkpoints --------------------------------------------------------------------------
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu", seed: int = 0) -> GanNatPipeline:
-        """Load a gan-nat checkpoint directory (or a run's latest), as the training loop or
-        :meth:`save_pretrained` writes it: the generator is rebuilt from ``config.json`` alone."""
-        pretrained = load_pretrained(path)
-        if pretrained.config.family != FAMILY:
-            raise CheckpointError(f"{pretrained.path} is not a {FAMILY} checkpoint (family {pretrained.config.family!r})")
-        if pretrained.feature_stats is None:
-            raise CheckpointError(f"{pretrained.path} is incomplete: {STATS_NAME} is missing")
-        pairs = pretrained.metadata.get("language_pairs")
-        return cls(pretrained.model, pretrained.feature_stats, language_pairs=pairs, seed=seed, device=device)
+    def from_checkpoint(cls, checkpoint, device: str | torch.device = "cpu") -> GanNatPipeline:
+        """The pipeline of a loaded gan-nat :class:`~text2sign.checkpoints.Checkpoint`."""
+        if checkpoint.feature_stats is None:
+            raise CheckpointError(f"{checkpoint.path} is incomplete: normalization.json is missing")
+        pairs = checkpoint.metadata.get("language_pairs")
+        return cls(checkpoint.model, checkpoint.feature_stats, language_pairs=pairs, inference=checkpoint.inference, device=device)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> GanNatPipeline:
+        """Load a gan-nat checkpoint directory (or a run's best, else latest, one)."""
+        from text2sign.checkpoints import load_checkpoint
+
+        checkpoint = load_checkpoint(path)
+        if checkpoint.family.name != FAMILY:
+            raise CheckpointError(f"{checkpoint.path} is not a {FAMILY} checkpoint (family {checkpoint.family.name!r})")
+        return cls.from_checkpoint(checkpoint, device)
 
     def save_pretrained(self, path: str | Path) -> Path:
         """Write a checkpoint directory (atomically) that :meth:`from_pretrained` and every other
         checkpoint reader load: the training loop's format, without trainer state."""
-        from text2sign.objectives.gan_nat import GanNatObjectiveConfig
+        from text2sign.checkpoints import save_checkpoint
 
-        config = ExperimentConfig(FAMILY, PoseDataConfig(corpus=""), self.generator.cfg, GanNatObjectiveConfig())
         pairs = [list(p) for p in self.language_pairs_known] if self.language_pairs_known else None
-        return save_checkpoint(Path(path), config, self.generator, feature_stats=self.stats, metadata={"language_pairs": pairs})
+        return save_checkpoint(
+            Path(path), FAMILY, self.generator, self.generator.cfg, inference=self.inference,
+            feature_stats=self.stats, metadata={"language_pairs": pairs},
+        )
 
     # --- inference ----------------------------------------------------------------------------
 
@@ -154,7 +119,7 @@ class GanNatPipeline:
     def check_languages(self, spoken: str, signed: str) -> None:
         known = self.signed_languages
         if known and signed not in known:
-            raise LanguageError(f"signed language {signed!r} is not supported by this model; supported: {', '.join(known)}")
+            raise LanguageError(f"signed language {signed!r} is not supported by {self.name}; supported: {', '.join(known)}")
         if self.language_pairs_known and spoken and (spoken, signed) not in self.language_pairs_known:
             spoken_for = sorted(sp for sp, si in self.language_pairs_known if si == signed)
             raise LanguageError(
@@ -172,33 +137,31 @@ class GanNatPipeline:
         text_cfg = self.generator.cfg.text
         return text_cfg.kind == "char" and " " not in text_cfg.vocab
 
-    def __call__(
-        self,
-        texts: str | list[str],
-        spoken: str,
-        signed: str,
-        frames: int | None = None,
-        seed: int | None = None,
+    def generate(
+        self, texts, spoken, signed, *, num_samples, seed, strict, notes: Notes, frames: int | None = None,
         signer: str | None = None,
-        strict: bool = False,
-    ) -> list[PoseSequence]:
-        """Signing for each text. `frames` fixes the length (of each word, for a word-level model);
-        `strict` turns characters the model has never seen into an error instead of a warning."""
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        for text in texts:
-            check_text(text)
+    ) -> list[list[PoseSequence]]:
+        """`frames` fixes the length (of each word, for a word-level model); sample k of every text
+        uses style noise seeded by ``seed + k``."""
+        seed = self.inference.seed if seed is None else seed
         if not self.signs_words_separately:
-            return self._generate(texts, spoken, signed, frames, seed, signer, strict)
+            self._check_vocabulary(texts, strict, notes)
+            per_sample = [self._generate(texts, signed, frames, seed + k, signer) for k in range(num_samples)]
+            return [[sample[i] for sample in per_sample] for i in range(len(texts))]
         words = [split_words(text) for text in texts]
         for text, text_words in zip(texts, words):
             if not text_words:
                 raise TextError(f"text {text!r} has no words to sign (only punctuation)")
         flat = [w for text_words in words for w in text_words]
-        signed_words = iter(self._generate(flat, spoken, signed, frames, seed, signer, strict))
-        return [join_words([next(signed_words) for _ in text_words], WORD_PAUSE_FRAMES) for text_words in words]
+        self._check_vocabulary(flat, strict, notes)
+        out: list[list[PoseSequence]] = [[] for _ in texts]
+        for k in range(num_samples):
+            signed_words = iter(self._generate(flat, signed, frames, seed + k, signer))
+            for i, text_words in enumerate(words):
+                out[i].append(join_words([next(signed_words) for _ in text_words], self.inference.word_pause_frames))
+        return out
 
-    def _generate(self, texts, spoken, signed, frames, seed, signer, strict) -> list[PoseSequence]:
-        self.check_languages(spoken, signed)
+    def _check_vocabulary(self, texts: list[str], strict: bool, notes: Notes) -> None:
         encoder = self.generator.text_encoder
         encoder.check_texts(texts)
         unknown = [tok for text in texts for tok in encoder.unknown_tokens(text)]
@@ -206,11 +169,12 @@ class GanNatPipeline:
             shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
             if strict:
                 raise TextError(f"the model has never seen {shown}")
-            warnings.warn(f"the model has never seen {shown}; they are read as unknown", UnknownCharacters, stacklevel=3)
+            notes.warn(f"the model has never seen {shown}; they are read as unknown")
+
+    def _generate(self, texts: list[str], signed: str, frames: int | None, seed: int, signer: str | None) -> list[PoseSequence]:
         cfg = self.generator.cfg
         if frames is not None and not 1 <= frames <= MAX_FRAMES_FACTOR * cfg.max_frames:
             raise Text2SignError(f"frames must be between 1 and {MAX_FRAMES_FACTOR * cfg.max_frames}, got {frames}")
-        seed = self.seed if seed is None else seed
         with torch.inference_mode():
             states, mask = self.generator.encode(texts, [signed] * len(texts), None if signer is None else [signer] * len(texts))
             if frames is None:

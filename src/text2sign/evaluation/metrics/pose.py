@@ -1,4 +1,4 @@
-"""Evaluation metrics of text2sign: pure functions on numpy arrays with masks.
+"""Pose metrics: DTW alignment, DTW-MJE, nDTW-MJE, per-channel errors, hand-face synchronisation.
 
 Inputs
 ======
@@ -13,7 +13,7 @@ need to know which joints are hands or face also take the :class:`~text2sign.pos
 
 Every function validates its inputs and raises :class:`~text2sign.errors.MetricInputError`
 with one line naming the problem: no frames, different joint counts or dims, NaN at an observed
-joint, lists of different lengths, too few samples.
+joint, a layout of another size, an alignment path outside the sequences.
 
 Pose distances (lower is better)
 ================================
@@ -39,18 +39,6 @@ Hand-face synchronisation (one sequence)
 
 ``sync_metrics(data, mask, layout, window=10) -> SyncResult(correlation, lag)``
     The latent-flow design's "sync correlation" and "sync lag".
-
-Back-translation text metrics (higher is better, except WER/CER; all on a 0-100 scale)
-======================================================================================
-
-``bleu(hypotheses, references) -> {"bleu1": .., "bleu2": .., "bleu3": .., "bleu4": ..}``,
-``rouge_l(...)``, ``wer(...)``, ``cer(...)``.
-
-Feature-set metrics (recognizer features, ``(N, C)`` arrays)
-============================================================
-
-``frechet_distance(features_a, features_b) -> float`` (an FID for poses) and
-``diversity(features, pairs=300, seed=0) -> float``.
 """
 
 from __future__ import annotations
@@ -58,14 +46,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import jiwer
 import numpy as np
-import scipy.linalg
 from dtaidistance import dtw_ndim
-from sacrebleu.metrics import BLEU
 
 from text2sign.errors import MetricInputError
 from text2sign.pose.layout import Layout
+
+__all__ = [
+    "CHANNELS",
+    "ChannelErrors",
+    "Pooled",
+    "SyncResult",
+    "channel_errors",
+    "dtw_mje",
+    "dtw_path",
+    "frame_path",
+    "ndtw_mje",
+    "pool",
+    "pool_channel_errors",
+    "sync_metrics",
+]
 
 CHANNELS: dict[str, tuple[str, ...]] = {
     "all": ("body", "face", "left_hand", "right_hand"),
@@ -462,190 +462,3 @@ def sync_metrics(data, mask, layout: Layout, window: int = 10) -> SyncResult:
         if r is not None and (best is None or r > best[0] + 1e-12):
             best = (r, lag)
     return SyncResult(None, None) if best is None else SyncResult(best[0], best[1])
-
-
-# --- back-translation text metrics ----------------------------------------------------------
-
-
-def _check_texts(hypotheses, references) -> tuple[list[str], list[str]]:
-    if isinstance(hypotheses, str) or isinstance(references, str):
-        raise MetricInputError("pass lists of strings (one per sentence), not a single string")
-    hyps, refs = list(hypotheses), list(references)
-    if not hyps and not refs:
-        raise MetricInputError("no hypotheses and no references to score")
-    if len(hyps) != len(refs):
-        raise MetricInputError(f"{len(hyps)} hypotheses but {len(refs)} references: one reference per hypothesis")
-    for kind, texts in (("hypothesis", hyps), ("reference", refs)):
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise MetricInputError(f"{kind} {i} is a {type(text).__name__}, not a string")
-    return hyps, refs
-
-
-def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Corpus BLEU-1..4 (0-100) as Progressive Transformers, Sign Language Transformers and SLRTP report it.
-
-    Their ``raw_corpus_bleu`` (a sacrebleu 1.4 copy) applies no tokenisation (whitespace split),
-    no lowercasing and no smoothing (floor 0.0), and BLEU-n is the brevity penalty times the
-    geometric mean of the 1..n-gram precisions. Reproduced with sacrebleu 2's ``BLEU`` per n
-    (``max_ngram_order=n``, ``effective_order=False``), so an n-gram order that no hypothesis
-    reaches gives 0, as it does there (identical one-word sentences score BLEU-2 = 0).
-    """
-    hyps, refs = _check_texts(hypotheses, references)
-    scores = {}
-    for n in range(1, 5):
-        metric = BLEU(
-            tokenize="none",
-            smooth_method="floor",
-            smooth_value=0.0,
-            max_ngram_order=n,
-            effective_order=False,
-            force=True,
-        )
-        scores[f"bleu{n}"] = float(metric.corpus_score(hyps, [refs]).score)
-    return scores
-
-
-def _lcs_length(a: list[str], b: list[str]) -> int:
-    previous = [0] * (len(b) + 1)
-    for token in a:
-        current = [0]
-        for j, other in enumerate(b):
-            current.append(previous[j] + 1 if token == other else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
-
-
-def rouge_l(hypotheses: Sequence[str], references: Sequence[str], beta: float = 1.2) -> float:
-    """ROUGE-L (0-100): the mean over sentences of the LCS F-score on whitespace tokens.
-
-    As Sign Language Transformers / SLRTP compute it (the MS-COCO caption ``Rouge`` with
-    beta = 1.2, one reference per sentence). Written here rather than taken from the
-    ``rouge-score`` package because its default tokenizer lowercases and keeps only [a-z0-9],
-    which deletes umlauts, accents and every non-Latin script: German or Greek sentences would
-    score on fragments. Two empty sentences are identical (100); one empty side scores 0.
-    """
-    hyps, refs = _check_texts(hypotheses, references)
-    total = 0.0
-    for hyp, ref in zip(hyps, refs):
-        h, r = hyp.split(), ref.split()
-        if not h or not r:
-            total += 1.0 if not h and not r else 0.0
-            continue
-        lcs = _lcs_length(r, h)
-        if lcs == 0:
-            continue
-        precision, recall = lcs / len(h), lcs / len(r)
-        total += (1 + beta**2) * precision * recall / (recall + beta**2 * precision)
-    return 100.0 * total / len(hyps)
-
-
-def _jiwer_transform(characters: bool) -> jiwer.Compose:
-    # SLRTP's normalisation minus ExpandCommonEnglishContractions, which would rewrite
-    # non-English text ("it's" rules have no place in German or Greek).
-    return jiwer.Compose(
-        [
-            jiwer.ToLowerCase(),
-            jiwer.RemovePunctuation(),
-            jiwer.RemoveMultipleSpaces(),
-            jiwer.Strip(),
-            jiwer.ReduceToListOfListOfChars() if characters else jiwer.ReduceToListOfListOfWords(),
-        ]
-    )
-
-
-def _error_rate(hypotheses, references, characters: bool) -> float:
-    hyps, refs = _check_texts(hypotheses, references)
-    words = _jiwer_transform(characters=False)
-    empty = [i for i, ref in enumerate(refs) if not words([ref])[0]]
-    if empty:
-        raise MetricInputError(
-            f"reference {empty[0]} is empty after lowercasing and removing punctuation: "
-            f"{'CER' if characters else 'WER'} is undefined"
-        )
-    transform = _jiwer_transform(characters)
-    measure = jiwer.cer if characters else jiwer.wer
-    return 100.0 * float(measure(refs, hyps, reference_transform=transform, hypothesis_transform=transform))
-
-
-def wer(hypotheses: Sequence[str], references: Sequence[str]) -> float:
-    """Corpus word error rate in percent (jiwer): edits / reference words, after lowercasing and
-    removing punctuation as SLRTP does. Can exceed 100 when hypotheses are longer than references."""
-    return _error_rate(hypotheses, references, characters=False)
-
-
-def cer(hypotheses: Sequence[str], references: Sequence[str]) -> float:
-    """Corpus character error rate in percent (jiwer), with the same normalisation as :func:`wer`;
-    spaces count as characters."""
-    return _error_rate(hypotheses, references, characters=True)
-
-
-# --- feature-set metrics --------------------------------------------------------------------
-
-
-def _check_features(features, who: str, min_rows: int) -> np.ndarray:
-    features = np.asarray(features)
-    if features.dtype.kind not in "fiu":
-        raise MetricInputError(f"{who} must be numeric, got dtype {features.dtype}")
-    if features.ndim != 2:
-        raise MetricInputError(f"{who} must be a (samples, channels) array, got shape {features.shape}")
-    if features.shape[1] == 0:
-        raise MetricInputError(f"{who} has no feature channels")
-    if features.shape[0] < min_rows:
-        raise MetricInputError(f"{who} has {features.shape[0]} samples; this metric needs at least {min_rows}")
-    if not np.isfinite(features).all():
-        raise MetricInputError(f"{who} contains NaN or infinite values")
-    return features.astype(np.float64)
-
-
-def frechet_distance(features_a, features_b, eps: float = 1e-6) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets (FID, with recognizer features).
-
-    ``||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 sqrtm(S_a S_b))`` with ``scipy.linalg.sqrtm``, as
-    pytorch-fid computes it. Each set needs at least 2 samples. With fewer samples than channels
-    the covariances are singular: the value is still defined but noisy and biased upwards, so
-    compare such numbers only at equal sample counts. When sqrtm fails on a singular product,
-    ``eps`` is added to both diagonals (pytorch-fid's fallback); imaginary parts from rounding
-    are dropped, and a large one raises MetricInputError.
-    """
-    a = _check_features(features_a, "features_a", 2)
-    b = _check_features(features_b, "features_b", 2)
-    if a.shape[1] != b.shape[1]:
-        raise MetricInputError(f"feature sets differ in channels: {a.shape[1]} vs {b.shape[1]}")
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
-    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(cov_a)) * eps
-        covmean = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            largest = float(np.max(np.abs(covmean.imag)))
-            raise MetricInputError(
-                f"Fréchet distance is numerically unstable (imaginary part {largest:.3g}); use more samples"
-            )
-        covmean = covmean.real
-    value = float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
-    # Identical sets give a tiny negative number from rounding; a distance is never below 0.
-    return max(value, 0.0)
-
-
-def diversity(features, pairs: int = 300, seed: int = 0) -> float:
-    """Mean Euclidean distance between ``pairs`` random pairs of generated features.
-
-    The definition used by Action2Motion and the HumanML3D text-to-motion evaluation: draw
-    ``pairs`` indices twice, each time without replacement, and average the distances of the
-    matched rows (a row may meet itself). Needs at least ``pairs`` samples; ``seed`` fixes the draw.
-    """
-    if isinstance(pairs, bool) or not isinstance(pairs, (int, np.integer)) or pairs < 1:
-        raise MetricInputError(f"pairs must be a positive integer, got {pairs!r}")
-    x = _check_features(features, "features", 2)
-    if pairs > len(x):
-        raise MetricInputError(
-            f"diversity with {pairs} pairs needs at least {pairs} samples, got {len(x)}; lower pairs"
-        )
-    rng = np.random.default_rng(seed)
-    first = rng.choice(len(x), pairs, replace=False)
-    second = rng.choice(len(x), pairs, replace=False)
-    return float(np.linalg.norm(x[first] - x[second], axis=1).mean())

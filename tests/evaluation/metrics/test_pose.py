@@ -4,6 +4,7 @@ from dtaidistance import dtw_ndim
 
 from text2sign.errors import MetricInputError
 from text2sign.evaluation import metrics as M
+from text2sign.evaluation.metrics import pose as P
 from text2sign.pose.layout import get_layout
 from text2sign.testing import fake_pose
 
@@ -129,7 +130,7 @@ def test_ndtw_mje_averages_over_keypoints_and_masked_path_matches_c():
         dtw_ndim.distance(np.ascontiguousarray(pred[:, j]), np.ascontiguousarray(ref[:, j]), inner_dist="euclidean")
         for j in range(3)
     ]
-    numpy_per_keypoint = M._accumulate(M._masked_trajectory_costs(pred, pm, ref, rm))[:, -1, -1]
+    numpy_per_keypoint = P._accumulate(P._masked_trajectory_costs(pred, pm, ref, rm))[:, -1, -1]
     np.testing.assert_allclose(numpy_per_keypoint, c_per_keypoint)
     assert M.ndtw_mje(pred, pm, ref, rm) == pytest.approx(np.mean(c_per_keypoint))
 
@@ -214,83 +215,6 @@ def test_sync_respects_window_and_missing_channels():
     assert M.sync_metrics(phoenix.data, phoenix.mask, phoenix.layout) == M.SyncResult(None, None)
     with pytest.raises(MetricInputError, match="window"):
         M.sync_metrics(data, mask, layout, window=-1)
-
-
-# --- text metrics ---------------------------------------------------------------------------
-
-
-def test_bleu_identical_is_100_and_known_ngrams():
-    sentences = ["am tag scheint die sonne im süden", "über nacht regen und gewitter"]
-    assert M.bleu(sentences, sentences) == {f"bleu{n}": pytest.approx(100.0) for n in range(1, 5)}
-    scores = M.bleu(["a b c d"], ["a b c e"])
-    assert scores["bleu1"] == pytest.approx(75.0)
-    assert scores["bleu2"] == pytest.approx(100 * np.sqrt(0.75 * 2 / 3))
-    assert scores["bleu3"] == pytest.approx(100 * (0.75 * 2 / 3 * 0.5) ** (1 / 3))
-    assert scores["bleu4"] == 0.0  # no smoothing, as raw_corpus_bleu
-
-
-def test_rouge_l_hand_computed_and_non_ascii():
-    expected = 100 * (1 + 1.44) * (2 / 3) * 0.5 / (0.5 + 1.44 * (2 / 3))
-    assert M.rouge_l(["a b c"], ["a c d e"]) == pytest.approx(expected)
-    assert M.rouge_l(["größer äöü ß"], ["größer äöü ß"]) == pytest.approx(100.0)
-    assert M.rouge_l(["größer"], ["grosser"]) == 0.0
-    assert M.rouge_l([""], ["a b"]) == 0.0
-
-
-def test_wer_and_cer_known_edits():
-    assert M.wer(["das wetter war gut"], ["das wetter ist gut"]) == pytest.approx(25.0)
-    assert M.wer(["Das Wetter, ist gut."], ["das wetter ist gut"]) == 0.0
-    assert M.wer([""], ["das wetter"]) == pytest.approx(100.0)
-    assert M.cer(["abd"], ["abc"]) == pytest.approx(100 / 3)
-
-
-def test_text_metric_errors():
-    with pytest.raises(MetricInputError, match="2 hypotheses but 1 references"):
-        M.bleu(["a", "b"], ["a"])
-    with pytest.raises(MetricInputError, match="not a single string"):
-        M.wer("a b", "a b")
-    with pytest.raises(MetricInputError, match="no hypotheses"):
-        M.rouge_l([], [])
-    with pytest.raises(MetricInputError, match="reference 1 is empty"):
-        M.wer(["a", "b"], ["a", "..."])
-    with pytest.raises(MetricInputError, match="hypothesis 0 is a NoneType"):
-        M.cer([None], ["a"])
-
-
-# --- Fréchet distance and diversity ---------------------------------------------------------
-
-
-def test_frechet_identical_is_zero_and_shift_is_squared_shift():
-    rng = np.random.default_rng(7)
-    a = rng.normal(size=(400, 6))
-    assert M.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
-    shift = np.array([1.0, -2.0, 0.0, 0.5, 0.0, 3.0])
-    assert M.frechet_distance(a, a + shift) == pytest.approx((shift**2).sum(), rel=1e-6)
-
-
-def test_frechet_with_fewer_samples_than_channels_is_finite():
-    rng = np.random.default_rng(8)
-    value = M.frechet_distance(rng.normal(size=(4, 16)), rng.normal(size=(5, 16)))
-    assert np.isfinite(value) and value > 0
-
-
-def test_frechet_errors():
-    with pytest.raises(MetricInputError, match="features_a has 1 samples"):
-        M.frechet_distance(np.zeros((1, 3)), np.zeros((5, 3)))
-    with pytest.raises(MetricInputError, match="differ in channels: 3 vs 4"):
-        M.frechet_distance(np.zeros((5, 3)), np.zeros((5, 4)))
-    with pytest.raises(MetricInputError, match="NaN"):
-        M.frechet_distance(np.full((5, 3), np.nan), np.zeros((5, 3)))
-
-
-def test_diversity_definition():
-    rng = np.random.default_rng(9)
-    x = rng.normal(size=(50, 8))
-    assert M.diversity(np.ones((10, 4)), pairs=10) == 0.0
-    assert M.diversity(x, pairs=20, seed=1) == M.diversity(x, pairs=20, seed=1)
-    assert M.diversity(3 * x, pairs=20, seed=1) == pytest.approx(3 * M.diversity(x, pairs=20, seed=1))
-    with pytest.raises(MetricInputError, match="needs at least 300 samples, got 50"):
-        M.diversity(x)
 
 
 # --- input errors ---------------------------------------------------------------------------

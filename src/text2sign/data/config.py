@@ -1,0 +1,19 @@
+"""The ``data:`` section shared by families that train on a pose corpus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from text2sign.config import bounded
+
+
+@dataclass
+class PoseDataConfig:
+    """Which corpus and which features to train on."""
+
+    corpus: str
+    train_split: str = "train"
+    dev_split: str = "dev"  # validation every train.validate_every steps, and the texts of rendered samples
+    kinds: list[str] | None = None  # pose component kinds in the features (None: all but world)
+    max_frames: int | None = bounded(None, min=1)
+    signed_languages: list[str] | None = None  # None: every language in the corpus

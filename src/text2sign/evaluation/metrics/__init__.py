@@ -1,0 +1,68 @@
+"""Evaluation metrics of text2sign: pure functions on numpy arrays, one module per modality.
+
+``pose``
+    Pose distances on ``(T, J, D)`` data with ``(T, J)`` masks: DTW alignment (``dtw_path``,
+    ``frame_path``), DTW-MJE (SLRTP 2025), nDTW-MJE (Ham2Pose), per-channel MSE/MAE, the
+    poolable ``Pooled`` / ``ChannelErrors`` results and their ``pool`` helpers, and hand-face
+    synchronisation (``sync_metrics``).
+``text``
+    Back-translation text metrics on lists of sentences, 0-100: BLEU-1..4, ROUGE-L, WER, CER,
+    as Progressive Transformers, Sign Language Transformers and SLRTP report them.
+``distribution``
+    Feature-set metrics on ``(N, C)`` recognizer features: Fréchet distance (FID for poses) and
+    diversity (Action2Motion / HumanML3D).
+``video``
+    Video metrics on uint8 ``(T, H, W, 3)`` frames: PSNR, SSIM, temporal consistency.
+
+Every public name is re-exported here, so ``from text2sign.evaluation import metrics;
+metrics.dtw_mje(...)`` and ``from text2sign.evaluation.metrics import bleu`` work as they did
+when this was one module. Every function validates its inputs and raises
+:class:`~text2sign.errors.MetricInputError` with one line naming the problem.
+"""
+
+from text2sign.evaluation.metrics.distribution import diversity, frechet_distance
+from text2sign.evaluation.metrics.pose import (
+    CHANNELS,
+    ChannelErrors,
+    Pooled,
+    SyncResult,
+    channel_errors,
+    dtw_mje,
+    dtw_path,
+    frame_path,
+    ndtw_mje,
+    pool,
+    pool_channel_errors,
+    sync_metrics,
+)
+from text2sign.evaluation.metrics.text import bleu, cer, rouge_l, wer
+from text2sign.evaluation.metrics.video import SSIM_MIN_SIZE, psnr, ssim, temporal_consistency
+
+__all__ = [
+    # pose
+    "CHANNELS",
+    "ChannelErrors",
+    "Pooled",
+    "SyncResult",
+    "channel_errors",
+    "dtw_mje",
+    "dtw_path",
+    "frame_path",
+    "ndtw_mje",
+    "pool",
+    "pool_channel_errors",
+    "sync_metrics",
+    # text
+    "bleu",
+    "cer",
+    "rouge_l",
+    "wer",
+    # distribution
+    "diversity",
+    "frechet_distance",
+    # video
+    "SSIM_MIN_SIZE",
+    "psnr",
+    "ssim",
+    "temporal_consistency",
+]

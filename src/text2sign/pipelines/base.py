@@ -1,0 +1,138 @@
+"""The Pipeline protocol: one call signature for every model family.
+
+    result = pipeline(["hello", "world"], spoken="en", signed="ase", num_samples=2, seed=0)
+    result.outputs        # [PoseSequence | VideoClip, ...]: the first sample of each text
+    result.samples[1][0]  # text 1, sample 0
+    result.warnings       # what this call skipped or guessed, as sentences
+
+A result carries its own warnings: a threaded server keeps one request's warnings apart from
+another's, which the global ``warnings`` module cannot. Options beyond the common ones
+(``frames``, ``steps``, ``guidance_scale``, ...) are accepted only by pipelines that list them in
+``options``; anything else is a one-line error naming the option and the model.
+
+A subclass sets ``name``, ``output`` (``"pose"`` or ``"video"``), ``options`` and ``stochastic``
+and implements :meth:`Pipeline.generate` and :meth:`Pipeline.language_pairs`.
+"""
+
+from __future__ import annotations
+
+import abc
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from text2sign.errors import LanguageError, Text2SignError, TextError
+
+MAX_TEXT_CHARS = 1000
+MAX_SAMPLES = 16
+MAX_TEXTS = 256
+
+
+@dataclass
+class GenerationResult:
+    """Outputs per text (``samples[i]`` has ``num_samples`` items) and this call's warnings."""
+
+    samples: list[list[Any]]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[Any]:
+        """The first sample of each text."""
+        return [s[0] for s in self.samples]
+
+
+class Notes:
+    """Warnings collected during one call, each said once, in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def warn(self, message: str) -> None:
+        if message not in self.messages:
+            self.messages.append(message)
+
+
+class Pipeline(abc.ABC):
+    name: ClassVar[str] = "pipeline"
+    output: ClassVar[str] = "pose"
+    options: ClassVar[frozenset[str]] = frozenset()
+    # False: the same text always gives the same output, whatever the seed.
+    stochastic: ClassVar[bool] = False
+    max_chars: int = MAX_TEXT_CHARS
+
+    def __call__(
+        self,
+        texts: str | Sequence[str],
+        spoken: str,
+        signed: str,
+        *,
+        num_samples: int = 1,
+        seed: int | None = None,
+        strict: bool = False,
+        **options: Any,
+    ) -> GenerationResult:
+        """Signing for each text: `num_samples` outputs each (samples differ only where the model is
+        stochastic); `seed` fixes them (None: the model's default seed); `strict` turns text the
+        model cannot sign into an error instead of a warning."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            raise TextError("no text to sign")
+        if len(texts) > MAX_TEXTS:
+            raise TextError(f"{len(texts)} texts in one call; the limit is {MAX_TEXTS}")
+        for text in texts:
+            check_text(text, self.max_chars)
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 1 <= num_samples <= MAX_SAMPLES:
+            raise Text2SignError(f"num_samples must be an integer from 1 to {MAX_SAMPLES}, got {num_samples!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+            raise Text2SignError(f"seed must be a non-negative integer, got {seed!r}")
+        unknown = sorted(k for k, v in options.items() if v is not None and k not in self.options)
+        if unknown:
+            raise Text2SignError(f"option {', '.join(unknown)} does not apply to model {self.name} (its options: {', '.join(sorted(self.options)) or 'none'})")
+        options = {k: v for k, v in options.items() if v is not None}
+        self.check_languages(spoken, signed)
+        notes = Notes()
+        samples = self.generate(texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes, **options)
+        return GenerationResult(samples, notes.messages)
+
+    @abc.abstractmethod
+    def generate(
+        self, texts: list[str], spoken: str, signed: str, *, num_samples: int, seed: int | None, strict: bool,
+        notes: Notes, **options: Any,
+    ) -> list[list[Any]]:
+        """``num_samples`` outputs for each (already checked) text; warnings go to `notes`."""
+
+    @abc.abstractmethod
+    def language_pairs(self) -> list[tuple[str, str]]:
+        """Known (spoken, signed) pairs; "*" as spoken when the model reads text of any language."""
+
+    def check_languages(self, spoken: str, signed: str) -> None:
+        pairs = self.language_pairs()
+        signed_known = sorted({si for _, si in pairs})
+        if signed not in signed_known:
+            raise LanguageError(f"signed language {signed!r} is not supported by {self.name}; supported: {', '.join(signed_known)}")
+        spoken_for = sorted(sp for sp, si in pairs if si == signed)
+        if "*" not in spoken_for and spoken not in spoken_for:
+            raise LanguageError(f"{self.name} signs {signed} from {', '.join(spoken_for)}, not from {spoken!r}")
+
+    def to(self, device: Any) -> Pipeline:
+        """Move to `device`; pipelines without a network run on the CPU only."""
+        if str(device) != "cpu":
+            raise Text2SignError(f"model {self.name} runs on the CPU only")
+        return self
+
+
+def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:
+    """Text a pipeline can take: a non-blank string of at most `max_chars` characters."""
+    if not isinstance(text, str):
+        raise TextError(f"text must be a string, got {type(text).__name__}")
+    if not text or not text.strip():
+        raise TextError("text is empty")
+    if len(text) > max_chars:
+        raise TextError(f"text has {len(text)} characters; the limit is {max_chars}")
+
+
+def split_words(text: str) -> list[str]:
+    """Words of `text`: punctuation separates words and is not signed."""
+    cleaned = "".join(" " if unicodedata.category(ch).startswith(("P", "Z", "C")) else ch for ch in text)
+    return cleaned.split()
