@@ -119,7 +119,7 @@ def test_failed_render_leaves_no_partial_output(tmp_path, capsys, monkeypatch):
     def broken_encoder(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(importlib.import_module("text2sign.rendering.render"), "render_frames", broken_encoder)
+    monkeypatch.setattr(importlib.import_module("text2sign.rendering.render"), "iter_frames", broken_encoder)
     assert run(["render", str(src), "-o", str(tmp_path / "x.gif")]) == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.npz"]
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from text2sign.errors import Text2SignError
-from text2sign.pipelines import DEFAULT_MODEL, MODEL_NAMES
+from text2sign.pipelines import DEFAULT_MODEL, model_names
 
 app = typer.Typer(
     help="Sign language production: text in, signing out as .pose skeletons and video.",
@@ -28,7 +28,7 @@ app.add_typer(export_app, name="export")
 console = Console()
 err_console = Console(stderr=True)
 
-MODELS = (f"default (= {DEFAULT_MODEL})", *(name for name in MODEL_NAMES if name != "default"), "a checkpoint or run directory (see: text2sign models)")
+MODELS = (f"default (= {DEFAULT_MODEL})", *(name for name in model_names() if name != "default"), "a checkpoint or run directory (see: text2sign models)")
 
 
 def progress_bar():
@@ -86,9 +86,11 @@ def generate(
     from text2sign.fileio import check_output_path
     from text2sign.rendering import check_output_kind, write_output
 
-    for path in (output, gif, mp4):
+    for path in (gif, mp4):
         if path is not None:
             check_output_path(path)
+    if not output.is_dir():  # a folder is a video model's PNG-frame output
+        check_output_path(output)
     hidden = parse_hide(hide)
     pipeline = build_pipeline(model, lexicon)
     check_output_kind(pipeline.output, output)

@@ -6,6 +6,7 @@ import numpy as np
 
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.sequence import PoseSequence
+from text2sign.video import fake_video  # noqa: F401  (re-exported: fake inputs of every kind live here)
 
 
 def fake_pose(

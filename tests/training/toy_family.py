@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from text2sign.objectives import Objective
 from text2sign.testing import fake_pose
+from text2sign.video import VideoClip
 from text2sign.families import Experiment, register_family
 from text2sign.training import StepInfo
 
@@ -135,7 +136,7 @@ def _samples(net: nn.Module, device: torch.device) -> dict:
     pose.data[..., 0] += 10 * float(out[0])
     video = np.zeros((3, 24, 32, 3), np.uint8)
     video[:, :, :, 0] = np.arange(3, dtype=np.uint8)[:, None, None] * 100
-    return {"pose sample": pose, "video": video, "output_norm": float(out.norm())}
+    return {"pose sample": pose, "video": VideoClip(video, fps=8.0), "output_norm": float(out.norm())}
 
 
 def build_regression(config) -> Experiment:

@@ -99,7 +99,7 @@ def evaluate(
     lexicon: str | Path | None = None,
     on_item: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Score `model` (a name from `text2sign.pipelines.MODEL_NAMES`, a checkpoint directory, or
+    """Score `model` (a name from `text2sign.pipelines.model_names()`, a checkpoint directory, or
     "reference") on `split` of `corpus`; returns the report (see the module docstring)."""
     from text2sign.pipelines import load_pipeline
 

@@ -11,6 +11,7 @@ from text2sign.families.registry import (
     get_family,
     loaded_families,
     register_family,
+    register_model,
     registered_families,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "get_family",
     "loaded_families",
     "register_family",
+    "register_model",
     "registered_families",
 ]

@@ -71,6 +71,16 @@ MODELS: dict[str, NamedModel] = {
 DEFAULT_MODEL = "fs-gan-nat"
 
 
+def register_model(name: str, family: str, about: str, checkpoint: str | Path | None = None) -> NamedModel:
+    """Make `name` a model users can pick with ``--model`` (a shipped or installed checkpoint, or
+    a family's pipeline that needs none); registering a name again replaces it."""
+    if name in ("default", "reference"):
+        raise ValueError(f"{name!r} is reserved")
+    model = NamedModel(name, family, about, Path(checkpoint) if checkpoint is not None else None)
+    MODELS[name] = model
+    return model
+
+
 @dataclass(frozen=True)
 class NoOptions:
     """An empty config section (a family without inference settings)."""

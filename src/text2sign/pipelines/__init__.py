@@ -14,7 +14,11 @@ from typing import Any
 from text2sign.errors import CheckpointError, Text2SignError
 from text2sign.families.registry import DEFAULT_MODEL, MODELS
 
-MODEL_NAMES = ("default", *MODELS)
+
+
+def model_names() -> tuple[str, ...]:
+    """What ``--model`` accepts by name (besides a checkpoint or run directory)."""
+    return ("default", *MODELS)
 
 
 def resolve_model_name(model: str) -> str:
@@ -22,7 +26,7 @@ def resolve_model_name(model: str) -> str:
 
 
 def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: Any):
-    """`model` is a name from MODEL_NAMES or a checkpoint (or run) directory written by
+    """`model` is a name from :func:`model_names` or a checkpoint (or run) directory written by
     ``text2sign train``. `load_options` (e.g. ``lexicon``) go to families that take them."""
     from text2sign.families import get_family
 
@@ -35,7 +39,7 @@ def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: A
         return family.pipeline(**load_options)
     path = named.checkpoint if named is not None else Path(model)
     if not path.is_dir():
-        raise Text2SignError(f"unknown model {model!r}; available: {', '.join(MODEL_NAMES)} or a checkpoint directory")
+        raise Text2SignError(f"unknown model {model!r}; available: {', '.join(model_names())} or a checkpoint directory")
     from text2sign.checkpoints import load_checkpoint
 
     checkpoint = load_checkpoint(path, device)

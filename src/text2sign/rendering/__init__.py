@@ -1,25 +1,34 @@
-"""Pose to pictures: skeleton frames, animated GIF, H.264 MP4 and PNG contact sheets."""
+"""Pose to pictures (skeleton frames, animated GIF, H.264 MP4, PNG contact sheets), and
+:func:`write_output`, which writes a pose or a video wherever its path says."""
 
 from text2sign.rendering.render import (
     DEFAULT_HIDE,
     RENDER_SUFFIXES,
+    check_output_kind,
+    iter_frames,
     render,
     render_frames,
     resample_for_output,
     write_contact_sheet,
     write_gif,
     write_mp4,
+    write_output,
     write_side_by_side_gif,
+    write_video,
 )
 
 __all__ = [
     "DEFAULT_HIDE",
     "RENDER_SUFFIXES",
+    "check_output_kind",
+    "iter_frames",
     "render",
     "render_frames",
     "resample_for_output",
     "write_contact_sheet",
     "write_gif",
     "write_mp4",
+    "write_output",
     "write_side_by_side_gif",
+    "write_video",
 ]

@@ -1,4 +1,5 @@
-"""Drawing poses: skeleton frames, animated GIF, H.264 MP4 and a PNG contact sheet.
+"""Drawing poses: skeleton frames, animated GIF, H.264 MP4 and a PNG contact sheet; and
+:func:`write_output`, the one call that writes any output a model makes (pose or video) by its path.
 
 Drawing is pose-format's :class:`PoseVisualizer` (so skeletons look like they do everywhere
 else in the pose-format world); this module decides what is drawn and where:
@@ -9,23 +10,26 @@ else in the pose-format world); this module decides what is drawn and where:
   margin, so any pose (pixels of a 1080p video, normalised units, ...) fills the picture;
 * an output frame rate other than the pose's resamples the motion before drawing.
 
+GIF and MP4 are encoded by :mod:`text2sign.video.io`, the one writer of each format, fed frame by
+frame as they are drawn, so memory stays bounded by one frame however long the pose.
 Every writer is atomic: the file appears complete or not at all.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from fractions import Fraction
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from text2sign.errors import InvalidPoseError, Text2SignError
+from text2sign.errors import InvalidPoseError, PoseFileError, Text2SignError
 from text2sign.fileio import atomic_path, check_output_path
-from text2sign.pose.io import to_pose_format
+from text2sign.pose.io import POSE_SUFFIXES, save_pose, to_pose_format
 from text2sign.pose.layout import KINDS
 from text2sign.pose.sequence import PoseSequence
+from text2sign.video import io as video_io
+from text2sign.video.clip import VideoClip, check_fps, fit_size, resample_indices, resize_frame
 
 DEFAULT_HIDE = ("world",)
 MARGIN = 0.05
@@ -60,6 +64,22 @@ def render_frames(
     `thickness` is the line width in pixels; by default about 1 px per 150 px of canvas (at least 1).
     `fps`, if given, resamples the motion to that frame rate first.
     """
+    return list(iter_frames(seq, width, height, hide, background, thickness, fps))
+
+
+def iter_frames(
+    seq: PoseSequence,
+    width: int = 512,
+    height: int = 512,
+    hide: Sequence[str] = DEFAULT_HIDE,
+    background: Color = (255, 255, 255),
+    thickness: int | None = None,
+    fps: float | None = None,
+) -> Iterator[np.ndarray]:
+    """:func:`render_frames`, drawn one frame at a time as the iterator is advanced.
+
+    Options are checked at the call, before any frame is drawn.
+    """
     return _draw(resample_for_output(seq, fps), width, height, hide, background, thickness)
 
 
@@ -71,8 +91,11 @@ def _draw(
     background: Color,
     thickness: int | None,
     picks: np.ndarray | None = None,
-) -> list[np.ndarray]:
-    """Frames `picks` (all by default) of `seq`, fitted to the canvas over all of its frames."""
+) -> Iterator[np.ndarray]:
+    """Frames `picks` (all by default) of `seq`, fitted to the canvas over all of its frames.
+
+    Everything that can fail is checked before returning; the frames are drawn lazily.
+    """
     from pose_format.pose_visualizer import PoseVisualizer
 
     width, height = _check_size(width, height)
@@ -91,7 +114,7 @@ def _draw(
     visualizer = PoseVisualizer(to_pose_format(fitted, width, height), thickness=int(thickness))
     # The visualizer draws in OpenCV's BGR order, background included, so give it BGR and flip back.
     bgr_background = tuple(reversed(background))
-    return [np.ascontiguousarray(frame[..., ::-1]) for frame in visualizer.draw(background_color=bgr_background)]
+    return (np.ascontiguousarray(frame[..., ::-1]) for frame in visualizer.draw(background_color=bgr_background))
 
 
 def write_gif(
@@ -106,12 +129,13 @@ def write_gif(
 ) -> Path:
     """Animated GIF that loops forever, at `fps` (the pose's own frame rate by default).
 
-    GIF stores frame delays in hundredths of a second, so rates that do not divide 100 play
-    slightly off; Pillow also merges identical consecutive frames into one longer frame.
+    GIF stores frame delays in whole hundredths of a second: a rate that does not divide 100
+    alternates delays to keep time (30 fps: 3, 3, 4, ...), and rates above 50 fps play at 50.
+    See :func:`text2sign.video.io.write_gif`.
     """
     check_output_path(path)
     fps = seq.fps if fps is None else fps
-    return _save_gif(render_frames(seq, width, height, hide, background, thickness, fps=fps), path, fps)
+    return video_io.write_gif(iter_frames(seq, width, height, hide, background, thickness, fps=fps), path, fps)
 
 
 def write_side_by_side_gif(
@@ -127,42 +151,37 @@ def write_side_by_side_gif(
     """One GIF with the sequences next to each other (e.g. generated | reference), each fitted to
     its own `width` x `height` panel and captioned with its title. Shorter sequences hold their
     last frame until the longest ends; all play at `fps` (the first sequence's by default)."""
-    from PIL import Image, ImageDraw
-
     if not sequences:
         raise Text2SignError("nothing to render side by side")
     if titles is not None and len(titles) != len(sequences):
         raise Text2SignError(f"{len(titles)} titles for {len(sequences)} sequences")
     check_output_path(path)
     fps = sequences[0].fps if fps is None else fps
-    panels = [render_frames(seq, width, height, hide, background, fps=fps) for seq in sequences]
-    length = max(len(frames) for frames in panels)
-    combined = []
-    for t in range(length):
-        strip = np.concatenate([frames[min(t, len(frames) - 1)] for frames in panels], axis=1)
+    resampled = [resample_for_output(seq, fps) for seq in sequences]
+    panels = [_draw(seq, width, height, hide, background, None) for seq in resampled]
+    strips = _side_by_side(panels, [seq.num_frames for seq in resampled], titles, width)
+    return video_io.write_gif(strips, path, fps)
+
+
+def _side_by_side(
+    panels: Sequence[Iterator[np.ndarray]], lengths: Sequence[int], titles: Sequence[str] | None, width: int
+) -> Iterator[np.ndarray]:
+    """Panels drawn in step and joined left to right; a finished panel keeps showing its last frame."""
+    from PIL import Image, ImageDraw
+
+    latest: list[np.ndarray | None] = [None] * len(panels)
+    for t in range(max(lengths)):
+        for i, (panel, length) in enumerate(zip(panels, lengths)):
+            if t < length:
+                latest[i] = next(panel)
+        strip = np.concatenate(latest, axis=1)  # (H, panels * W, 3)
         if titles:
             image = Image.fromarray(strip)
             draw = ImageDraw.Draw(image)
             for i, title in enumerate(titles):
                 draw.text((i * width + 4, 4), title, fill=(0, 0, 0))
             strip = np.asarray(image)
-        combined.append(strip)
-    return _save_gif(combined, path, fps)
-
-
-def _save_gif(frames: list[np.ndarray], path: str | Path, fps: float) -> Path:
-    images = _to_palette_images(frames)
-    with atomic_path(path) as tmp:
-        images[0].save(
-            tmp,
-            format="GIF",
-            save_all=True,
-            append_images=images[1:],
-            duration=max(1, round(1000 / fps)),
-            loop=0,
-            disposal=1,
-        )
-    return Path(path)
+        yield strip
 
 
 def write_mp4(
@@ -177,30 +196,13 @@ def write_mp4(
     crf: int = 20,
 ) -> Path:
     """H.264 MP4 (yuv420p, plays everywhere). Odd `width`/`height` are rounded up to even,
-    which yuv420p requires."""
-    import av
-
+    which yuv420p requires, so the pose is drawn on the whole frame rather than padded."""
     check_output_path(path)
     fps = seq.fps if fps is None else fps
     width, height = _check_size(width, height)
     width, height = width + width % 2, height + height % 2
-    frames = render_frames(seq, width, height, hide, background, thickness, fps=fps)
-    rate = Fraction(fps).limit_denominator(1001)
-    codec = "libx264" if "libx264" in av.codecs_available else "h264"
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream(codec, rate=rate)
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p"
-            stream.codec_context.time_base = 1 / rate
-            stream.options = {"crf": str(crf)} if codec == "libx264" else {}
-            for index, rgb in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts = index
-                frame.time_base = stream.codec_context.time_base
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())
-    return Path(path)
+    frames = iter_frames(seq, width, height, hide, background, thickness, fps=fps)
+    return video_io.write_mp4(frames, path, fps, crf=crf)
 
 
 def write_contact_sheet(
@@ -234,7 +236,7 @@ def write_contact_sheet(
     count = min(frames, seq.num_frames)
     picks = np.unique(np.round(np.linspace(0, seq.num_frames - 1, count)).astype(int))
     # Fitted over the whole sequence, so every cell shares one scale and the motion reads across cells.
-    drawn = _draw(seq, width, height, hide, background, thickness, picks)
+    drawn = list(_draw(seq, width, height, hide, background, thickness, picks))
     width, height = drawn[0].shape[1], drawn[0].shape[0]
     columns = min(columns, len(picks))
     rows = math.ceil(len(picks) / columns)
@@ -251,11 +253,16 @@ def write_contact_sheet(
 _WRITERS = {".gif": write_gif, ".mp4": write_mp4, ".png": write_contact_sheet}
 
 
-def render(seq: PoseSequence, path: str | Path, **options) -> Path:
-    """Write `seq` to `path` as the suffix says: ``.gif``, ``.mp4`` or ``.png`` (contact sheet).
+def render(output: PoseSequence | VideoClip, path: str | Path, **options) -> Path:
+    """Write a pose or a video to `path` as the suffix says.
 
-    `options` go to :func:`write_gif`, :func:`write_mp4` or :func:`write_contact_sheet`.
+    A pose becomes ``.gif``, ``.mp4`` or ``.png`` (contact sheet); `options` go to
+    :func:`write_gif`, :func:`write_mp4` or :func:`write_contact_sheet`. A :class:`VideoClip`
+    goes to :func:`write_video` (``.gif``, ``.mp4`` or a folder of PNG frames).
     """
+    if isinstance(output, VideoClip):
+        return write_video(output, path, **options)
+    seq = output
     suffix = Path(path).suffix.lower()
     writer = _WRITERS.get(suffix)
     if writer is None:
@@ -263,6 +270,74 @@ def render(seq: PoseSequence, path: str | Path, **options) -> Path:
             f"{path}: cannot render to {suffix or 'a file without suffix'}; use one of {', '.join(RENDER_SUFFIXES)}"
         )
     return writer(seq, path, **options)
+
+
+def write_video(
+    clip: VideoClip,
+    path: str | Path,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+) -> Path:
+    """Write `clip` as ``.gif``, ``.mp4`` or a folder of PNG frames, scaled and retimed on the way.
+
+    `width` and `height` resize every frame (give one to keep the aspect ratio); `fps` resamples
+    to the nearest frame in time. Frames are resized one at a time as they are written, so no
+    second copy of the clip is ever held.
+    """
+    if not isinstance(clip, VideoClip):
+        raise TypeError(f"write_video takes a VideoClip, got {type(clip).__name__}")
+    fps = clip.fps if fps is None else check_fps(fps)
+    size = fit_size(clip.width, clip.height, width, height)
+    picks = resample_indices(clip.num_frames, clip.fps, fps)  # (T',) source frame of each output frame
+    frames = (resize_frame(clip.frames[t], *size) for t in picks)
+    return video_io.write_frames(frames, path, fps)
+
+
+def check_output_kind(kind: str, path: str | Path) -> Path:
+    """Fail now, with one clear line, if `path` cannot hold a model's main output of `kind`.
+
+    A pose model's main output is its data, ``.pose`` or ``.npz`` (drawings of it are extra
+    outputs); a video model's is ``.gif``, ``.mp4`` or a folder of PNG frames. Called before
+    generating, so a wrong path costs nothing.
+    """
+    if kind == "pose":
+        suffix = Path(path).suffix.lower()
+        if suffix not in POSE_SUFFIXES:
+            raise PoseFileError(
+                f"{path}: unknown pose file type {suffix or '(none)'}; use {' or '.join(POSE_SUFFIXES)}"
+            )
+        check_output_path(path)
+    elif kind == "video":
+        video_io.check_video_path(path)
+    else:
+        raise ValueError(f"no file output for models of kind {kind!r}; kinds with one are pose and video")
+    return Path(path)
+
+
+def write_output(output: PoseSequence | VideoClip, path: str | Path, **options) -> Path:
+    """Write whatever a model produced, choosing the writer by the output's type and the path.
+
+    * :class:`PoseSequence`: ``.pose`` / ``.npz`` are saved as data (no options apply);
+      ``.gif``, ``.mp4`` and ``.png`` are drawn by :func:`render` with `options`.
+    * :class:`VideoClip`: ``.gif``, ``.mp4`` or a PNG-frame folder, via :func:`write_video`
+      (options `width`, `height`, `fps`).
+    """
+    if isinstance(output, VideoClip):
+        return write_video(output, path, **options)
+    if not isinstance(output, PoseSequence):
+        raise TypeError(f"cannot write a {type(output).__name__}: expected a PoseSequence or a VideoClip")
+    suffix = Path(path).suffix.lower()
+    if suffix in POSE_SUFFIXES:
+        if options:
+            raise TypeError(f"options {', '.join(sorted(options))} do not apply to {suffix} pose files")
+        return save_pose(output, path)
+    if suffix in RENDER_SUFFIXES:
+        return render(output, path, **options)
+    raise Text2SignError(
+        f"{path}: cannot write a pose as {suffix or 'a file without suffix'}; "
+        f"use one of {', '.join(POSE_SUFFIXES + RENDER_SUFFIXES)}"
+    )
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -323,19 +398,3 @@ def _fit_to_canvas(seq: PoseSequence, width: int, height: int) -> PoseSequence:
     # Masked joints are never drawn, but the visualizer still rounds them to int; keep them finite.
     data = np.where(seq.mask[..., None], data, 0.0).astype(np.float32)
     return PoseSequence(data, seq.mask, seq.fps, seq.layout, seq.confidence)
-
-
-def _to_palette_images(frames: list[np.ndarray]):
-    """RGB frames as "P" images sharing one palette.
-
-    One palette for all frames keeps colours from flickering between frames and lets Pillow
-    skip re-quantising each frame, the slow part of writing a GIF.
-    """
-    from PIL import Image
-
-    step = max(1, len(frames) // 16)
-    sample = np.concatenate(frames[::step], axis=0)
-    palette = Image.fromarray(sample).quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-    return [
-        Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames
-    ]

@@ -10,7 +10,6 @@ Run directory layout::
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +22,6 @@ from rich.progress import TextColumn
 from text2sign.progress import progress_bar
 
 SAMPLE_SIZE = 256
-VIDEO_FPS = 8.0  # frame rate of GIFs written from raw video arrays
 STRIP_FRAMES = 4  # frames of each sample shown side by side in TensorBoard
 
 
@@ -69,6 +67,7 @@ class RunLogger:
 
         from text2sign.pose.sequence import PoseSequence
         from text2sign.rendering import write_gif
+        from text2sign.video import VideoClip, save_video
 
         out = self.run_dir / "samples" / f"step-{step:06d}"
         out.mkdir(parents=True, exist_ok=True)
@@ -80,12 +79,10 @@ class RunLogger:
             path = out / f"{_safe_name(name)}.gif"
             if isinstance(value, PoseSequence):
                 write_gif(value, path, width=SAMPLE_SIZE, height=SAMPLE_SIZE)
-            elif isinstance(value, np.ndarray) and value.ndim == 4 and value.shape[-1] == 3 and value.dtype == np.uint8:
-                _write_video_gif(value, path)
+            elif isinstance(value, VideoClip):
+                save_video(value, path)
             else:
-                raise TypeError(
-                    f"sample {name!r} must be a PoseSequence, a (T, H, W, 3) uint8 array or a number, got {type(value).__name__}"
-                )
+                raise TypeError(f"sample {name!r} must be a PoseSequence, a VideoClip or a number, got {type(value).__name__}")
             with Image.open(path) as gif:
                 frames = []
                 for i in range(gif.n_frames):
@@ -145,18 +142,6 @@ def _strip(frames: list[np.ndarray]) -> np.ndarray:
     n = min(STRIP_FRAMES, len(frames))
     picks = [round(i * (len(frames) - 1) / max(1, n - 1)) for i in range(n)]
     return np.concatenate([frames[i] for i in picks], axis=1)
-
-
-def _write_video_gif(video: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
-    from text2sign.fileio import atomic_path
-
-    images = [Image.fromarray(frame).convert("P", palette=Image.Palette.ADAPTIVE) for frame in video]
-    with atomic_path(path) as tmp:
-        images[0].save(
-            tmp, format="GIF", save_all=True, append_images=images[1:], duration=math.ceil(1000 / VIDEO_FPS), loop=0
-        )
 
 
 def _safe_name(name: str) -> str:

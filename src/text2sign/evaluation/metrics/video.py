@@ -38,7 +38,7 @@ import numpy as np
 
 from text2sign.errors import MetricInputError
 
-__all__ = ["psnr", "ssim", "temporal_consistency"]
+__all__ = ["SSIM_MIN_SIZE", "psnr", "ssim", "temporal_consistency"]
 
 _PEAK = 255.0
 
