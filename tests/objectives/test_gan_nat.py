@@ -254,6 +254,7 @@ def test_bone_loss_needs_geometry():
         GanNatObjectiveConfig(velocity=-1)
 
 
+@pytest.mark.slow
 def test_tiny_generator_overfits_one_batch():
     objective, batch, _ = toy_setup(adversarial=0.0, d_model=32, layers=2)
     params = objective.param_groups()["generator"]

@@ -103,3 +103,22 @@ def test_compose_matches_pipeline_timing(pipeline):
     direct = compose([p.clip for p in plan], [8, 8], 4, [0, 0])
     (pose,) = pipeline("ab", "en", "ase").outputs
     assert direct.allclose(pose)
+
+
+def test_concat_from_the_cli_imports_no_torch_and_reads_only_its_letters(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from text2sign.cli import run\n"
+        "from text2sign.data import lexicon\n"
+        "read = []\n"
+        "load = lexicon.load_clip\n"
+        "lexicon.load_clip = lambda path, *a: read.append(path) or load(path, *a)\n"
+        "assert run(['generate', 'hallo', '--model', 'concat', '-o', sys.argv[1]]) == 0\n"
+        "print('torch' in sys.modules, len(read))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.pose")], capture_output=True, text=True, check=True)
+    # four distinct letters: h, a, l, o
+    assert done.stdout.split()[-2:] == ["False", "4"]

@@ -145,6 +145,7 @@ def test_from_pretrained_errors(tmp_path, pipeline):
         GanNatPipeline.from_pretrained(ckpt)
 
 
+@pytest.mark.slow
 def test_trained_generator_reproduces_its_sign():
     seq = fake_pose(12, seed=3)
     seq.data[:, :, 2] = 0.0

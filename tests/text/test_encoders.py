@@ -3,8 +3,6 @@ import torch
 
 from text2sign.errors import ConfigError, LanguageError, Text2SignError, TextError
 from text2sign.text import (
-    BPEEncoder,
-    CharEncoder,
     TextEncoderConfig,
     WordEncoder,
     build_text_encoder,

@@ -2,6 +2,8 @@
 
 import sys
 
+import pytest
+
 import torch
 import toy_family  # noqa: F401  (registers the toy families)
 from safetensors.torch import load_file
@@ -13,12 +15,13 @@ from text2sign.train import torchrun_command
 
 DDP = """\
 family: toy_family:toy-regression
-data: {num_items: 32}
+data: {num_items: 32, dev_items: 8}
 objective: {dump_final_weights: true}
-train: {steps: 6, batch_size: 4, lr: 0.05, ema_decay: 0.5, checkpoint_every: 0}
+train: {steps: 6, batch_size: 4, lr: 0.05, ema_decay: 0.5, checkpoint_every: 0, validate_every: 2, patience: 5}
 """
 
 
+@pytest.mark.slow
 def test_two_processes_end_with_equal_weights_equal_to_one_big_batch(toy_yaml, tmp_path, child_env):
     config_path = toy_yaml(DDP)
     # `text2sign train --nproc 2` runs `python -m torch.distributed.run --standalone --nproc_per_node 2 -m text2sign.train`.
@@ -36,6 +39,8 @@ def test_two_processes_end_with_equal_weights_equal_to_one_big_batch(toy_yaml, t
     for k in reference:
         torch.testing.assert_close(rank0[k], reference[k], rtol=1e-5, atol=1e-6)
     assert [step for step, _ in list_checkpoints(tmp_path / "ddp")] == [6]
+    # rank 0 validated every 2 steps while rank 1 waited, and kept the best
+    assert (tmp_path / "ddp/checkpoints/best/config.json").is_file()
     state = torch.load(tmp_path / "ddp/checkpoints/step-000006/trainer_state.pt", weights_only=True)
     assert state["world_size"] == 2 and len(state["rng"]) == 2
     assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])

@@ -91,13 +91,21 @@ def test_keep_last_k_checkpoints(toy_yaml, tmp_path):
 def test_tensorboard_scalars_and_sample_gifs(toy_yaml, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    config = load_config(toy_yaml(REGRESSION), ["train.steps=10", "train.sample_every=5", "objective.samples=true"])
+    config = load_config(
+        toy_yaml(REGRESSION), ["train.steps=10", "train.sample_every=5", "objective.samples=true", "train.histogram_every=5"]
+    )
     run(config, tmp_path / "run")
-    events = EventAccumulator(str(tmp_path / "run/tensorboard"))
+    events = EventAccumulator(str(tmp_path / "run/tensorboard"), size_guidance={"tensors": 0, "histograms": 0})
     events.Reload()
     scalars = set(events.Tags()["scalars"])
     assert {"train/model/loss", "train/model/mae", "lr/model", "grad_norm/model", "perf/steps_per_s",
-            "sample/output_norm"} <= scalars
+            "perf/peak_rss_mb", "parameters/model", "parameters/inference", "sample/output_norm"} <= scalars
+    assert events.Scalars("parameters/inference")[0].value == 4 * 16 + 16 + 16 * 2 + 2
+    assert {"weights/layers.0.weight", "weights/layers.2.bias"} <= set(events.Tags()["histograms"])
+    assert [e.step for e in events.Histograms("weights/layers.0.weight")] == [5, 10]
+    texts = {tag: events.Tensors(tag)[0].tensor_proto.string_val[0].decode() for tag in ("config/text_summary", "parameters/text_summary")}
+    assert "    family: toy_family:toy-regression" in texts["config/text_summary"]
+    assert "| inference | 114 |" in texts["parameters/text_summary"]
     assert [e.step for e in events.Scalars("train/model/loss")] == [5, 10]
     assert {"samples/pose sample", "samples/video"} <= set(events.Tags()["images"])
     for step in (5, 10):

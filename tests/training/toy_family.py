@@ -9,7 +9,7 @@ this directory on sys.path / PYTHONPATH).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from text2sign.training import StepInfo
 class ToyDataConfig:
     num_items: int = 64
     seed: int = 0
+    dev_items: int = 0  # > 0: a held-out set (another seed) the loop validates on
 
 
 @dataclass
@@ -65,10 +66,12 @@ class ToyNet(nn.Module):
 class RegressionData(Dataset):
     """``y = sin(x @ W / 2)`` for fixed random x and W: deterministic items, learnable by a small MLP."""
 
-    def __init__(self, data: ToyDataConfig, model: ToyModelConfig):
+    def __init__(self, data: ToyDataConfig, model: ToyModelConfig, held_out: bool = False):
         rng = np.random.default_rng(data.seed)
-        self.x = torch.from_numpy(rng.normal(size=(data.num_items, model.in_dim)).astype(np.float32))
         w = torch.from_numpy(rng.normal(size=(model.in_dim, model.out_dim)).astype(np.float32))
+        count = data.dev_items if held_out else data.num_items
+        rng = np.random.default_rng(data.seed + 1) if held_out else rng
+        self.x = torch.from_numpy(rng.normal(size=(count, model.in_dim)).astype(np.float32))
         self.y = torch.sin(0.5 * self.x @ w)
 
     def __len__(self) -> int:
@@ -145,6 +148,7 @@ def build_regression(config) -> Experiment:
     return Experiment(
         objective=objective,
         train_data=RegressionData(config.data, config.model),
+        dev_data=RegressionData(config.data, config.model, held_out=True) if config.data.dev_items else None,
         sample=_samples if config.objective.samples else None,
         callbacks=[_dump_weights] if config.objective.dump_final_weights else [],
     )
@@ -158,6 +162,52 @@ def build_gan(config) -> Experiment:
     )
 
 
+@dataclass
+class ToyStackedConfig:
+    """A second stage: a frozen first-stage ToyNet and a trained head on its outputs."""
+
+    first: ToyModelConfig = field(default_factory=ToyModelConfig)  # filled from init.first_stage
+    out_dim: int = 2
+
+
+class ToyStacked(nn.Module):
+    def __init__(self, config: ToyStackedConfig):
+        super().__init__()
+        self.config = config
+        self.first = ToyNet(config.first).requires_grad_(False)
+        self.head = nn.Linear(config.first.out_dim, config.out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.first(x))
+
+
+def build_stacked(config) -> Experiment:
+    """Starts from another run's checkpoint (``init.first_stage``) and copies it into its own
+    model, so its checkpoints load without the first run."""
+    import dataclasses
+
+    from text2sign.checkpoints import load_checkpoint
+    from text2sign.errors import ConfigError
+
+    if "first_stage" not in config.init:
+        raise ConfigError("toy-stacked needs init.first_stage: a toy-regression checkpoint")
+    first = load_checkpoint(config.init["first_stage"])
+    model_config = dataclasses.replace(config.model, first=first.model_config)
+    net = ToyStacked(model_config)
+    net.first.load_state_dict(first.model.state_dict())
+    data = ToyDataConfig(num_items=config.data.num_items, seed=config.data.seed)
+    first_model = ToyModelConfig(first.model_config.in_dim, first.model_config.hidden_dim, model_config.out_dim)
+    return Experiment(
+        objective=ToyRegression(net, config.objective),
+        train_data=RegressionData(data, first_model),
+        config=dataclasses.replace(config, model=model_config),
+    )
+
+
+register_family(
+    "toy-stacked", output="pose", pipeline=None, model_config=ToyStackedConfig, build_model=ToyStacked,
+    objective_config=ToyObjectiveConfig, data_config=ToyDataConfig, build=build_stacked, init_keys=("first_stage",),
+)
 for name, build in (("toy-regression", build_regression), ("toy-gan", build_gan)):
     register_family(
         name, output="pose", pipeline=None, model_config=ToyModelConfig, build_model=ToyNet,

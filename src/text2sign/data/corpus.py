@@ -17,7 +17,6 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -198,8 +197,3 @@ class CorpusWriter:
 def safe_filename(name: str) -> str:
     """Item ids may contain '/' (PHOENIX names) or letters of any script; keep them readable."""
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-
-
-def iter_poses(corpus: Corpus, split: str) -> Iterator[tuple[CorpusItem, PoseSequence]]:
-    for item in corpus.split(split):
-        yield item, corpus.load_pose(item)

@@ -6,6 +6,7 @@ target signed language. Build any of them from a :class:`TextEncoderConfig` with
 :func:`build_text_encoder`.
 """
 
+from text2sign.text.build import build_text_encoder
 from text2sign.text.encoders import (
     ENCODER_KINDS,
     BPEEncoder,
@@ -14,7 +15,6 @@ from text2sign.text.encoders import (
     TextEncoder,
     TextEncoderConfig,
     WordEncoder,
-    build_text_encoder,
     normalize_text,
     resolve_text_config,
 )

@@ -317,7 +317,7 @@ class BPEEncoder(LearnedEncoder):
         write_text_atomic(path, self.config.tokenizer_json)
 
 
-_LEARNED = {"char": CharEncoder, "word": WordEncoder, "bpe": BPEEncoder}
+LEARNED_ENCODERS = {"char": CharEncoder, "word": WordEncoder, "bpe": BPEEncoder}
 
 
 def resolve_text_config(config: TextEncoderConfig | dict, texts: Iterable[str] | None = None) -> TextEncoderConfig:
@@ -341,17 +341,3 @@ def resolve_text_config(config: TextEncoderConfig | dict, texts: Iterable[str] |
         else:
             config.tokenizer_json = BPEEncoder.train_tokenizer(texts, config.bpe_vocab_size, config.lowercase)
     return config
-
-
-def build_text_encoder(config: TextEncoderConfig | dict, texts: Iterable[str] | None = None) -> TextEncoder:
-    """The encoder a config describes; `texts` (corpus training texts) fill in a missing vocabulary.
-
-    The returned encoder's ``config`` is complete (vocabulary / tokenizer included), so
-    ``build_text_encoder(encoder.config)`` rebuilds the same architecture later.
-    """
-    config = resolve_text_config(config, texts)
-    if config.kind in PRETRAINED_KINDS:
-        from text2sign.text.pretrained import PretrainedEncoder
-
-        return PretrainedEncoder(config)
-    return _LEARNED[config.kind](config)
