@@ -240,7 +240,7 @@ def build_pose(config) -> Experiment:
 def build_video(config) -> Experiment:
     import dataclasses
 
-    from text2sign.rendering import render_frames
+    from text2sign.rendering import iter_frames
 
     corpus, items, dev, pairs, vocab = _common(config)
     model = dataclasses.replace(config.model, vocab=vocab, fps=items[0].fps)
@@ -248,7 +248,7 @@ def build_video(config) -> Experiment:
     def targets(split_items) -> np.ndarray:
         out = []
         for item in split_items:
-            frames = np.stack(render_frames(corpus.load_pose(item), width=model.size, height=model.size))
+            frames = np.stack(list(iter_frames(corpus.load_pose(item), width=model.size, height=model.size)))
             index = np.round(np.linspace(0, len(frames) - 1, model.frames)).astype(int)
             out.append(frames[index].astype(np.float32) / 255)
         return np.stack(out)  # (N, T, H, W, 3)

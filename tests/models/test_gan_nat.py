@@ -15,15 +15,6 @@ from text2sign.text import TextEncoderConfig
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models on a shared 2-core machine: two intra-op threads mostly wait on each other.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_generator(**kw) -> GanNatGenerator:
     torch.manual_seed(0)
     text = TextEncoderConfig(d_model=16, layers=1, heads=2, dropout=0.0, vocab=["<pad>", "<unk>", *"abcdef"],

@@ -29,15 +29,6 @@ from text2sign.text import TextEncoderConfig
 KINDS = ("body", "left_hand", "right_hand")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models on a shared 2-core machine: two intra-op threads mostly wait on each other.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def full_masks(b, t, j):
     return torch.ones(b, t, dtype=torch.bool), torch.ones(b, t, j, dtype=torch.bool)
 

@@ -17,14 +17,6 @@ from text2sign.text import TextEncoderConfig
 KINDS = ("body", "left_hand", "right_hand")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_objective(seqs, texts, languages=("ase", "gsg")):
     torch.manual_seed(0)
     stats = compute_feature_stats(seqs, KINDS)

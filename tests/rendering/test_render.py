@@ -11,7 +11,7 @@ from text2sign.pose.layout import get_layout
 from text2sign.pose.sequence import PoseSequence
 from text2sign.rendering import (
     render,
-    render_frames,
+    iter_frames,
     resample_for_output,
     write_contact_sheet,
     write_gif,
@@ -60,7 +60,7 @@ def fake_pose(frames: int = 20, fps: float = 25.0) -> PoseSequence:
 
 
 def test_frames_have_requested_size_and_dtype():
-    frames = render_frames(fake_pose(5), width=200, height=120)
+    frames = list(iter_frames(fake_pose(5), width=200, height=120))
     assert len(frames) == 5
     for frame in frames:
         assert frame.shape == (120, 200, 3)
@@ -68,7 +68,7 @@ def test_frames_have_requested_size_and_dtype():
 
 
 def test_pose_fills_canvas_and_background_is_rgb():
-    frame = render_frames(fake_pose(3), width=256, height=256, background=(0, 0, 255))[0]
+    frame = list(iter_frames(fake_pose(3), width=256, height=256, background=(0, 0, 255)))[0]
     assert tuple(frame[0, 0]) == (0, 0, 255)
     drawn = np.argwhere((frame != (0, 0, 255)).any(axis=-1))
     (top, left), (bottom, right) = drawn.min(axis=0), drawn.max(axis=0)
@@ -78,22 +78,22 @@ def test_pose_fills_canvas_and_background_is_rgb():
 
 
 def test_motion_changes_consecutive_frames():
-    frames = render_frames(fake_pose(6), width=160, height=160)
+    frames = list(iter_frames(fake_pose(6), width=160, height=160))
     for a, b in zip(frames, frames[1:]):
         assert not np.array_equal(a, b)
 
 
 def test_hiding_the_face_changes_the_drawing():
     seq = fake_pose(2)
-    shown = render_frames(seq, width=160, height=160)[0]
-    hidden = render_frames(seq, width=160, height=160, hide=("face", "world"))[0]
+    shown = list(iter_frames(seq, width=160, height=160))[0]
+    hidden = list(iter_frames(seq, width=160, height=160, hide=("face", "world")))[0]
     assert not np.array_equal(shown, hidden)
     assert (hidden != 255).any(axis=-1).sum() < (shown != 255).any(axis=-1).sum()
 
 
 def test_unknown_hidden_kind_is_an_error():
     with pytest.raises(Text2SignError, match="component kinds"):
-        render_frames(fake_pose(2), hide=("tail",))
+        list(iter_frames(fake_pose(2), hide=("tail",)))
 
 
 def test_world_landmarks_are_not_drawn_by_default():
@@ -103,13 +103,13 @@ def test_world_landmarks_are_not_drawn_by_default():
     seq.mask[:, world] = True
     seq.data[:, world, :2] = np.random.default_rng(0).normal(size=(2, world.stop - world.start, 2))
     with pytest.raises(InvalidPoseError, match="no joint is observed"):
-        render_frames(seq)
-    assert len(render_frames(seq, width=64, height=64, hide=())) == 2
+        list(iter_frames(seq))
+    assert len(list(iter_frames(seq, width=64, height=64, hide=()))) == 2
 
 
 def test_output_fps_resamples():
     seq = fake_pose(20, fps=25.0)
-    assert len(render_frames(seq, width=64, height=64, fps=50.0)) == 40
+    assert len(list(iter_frames(seq, width=64, height=64, fps=50.0))) == 40
     assert resample_for_output(seq, 25.0) is seq
     assert resample_for_output(seq, 12.5).num_frames == 10
 
@@ -146,7 +146,7 @@ def test_contact_sheet_grid(tmp_path):
         pixels = np.asarray(sheet.convert("RGB"))
     assert (pixels[2 * 40 :, 2 * 50 :] == 255).all()  # the last row's two unused cells stay blank
     assert not np.array_equal(pixels[:40, :50], pixels[:40, 50:100])
-    frames = render_frames(seq, width=50, height=40)
+    frames = list(iter_frames(seq, width=50, height=40))
     np.testing.assert_array_equal(pixels[:40, :50], frames[0])
     np.testing.assert_array_equal(pixels[80:, 50:100], frames[-1])  # 10th cell: row 2, column 1
 
@@ -205,7 +205,7 @@ def test_all_masked_pose_is_invalid(tmp_path):
     seq = fake_pose(4)
     seq.mask[:] = False
     with pytest.raises(InvalidPoseError, match="no joint is observed"):
-        render_frames(seq)
+        list(iter_frames(seq))
     with pytest.raises(InvalidPoseError):
         write_gif(seq, tmp_path / "sign.gif")
     assert list(tmp_path.iterdir()) == []
@@ -213,14 +213,14 @@ def test_all_masked_pose_is_invalid(tmp_path):
 
 def test_empty_pose_is_invalid():
     with pytest.raises(InvalidPoseError, match="no frames"):
-        render_frames(PoseSequence.empty_like(get_layout("holistic-178"), 25.0))
+        list(iter_frames(PoseSequence.empty_like(get_layout("holistic-178"), 25.0)))
 
 
 def test_partially_masked_frames_still_render():
     seq = fake_pose(4)
     seq.mask[1] = False
     seq.data[1] = np.nan
-    frames = render_frames(seq, width=64, height=64)
+    frames = list(iter_frames(seq, width=64, height=64))
     assert (frames[1] == 255).all()
     assert (frames[0] != 255).any()
 

@@ -10,7 +10,6 @@ from text2sign.rendering import (
     check_output_kind,
     iter_frames,
     render,
-    render_frames,
     write_gif,
     write_output,
     write_video,
@@ -60,20 +59,11 @@ def test_pose_to_an_unknown_suffix_names_every_choice(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_pose_writers_stream_frames_instead_of_listing_them(tmp_path, monkeypatch):
-    def listed(*args, **kwargs):
-        raise AssertionError("render_frames builds every frame in memory")
-
-    monkeypatch.setattr(render_module, "render_frames", listed)
-    for name in ("sign.gif", "sign.mp4"):
-        assert load_video(render(small_pose(), tmp_path / name, width=32, height=32)).num_frames == 4
-
-
-def test_iter_frames_draws_what_render_frames_draws_one_at_a_time():
+def test_iter_frames_draws_lazily_what_a_list_holds():
     seq = small_pose(3)
     frames = iter_frames(seq, width=40, height=40)
     first = next(frames)
-    listed = render_frames(seq, width=40, height=40)
+    listed = list(iter_frames(seq, width=40, height=40))
     np.testing.assert_array_equal(first, listed[0])
     for drawn, expected in zip(frames, listed[1:]):
         np.testing.assert_array_equal(drawn, expected)

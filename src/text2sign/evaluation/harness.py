@@ -142,7 +142,7 @@ def _generate_one(pipeline, item: CorpusItem):
 
 
 def _evaluate_videos(pipeline, corpus: Corpus, items, gif_dir, num_gifs, on_item) -> tuple[dict, list]:
-    from text2sign.rendering import render_frames
+    from text2sign.rendering import iter_frames
     from text2sign.video import VideoClip, save_video
 
     gif_items = {item.id for item in pick_spread(items, num_gifs)} if gif_dir is not None else set()
@@ -157,7 +157,7 @@ def _evaluate_videos(pipeline, corpus: Corpus, items, gif_dir, num_gifs, on_item
                 on_item(n + 1, len(items))
             continue
         gen_ms.append((time.perf_counter() - start) * 1000)
-        reference = np.stack(render_frames(corpus.load_pose(item), width=clip.width, height=clip.height, fps=clip.fps))
+        reference = np.stack(list(iter_frames(corpus.load_pose(item), width=clip.width, height=clip.height, fps=clip.fps)))
         index = np.round(np.linspace(0, clip.num_frames - 1, len(reference))).astype(int)
         matched = clip.frames[index]  # (T_ref, H, W, 3)
         psnrs.append(metrics.psnr(matched, reference, max_db=PSNR_CAP_DB))

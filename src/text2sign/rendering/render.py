@@ -49,24 +49,6 @@ def resample_for_output(seq: PoseSequence, fps: float | None) -> PoseSequence:
     return seq.resample(fps=fps)
 
 
-def render_frames(
-    seq: PoseSequence,
-    width: int = 512,
-    height: int = 512,
-    hide: Sequence[str] = DEFAULT_HIDE,
-    background: Color = (255, 255, 255),
-    thickness: int | None = None,
-    fps: float | None = None,
-) -> list[np.ndarray]:
-    """Draw every frame of `seq` as an RGB ``uint8`` array of shape ``(height, width, 3)``.
-
-    `hide` lists component kinds (body, face, left_hand, right_hand, world) not to draw.
-    `thickness` is the line width in pixels; by default about 1 px per 150 px of canvas (at least 1).
-    `fps`, if given, resamples the motion to that frame rate first.
-    """
-    return list(iter_frames(seq, width, height, hide, background, thickness, fps))
-
-
 def iter_frames(
     seq: PoseSequence,
     width: int = 512,
@@ -76,9 +58,13 @@ def iter_frames(
     thickness: int | None = None,
     fps: float | None = None,
 ) -> Iterator[np.ndarray]:
-    """:func:`render_frames`, drawn one frame at a time as the iterator is advanced.
+    """Every frame of `seq` as an RGB ``uint8`` array ``(height, width, 3)``, drawn one at a time
+    as the iterator is advanced (``list(...)`` for all of them).
 
-    Options are checked at the call, before any frame is drawn.
+    `hide` lists component kinds (body, face, left_hand, right_hand, world) not to draw.
+    `thickness` is the line width in pixels; by default about 1 px per 150 px of canvas (at least 1).
+    `fps`, if given, resamples the motion to that frame rate first. Options are checked at the
+    call, before any frame is drawn.
     """
     return _draw(resample_for_output(seq, fps), width, height, hide, background, thickness)
 
