@@ -123,15 +123,15 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
     if as_json:
         console.print_json(json.dumps([r.to_dict() for r in rows]))
         return
-    table = Table(title="models (also: any checkpoint or run directory written by text2sign train)")
-    for column in ("name", "family", "output", "languages", "size", "about"):
-        table.add_column(column, justify="right" if column in ("languages", "size") else "left")
+    table = Table(title="models (and any checkpoint or run directory)")
+    for column in ("name", "family", "output", "signed", "size"):
+        table.add_column(column, justify="right" if column in ("signed", "size") else "left", no_wrap=True)
     for r in rows:
-        signed = len({si for _, si in r.languages})
         size = "-" if r.size_bytes is None else f"{r.size_bytes / 2**20:.1f} MB"
         name = f"{r.name} (default)" if r.default else r.name
-        table.add_row(name, r.family, r.output, f"{len(r.languages)} pairs, {signed} signed", size, r.about)
+        table.add_row(name, r.family, r.output, str(len({si for _, si in r.languages})), size)
     console.print(table)
+    console.print("language pairs and descriptions: text2sign models --json, text2sign languages --model NAME", highlight=False)
 
 
 @app.command()

@@ -291,7 +291,8 @@ def check_output_kind(kind: str, path: str | Path) -> Path:
         suffix = Path(path).suffix.lower()
         if suffix not in POSE_SUFFIXES:
             raise PoseFileError(
-                f"{path}: unknown pose file type {suffix or '(none)'}; use {' or '.join(POSE_SUFFIXES)}"
+                f"{path}: unknown pose file type {suffix or '(none)'}; use {' or '.join(POSE_SUFFIXES)} "
+                "(this model makes poses; --gif / --mp4 draw them)"
             )
         check_output_path(path)
     elif kind == "video":
