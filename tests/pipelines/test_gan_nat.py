@@ -168,6 +168,11 @@ def test_trained_generator_reproduces_its_sign():
 def test_shipped_fs_gan_nat_model_generates_every_language():
     from text2sign.pipelines import load_pipeline
 
+    from text2sign.checkpoints import read_meta
+    from text2sign.families import MODELS
+
+    # Shipped before checkpoints had their own model and inference sections: format 1 still loads.
+    assert read_meta(MODELS["fs-gan-nat"].checkpoint).version == 1
     shipped = load_pipeline("fs-gan-nat")
     assert len(shipped.signed_languages) == 19
     (hello,) = shipped(["hello"], spoken="en", signed="ase").outputs
