@@ -38,10 +38,27 @@ def test_train_recognizer_writes_a_checkpoint_and_prints_scores(tiny_corpus, tmp
     assert "dev" in printed and "test time-shuffled" in printed and "test letter-swapped" in printed
     assert "best epoch" in printed and str(out) in printed.replace("\n", "")
     config = json.loads((out / "config.json").read_text())
-    assert config["model"]["hidden"] == 16 and config["model"]["dilations"] == [1, 2] and config["languages"] == ["ase"]
-    training = json.loads((out / "training.json").read_text())
+    assert config["format"] == "text2sign-checkpoint" and config["family"] == "recognizer"
+    model = config["model"]
+    assert model["hidden"] == 16 and model["dilations"] == [1, 2] and model["languages"] == ["ase"]
+    training = config["metadata"]["training"]
     assert training["config"]["augment"] is False and len(training["history"]) == 2
+    assert config["experiment"]["objective"]["augment"] is False
+    assert set(config["metrics"]["scores"]) == {"dev", "test", "test time-shuffled", "test letter-swapped"}
     assert run(["recognize", str(tiny_corpus.root), "--model", str(out), "--split", "dev"]) == 0
+
+
+def test_train_runs_the_recognizer_family_and_recognize_reads_the_run(tiny_corpus, tmp_path, capsys):
+    config = tmp_path / "recognizer.yaml"
+    config.write_text(
+        f"family: recognizer\ndata: {{corpus: {tiny_corpus.root}}}\nmodel: {{hidden: 16, dilations: [1]}}\n"
+        "train: {steps: 2, batch_size: 8, validate_every: 1, sample_every: 0}\n"
+    )
+    assert run(["train", str(config), "--out", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "checkpoints" / "best" / "config.json").is_file()
+    capsys.readouterr()
+    assert run(["recognize", str(tiny_corpus.root), "--model", str(tmp_path / "run"), "--split", "dev"]) == 0
+    assert "dev" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -49,18 +66,22 @@ def test_train_recognizer_writes_a_checkpoint_and_prints_scores(tiny_corpus, tmp
     [
         (["recognize", "missing.pose"], "error: not found: missing.pose"),
         (["recognize", "{pose}", "--model", "{tmp}/nowhere"], "error: recognizer checkpoint not found"),
+        (["recognize", "{pose}", "--model", "{old}"], "is a recognizer in the old 'text2sign-recognizer' format"),
         (["recognize", "{pose}", "--signed", "xyz"], "error: the recognizer does not know signed language xyz"),
         (["recognize", "{pose}", "--corrupt", "time-shuffle"], "error: --corrupt needs a corpus directory"),
         (["recognize", "{corpus}", "--corrupt", "mirror"], "error: unknown corruption 'mirror'"),
         (["recognize", "{corpus}", "--split", "valid"], "error: unknown split 'valid'"),
         (["train-recognizer", "{corpus}", "--out", "{tmp}/no/such/dir"], "error: output directory does not exist"),
-        (["train-recognizer", "{corpus}", "--out", "{tmp}/r", "--kinds", "hands"], "error: kinds must be among"),
+        (["train-recognizer", "{corpus}", "--out", "{tmp}/r", "--kinds", "hands"], "kinds must be among body, face, left_hand"),
         (["train-recognizer", "{tmp}/nothing", "--out", "{tmp}/r"], "error: corpus directory not found"),
     ],
 )
 def test_user_errors_are_one_line(argv, message, tiny_corpus, tmp_path, capsys):
     pose = tiny_corpus.root / tiny_corpus.split("test")[0].path
-    values = {"pose": str(pose), "tmp": str(tmp_path), "corpus": str(tiny_corpus.root)}
+    old = tmp_path / "old-recognizer"
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps({"format": "text2sign-recognizer", "version": 1}))
+    values = {"pose": str(pose), "tmp": str(tmp_path), "corpus": str(tiny_corpus.root), "old": str(old)}
     assert run([a.format(**values) for a in argv]) == 1
     err = capsys.readouterr().err
     assert message.format(**values) in err.replace("\n", " ") or message.format(**values) in err

@@ -168,8 +168,10 @@ class PoseTextDataset(Dataset):
 
     * `dims`: keep only the first `dims` coordinates (``dims=2`` drops a depth that is not on
       the x/y scale); `stats` must then describe 2D features.
-    * `augment`: runs on every access, with a generator derived from (`seed`, index, how often
-      that index was read), so a run is reproducible with ``num_workers=0``.
+    * `augment`: runs on every access, with a generator derived from (`seed`, epoch, index, how
+      often that index was read in the epoch). The training loop's loader calls :meth:`set_epoch`
+      before each epoch, so the draws do not depend on worker processes (whose read counts are
+      lost with them) and a resumed run draws what an uninterrupted one would.
     * `transform`: deterministic, runs after `augment` on train and evaluation items alike;
       `stats` must describe transformed features.
     * `max_frames`: longer sequences are resampled to this many frames (never cropped, so no
@@ -209,6 +211,11 @@ class PoseTextDataset(Dataset):
                     f"of {corpus.layout_name} give {expected}"
                 )
         self._poses: list[PoseSequence | None] = [None] * len(self.items)
+        self._epoch = 0
+        self._draws = [0] * len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        self._epoch = epoch
         self._draws = [0] * len(self.items)
 
     def __len__(self) -> int:
@@ -231,7 +238,7 @@ class PoseTextDataset(Dataset):
         item = self.items[index]
         seq = self.pose(index)
         if self.augment is not None:
-            rng = np.random.default_rng([self.seed, index, self._draws[index]])
+            rng = np.random.default_rng([self.seed, self._epoch, index, self._draws[index]])
             self._draws[index] += 1
             seq = self.augment(seq, rng)
         if self.transform is not None:

@@ -3,17 +3,15 @@
 A :class:`Recognizer` wraps :class:`text2sign.models.recognizer.PoseRecognizer` (temporal
 convolutions + CTC over the characters of the item text) with everything needed to use it on any
 pose: the vocabulary, the signed languages it knows, the component kinds and joints it reads,
-the frame rate, and the feature statistics of its training data.
+the coordinates and frame rate (all in its :class:`RecognizerConfig`), and the feature statistics
+of its training data.
 
-A checkpoint is a directory::
-
-    config.json          model config, vocab, languages, kinds, layout (the joints read), dims, fps
-    model.safetensors    weights (loaded with safetensors only: nothing is unpickled)
-    normalization.json   FeatureStats of the train split
-    training.json        how it was trained and the scores it got (informative only)
-
-``Recognizer.from_pretrained()`` with no path loads the FS-Words recognizer shipped inside the
-package, so evaluation works offline out of the box.
+A recognizer is the ``recognizer`` model family (``families/recognizer.py``): it is trained by
+the one training loop and saved as a standard checkpoint directory (:mod:`text2sign.checkpoints`,
+``family: recognizer``): ``config.json`` (the model section is a :class:`RecognizerConfig`; the
+metrics hold its scores, the metadata how it was trained), ``model.safetensors`` and
+``normalization.json``. ``Recognizer.from_pretrained()`` with no path loads the FS-Words
+recognizer shipped inside the package, so evaluation works offline out of the box.
 
 Inference: a pose is converted to the recognizer's joints by name (``PoseSequence.to_layout``),
 resampled to its fps, shoulder-normalized, reduced to x and y (``dims=2``: MediaPipe's depth is
@@ -25,48 +23,38 @@ Decoding is greedy CTC (argmax per frame, merge repeats, drop blanks).
 Two corruptions show that the recognizer reads the signing rather than guessing from
 duration or language: :func:`time_shuffled` (frames permuted) and :func:`letter_swapped`
 (the word re-spelled from its own letters in reverse order, reference text unchanged).
+
+:func:`train_recognizer` is ``text2sign train-recognizer``: it turns a
+:class:`RecognizerTrainConfig` (epochs) into an experiment of the loop (steps) and keeps the
+checkpoint with the best dev CER; ``text2sign train configs/fs-words-recognizer.yaml`` is the
+same run from a YAML file.
 """
 
 from __future__ import annotations
 
-import copy
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from text2sign.data.augment import default_augmentation
+from text2sign.checkpoints import CONFIG_NAME, Checkpoint, best_dir, load_checkpoint, read_meta, save_checkpoint
 from text2sign.data.corpus import Corpus, CorpusItem
-from text2sign.data.torch_data import (
-    LengthBucketSampler,
-    PoseItem,
-    PoseTextDataset,
-    collate_pose_batch,
-    first_dims,
-    hands_relative_to_wrist,
-    kinds_layout,
-    pose_features,
-)
+from text2sign.data.torch_data import PoseItem, collate_pose_batch, first_dims, hands_relative_to_wrist, pose_features
 from text2sign.errors import CheckpointError, CorpusError, LanguageError, Text2SignError, TextError
-from text2sign.fileio import atomic_dir
-from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
-from text2sign.pose.layout import KINDS, Layout, get_layout
-from text2sign.pose.normalize import FeatureStats, compute_feature_stats, normalize_by_shoulders
+from text2sign.models.recognizer import DEFAULT_KINDS, PoseRecognizer, RecognizerConfig
+from text2sign.pose.normalize import FeatureStats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 
-CONFIG = "config.json"
-WEIGHTS = "model.safetensors"
-NORMALIZATION = "normalization.json"
-TRAINING = "training.json"
-FORMAT = "text2sign-recognizer"
+FAMILY = "recognizer"
+OLD_FORMAT = "text2sign-recognizer"  # the recognizer's own checkpoint format before it became a family
 SHIPPED_NAME = "fs-words-recognizer"
-DEFAULT_KINDS = ("body", "left_hand", "right_hand")
 CORRUPTIONS = ("time-shuffle", "letter-swap")
 
 
@@ -140,124 +128,76 @@ def letter_swapped(text: str, signed_language: str, lexicon, rng: np.random.Gene
 class Recognizer:
     """A trained PoseRecognizer with what it needs to read any pose (see the module docstring).
 
-    `layout` holds the joints it reads (the kinds plus the body, for the shoulders), `dims` the
-    coordinates per joint, `stats` the standardization of its features; `training` is the
-    informative record of how it was trained.
+    `stats` is the standardization of its features; `metrics` and `metadata` are its checkpoint's
+    (its scores; how it was trained, under ``"training"``).
     """
 
-    def __init__(
-        self,
-        model: PoseRecognizer,
-        vocab: Sequence[str],
-        languages: Sequence[str],
-        kinds: tuple[str, ...],
-        layout: Layout,
-        fps: float,
-        stats: FeatureStats,
-        training: dict | None = None,
-        dims: int | None = None,
-        hand_relative: bool = False,
-    ):
+    def __init__(self, model: PoseRecognizer, stats: FeatureStats, metadata: dict | None = None, metrics: dict | None = None):
+        config: RecognizerConfig = model.config
+        if stats.mean.shape[0] != config.num_features:
+            raise CheckpointError(
+                f"the feature statistics have {stats.mean.shape[0]} features, the recognizer reads {config.num_features}"
+            )
         self.model = model.eval()
-        self.vocab = list(vocab)
-        self.languages = list(languages)
-        self.kinds = tuple(kinds)
-        self.layout = layout
-        self.fps = float(fps)
+        self.config = config
+        self.vocab = list(config.vocab)
+        self.languages = list(config.languages)
+        self.kinds = tuple(config.kinds)
+        self.layout = config.joints
+        self.fps = float(config.fps)
+        self.dims = config.dims
+        self.hand_relative = config.hand_relative
         self.stats = stats
-        self.dims = dims or layout.dims
-        self.hand_relative = hand_relative
-        self.training = training or {}
-        self._char_index = {c: i + 1 for i, c in enumerate(self.vocab)}
+        self.metadata = dict(metadata or {})
+        self.metrics = dict(metrics or {})
         self._language_index = {lang: i for i, lang in enumerate(self.languages)}
+
+    @property
+    def training(self) -> dict:
+        """How it was trained (informative only): config, corpus, best epoch, history."""
+        return self.metadata.get("training", {})
 
     # --- loading and saving ------------------------------------------------------------------
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> Recognizer:
-        """Load a checkpoint directory (None: the FS-Words recognizer shipped with text2sign)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
+        """Load a recognizer checkpoint, or a training run's best one (None: the FS-Words
+        recognizer shipped with text2sign)."""
         root = shipped_recognizer_dir() if path is None else Path(path)
-        if not root.is_dir():
+        if not root.exists():
             raise CheckpointError(f"recognizer checkpoint not found: {root}")
-        for name in (CONFIG, WEIGHTS, NORMALIZATION):
-            if not (root / name).is_file():
-                raise CheckpointError(f"{root} is not a recognizer checkpoint: {name} is missing")
         try:
-            config = json.loads((root / CONFIG).read_text(encoding="utf-8"))
-            if config.get("format") != FORMAT:
-                raise CheckpointError(f"{root / CONFIG} is not a text2sign recognizer config")
-            model_config = RecognizerConfig(**config["model"])
-            vocab, languages = list(config["vocab"]), list(config["languages"])
-            kinds = tuple(config["kinds"])
-            layout = Layout.from_dict(config["layout"])
-            fps = float(config["fps"])
-            dims = int(config.get("dims", layout.dims))
-            hand_relative = bool(config.get("hand_relative", False))
-            stats = FeatureStats.load(root / NORMALIZATION)
+            checkpoint = load_checkpoint(root)
         except CheckpointError:
+            if _is_old_format(root):
+                raise CheckpointError(
+                    f"{root} is a recognizer in the old '{OLD_FORMAT}' format, which this text2sign no longer reads: "
+                    "train it again with text2sign train-recognizer (or text2sign train configs/fs-words-recognizer.yaml)"
+                ) from None
             raise
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"{root}: malformed checkpoint config ({type(exc).__name__}: {exc})") from None
-        expected = {
-            "vocab_size": len(vocab) + 1,
-            "num_languages": len(languages),
-            "num_joints": int(layout.kind_indices(*kinds).size),
-            "num_features": int(layout.kind_indices(*kinds).size) * dims,
-        }
-        for key, value in expected.items():
-            if getattr(model_config, key) != value:
-                found = getattr(model_config, key)
-                raise CheckpointError(f"{root / CONFIG}: model {key} is {found} but the checkpoint needs {value}")
-        if stats.mean.shape[0] != model_config.num_features:
-            raise CheckpointError(
-                f"{root / NORMALIZATION} has {stats.mean.shape[0]} features, "
-                f"the model reads {model_config.num_features}"
-            )
-        model = PoseRecognizer(**asdict(model_config))
+        return cls.from_checkpoint(checkpoint)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> Recognizer:
+        """The recognizer of a loaded checkpoint (:func:`text2sign.checkpoints.load_checkpoint`)."""
+        if checkpoint.family.name != FAMILY:
+            raise CheckpointError(f"{checkpoint.path} holds a {checkpoint.family.name} model, not a recognizer")
+        if checkpoint.feature_stats is None:
+            raise CheckpointError(f"{checkpoint.path} is incomplete: a recognizer needs its normalization.json")
         try:
-            weights = load_file(str(root / WEIGHTS))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CheckpointError(f"{root / WEIGHTS} is not a readable safetensors file ({exc})") from None
-        try:
-            model.load_state_dict(weights, strict=True)
-        except RuntimeError as exc:
-            detail = " ".join(str(exc).split())
-            raise CheckpointError(f"{root / WEIGHTS} does not fit {CONFIG}: {detail[:300]}") from None
-        training = {}
-        if (root / TRAINING).is_file():
-            training = json.loads((root / TRAINING).read_text(encoding="utf-8"))
-        return cls(model, vocab, languages, kinds, layout, fps, stats, training, dims, hand_relative)
+            return cls(checkpoint.model, checkpoint.feature_stats, checkpoint.metadata, checkpoint.meta.metrics)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{checkpoint.path}: {exc}") from None
 
-    def config_dict(self) -> dict:
-        return {
-            "format": FORMAT,
-            "version": 1,
-            "model": self.model.config_dict(),
-            "vocab": self.vocab,
-            "languages": self.languages,
-            "kinds": list(self.kinds),
-            "layout": self.layout.to_dict(),
-            "dims": self.dims,
-            "hand_relative": self.hand_relative,
-            "fps": self.fps,
-        }
+    def save(self, path: str | Path, experiment: dict | None = None, step: int | None = None) -> Path:
+        """Write the checkpoint directory atomically (a temporary directory renamed into place).
 
-    def save(self, path: str | Path) -> Path:
-        """Write the checkpoint directory atomically (a temporary directory renamed into place)."""
-        from safetensors.torch import save_file
-
+        `experiment` (the training config, as plain data) and `step` are kept for the record."""
         root = check_checkpoint_target(path)
-        with atomic_dir(root) as tmp:
-            (tmp / CONFIG).write_text(json.dumps(self.config_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-            state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-            save_file(state, str(tmp / WEIGHTS))
-            (tmp / NORMALIZATION).write_text(json.dumps(self.stats.to_dict()), encoding="utf-8")
-            if self.training:
-                (tmp / TRAINING).write_text(json.dumps(self.training, ensure_ascii=False, indent=1), encoding="utf-8")
-        return root
+        return save_checkpoint(
+            root, FAMILY, self.model, self.config, feature_stats=self.stats, experiment=experiment,
+            metadata=self.metadata, metrics=self.metrics, step=step,
+        )
 
     # --- inference ---------------------------------------------------------------------------
 
@@ -377,6 +317,7 @@ def corrupted_poses(
     return poses
 
 
+
 # --- checkpoint directories ---------------------------------------------------------------------
 
 
@@ -388,19 +329,33 @@ def check_checkpoint_target(path: str | Path) -> Path:
     if root.exists():
         if not root.is_dir():
             raise CheckpointError(f"checkpoint output {root} exists and is not a directory")
-        if any(root.iterdir()) and not (root / CONFIG).is_file():
-            raise CheckpointError(f"refusing to overwrite {root}: it is not empty and holds no {CONFIG}")
+        if any(root.iterdir()) and not (root / CONFIG_NAME).is_file():
+            raise CheckpointError(f"refusing to overwrite {root}: it is not empty and holds no {CONFIG_NAME}")
     return root
+
+
+def _is_old_format(root: Path) -> bool:
+    try:
+        return json.loads((root / CONFIG_NAME).read_text(encoding="utf-8")).get("format") == OLD_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 # --- training ------------------------------------------------------------------------------------
 
+# The share of the steps spent warming the learning rate up (the one-cycle schedule this
+# recognizer was first trained with warmed up for the same share).
+WARMUP_FRACTION = 0.1
+
 
 @dataclass
 class RecognizerTrainConfig:
+    """The options of ``text2sign train-recognizer``, in epochs; :meth:`experiment` makes them an
+    experiment of the ``recognizer`` family, in steps."""
+
     epochs: int = 50
     batch_size: int = 16
-    lr: float = 2e-3
+    lr: float = 2e-3  # peak of the warmup + cosine schedule
     weight_decay: float = 0.01
     seed: int = 0
     kinds: tuple[str, ...] = DEFAULT_KINDS
@@ -427,28 +382,49 @@ class RecognizerTrainConfig:
         self.kinds = tuple(self.kinds)
         self.dilations = tuple(self.dilations)
         self.speed, self.scale = tuple(self.speed), tuple(self.scale)
-        unknown = [k for k in self.kinds if k not in KINDS]
-        if unknown or not self.kinds:
-            raise Text2SignError(f"kinds must be among {', '.join(KINDS)}; got {', '.join(self.kinds) or 'none'}")
-        for name in ("epochs", "batch_size", "hidden", "kernel_size", "downsample", "num_threads", "dims"):
+        for name in ("epochs", "batch_size", "num_threads"):
             if getattr(self, name) < 1:
                 raise Text2SignError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.dilations or min(self.dilations) < 1:
-            raise Text2SignError(f"dilations must be positive integers, got {self.dilations}")
-        if self.kernel_size % 2 == 0:
-            raise Text2SignError(f"kernel_size must be odd, got {self.kernel_size}")
         if not self.lr > 0:
             raise Text2SignError(f"lr must be positive, got {self.lr}")
+        # Every other option is checked as the experiment YAML reader checks it (the corpus is not read here).
+        self.experiment("", self.batch_size)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def experiment(self, corpus: str | Path, train_items: int):
+        """These options as an ExperimentConfig of the ``recognizer`` family (for the defaults,
+        what configs/fs-words-recognizer.yaml holds): an epoch is ``train_items // batch_size``
+        steps, because the loop drops the last incomplete batch."""
+        from text2sign.training.config import parse_experiment
 
-@dataclass
-class _Best:
-    cer: float = float("inf")
-    epoch: int = 0
-    state: dict = field(default_factory=dict)
+        # A corpus smaller than one batch still trains, on batches of all of it.
+        batch_size = min(self.batch_size, train_items)
+        steps_per_epoch = max(1, train_items // batch_size)
+        steps = self.epochs * steps_per_epoch
+        raw = {
+            "family": FAMILY,
+            "name": "recognizer",
+            "data": {"corpus": str(corpus), "max_frames": self.max_frames},
+            "model": {
+                "hidden": self.hidden, "kernel_size": self.kernel_size, "downsample": self.downsample,
+                "dilations": list(self.dilations), "dropout": self.dropout, "kinds": list(self.kinds),
+                "dims": self.dims, "hand_relative": self.hand_relative,
+            },
+            "objective": {
+                "augment": self.augment, "speed": list(self.speed), "noise_std": self.noise_std,
+                "max_vertical_degrees": self.max_vertical_degrees, "max_view_degrees": self.max_view_degrees,
+                "scale": list(self.scale),
+            },
+            "train": {
+                "steps": steps, "batch_size": batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
+                "seed": self.seed, "warmup_steps": round(WARMUP_FRACTION * steps), "min_lr_ratio": 0.0,
+                "ema_decay": 0.0, "validate_every": steps_per_epoch, "log_every": steps_per_epoch,
+                "checkpoint_every": 10 * steps_per_epoch, "sample_every": 0,
+            },
+        }
+        return parse_experiment(raw, "the train-recognizer options")
 
 
 def train_recognizer(
@@ -459,140 +435,94 @@ def train_recognizer(
 ) -> dict:
     """Train on the train split (augmented), keep the epoch with the best dev CER, save to `out_dir`.
 
+    The run goes through the training loop in a temporary run directory next to `out_dir`, which
+    is removed afterwards; its ``best/`` checkpoint (else its last) becomes `out_dir`, with the
+    scores below in its metrics and the training record in its metadata. An interrupted run
+    (Ctrl-C) writes nothing and raises KeyboardInterrupt.
+
     `on_progress(step, total_steps, info)` is called after every optimizer step; `info` has the
-    epoch, the running loss and the latest dev CER. Returns the metrics also written to
-    ``training.json``: history, best epoch, wall time, and ``{cer, wer, n}`` on dev and test
-    (real references = the ceiling) and on time-shuffled / letter-swapped test references.
+    epoch, the epoch's running loss and the best dev CER so far (NaN before the first). Returns
+    the training record (config, corpus, best epoch, epochs, steps, parameters, train seconds,
+    history) and ``scores``: ``{cer, wer, n}`` on dev and test (real references = the ceiling)
+    and on time-shuffled / letter-swapped test references.
     """
+    from text2sign.training import train
+
     cfg = cfg or RecognizerTrainConfig()
     out = check_checkpoint_target(out_dir)
     corpus = Corpus.load(corpus_dir)
     train_items = corpus.split("train")
     if not train_items:
         raise CorpusError(f"{corpus.root} has no train items")
+    experiment = cfg.experiment(corpus.root, len(train_items))
+    steps_per_epoch = experiment.train.validate_every  # a dev pass after every epoch
+    progress = _Progress(steps_per_epoch, experiment.train.steps, on_progress)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.num_threads)
+    run_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".run", dir=out.parent))
     try:
-        return _train(corpus, train_items, out, cfg, on_progress)
+        started = time.perf_counter()
+        result = train(experiment, run_dir, callbacks=[progress])
+        train_seconds = time.perf_counter() - started
+        if result.interrupted:
+            raise KeyboardInterrupt
+        checkpoint = load_checkpoint(result.best or result.checkpoint)
+        recognizer = Recognizer.from_checkpoint(checkpoint)
+        dev_cer = {v["step"] // steps_per_epoch: v["dev/cer"] for v in result.validations}
+        history = [{**h, "dev_cer": dev_cer[h["epoch"]]} if h["epoch"] in dev_cer else h for h in progress.history]
+        training = {
+            "config": cfg.to_dict(),
+            "corpus": str(corpus.root),
+            "best_epoch": checkpoint.meta.step // steps_per_epoch,
+            "epochs": cfg.epochs,
+            "steps": experiment.train.steps,
+            "parameters": recognizer.num_parameters,
+            "train_seconds": round(train_seconds, 1),
+            "history": history,
+        }
+        scores = _scores(recognizer, corpus, cfg)
+        recognizer.metadata["training"] = training
+        recognizer.metrics["scores"] = scores
+        recognizer.save(out, experiment=checkpoint.meta.experiment, step=checkpoint.meta.step)
     finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
         torch.set_num_threads(previous_threads)
+    return {**training, "scores": scores}
 
 
-def _train(corpus: Corpus, train_items: list[CorpusItem], out: Path, cfg: RecognizerTrainConfig, on_progress) -> dict:
-    started = time.perf_counter()
-    torch.manual_seed(cfg.seed)
-    first = corpus.load_pose(train_items[0])
-    layout = get_layout(corpus.layout_name) if corpus.layout_name else first.layout
-    needed = kinds_layout(layout, cfg.kinds)
-    if needed.kind_indices(*cfg.kinds).size == 0:
-        raise CorpusError(f"layout {layout.name} has no joints of kinds {', '.join(cfg.kinds)}")
-    if cfg.dims > layout.dims:
-        raise CorpusError(f"dims is {cfg.dims} but the corpus poses ({layout.name}) have {layout.dims} coordinates")
-    transform = hands_relative_to_wrist if cfg.hand_relative else None
+class _Progress:
+    """The loop's step callback: the mean train loss of every epoch, and `on_progress`."""
 
-    def prepared(item: CorpusItem) -> PoseSequence:
-        seq = first_dims(normalize_by_shoulders(corpus.load_pose(item))[0], cfg.dims)
-        return transform(seq) if transform else seq
+    def __init__(self, steps_per_epoch: int, total_steps: int, on_progress: Callable[[int, int, dict], None] | None):
+        self.steps_per_epoch = steps_per_epoch
+        self.total_steps = total_steps
+        self.on_progress = on_progress
+        self.losses: list[float] = []
+        self.history: list[dict] = []
+        self.best_dev_cer = float("nan")
 
-    stats = compute_feature_stats((prepared(i) for i in train_items), cfg.kinds, normalize=False)
-    vocab = sorted(set("".join(i.text for i in train_items)))
-    languages = sorted({i.signed_language for i in train_items})
-    fps = float(np.median([i.fps for i in train_items]))
+    def __call__(self, info) -> None:
+        epoch = (info.step - 1) // self.steps_per_epoch + 1
+        if self.losses and (info.step - 1) % self.steps_per_epoch == 0:
+            # The loop validated after the previous step; best/ holds the best dev CER so far.
+            if (best_dir(info.run_dir) / CONFIG_NAME).is_file():
+                self.best_dev_cer = read_meta(best_dir(info.run_dir)).metrics.get("dev/cer", self.best_dev_cer)
+            self.losses = []
+        self.losses.append(info.losses["model/loss"])
+        loss = float(np.mean(self.losses))
+        if info.step % self.steps_per_epoch == 0:
+            self.history.append({"epoch": epoch, "loss": loss})
+        if self.on_progress is not None:
+            self.on_progress(info.step, self.total_steps, {"epoch": epoch, "loss": loss, "dev_cer": self.best_dev_cer})
 
-    augment = None
-    if cfg.augment:
-        augment = default_augmentation(
-            cfg.speed, cfg.noise_std, cfg.max_vertical_degrees, cfg.max_view_degrees, cfg.scale
-        )
-    train_set = PoseTextDataset(
-        corpus, "train", stats, cfg.kinds, augment, cfg.max_frames, seed=cfg.seed, dims=cfg.dims, transform=transform
-    )
-    dev_set = PoseTextDataset(corpus, "dev", stats, cfg.kinds, None, cfg.max_frames, dims=cfg.dims, transform=transform)
-    dev_items = [dev_set[i] for i in range(len(dev_set))]
 
-    num_joints = int(needed.kind_indices(*cfg.kinds).size)
-    model = PoseRecognizer(
-        num_features=num_joints * cfg.dims,
-        num_joints=num_joints,
-        vocab_size=len(vocab) + 1,
-        num_languages=len(languages),
-        hidden=cfg.hidden,
-        kernel_size=cfg.kernel_size,
-        downsample=cfg.downsample,
-        dilations=cfg.dilations,
-        dropout=cfg.dropout,
-    )
-    recognizer = Recognizer(
-        model, vocab, languages, cfg.kinds, needed, fps, stats, dims=cfg.dims, hand_relative=cfg.hand_relative
-    )
-    sampler = LengthBucketSampler([i.num_frames for i in train_set.items], cfg.batch_size, seed=cfg.seed)
-    loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate_pose_batch)
-    total_steps = cfg.epochs * len(loader)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.1)
-    char_index = recognizer._char_index
-    language_index = recognizer._language_index
-
-    history: list[dict] = []
-    best = _Best()
-    step = 0
-    dev_cer = float("nan")
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        losses = []
-        for batch in loader:
-            language = torch.tensor([language_index[s] for s in batch.signed_languages])
-            targets = [[char_index[c] for c in text if c in char_index] for text in batch.texts]
-            logits, out_mask = model(batch.features, batch.joint_mask, batch.frame_mask, language)  # (B, T', V)
-            log_probs = logits.log_softmax(dim=-1).transpose(0, 1)  # (T', B, V)
-            loss = torch.nn.functional.ctc_loss(
-                log_probs,
-                torch.tensor([c for t in targets for c in t], dtype=torch.long),
-                out_mask.sum(dim=1),
-                torch.tensor([len(t) for t in targets], dtype=torch.long),
-                blank=0,
-                zero_infinity=True,
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            step += 1
-            losses.append(loss.item())
-            if on_progress is not None:
-                on_progress(step, total_steps, {"epoch": epoch, "loss": float(np.mean(losses)), "dev_cer": dev_cer})
-        record = {"epoch": epoch, "loss": float(np.mean(losses))}
-        if dev_items:
-            dev_cer = recognizer.evaluate_items(dev_items)["cer"]
-            record["dev_cer"] = dev_cer
-        history.append(record)
-        # Without a dev split the last epoch is kept.
-        score = dev_cer if dev_items else -epoch
-        if score <= best.cer:
-            best = _Best(score, epoch, copy.deepcopy(model.state_dict()))
-    model.load_state_dict(best.state)
-    model.eval()
-    train_seconds = time.perf_counter() - started
-
-    metrics: dict = {
-        "corpus": str(corpus.root),
-        "best_epoch": best.epoch,
-        "epochs": cfg.epochs,
-        "steps": total_steps,
-        "parameters": recognizer.num_parameters,
-        "train_seconds": round(train_seconds, 1),
-        "history": history,
-        "scores": {},
-    }
-    if dev_items:
-        metrics["scores"]["dev"] = recognizer.evaluate_items(dev_items)
+def _scores(recognizer: Recognizer, corpus: Corpus, cfg: RecognizerTrainConfig) -> dict:
+    scores = {}
+    if corpus.split("dev"):
+        scores["dev"] = recognizer.evaluate_split(corpus, "dev")
     if cfg.evaluate_test and corpus.split("test"):
-        metrics["scores"]["test"] = recognizer.evaluate_split(corpus, "test")
-        metrics["scores"]["test time-shuffled"] = recognizer.evaluate_split(corpus, "test", "time-shuffle", cfg.seed)
+        scores["test"] = recognizer.evaluate_split(corpus, "test")
+        scores["test time-shuffled"] = recognizer.evaluate_split(corpus, "test", "time-shuffle", cfg.seed)
         if str(corpus.stats.get("source", "")).startswith("fingerspelling"):
-            swapped = recognizer.evaluate_split(corpus, "test", "letter-swap", cfg.seed)
-            metrics["scores"]["test letter-swapped"] = swapped
-    recognizer.training = {"config": cfg.to_dict(), **metrics}
-    recognizer.save(out)
-    return metrics
+            scores["test letter-swapped"] = recognizer.evaluate_split(corpus, "test", "letter-swap", cfg.seed)
+    return scores

@@ -11,29 +11,73 @@ which made CPU training steps much slower here, and fingerspelled letters are lo
 with the defaults the receptive field is ~117 frames (4.7 s at 25 fps). Padded frames are zeroed
 before every convolution, so a sequence's outputs do not depend on how much padding its batch has.
 
-The constructor arguments are the config (:class:`RecognizerConfig`), so a checkpoint's
-``config.json`` rebuilds the network with ``PoseRecognizer(**config)``.
+:class:`RecognizerConfig` is the whole ``model:`` section of a recognizer checkpoint: the
+network's hyperparameters and the facts of its training data that reading a new pose needs
+(vocabulary, languages, joints, coordinates, frame rate), so ``PoseRecognizer(config)`` and
+``text2sign.evaluation.recognizer.Recognizer`` work from ``config.json`` alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
+from text2sign.config import bounded
+from text2sign.errors import ConfigError
+from text2sign.pose.layout import KINDS, Layout
 
-@dataclass(frozen=True)
+DEFAULT_KINDS = ("body", "left_hand", "right_hand")
+
+
+@dataclass
 class RecognizerConfig:
-    num_features: int  # F: joints x dims of the chosen kinds
-    num_joints: int  # J: joints of the chosen kinds (one mask flag each)
-    vocab_size: int  # output symbols including the CTC blank at index 0
-    num_languages: int  # signed languages the embedding knows
-    hidden: int = 192
-    kernel_size: int = 5
-    downsample: int = 2
-    dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4)
-    dropout: float = 0.1
+    """Fields marked "from the data" are filled in by the family's build (families/recognizer.py)."""
+
+    hidden: int = bounded(128, min=1)
+    kernel_size: int = bounded(5, min=1)
+    downsample: int = bounded(2, min=1)  # frames per encoder step
+    dilations: list[int] = field(default_factory=lambda: [1, 2, 4, 1, 2, 4])  # one residual block each
+    dropout: float = bounded(0.1, min=0.0, max=1.0)
+    kinds: list[str] = field(default_factory=lambda: list(DEFAULT_KINDS))  # pose component kinds read
+    # MediaPipe's depth is not on the scale of x and y (data.torch_data.first_dims): read x and y only.
+    dims: int = bounded(2, min=1)
+    # Hand joints as offsets from their wrist (data.torch_data.hands_relative_to_wrist): handshape
+    # is what spells a letter, and as absolute positions it drowns in arm movement.
+    hand_relative: bool = True
+    vocab: list[str] = field(default_factory=list)  # from the data: symbol i + 1 of the output (0 is the blank)
+    languages: list[str] = field(default_factory=list)  # from the data: the signed languages embedded
+    layout: dict[str, Any] = field(default_factory=dict)  # from the data: the joints read (Layout.to_dict())
+    fps: float = bounded(0.0, min=0.0)  # from the data: poses are resampled to it before reading
+
+    def __post_init__(self) -> None:
+        self.kinds = list(self.kinds)
+        self.dilations = [int(d) for d in self.dilations]
+        unknown = [k for k in self.kinds if k not in KINDS]
+        if unknown or not self.kinds:
+            raise ConfigError(f"kinds must be among {', '.join(KINDS)}; got {', '.join(self.kinds) or 'none'}")
+        if not self.dilations or min(self.dilations) < 1:
+            raise ConfigError(f"dilations must be positive integers, got {self.dilations}")
+        if self.kernel_size % 2 == 0:
+            raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
+
+    @property
+    def joints(self) -> Layout:
+        if not self.layout:
+            raise ConfigError("the recognizer config has no layout: it is filled from the corpus when training starts")
+        return Layout.from_dict(self.layout)
+
+    @property
+    def num_joints(self) -> int:
+        """J: joints of the chosen kinds (one mask flag each)."""
+        return int(self.joints.kind_indices(*self.kinds).size)
+
+    @property
+    def num_features(self) -> int:
+        """F: joints x dims of the chosen kinds."""
+        return self.num_joints * self.dims
 
 
 class ConvBlock(nn.Module):
@@ -50,43 +94,23 @@ class ConvBlock(nn.Module):
 
 
 class PoseRecognizer(nn.Module):
-    def __init__(
-        self,
-        num_features: int,
-        num_joints: int,
-        vocab_size: int,
-        num_languages: int,
-        hidden: int = 192,
-        kernel_size: int = 5,
-        downsample: int = 2,
-        dilations: tuple[int, ...] | list[int] = (1, 2, 4, 1, 2, 4),
-        dropout: float = 0.1,
-    ):
+    def __init__(self, config: RecognizerConfig):
         super().__init__()
-        dilations = tuple(int(d) for d in dilations)
-        self.config = RecognizerConfig(
-            num_features, num_joints, vocab_size, num_languages, hidden, kernel_size, downsample, dilations, dropout
-        )
-        self.input = nn.Linear(num_features + num_joints, hidden)
-        self.language = nn.Embedding(num_languages, hidden)
-        self.down = nn.Conv1d(hidden, hidden, kernel_size, stride=downsample, padding=kernel_size // 2)
+        if not config.vocab or not config.languages:
+            raise ConfigError("the recognizer config has no vocab or languages: they are filled from the corpus when training starts")
+        self.config = config
+        hidden, k = config.hidden, config.kernel_size
+        self.input = nn.Linear(config.num_features + config.num_joints, hidden)
+        self.language = nn.Embedding(len(config.languages), hidden)
+        self.down = nn.Conv1d(hidden, hidden, k, stride=config.downsample, padding=k // 2)
         self.down_norm = nn.LayerNorm(hidden)
-        self.blocks = nn.ModuleList(ConvBlock(hidden, kernel_size, d, dropout) for d in dilations)
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden, vocab_size)
+        self.blocks = nn.ModuleList(ConvBlock(hidden, k, d, config.dropout) for d in config.dilations)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(hidden, len(config.vocab) + 1)
 
     @property
     def embedding_dim(self) -> int:
         return self.config.hidden
-
-    def config_dict(self) -> dict:
-        d = asdict(self.config)
-        d["dilations"] = list(d["dilations"])
-        return d
-
-    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        """Frames after the strided convolution: ceil(T / downsample)."""
-        return (lengths + self.config.downsample - 1) // self.config.downsample
 
     def encode(
         self, features: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor
@@ -105,7 +129,7 @@ class PoseRecognizer(nn.Module):
     def forward(
         self, features: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """CTC logits ``(B, T', vocab_size)`` and their frame mask ``(B, T')``."""
+        """CTC logits ``(B, T', len(vocab) + 1)`` and their frame mask ``(B, T')``."""
         states, out_mask = self.encode(features, joint_mask, frame_mask, language)
         return self.head(self.dropout(states)), out_mask
 

@@ -1,0 +1,147 @@
+"""The `recognizer` family: pose -> text, the back-translation model that scores generated signing.
+
+Network :class:`PoseRecognizer` (``models/recognizer.py``), objective CTC
+(``objectives/recognizer.py``), config ``configs/fs-words-recognizer.yaml``; no pipeline (it does
+not generate signing): :class:`text2sign.evaluation.recognizer.Recognizer` reads its checkpoints.
+The data section is the shared :class:`PoseDataConfig`; the model section
+:class:`RecognizerConfig`, whose vocabulary and languages (when left empty), joints and frame rate
+are filled in from the train split here; the objective section
+:class:`RecognizerObjectiveConfig` (augmentation). Validation is the dev CER with greedy CTC
+decoding, so the loop keeps the checkpoint with the best dev CER as ``best/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from text2sign.data.augment import default_augmentation
+from text2sign.data.config import PoseDataConfig
+from text2sign.data.corpus import Corpus, CorpusItem
+from text2sign.data.torch_data import (
+    PoseTextDataset,
+    collate_pose_batch,
+    first_dims,
+    hands_relative_to_wrist,
+    kinds_layout,
+)
+from text2sign.errors import ConfigError, CorpusError
+from text2sign.evaluation.recognizer import Recognizer
+from text2sign.families.registry import Experiment, register_family
+from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
+from text2sign.objectives.recognizer import RecognizerObjective, RecognizerObjectiveConfig
+from text2sign.pose.normalize import compute_feature_stats, normalize_by_shoulders
+
+FAMILY = "recognizer"
+
+
+def build(config) -> Experiment:
+    data: PoseDataConfig = config.data
+    model: RecognizerConfig = config.model
+    corpus = Corpus.load(data.corpus)
+    if data.kinds is not None and list(data.kinds) != list(model.kinds):
+        raise ConfigError(f"data.kinds {data.kinds} and model.kinds {model.kinds} differ: set model.kinds only")
+    items = _items(corpus, data.train_split, data)
+    if not items:
+        raise CorpusError(f"{corpus.root} has no {data.train_split} items for the chosen languages")
+    model = _resolve(model, corpus, items)
+    kinds = tuple(model.kinds)
+    transform = hands_relative_to_wrist if model.hand_relative else None
+
+    def prepared(item: CorpusItem):
+        seq = first_dims(normalize_by_shoulders(corpus.load_pose(item))[0], model.dims)
+        return transform(seq) if transform else seq
+
+    stats = compute_feature_stats((prepared(i) for i in items), kinds, normalize=False)
+    augment = None
+    if config.objective.augment:
+        o = config.objective
+        augment = default_augmentation(o.speed, o.noise_std, o.max_vertical_degrees, o.max_view_degrees, o.scale)
+    dataset = PoseTextDataset(
+        corpus, data.train_split, stats, kinds, augment, data.max_frames, seed=config.train.seed, items=items,
+        dims=model.dims, transform=transform,
+    )
+    objective = RecognizerObjective(PoseRecognizer(model))
+    dev_items = [i for i in _items(corpus, data.dev_split, data) if i.signed_language in model.languages]
+    dev_set = validate = None
+    if dev_items:
+        # Dev items are read whole, as `text2sign recognize` reads them, so dev/cer is the CER it reports.
+        dev_set = PoseTextDataset(corpus, data.dev_split, stats, kinds, items=dev_items, dims=model.dims, transform=transform)
+        validate = _dev_cer(dev_set, stats)
+    return Experiment(
+        objective, dataset, dev_data=dev_set, validate=validate, metric="dev/cer", metric_mode="min",
+        collate_fn=collate_pose_batch, feature_stats=stats, config=dataclasses.replace(config, model=model),
+    )
+
+
+def _items(corpus: Corpus, split: str, data: PoseDataConfig) -> list[CorpusItem]:
+    items = corpus.split(split)
+    if data.signed_languages:
+        items = [i for i in items if i.signed_language in data.signed_languages]
+    return items
+
+
+def _resolve(model: RecognizerConfig, corpus: Corpus, items: list[CorpusItem]) -> RecognizerConfig:
+    """`model` with the facts of the train items filled in; a vocabulary or language list the config
+    already gives is kept (e.g. to fine-tune a recognizer on new data in the same output order)."""
+    layout = kinds_layout(corpus.load_pose(items[0]).layout, tuple(model.kinds))
+    if layout.kind_indices(*model.kinds).size == 0:
+        raise CorpusError(f"layout {layout.name} has no joints of kinds {', '.join(model.kinds)}")
+    if model.dims > layout.dims:
+        raise CorpusError(f"model.dims is {model.dims} but the corpus poses ({layout.name}) have {layout.dims} coordinates")
+    languages = model.languages or sorted({i.signed_language for i in items})
+    missing = sorted({i.signed_language for i in items} - set(languages))
+    if missing:
+        raise ConfigError(f"model.languages lacks {', '.join(missing)} of the train items: add them, or leave them out with data.signed_languages")
+    return dataclasses.replace(
+        model,
+        vocab=model.vocab or sorted(set("".join(i.text for i in items))),
+        languages=languages,
+        layout=layout.to_dict(),
+        fps=float(np.median([i.fps for i in items])),
+    )
+
+
+def _dev_cer(dev_set: PoseTextDataset, stats):
+    """Validation: greedy CTC reading of the dev items, scored as CER and WER in percent."""
+    cached = []
+
+    def validate(model, device) -> dict[str, float]:
+        if not cached:
+            cached.extend(dev_set[i] for i in range(len(dev_set)))
+        scores = Recognizer(model, stats).evaluate_items(cached)
+        return {"dev/cer": scores["cer"], "dev/wer": scores["wer"]}
+
+    return validate
+
+
+def tiny_config(workdir: Path) -> dict:
+    """A seconds-long experiment on a three-word ASL FS-Words, for the family contract test."""
+    from text2sign.data.fingerspelling import FSWordsConfig, build_fs_words
+
+    corpus = workdir / "fs-ase"
+    if not (corpus / "manifest.csv").is_file():
+        build_fs_words(corpus, FSWordsConfig(train_words=3, dev_words=1, test_words=1), signed_languages=["ase"])
+    return {
+        "family": FAMILY,
+        "data": {"corpus": str(corpus), "max_frames": 60},
+        "model": {"hidden": 16, "dilations": [1, 2]},
+        "objective": {"augment": False},
+        "train": {"steps": 4, "batch_size": 8, "lr": 3e-3, "ema_decay": 0.0, "sample_every": 0, "validate_every": 2},
+    }
+
+
+register_family(
+    FAMILY,
+    output="text",
+    pipeline=None,
+    about="pose -> text: temporal convolutions + CTC over characters (the back-translation recognizer)",
+    model_config=RecognizerConfig,
+    build_model=PoseRecognizer,
+    objective_config=RecognizerObjectiveConfig,
+    data_config=PoseDataConfig,
+    build=build,
+    tiny=tiny_config,
+)
