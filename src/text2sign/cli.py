@@ -474,7 +474,7 @@ def train_recognizer_command(
     out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write (replaced atomically if it is one).")],
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Passes over the train split (default: 50).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Items per step (default: 16).")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the one-cycle schedule (default: 2e-3).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the warmup + cosine schedule (default: 2e-3).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of initialization, batching and augmentation (default: 0).")] = None,
     hidden: Annotated[Optional[int], typer.Option("--hidden", min=1, help="Channels of the temporal encoder (default: 128).")] = None,
     downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Frames per encoder step (default: 2).")] = None,
@@ -506,7 +506,7 @@ def train_recognizer_command(
         task = progress.add_task("training recognizer", total=None)
 
         def on_progress(step: int, total: int, info: dict) -> None:
-            dev = "" if info["dev_cer"] != info["dev_cer"] else f" dev CER {info['dev_cer']:.1f}%"
+            dev = "" if info["dev_cer"] != info["dev_cer"] else f" best dev CER {info['dev_cer']:.1f}%"
             progress.update(task, completed=step, total=total, description=f"epoch {info['epoch']} loss {info['loss']:.3f}{dev}")
 
         metrics = train_recognizer(corpus, out, cfg, on_progress)

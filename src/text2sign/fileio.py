@@ -52,8 +52,12 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        # mkdtemp makes the directory private (0700); outputs get what a plain mkdir would.
-        os.chmod(tmp, 0o777 & ~current_umask())
+        # mkdtemp makes the directory private (0700) and some writers (safetensors) make private
+        # files; outputs get what a plain mkdir / open would.
+        umask = current_umask()
+        os.chmod(tmp, 0o777 & ~umask)
+        for inner in tmp.rglob("*"):
+            os.chmod(inner, (0o777 if inner.is_dir() else 0o666) & ~umask)
         old = None
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))

@@ -20,8 +20,8 @@ from text2sign.evaluation.recognizer import (
     train_recognizer,
 )
 from text2sign.families import get_family
-from text2sign.models.recognizer import DEFAULT_KINDS, PoseRecognizer, RecognizerConfig
-from text2sign.pose.layout import get_layout
+from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
+from text2sign.pose.layout import DEFAULT_KINDS, get_layout
 from text2sign.pose.normalize import compute_feature_stats, normalize_by_shoulders
 from text2sign.testing import fake_pose
 from text2sign.training import load_config, parse_experiment, train

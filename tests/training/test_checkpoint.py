@@ -36,6 +36,9 @@ def test_checkpoint_directory_contents(trained):
     assert meta["model"] == meta["experiment"]["model"] == {"in_dim": 4, "hidden_dim": 12, "out_dim": 2}
     assert meta["family"] == "toy_family:toy-regression" and meta["version"] == 2
     assert meta["model_class"] == "toy_family.ToyNet"
+    # every file as readable as a plain open() makes it (safetensors alone writes 0600)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in ckpt.iterdir()}
+    assert len(set(modes.values())) == 1 and modes["config.json"] & 0o044, modes
     assert read_config(ckpt) == config
 
 

@@ -278,36 +278,3 @@ def collate_pose_batch(items: Sequence[PoseItem]) -> PoseBatch:
     )
 
 
-class LengthBucketSampler(Sampler[list[int]]):
-    """Batches of similar length, in random order: padding (wasted compute) stays small.
-
-    Each epoch sorts the items by length times a random factor in [1 - jitter, 1 + jitter]
-    (so batch membership changes between epochs), cuts batches, and shuffles their order.
-    Use as ``DataLoader(dataset, batch_sampler=LengthBucketSampler(...))``.
-    """
-
-    def __init__(
-        self, lengths: Sequence[int], batch_size: int, seed: int = 0, jitter: float = 0.15, shuffle: bool = True
-    ):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.lengths = np.asarray(lengths, dtype=np.float64)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.jitter = jitter
-        self.shuffle = shuffle
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
-
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        self.epoch += 1
-        factors = rng.uniform(1 - self.jitter, 1 + self.jitter, len(self.lengths)) if self.shuffle else 1.0
-        keys = self.lengths * factors
-        order = np.argsort(keys, kind="stable")
-        batches = [order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
-        if self.shuffle:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        yield from batches

@@ -48,7 +48,8 @@ from text2sign.checkpoints import CONFIG_NAME, Checkpoint, best_dir, load_checkp
 from text2sign.data.corpus import Corpus, CorpusItem
 from text2sign.data.torch_data import PoseItem, collate_pose_batch, first_dims, hands_relative_to_wrist, pose_features
 from text2sign.errors import CheckpointError, CorpusError, LanguageError, Text2SignError, TextError
-from text2sign.models.recognizer import DEFAULT_KINDS, PoseRecognizer, RecognizerConfig
+from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
+from text2sign.pose.layout import DEFAULT_KINDS
 from text2sign.pose.normalize import FeatureStats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 
@@ -462,7 +463,7 @@ def train_recognizer(
     run_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".run", dir=out.parent))
     try:
         started = time.perf_counter()
-        result = train(experiment, run_dir, callbacks=[progress])
+        result = train(experiment, run_dir, callbacks=[progress], quiet=True)
         train_seconds = time.perf_counter() - started
         if result.interrupted:
             raise KeyboardInterrupt

@@ -34,13 +34,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from text2sign.pose.layout import DEFAULT_KINDS
+
 from text2sign.errors import ConfigError
 from text2sign.models.alignment import duration_ends, frame_token_index, per_frame
 from text2sign.text.build import build_text_encoder
 from text2sign.text.encoders import TextEncoder, TextEncoderConfig
 from text2sign.text.layers import TransformerBlock, lengths_to_mask, masked_mean, sinusoidal_embedding
 
-DEFAULT_KINDS = ("body", "left_hand", "right_hand")
 ALIGNMENTS = ("attention", "uniform", "durations")
 
 

@@ -27,9 +27,8 @@ from torch import nn
 
 from text2sign.config import bounded
 from text2sign.errors import ConfigError
-from text2sign.pose.layout import KINDS, Layout
+from text2sign.pose.layout import DEFAULT_KINDS, KINDS, Layout
 
-DEFAULT_KINDS = ("body", "left_hand", "right_hand")
 
 
 @dataclass

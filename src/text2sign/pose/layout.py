@@ -33,6 +33,8 @@ import numpy as np
 from text2sign.errors import InvalidPoseError
 
 KINDS = ("body", "face", "left_hand", "right_hand", "world")
+# What models read unless told otherwise: the manual channels (body and both hands).
+DEFAULT_KINDS = ("body", "left_hand", "right_hand")
 MANUAL_KINDS = ("left_hand", "right_hand")
 
 

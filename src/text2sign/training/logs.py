@@ -26,7 +26,9 @@ STRIP_FRAMES = 4  # frames of each sample shown side by side in TensorBoard
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int, enabled: bool, name: str = "train"):
+    def __init__(
+        self, run_dir: Path, total_steps: int, start_step: int, enabled: bool, name: str = "train", show_progress: bool = True
+    ):
         self.run_dir = Path(run_dir)
         self.enabled = enabled
         self.console = Console(stderr=True)
@@ -38,8 +40,10 @@ class RunLogger:
 
         # purge_step drops events a crashed run wrote after the checkpoint we resume from.
         self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=start_step or None)
+        self.show_progress = show_progress
         self.progress = progress_bar(
-            self.console, TextColumn("{task.fields[info]}"), transient=False, disable=not self.console.is_terminal
+            self.console, TextColumn("{task.fields[info]}"), transient=False,
+            disable=not (show_progress and self.console.is_terminal),
         )
         self.task = self.progress.add_task(name, total=total_steps, completed=start_step, info="")
         self.progress.start()
@@ -54,7 +58,7 @@ class RunLogger:
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, step)
         self.writer.flush()
-        if not self.console.is_terminal:
+        if self.show_progress and not self.console.is_terminal:
             # Logs redirected to a file get a plain line instead of the live bar.
             shown = " ".join(f"{k}={v:.4g}" for k, v in values.items() if k.startswith("train/"))
             self.console.print(f"step {step}/{total_steps} {shown}", highlight=False, markup=False)

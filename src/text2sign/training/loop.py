@@ -108,17 +108,19 @@ def train(
     resume: str | Path | None = None,
     callbacks: Sequence[Callable[[StepInfo], None]] = (),
     dry_run: bool = False,
+    quiet: bool = False,
 ) -> TrainResult | DryRunReport:
     """Train `config` into `run_dir`, or continue the checkpoint (or run directory) `resume`.
 
     With `dry_run`, build everything, run one forward/backward on one batch (and time a few more),
-    write nothing, and return a :class:`DryRunReport`."""
+    write nothing, and return a :class:`DryRunReport`. `quiet`: no progress bar or log lines on
+    the terminal (for callers that show their own); TensorBoard and checkpoints as usual."""
     info = dist_utils.setup(config.train.device)
     try:
         run = _Run(config, Path(run_dir), info)
         if dry_run:
             return run.dry_run()
-        return run.fit(resume, list(callbacks))
+        return run.fit(resume, list(callbacks), quiet)
     finally:
         dist_utils.teardown()
 
@@ -311,7 +313,7 @@ class _Run:
 
     # --- the loop ----------------------------------------------------------------------------
 
-    def fit(self, resume: str | Path | None, callbacks: list[Callable[[StepInfo], None]]) -> TrainResult:
+    def fit(self, resume: str | Path | None, callbacks: list[Callable[[StepInfo], None]], quiet: bool = False) -> TrainResult:
         tc, info, run_dir = self.config.train, self.info, self.run_dir
         resume = resolve_checkpoint(resume) if resume is not None else None
         if resume is None and list_checkpoints(run_dir):
@@ -331,7 +333,9 @@ class _Run:
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             _write_run_config(run_dir, self.config)
-        logger = RunLogger(run_dir, tc.steps, self.step, enabled=info.is_main, name=self.config.name or "train")
+        logger = RunLogger(
+            run_dir, tc.steps, self.step, enabled=info.is_main, name=self.config.name or "train", show_progress=not quiet
+        )
         logger.describe(self.config, self._parameter_counts())
         callbacks = [*self.experiment.callbacks, *callbacks]
         last_saved = self.step if resume is not None else None
@@ -387,7 +391,7 @@ class _Run:
                     checkpoint = self.save(step_dir(run_dir, self.step)) or checkpoint
         finally:
             logger.close()
-        if info.is_main and checkpoint is not None:
+        if info.is_main and checkpoint is not None and not quiet:
             verb = "interrupted; saved" if interrupted else "stopped early (no dev improvement); saved" if stopped_early else "saved"
             print(f"{verb} {checkpoint} (step {self.step})", file=sys.stderr)
             if best is not None:
