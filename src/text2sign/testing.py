@@ -1,6 +1,8 @@
-"""Fake poses made in code, so tests and examples need no downloads (like pose-format's fake_pose)."""
+"""Fake poses, videos and tiny corpora made in code, so tests and examples need no downloads (like pose-format's fake_pose)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -43,3 +45,13 @@ def fake_pose(
     data += rng.normal(0, 0.5, data.shape).astype(np.float32)
     mask = np.ones((num_frames, layout.num_joints), bool)
     return PoseSequence(data, mask, fps, layout)
+
+
+def tiny_fs_words(root: Path) -> Path:
+    """A three-word ASL FS-Words corpus (real letter clips) at `root`, built once: the data of
+    the built-in families' tiny configs for the family contract test."""
+    from text2sign.data.fingerspelling import FSWordsConfig, build_fs_words
+
+    if not (root / "manifest.csv").is_file():
+        build_fs_words(root, FSWordsConfig(train_words=3, dev_words=1, test_words=1), signed_languages=["ase"])
+    return root

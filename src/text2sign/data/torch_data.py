@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from text2sign.data.corpus import Corpus, CorpusItem
 from text2sign.errors import CorpusError, Text2SignError

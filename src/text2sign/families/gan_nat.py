@@ -120,11 +120,9 @@ def _read_back_cer(pipeline, items):
 
 def tiny_config(workdir: Path) -> dict:
     """A seconds-long experiment on a three-word ASL FS-Words, for the family contract test."""
-    from text2sign.data.fingerspelling import FSWordsConfig, build_fs_words
+    from text2sign.testing import tiny_fs_words
 
-    corpus = workdir / "fs-ase"
-    if not (corpus / "manifest.csv").is_file():
-        build_fs_words(corpus, FSWordsConfig(train_words=3, dev_words=1, test_words=1), signed_languages=["ase"])
+    corpus = tiny_fs_words(workdir / "fs-ase")
     return {
         "family": FAMILY,
         "data": {"corpus": str(corpus), "max_frames": 60},

@@ -20,49 +20,11 @@ when this was one module. Every function validates its inputs and raises
 :class:`~text2sign.errors.MetricInputError` with one line naming the problem.
 """
 
-from text2sign.evaluation.metrics.distribution import diversity, frechet_distance
-from text2sign.evaluation.metrics.pose import (
-    CHANNELS,
-    ChannelErrors,
-    Pooled,
-    SyncResult,
-    channel_errors,
-    dtw_mje,
-    dtw_path,
-    frame_path,
-    ndtw_mje,
-    pool,
-    pool_channel_errors,
-    sync_metrics,
-)
-from text2sign.evaluation.metrics.text import bleu, cer, rouge_l, wer
-from text2sign.evaluation.metrics.video import SSIM_MIN_SIZE, psnr, ssim, temporal_consistency
+# Every module lists its public names in __all__; this package is their union.
+from text2sign.evaluation.metrics import distribution, pose, text, video
+from text2sign.evaluation.metrics.distribution import *  # noqa: F403
+from text2sign.evaluation.metrics.pose import *  # noqa: F403
+from text2sign.evaluation.metrics.text import *  # noqa: F403
+from text2sign.evaluation.metrics.video import *  # noqa: F403
 
-__all__ = [
-    # pose
-    "CHANNELS",
-    "ChannelErrors",
-    "Pooled",
-    "SyncResult",
-    "channel_errors",
-    "dtw_mje",
-    "dtw_path",
-    "frame_path",
-    "ndtw_mje",
-    "pool",
-    "pool_channel_errors",
-    "sync_metrics",
-    # text
-    "bleu",
-    "cer",
-    "rouge_l",
-    "wer",
-    # distribution
-    "diversity",
-    "frechet_distance",
-    # video
-    "SSIM_MIN_SIZE",
-    "psnr",
-    "ssim",
-    "temporal_consistency",
-]
+__all__ = [*pose.__all__, *text.__all__, *distribution.__all__, *video.__all__]
