@@ -33,6 +33,7 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	benchmarks/bench_models.sh
+	$(BIN)/python benchmarks/cold_start.py --runs 10
 	benchmarks/evaluate_fs_words.sh
 
 clean:

@@ -85,7 +85,7 @@ class Pipeline(abc.ABC):
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 1 <= num_samples <= MAX_SAMPLES:
             raise Text2SignError(f"num_samples must be an integer from 1 to {MAX_SAMPLES}, got {num_samples!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
-            raise Text2SignError(f"seed must be a non-negative integer, got {seed!r}")
+            raise Text2SignError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
         unknown = sorted(k for k, v in options.items() if v is not None and k not in self.options)
         if unknown:
             raise Text2SignError(f"option {', '.join(unknown)} does not apply to model {self.name} (its options: {', '.join(sorted(self.options)) or 'none'})")
