@@ -154,6 +154,7 @@ def test_corruptions_keep_frames_but_change_their_order(ase_corpus):
     assert swapped.layout.name == seq.layout.name and swapped.num_frames > 20
 
 
+@pytest.mark.slow
 def test_tiny_recognizer_trained_by_the_loop_lowers_the_loss(ase_corpus, tmp_path):
     steps = []
     cfg = RecognizerTrainConfig(epochs=7, **TINY)
