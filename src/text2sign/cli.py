@@ -357,7 +357,9 @@ def bench(
             pipeline, phrases, threads=threads, device=device, repeats=repeats, batch_size=batch_size,
             on_progress=lambda done, total: progress.update(task, completed=done),
         )
-    print(json.dumps(report))
+    from text2sign.pipelines import resolve_model_name
+
+    print(json.dumps({"model": resolve_model_name(model), "family": report.pop("model"), **report}))
 
 
 @app.command()
