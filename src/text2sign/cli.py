@@ -105,13 +105,8 @@ def generate(
         if path is not None:
             write_output(signing, path, **({} if path is output and pipeline.output == "pose" else draw))
             written.append(str(path))
-    console.print(f"{describe_output(signing)} -> {', '.join(written)}", highlight=False)
-
-
-def describe_output(signing) -> str:
-    if hasattr(signing, "layout"):
-        return f"{signing.num_frames} frames ({signing.duration:.2f} s, {signing.layout.name})"
-    return f"{signing.num_frames} frames ({signing.duration:.2f} s, {signing.width}x{signing.height} video)"
+    shape = signing.layout.name if pipeline.output == "pose" else f"{signing.width}x{signing.height} video"
+    console.print(f"{signing.num_frames} frames ({signing.duration:.2f} s, {shape}) -> {', '.join(written)}", highlight=False)
 
 
 @app.command()
