@@ -142,3 +142,14 @@ def test_save_then_load_gives_the_same_output_and_seed_is_honoured(name, trained
     assert np.array_equal(output(from_disk, 3), output(from_disk, 3))
     if from_disk.stochastic:
         assert not np.array_equal(output(from_disk, 3), output(from_disk, 4))
+
+
+def test_the_default_is_the_shipped_model_that_reads_back_best():
+    from text2sign.families import DEFAULT_MODEL, MODELS
+    from text2sign.families.registry import NamedModel, best_measured_model
+
+    measured = [m for m in MODELS.values() if m.test_cer is not None]
+    assert {m.name for m in measured} == {"concat", "fs-gan-nat", "spoken-to-signed"}
+    assert DEFAULT_MODEL == min(measured, key=lambda m: m.test_cer).name == "concat"
+    tie = {n: NamedModel(n, "x", "", test_cer=5.0, p50_ms=ms) for n, ms in (("slow", 9.0), ("fast", 1.0))}
+    assert best_measured_model(tie) == "fast"

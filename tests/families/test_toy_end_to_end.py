@@ -95,4 +95,4 @@ def test_listed_by_models(named_model, capsys):
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     row = rows[f"{name}-test"]
     assert row["family"] == name and row["languages"] == [["en", "ase"]] and row["size_bytes"] > 0
-    assert rows["fs-gan-nat"]["default"] and rows["concat"]["output"] == "pose"
+    assert rows["concat"]["default"] and rows["concat"]["output"] == "pose" and not rows["fs-gan-nat"]["default"]

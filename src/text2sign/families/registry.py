@@ -51,24 +51,42 @@ _ASSETS = Path(__file__).resolve().parent.parent / "pipelines" / "assets"
 
 @dataclass(frozen=True)
 class NamedModel:
-    """A model a user can name: a family's pipeline with no checkpoint, or a shipped checkpoint."""
+    """A model a user can name: a family's pipeline with no checkpoint, or a shipped checkpoint.
+
+    `test_cer` and `p50_ms` are what benchmarks/RESULTS.md measured for it (FS-Words test CER read
+    back by the shipped recognizer, %; warm latency on one CPU thread, ms): they choose the default.
+    """
 
     name: str
     family: str
     about: str
     checkpoint: Path | None = None
+    test_cer: float | None = None
+    p50_ms: float | None = None
 
 
 MODELS: dict[str, NamedModel] = {
     m.name: m
     for m in (
-        NamedModel("concat", "concat", "lookup + coarticulated concatenation of lexicon clips (fingerspelling by default)"),
-        NamedModel("spoken-to-signed", "spoken-to-signed", "the spoken-to-signed package's own pipeline, wrapped as a peer"),
-        NamedModel("fs-gan-nat", "gan-nat", "GAN-NAT trained on FS-Words (19 fingerspelling alphabets)", _ASSETS / "fs-gan-nat"),
+        # benchmarks/evaluate_fs_words.sh and bench_models.sh, CPU-2, 2026-12-01
+        NamedModel("concat", "concat", "lookup + coarticulated concatenation of lexicon clips (fingerspelling by default)",
+                   test_cer=7.22, p50_ms=0.645),
+        NamedModel("spoken-to-signed", "spoken-to-signed", "the spoken-to-signed package's own pipeline, wrapped as a peer",
+                   test_cer=91.64, p50_ms=137.1),
+        NamedModel("fs-gan-nat", "gan-nat", "GAN-NAT trained on FS-Words (19 fingerspelling alphabets)", _ASSETS / "fs-gan-nat",
+                   test_cer=12.49, p50_ms=2.888),
     )
 }
-# What "default" means: the shipped model that reads back best (benchmarks/RESULTS.md).
-DEFAULT_MODEL = "fs-gan-nat"
+
+
+def best_measured_model(models: dict[str, NamedModel]) -> str:
+    """The measured model that reads back best (lowest FS-Words test CER); ties go to the faster."""
+    measured = [m for m in models.values() if m.test_cer is not None]
+    return min(measured, key=lambda m: (m.test_cer, m.p50_ms if m.p50_ms is not None else float("inf"))).name
+
+
+# What `generate` uses without --model: chosen by measurement, never by hand.
+DEFAULT_MODEL = best_measured_model(MODELS)
 
 
 def register_model(name: str, family: str, about: str, checkpoint: str | Path | None = None) -> NamedModel:
