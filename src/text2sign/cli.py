@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -35,6 +36,17 @@ def progress_bar():
     from text2sign.progress import progress_bar as make_progress_bar
 
     return make_progress_bar(err_console)
+
+
+@contextlib.contextmanager
+def frame_progress(description: str, path: Path):
+    """``{"on_frame": callback}`` for a drawn GIF / MP4, so a long render shows a bar; {} otherwise."""
+    if path.suffix.lower() not in (".gif", ".mp4"):
+        yield {}
+        return
+    with progress_bar() as progress:
+        task = progress.add_task(description, total=None)
+        yield {"on_frame": lambda done, total: progress.update(task, completed=done, total=total)}
 
 
 def parse_hide(hide: str) -> tuple[str, ...]:
@@ -85,12 +97,17 @@ def generate(
     """Generate signing for TEXT: a pose file (pose models) or a video (video models), optionally also GIF / MP4."""
     from text2sign.fileio import check_output_path
     from text2sign.rendering import check_output_kind, write_output
+    from text2sign.video.clip import check_output_side
 
-    for path in (gif, mp4):
+    for flag, path in (("--gif", gif), ("--mp4", mp4)):
         if path is not None:
+            if path.suffix.lower() != "." + flag[2:]:
+                raise Text2SignError(f"{flag} takes a file name ending in .{flag[2:]}, not {path.name!r}")
             check_output_path(path)
     if not output.is_dir():  # a folder is a video model's PNG-frame output
         check_output_path(output)
+    if size is not None:
+        check_output_side(size, "--size")
     hidden = parse_hide(hide)
     pipeline = build_pipeline(model, lexicon)
     check_output_kind(pipeline.output, output)
@@ -103,7 +120,10 @@ def generate(
     written = []
     for path in (output, gif, mp4):
         if path is not None:
-            write_output(signing, path, **({} if path is output and pipeline.output == "pose" else draw))
+            options = {} if path is output and pipeline.output == "pose" else draw
+            drawing = frame_progress(f"drawing {path.name}", path) if pipeline.output == "pose" else contextlib.nullcontext({})
+            with drawing as on_frame:
+                write_output(signing, path, **options, **on_frame)
             written.append(str(path))
     shape = signing.layout.name if pipeline.output == "pose" else f"{signing.width}x{signing.height} video"
     console.print(f"{signing.num_frames} frames ({signing.duration:.2f} s, {shape}) -> {', '.join(written)}", highlight=False)
@@ -143,10 +163,17 @@ def render(
     from text2sign.pose.io import load_pose
     from text2sign.rendering import render as render_pose
 
+    from text2sign.video.clip import check_output_fps, check_output_side
+
     check_output_path(output)
+    check_output_side(width, "--width")
+    check_output_side(height, "--height")
+    if fps is not None:
+        check_output_fps(fps, "--fps")
     hidden = parse_hide(hide)
     pose = load_pose(input)
-    render_pose(pose, output, width=width, height=height, fps=fps, hide=hidden)
+    with frame_progress(f"drawing {output.name}", output) as on_frame:
+        render_pose(pose, output, width=width, height=height, fps=fps, hide=hidden, **on_frame)
     console.print(f"{pose.num_frames} frames -> {output}", highlight=False)
 
 
@@ -566,11 +593,24 @@ def run(argv: list[str] | None = None) -> int:
     except Text2SignError as exc:
         err_console.print(f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True)
         return 1
+    except OSError as exc:
+        # A disk that fills up or a path that vanishes mid-run: the atomic writers left nothing behind.
+        where = f"{exc.filename}: " if exc.filename else ""
+        err_console.print(f"error: {where}{exc.strerror or exc}", style="red", highlight=False, markup=False, soft_wrap=True)
+        return 1
     except KeyboardInterrupt:
         err_console.print("interrupted", style="red")
         return 130
     return 0
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    # `kill` (SIGTERM) stops like Ctrl-C: temporaries are removed, training saves a checkpoint.
+    signal.signal(signal.SIGTERM, _interrupt)
     sys.exit(run())

@@ -13,14 +13,50 @@ from text2sign.errors import Text2SignError
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
-    """Fail early, with one clear line, when the directory meant to hold `path` does not exist."""
+    """Fail early, with one clear line, when `path` cannot be written: its directory is missing or
+    not writable (read-only file systems included), or it is a directory itself."""
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise Text2SignError(f"output directory does not exist: {parent}")
     if path.is_dir():
         raise Text2SignError(f"output path is a directory, expected a file: {path}")
+    check_writable_dir(path.parent if str(path.parent) else Path("."))
     return path
+
+
+def check_writable_dir(directory: Path) -> Path:
+    """`directory` exists and a file can be created in it (tried, not guessed from permissions)."""
+    if not directory.is_dir():
+        raise Text2SignError(f"output directory does not exist: {directory}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".text2sign-write-test.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise Text2SignError(f"cannot write to {directory}: {exc.strerror or exc}") from None
+    return directory
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete temporaries for `path` left by a process that was killed (SIGKILL gives no chance to
+    clean up); a temporary names its owner's pid, and a live owner's is left alone."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp*"):
+        pid = stale.name[len(path.name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -31,7 +67,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     (PyAV, Pillow) behave as they would on the real name.
     """
     path = check_output_path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -49,7 +86,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory next to `path`; if the block succeeds it replaces `path` (an old
     directory there is moved aside first, put back if the rename fails, then deleted)."""
     path = Path(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    remove_stale_temporaries(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         # mkdtemp makes the directory private (0700) and some writers (safetensors) make private

@@ -18,7 +18,7 @@ Every writer is atomic: the file appears complete or not at all.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +29,21 @@ from text2sign.pose.io import POSE_SUFFIXES, save_pose, to_pose_format
 from text2sign.pose.layout import KINDS
 from text2sign.pose.sequence import PoseSequence
 from text2sign.video import io as video_io
-from text2sign.video.clip import VideoClip, check_fps, fit_size, resample_indices, resize_frame
+from text2sign.video.clip import VideoClip, check_output_fps, check_output_side, fit_size, resample_indices, resize_frame
 
 DEFAULT_HIDE = ("world",)
 MARGIN = 0.05
 RENDER_SUFFIXES = (".gif", ".mp4", ".png")
 
 Color = tuple[int, int, int]
+FrameCallback = Callable[[int, int], None]
 
 
 def resample_for_output(seq: PoseSequence, fps: float | None) -> PoseSequence:
     """`seq` at the output frame rate `fps` (unchanged when `fps` is None or already the pose's)."""
     if fps is None:
         return seq
-    if not math.isfinite(fps) or fps <= 0:
-        raise Text2SignError(f"output fps must be a positive number, got {fps}")
+    fps = check_output_fps(fps)
     if abs(fps - seq.fps) < 1e-6 or seq.num_frames == 0:
         return seq
     return seq.resample(fps=fps)
@@ -57,16 +57,26 @@ def iter_frames(
     background: Color = (255, 255, 255),
     thickness: int | None = None,
     fps: float | None = None,
+    on_frame: FrameCallback | None = None,
 ) -> Iterator[np.ndarray]:
     """Every frame of `seq` as an RGB ``uint8`` array ``(height, width, 3)``, drawn one at a time
     as the iterator is advanced (``list(...)`` for all of them).
 
     `hide` lists component kinds (body, face, left_hand, right_hand, world) not to draw.
     `thickness` is the line width in pixels; by default about 1 px per 150 px of canvas (at least 1).
-    `fps`, if given, resamples the motion to that frame rate first. Options are checked at the
-    call, before any frame is drawn.
+    `fps`, if given, resamples the motion to that frame rate first. `on_frame(done, total)` is
+    called after each frame (a progress bar). Options are checked at the call, before any frame
+    is drawn.
     """
-    return _draw(resample_for_output(seq, fps), width, height, hide, background, thickness)
+    seq = resample_for_output(seq, fps)
+    frames = _draw(seq, width, height, hide, background, thickness)
+    return frames if on_frame is None else _counted(frames, seq.num_frames, on_frame)
+
+
+def _counted(frames: Iterator[np.ndarray], total: int, on_frame: FrameCallback) -> Iterator[np.ndarray]:
+    for done, frame in enumerate(frames, start=1):
+        yield frame
+        on_frame(done, total)
 
 
 def _draw(
@@ -112,6 +122,7 @@ def write_gif(
     hide: Sequence[str] = DEFAULT_HIDE,
     background: Color = (255, 255, 255),
     thickness: int | None = None,
+    on_frame: FrameCallback | None = None,
 ) -> Path:
     """Animated GIF that loops forever, at `fps` (the pose's own frame rate by default).
 
@@ -121,7 +132,7 @@ def write_gif(
     """
     check_output_path(path)
     fps = seq.fps if fps is None else fps
-    return video_io.write_gif(iter_frames(seq, width, height, hide, background, thickness, fps=fps), path, fps)
+    return video_io.write_gif(iter_frames(seq, width, height, hide, background, thickness, fps, on_frame), path, fps)
 
 
 def write_side_by_side_gif(
@@ -180,6 +191,7 @@ def write_mp4(
     background: Color = (255, 255, 255),
     thickness: int | None = None,
     crf: int = 20,
+    on_frame: FrameCallback | None = None,
 ) -> Path:
     """H.264 MP4 (yuv420p, plays everywhere). Odd `width`/`height` are rounded up to even,
     which yuv420p requires, so the pose is drawn on the whole frame rather than padded."""
@@ -187,7 +199,7 @@ def write_mp4(
     fps = seq.fps if fps is None else fps
     width, height = _check_size(width, height)
     width, height = width + width % 2, height + height % 2
-    frames = iter_frames(seq, width, height, hide, background, thickness, fps=fps)
+    frames = iter_frames(seq, width, height, hide, background, thickness, fps, on_frame)
     return video_io.write_mp4(frames, path, fps, crf=crf)
 
 
@@ -273,7 +285,7 @@ def write_video(
     """
     if not isinstance(clip, VideoClip):
         raise TypeError(f"write_video takes a VideoClip, got {type(clip).__name__}")
-    fps = clip.fps if fps is None else check_fps(fps)
+    fps = clip.fps if fps is None else check_output_fps(fps)
     size = fit_size(clip.width, clip.height, width, height)
     picks = resample_indices(clip.num_frames, clip.fps, fps)  # (T',) source frame of each output frame
     frames = (resize_frame(clip.frames[t], *size) for t in picks)
@@ -331,10 +343,7 @@ def write_output(output: PoseSequence | VideoClip, path: str | Path, **options) 
 
 
 def _check_size(width: int, height: int) -> tuple[int, int]:
-    for name, value in (("width", width), ("height", height)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 2 <= value <= 8192:
-            raise Text2SignError(f"{name} must be a whole number of pixels between 2 and 8192, got {value!r}")
-    return int(width), int(height)
+    return check_output_side(width, "width"), check_output_side(height, "height")
 
 
 def _check_color(color: Color) -> Color:

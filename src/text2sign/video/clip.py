@@ -113,6 +113,30 @@ def check_fps(fps: float) -> float:
     return float(fps)
 
 
+# What a user may ask an output to be: wide enough for any screen, small enough that one frame
+# (the memory a streamed render holds) stays under 50 MB, and frame rates players handle.
+MAX_OUTPUT_SIDE = 4096
+MIN_OUTPUT_SIDE = 2
+MAX_OUTPUT_FPS = 120.0
+MIN_OUTPUT_FPS = 1.0
+
+
+def check_output_fps(fps: float, name: str = "fps") -> float:
+    """A requested output frame rate, or one clear error naming the option."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) or not math.isfinite(fps):
+        raise InvalidVideoError(f"{name} must be a number from {MIN_OUTPUT_FPS:g} to {MAX_OUTPUT_FPS:g}, got {fps!r}")
+    if not MIN_OUTPUT_FPS <= fps <= MAX_OUTPUT_FPS:
+        raise InvalidVideoError(f"{name} must be from {MIN_OUTPUT_FPS:g} to {MAX_OUTPUT_FPS:g} frames a second, got {fps:g}")
+    return float(fps)
+
+
+def check_output_side(value: int, name: str) -> int:
+    """A requested output width or height in pixels, or one clear error naming the option."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not MIN_OUTPUT_SIDE <= value <= MAX_OUTPUT_SIDE:
+        raise InvalidVideoError(f"{name} must be a whole number of pixels from {MIN_OUTPUT_SIDE} to {MAX_OUTPUT_SIDE}, got {value!r}")
+    return int(value)
+
+
 def check_size(width: int, height: int) -> tuple[int, int]:
     for name, value in (("width", width), ("height", height)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
