@@ -247,6 +247,9 @@ def load_weights(model: Any, file: Path) -> None:
     problem = weights_mismatch(model, tensors)
     if problem:
         raise CheckpointError(f"{file} does not match the model that {CONFIG_NAME} describes: {problem}")
+    for key, value in tensors.items():
+        if value.is_floating_point() and not bool(value.isfinite().all()):
+            raise CheckpointError(f"{file} is corrupt: weight '{key}' holds NaN or infinite values")
     model.load_state_dict(tensors, strict=True)
 
 

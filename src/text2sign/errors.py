@@ -35,3 +35,7 @@ class CheckpointError(Text2SignError):
 
 class ConfigError(Text2SignError):
     """An experiment config with an unknown key, a wrong type or an invalid value."""
+
+
+class TrainingError(Text2SignError):
+    """A run that cannot go on with its settings (e.g. a loss that became NaN or infinite)."""

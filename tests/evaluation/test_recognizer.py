@@ -211,7 +211,7 @@ def test_the_yaml_config_is_what_train_recognizer_runs_for_fs_words():
 
 
 def test_train_config_rejects_bad_values():
-    with pytest.raises(Text2SignError, match="kinds must be among"):
+    with pytest.raises(Text2SignError, match="kinds must be distinct names from"):
         RecognizerTrainConfig(kinds=("hands",))
     with pytest.raises(Text2SignError, match="kernel_size must be odd"):
         RecognizerTrainConfig(kernel_size=4)

@@ -34,10 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from text2sign.pose.layout import DEFAULT_KINDS
 
+from text2sign.config import bounded
 from text2sign.errors import ConfigError
 from text2sign.models.alignment import duration_ends, frame_token_index, per_frame
+from text2sign.pose.layout import DEFAULT_KINDS, check_kinds
 from text2sign.text.build import build_text_encoder
 from text2sign.text.encoders import TextEncoder, TextEncoderConfig
 from text2sign.text.layers import TransformerBlock, lengths_to_mask, masked_mean, sinusoidal_embedding
@@ -62,20 +63,20 @@ class GanNatConfig:
     """Everything the inference network needs; fields marked "filled from the data" are set by the builder."""
 
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
-    d_model: int = 192
-    layers: int = 3
-    heads: int = 4
-    ff_mult: int = 2
-    dropout: float = 0.1
-    noise_dim: int = 16
-    progress_frequencies: int = 8  # Fourier features of relative progress through the sign
-    min_frames: int = 8
-    max_frames: int = 200
-    length_bin: int = 2  # frames per length bin
-    feature_dim: int = 0  # filled from the data: joints of `kinds` x dims
+    d_model: int = bounded(192, min=8, max=4096)
+    layers: int = bounded(3, min=1, max=48)
+    heads: int = bounded(4, min=1, max=64)
+    ff_mult: int = bounded(2, min=1, max=16)
+    dropout: float = bounded(0.1, min=0.0, max=0.9)
+    noise_dim: int = bounded(16, min=1, max=1024)
+    progress_frequencies: int = bounded(8, min=0, max=64)  # Fourier features of relative progress through the sign
+    min_frames: int = bounded(8, min=1, max=10000)
+    max_frames: int = bounded(200, min=1, max=10000)
+    length_bin: int = bounded(2, min=1, max=100)  # frames per length bin
+    feature_dim: int = bounded(0, min=0)  # filled from the data: joints of `kinds` x dims
     layout: str = ""  # filled from the data: the layout the features come from
     kinds: list[str] = field(default_factory=lambda: list(DEFAULT_KINDS))
-    fps: float = 0.0  # filled from the data
+    fps: float = bounded(0.0, min=0.0, max=1000.0)  # filled from the data
     # Text tokens also get their relative position i / (L - 1): a frame at progress p then finds
     # "its" letter by matching progress, which is how a fingerspelled word unfolds in time.
     token_progress: bool = True
@@ -88,7 +89,7 @@ class GanNatConfig:
     # Mean poses per token for the alignment search, one per consecutive sub-run (as in a left-to-
     # right HMM of a phone): each gets at least one frame, so no letter collapses to a single frame,
     # and a letter's way in, hold and way out are matched separately.
-    prior_states: int = 3
+    prior_states: int = bounded(3, min=1, max=16)
     # Per-frame visibility of each component (e.g. a hand out of view): predicted, so that a
     # generated pose leaves out what real data would not show instead of drawing an average.
     visibility: bool = True
@@ -105,6 +106,7 @@ class GanNatConfig:
             raise ConfigError(f"generator prior_states must be >= 1, got {self.prior_states}")
         if not 1 <= self.min_frames <= self.max_frames or self.length_bin < 1:
             raise ConfigError("generator needs 1 <= min_frames <= max_frames and length_bin >= 1")
+        check_kinds(self.kinds)
 
     @property
     def num_length_bins(self) -> int:
@@ -120,9 +122,9 @@ class GanNatConfig:
 
 @dataclass
 class DiscriminatorConfig:
-    channels: int = 128
-    layers: int = 4  # dilations 1, 2, 4, ...: receptive field 1 + (kernel - 1) * (2 ** layers - 1) frames
-    kernel_size: int = 5
+    channels: int = bounded(128, min=1, max=4096)
+    layers: int = bounded(4, min=1, max=16)  # dilations 1, 2, 4, ...: receptive field 1 + (kernel - 1) * (2 ** layers - 1) frames
+    kernel_size: int = bounded(5, min=1, max=31)
     conditional: bool = True  # projection-conditioned on the pooled text states
     use_velocity: bool = True  # also feed frame-to-frame differences
     spectral_norm: bool = False

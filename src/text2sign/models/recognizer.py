@@ -27,7 +27,7 @@ from torch import nn
 
 from text2sign.config import bounded
 from text2sign.errors import ConfigError
-from text2sign.pose.layout import DEFAULT_KINDS, KINDS, Layout
+from text2sign.pose.layout import DEFAULT_KINDS, Layout, check_kinds
 
 
 
@@ -35,14 +35,14 @@ from text2sign.pose.layout import DEFAULT_KINDS, KINDS, Layout
 class RecognizerConfig:
     """Fields marked "from the data" are filled in by the family's build (families/recognizer.py)."""
 
-    hidden: int = bounded(128, min=1)
-    kernel_size: int = bounded(5, min=1)
-    downsample: int = bounded(2, min=1)  # frames per encoder step
+    hidden: int = bounded(128, min=1, max=4096)
+    kernel_size: int = bounded(5, min=1, max=31)
+    downsample: int = bounded(2, min=1, max=16)  # frames per encoder step
     dilations: list[int] = field(default_factory=lambda: [1, 2, 4, 1, 2, 4])  # one residual block each
-    dropout: float = bounded(0.1, min=0.0, max=1.0)
+    dropout: float = bounded(0.1, min=0.0, max=0.9)
     kinds: list[str] = field(default_factory=lambda: list(DEFAULT_KINDS))  # pose component kinds read
     # MediaPipe's depth is not on the scale of x and y (data.torch_data.first_dims): read x and y only.
-    dims: int = bounded(2, min=1)
+    dims: int = bounded(2, min=1, max=3)
     # Hand joints as offsets from their wrist (data.torch_data.hands_relative_to_wrist): handshape
     # is what spells a letter, and as absolute positions it drowns in arm movement.
     hand_relative: bool = True
@@ -54,11 +54,9 @@ class RecognizerConfig:
     def __post_init__(self) -> None:
         self.kinds = list(self.kinds)
         self.dilations = [int(d) for d in self.dilations]
-        unknown = [k for k in self.kinds if k not in KINDS]
-        if unknown or not self.kinds:
-            raise ConfigError(f"kinds must be among {', '.join(KINDS)}; got {', '.join(self.kinds) or 'none'}")
-        if not self.dilations or min(self.dilations) < 1:
-            raise ConfigError(f"dilations must be positive integers, got {self.dilations}")
+        check_kinds(self.kinds)
+        if not self.dilations or min(self.dilations) < 1 or max(self.dilations) > 64 or len(self.dilations) > 32:
+            raise ConfigError(f"dilations must be 1 to 32 integers from 1 to 64, got {self.dilations}")
         if self.kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
 

@@ -93,7 +93,22 @@ class Pipeline(abc.ABC):
         self.check_languages(spoken, signed)
         notes = Notes()
         samples = self.generate(texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes, **options)
+        for text_samples in samples:
+            for output in text_samples:
+                self._check_output(output)
         return GenerationResult(samples, notes.messages)
+
+    def _check_output(self, output: Any) -> None:
+        """Refuse what no file should hold: non-finite coordinates, or a pose with nothing observed."""
+        data = getattr(output, "data", None)
+        if data is None:
+            return
+        import numpy as np
+
+        if not np.isfinite(data).all():
+            raise Text2SignError(f"model {self.name} produced NaN or infinite coordinates; its weights may be corrupt")
+        if output.num_frames == 0 or not output.mask.any():
+            raise Text2SignError(f"model {self.name} produced a pose with no observed joint")
 
     @abc.abstractmethod
     def generate(

@@ -16,13 +16,21 @@ name               joints  what it is
 ``holistic-543``   543     468-point face, without world landmarks
 ``holistic-178``   178     the reduction sign.mt's pipeline uses: 8 body (shoulders,
                            elbows, wrists, hips), 128 face contour points, 2 x 21 hands
-``phoenix-50``     50      Progressive Transformers' PHOENIX-2014T skeleton: 8 upper body
-                           (OpenPose order), left hand, right hand; 3D
+``phoenix-50``     50      Progressive Transformers' PHOENIX-2014T skeleton: OpenPose's 8
+                           upper-body joints, left hand, right hand; 3D, in PT's units
 =================  ======  ==========================================================
+
+phoenix-50 carries OpenPose's own component and point names, spelled as pose-format spells
+them (``pose_keypoints_2d``/``RShoulder``, ``hand_left_keypoints_2d``/``BASE``, ...): the data is
+OpenPose's skeleton lifted to 3D, and with these names pose-format recognises it as ``openpose``
+and finds its shoulders and hands (the ``_2d`` is OpenPose's key name, not the data's dims).
+Its coordinates are not pixels, so it also has a :class:`PixelFrame`: how ``.pose`` files place
+them on a pixel canvas for viewers (:mod:`text2sign.pose.io` applies and undoes it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
@@ -30,12 +38,21 @@ from importlib import resources
 
 import numpy as np
 
-from text2sign.errors import InvalidPoseError
+from text2sign.errors import ConfigError, InvalidPoseError
 
 KINDS = ("body", "face", "left_hand", "right_hand", "world")
 # What models read unless told otherwise: the manual channels (body and both hands).
 DEFAULT_KINDS = ("body", "left_hand", "right_hand")
+
+
+def check_kinds(kinds) -> None:
+    """Component kinds a model reads: known, at least one, each once."""
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds or len(set(kinds)) != len(kinds):
+        raise ConfigError(f"kinds must be distinct names from {', '.join(KINDS)}; got {', '.join(map(str, kinds)) or 'none'}")
 MANUAL_KINDS = ("left_hand", "right_hand")
+# (left, right) shoulder names: MediaPipe's, OpenPose's, COCO-WholeBody's (as pose-format names them).
+SHOULDER_NAMES = (("LEFT_SHOULDER", "RIGHT_SHOULDER"), ("LShoulder", "RShoulder"), ("left_shoulder", "right_shoulder"))
 
 
 @dataclass(frozen=True)
@@ -88,10 +105,43 @@ class Component:
 
 
 @dataclass(frozen=True)
+class PixelFrame:
+    """An exact affine map from a layout's units to pixels: ``pixels = units * scale + origin``.
+
+    The z coordinate is scaled too (viewers only use it to order drawing), never shifted.
+    """
+
+    scale: float
+    origin: tuple[float, float]  # pixel position of the units' (0, 0)
+    width: int
+    height: int
+
+    def to_pixels(self, data: np.ndarray) -> np.ndarray:
+        """float32 pixels; :meth:`from_pixels` gives the units back to within 1e-7."""
+        units = np.asarray(data, dtype=np.float64)
+        out = units * self.scale
+        out[..., :2] += self.origin
+        out = out.astype(np.float32)
+        # Progressive Transformers' text prints a zero's sign ("-0.00000"), so .skels -> .pose ->
+        # .skels keeps it only if -0.0 lands just below the origin; it comes back as -6e-8.
+        xy = units[..., :2]
+        negative_zero = (xy == 0) & np.signbit(xy)
+        out[..., :2] = np.where(negative_zero, np.nextafter(out[..., :2], np.float32(-np.inf)), out[..., :2])
+        return out
+
+    def from_pixels(self, data: np.ndarray) -> np.ndarray:
+        out = np.asarray(data, dtype=np.float64).copy()
+        out[..., :2] -= self.origin
+        return (out / self.scale).astype(np.float32)
+
+
+@dataclass(frozen=True)
 class Layout:
     name: str
     components: tuple[Component, ...]
     dims: int = 3
+    # None: the coordinates already are pixels of the image the pose was seen in.
+    pixel_frame: PixelFrame | None = None
 
     @property
     def num_joints(self) -> int:
@@ -148,7 +198,11 @@ class Layout:
     @functools.cached_property
     def shoulders(self) -> tuple[int, int]:
         """(left, right) shoulder joint indices, used to centre and scale poses."""
-        return self.joint_index("LEFT_SHOULDER"), self.joint_index("RIGHT_SHOULDER")
+        body = {p for c in self.components if c.kind == "body" for p in c.points}
+        for left, right in SHOULDER_NAMES:
+            if left in body and right in body:
+                return self.joint_index(left), self.joint_index(right)
+        raise InvalidPoseError(f"layout {self.name} has no body joints named as shoulders ({', '.join(p for pair in SHOULDER_NAMES for p in pair)})")
 
     def select(
         self,
@@ -188,11 +242,17 @@ class Layout:
         return self.joint_names == other.joint_names and self.dims == other.dims
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "dims": self.dims, "components": [c.to_dict() for c in self.components]}
+        d = {"name": self.name, "dims": self.dims, "components": [c.to_dict() for c in self.components]}
+        if self.pixel_frame is not None:
+            d["pixel_frame"] = dataclasses.asdict(self.pixel_frame)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Layout:
-        return cls(d["name"], tuple(Component.from_dict(c) for c in d["components"]), int(d.get("dims", 3)))
+        frame = d.get("pixel_frame")
+        if frame is not None:
+            frame = PixelFrame(float(frame["scale"]), tuple(float(v) for v in frame["origin"]), int(frame["width"]), int(frame["height"]))
+        return cls(d["name"], tuple(Component.from_dict(c) for c in d["components"]), int(d.get("dims", 3)), frame)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -221,12 +281,17 @@ HOLISTIC_REDUCED_BODY = (
     "LEFT_WRIST", "RIGHT_WRIST", "LEFT_HIP", "RIGHT_HIP",
 )  # fmt: skip
 
-# OpenPose BODY_25 order for the first 8 joints, as Progressive Transformers' data uses them.
-PHOENIX_BODY = (
-    "NOSE", "NECK", "RIGHT_SHOULDER", "RIGHT_ELBOW", "RIGHT_WRIST",
-    "LEFT_SHOULDER", "LEFT_ELBOW", "LEFT_WRIST",
-)  # fmt: skip
+# OpenPose BODY_25's first 8 joints and its 21 hand keypoints, in the order and with the names
+# pose-format's OpenPose reader gives them (Progressive Transformers' data keeps this order).
+PHOENIX_BODY = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist")
 PHOENIX_BODY_LIMBS = ((0, 1), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7))
+OPENPOSE_HAND = (
+    "BASE", "T_STT", "T_BCMC", "T_MCP", "T_IP", "I_CMC", "I_MCP", "I_PIP", "I_DIP", "M_CMC", "M_MCP",
+    "M_PIP", "M_DIP", "R_CMC", "R_MCP", "R_PIP", "R_DIP", "P_CMC", "P_MCP", "P_PIP", "P_DIP",
+)  # fmt: skip
+# PT units: neck-centred, about 0.33 per shoulder width, x within +-0.45 and y from -0.4 (hands
+# raised) to 0.65 (hands low) in the PHOENIX-2014T sample; 500 px per unit keeps it all on the canvas.
+PHOENIX_PIXEL_FRAME = PixelFrame(scale=500.0, origin=(320.0, 260.0), width=640, height=640)
 
 
 @functools.cache
@@ -256,15 +321,17 @@ def _holistic_reduced() -> Layout:
 
 
 def _phoenix() -> Layout:
+    # MediaPipe numbers the 21 hand keypoints as OpenPose does, so its hand bones fit.
     hand = _holistic_full().component("LEFT_HAND_LANDMARKS")
     return Layout(
         "phoenix-50",
         (
-            Component("BODY", "body", PHOENIX_BODY, PHOENIX_BODY_LIMBS, ((0, 153, 0),), "XYZC"),
-            Component("LEFT_HAND", "left_hand", hand.points, hand.limbs, hand.colors, "XYZC"),
-            Component("RIGHT_HAND", "right_hand", hand.points, hand.limbs, hand.colors, "XYZC"),
+            Component("pose_keypoints_2d", "body", PHOENIX_BODY, PHOENIX_BODY_LIMBS, ((0, 153, 0),), "XYZC"),
+            Component("hand_left_keypoints_2d", "left_hand", OPENPOSE_HAND, hand.limbs, hand.colors, "XYZC"),
+            Component("hand_right_keypoints_2d", "right_hand", OPENPOSE_HAND, hand.limbs, hand.colors, "XYZC"),
         ),
         3,
+        PHOENIX_PIXEL_FRAME,
     )
 
 

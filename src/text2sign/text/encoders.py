@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 from torch import nn
 
+from text2sign.config import bounded
 from text2sign.errors import ConfigError, LanguageError, Text2SignError, TextError
 from text2sign.text.layers import TransformerBlock, sinusoidal_embedding
 
@@ -40,16 +41,16 @@ WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
 @dataclass
 class TextEncoderConfig:
     kind: str = "char"  # one of ENCODER_KINDS
-    d_model: int = 128
-    layers: int = 2  # transformer blocks after conditioning (on top of the backbone for hf/minilm)
-    heads: int = 4
-    ff_mult: int = 2
-    dropout: float = 0.1
+    d_model: int = bounded(128, min=8, max=4096)
+    layers: int = bounded(2, min=0, max=48)  # transformer blocks after conditioning (on top of the backbone for hf/minilm)
+    heads: int = bounded(4, min=1, max=64)
+    ff_mult: int = bounded(2, min=1, max=16)
+    dropout: float = bounded(0.1, min=0.0, max=0.9)
     lowercase: bool = True
-    max_tokens: int = 256  # longer texts are refused with a TextError, never silently cut
+    max_tokens: int = bounded(256, min=1, max=100000)  # longer texts are refused with a TextError, never silently cut
     vocab: list[str] = field(default_factory=list)  # char / word, built from corpus texts
-    min_count: int = 1  # word: rarer words become <unk>
-    bpe_vocab_size: int = 1000
+    min_count: int = bounded(1, min=1)  # word: rarer words become <unk>
+    bpe_vocab_size: int = bounded(1000, min=32, max=1000000)
     tokenizer_json: str = ""  # bpe: the trained tokenizers.Tokenizer, serialized
     path: str = ""  # hf: a local Hugging Face model directory
     freeze: bool = True  # hf / minilm: keep pretrained weights fixed (and out of checkpoints)

@@ -39,16 +39,22 @@ class OptimizerOverride:
     weight_decay: float | None = bounded(None, min=0.0)
 
 
+def check_betas(betas: tuple[float, float]) -> None:
+    """Adam's moment decays: each in [0, 1), or the moments never average (or blow up)."""
+    if not all(0.0 <= b < 1.0 for b in betas):
+        raise ConfigError(f"betas must each be in [0, 1), got {list(betas)}")
+
+
 @dataclass
 class TrainConfig:
     """How to train; identical for every model family."""
 
-    steps: int = bounded(1000, min=1)  # optimizer iterations (each steps every group the objective schedules)
-    batch_size: int = bounded(16, min=1)  # per process; the global batch is batch_size * grad_accum * processes
+    steps: int = bounded(1000, min=1, max=100_000_000)  # optimizer iterations (each steps every group the objective schedules)
+    batch_size: int = bounded(16, min=1, max=65536)  # per process; the global batch is batch_size * grad_accum * processes
     grad_accum: int = bounded(1, min=1)  # micro-batches whose gradients are summed before each step
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-    lr: float = bounded(1e-4, min=0.0)
-    betas: tuple[float, float] = (0.9, 0.999)
+    lr: float = bounded(1e-4, min=0.0, max=10.0)
+    betas: tuple[float, float] = (0.9, 0.999)  # each in [0, 1)
     weight_decay: float = bounded(0.0, min=0.0)
     optimizers: dict[str, OptimizerOverride] = field(default_factory=dict)  # by group name, e.g. discriminator
     warmup_steps: int = bounded(0, min=0)  # linear warmup from 0, then cosine decay
@@ -66,6 +72,12 @@ class TrainConfig:
     validate_every: int = bounded(0, min=0)  # dev pass every N steps and at the end (0: only at the end)
     patience: int = bounded(0, min=0)  # stop after N dev passes without improvement (0: never stop early)
     histogram_every: int = bounded(0, min=0)  # TensorBoard weight histograms every N steps (0: never)
+
+    def __post_init__(self) -> None:
+        check_betas(self.betas)
+        for override in self.optimizers.values():
+            if override.betas is not None:
+                check_betas(override.betas)
 
 
 @dataclass

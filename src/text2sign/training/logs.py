@@ -123,10 +123,13 @@ class RunLogger:
         self.writer.flush()
 
     def close(self) -> None:
+        """Stop the bar and flush TensorBoard; safe to call more than once."""
         if self.progress is not None:
             self.progress.stop()
+            self.progress = None
         if self.writer is not None:
             self.writer.close()
+            self.writer = None
 
 
 def peak_memory_mb(device: Any) -> dict[str, float]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -48,7 +49,7 @@ from text2sign.checkpoints import (
     step_dir,
     weights_mismatch,
 )
-from text2sign.errors import CheckpointError, ConfigError
+from text2sign.errors import CheckpointError, ConfigError, TrainingError
 from text2sign.families import Experiment, get_family
 from text2sign.training import distributed as dist_utils
 from text2sign.training.checkpoint import capture_rng, load_trainer_state, prune_checkpoints, read_config, restore_rng
@@ -330,6 +331,7 @@ class _Run:
             )
 
         stream = BatchStream(make_loader, *self.position)
+        fresh_dir = not run_dir.exists()
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             _write_run_config(run_dir, self.config)
@@ -389,6 +391,12 @@ class _Run:
                         break
                 if interrupted and last_saved != self.step:
                     checkpoint = self.save(step_dir(run_dir, self.step)) or checkpoint
+        except Exception:
+            logger.close()
+            # A run that fails before its first checkpoint leaves no directory that looks like a run.
+            if info.is_main and fresh_dir and not list_checkpoints(run_dir) and not (best_dir(run_dir) / "config.json").exists():
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         finally:
             logger.close()
         if info.is_main and checkpoint is not None and not quiet:
@@ -488,7 +496,7 @@ def _step_group(model, objective, group, micro, optimizer, params, scaler, autoc
     scaler.update()
     losses = {f"{group}/{k}": (v / len(micro)).item() for k, v in sums.items()}
     if not scaler.is_enabled() and not math.isfinite(losses[f"{group}/loss"]):
-        raise FloatingPointError(f"the {group} loss is {losses[f'{group}/loss']}; lower train.lr or set train.grad_clip")
+        raise TrainingError(f"the {group} loss is {losses[f'{group}/loss']}; lower train.lr or set train.grad_clip")
     return losses, float(norm)
 
 
