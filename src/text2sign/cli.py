@@ -126,7 +126,10 @@ def generate(
                 write_output(signing, path, **options, **on_frame)
             written.append(str(path))
     shape = signing.layout.name if pipeline.output == "pose" else f"{signing.width}x{signing.height} video"
-    console.print(f"{signing.num_frames} frames ({signing.duration:.2f} s, {shape}) -> {', '.join(written)}", highlight=False)
+    console.print(
+        f"{signing.num_frames} frames ({signing.duration:.2f} s, {shape}) -> {', '.join(written)}",
+        highlight=False, markup=False, soft_wrap=True,
+    )
 
 
 @app.command()
@@ -174,7 +177,7 @@ def render(
     pose = load_pose(input)
     with frame_progress(f"drawing {output.name}", output) as on_frame:
         render_pose(pose, output, width=width, height=height, fps=fps, hide=hidden, **on_frame)
-    console.print(f"{pose.num_frames} frames -> {output}", highlight=False)
+    console.print(f"{pose.num_frames} frames -> {output}", highlight=False, markup=False, soft_wrap=True)
 
 
 @prepare_app.command("fingerspelling")
@@ -234,7 +237,7 @@ def export_phoenix(
 
 
 def print_corpus_summary(root: Path, summary: dict, layout: Optional[str]) -> None:
-    table = Table(title=f"corpus {root} ({layout})")
+    table = Table(title=f"corpus {root} ({layout or 'no items, no layout yet'})")
     table.add_column("split")
     table.add_column("items", justify="right")
     table.add_column("frames", justify="right")
@@ -356,10 +359,15 @@ def bench(
     repeats: Annotated[int, typer.Option("--repeats", help="Timed calls per phrase.")] = 20,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Phrases per call in the throughput run.")] = 16,
     lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="Corpus of isolated signs (concat only).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Sampling seed of a stochastic model (default: the model's own).")] = None,
 ) -> None:
     """Time a model: warm per-phrase latency, throughput, real-time factor and peak memory, as one JSON object."""
     import os
 
+    for flag, value, most in (("--threads", threads, 256), ("--limit", limit, 100_000), ("--repeats", repeats, 10_000),
+                              ("--batch-size", batch_size, 4096)):
+        if not 1 <= value <= most:
+            raise Text2SignError(f"{flag} must be from 1 to {most}, got {value}")
     # BLAS pools are sized when numpy first loads; set them before anything imports it.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -377,7 +385,7 @@ def bench(
         task = progress.add_task(f"timing {model}", total=repeats * len(phrases))
         report = bench_pipeline(
             pipeline, phrases, threads=threads, device=device, repeats=repeats, batch_size=batch_size,
-            on_progress=lambda done, total: progress.update(task, completed=done),
+            on_progress=lambda done, total: progress.update(task, completed=done), seed=seed,
         )
     from text2sign.pipelines import resolve_model_name
 
@@ -404,6 +412,8 @@ def evaluate(
     from text2sign.evaluation.harness import markdown_header, markdown_row, write_report
     from text2sign.fileio import check_output_path
 
+    # A report path names where results go; its folders are made (README: --out out/eval/concat.json).
+    out.parent.mkdir(parents=True, exist_ok=True)
     check_output_path(out)
     gif_dir = out.parent / f"{out.stem}-gifs" if gifs > 0 else None
     with progress_bar() as progress:

@@ -246,3 +246,16 @@ def test_side_by_side_gif_holds_the_shorter_sequence(tmp_path):
         assert gif.n_frames == 9
     with pytest.raises(Text2SignError, match="2 titles for 1 sequences"):
         write_side_by_side_gif([fake_pose(3)], tmp_path / "x.gif", titles=["a", "b"])
+
+
+def test_one_glitched_joint_does_not_shrink_the_signer():
+    from text2sign.rendering import iter_frames
+    from text2sign.testing import fake_pose as fake_signer
+
+    seq = fake_signer(20, seed=1)
+    clean = next(iter_frames(seq, width=128, height=128, hide=("world", "face")))
+    seq.data[5, 3, :2] = 1e30
+    glitched = next(iter_frames(seq, width=128, height=128, hide=("world", "face")))
+    drawn = lambda frame: int((frame < 250).any(axis=-1).sum())  # noqa: E731
+    # the same drawing, not a dot in a corner
+    assert abs(drawn(glitched) - drawn(clean)) < 0.1 * drawn(clean)

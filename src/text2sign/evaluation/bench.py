@@ -47,6 +47,7 @@ def bench_pipeline(
     warmup: int = 3,
     batch_size: int = 16,
     on_progress: Callable[[int, int], None] | None = None,
+    seed: int | None = None,
 ) -> dict:
     """Time `pipeline` on `phrases`; returns the JSON-ready report (see module docstring)."""
     import torch
@@ -55,6 +56,8 @@ def bench_pipeline(
         raise Text2SignError("no phrases to time")
     if repeats < 1:
         raise Text2SignError(f"--repeats must be at least 1, got {repeats}")
+    if batch_size < 1:
+        raise Text2SignError(f"--batch-size must be at least 1, got {batch_size}")
     if device == "cuda" and not torch.cuda.is_available():
         raise Text2SignError("--device cuda asked for, but torch sees no CUDA device here")
     if device not in ("cpu", "cuda"):
@@ -70,7 +73,7 @@ def bench_pipeline(
 
     for _ in range(warmup):
         for p in phrases:
-            pipeline([p.text], spoken=p.spoken, signed=p.signed)
+            pipeline([p.text], spoken=p.spoken, signed=p.signed, seed=seed)
     sync()
 
     total = repeats * len(phrases)
@@ -78,7 +81,7 @@ def bench_pipeline(
     for r in range(repeats):
         for p in phrases:
             start = time.perf_counter()
-            pipeline([p.text], spoken=p.spoken, signed=p.signed)
+            pipeline([p.text], spoken=p.spoken, signed=p.signed, seed=seed)
             sync()
             samples_ms.append((time.perf_counter() - start) * 1000)
             if on_progress:
@@ -94,7 +97,7 @@ def bench_pipeline(
     for _ in range(max(1, repeats // 4)):
         for (spoken, signed), texts in groups.items():
             for i in range(0, len(texts), batch_size):
-                out = pipeline(texts[i : i + batch_size], spoken=spoken, signed=signed).outputs
+                out = pipeline(texts[i : i + batch_size], spoken=spoken, signed=signed, seed=seed).outputs
                 generated_seconds += sum(signing.duration for signing in out)
                 done += len(out)
     sync()

@@ -99,11 +99,10 @@ class ConcatPipeline(Pipeline):
             plan.extend(letters)
         if unknown:
             names = ", ".join(repr(u) for u in dict.fromkeys(unknown))
-            message = f"no sign for {names} in {signed}"
             if strict:
-                raise TextError(message)
+                raise TextError(f"no sign for {names} in {signed}")
             if notes is not None:
-                notes.warn(f"skipped {message}")
+                notes.warn(f"skipped {names}: no sign for {'it' if len(set(unknown)) == 1 else 'them'} in {signed}")
         if not plan:
             raise TextError(f"nothing in {text!r} can be signed in {signed}")
         return plan

@@ -376,10 +376,25 @@ def _visible(seq: PoseSequence, hide: Sequence[str]) -> PoseSequence:
     return seq
 
 
+# The drawing box spans the 0.5th to 99.5th percentile of the points, widened by a tenth of that
+# span on each side (never past the real extremes): a few glitched joints are left off the canvas
+# instead of shrinking the signer to a dot, and a hand that briefly reaches out still fits.
+BOX_PERCENTILES = (0.5, 99.5)
+BOX_SLACK = 0.1
+
+
+def robust_bounds(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-axis low and high of points ``(N, 2)`` for the drawing box (see BOX_PERCENTILES)."""
+    low, high = np.percentile(xy, BOX_PERCENTILES, axis=0)
+    slack = BOX_SLACK * (high - low)
+    return np.maximum(low - slack, xy.min(axis=0)), np.minimum(high + slack, xy.max(axis=0))
+
+
 def _fit_to_canvas(seq: PoseSequence, width: int, height: int) -> PoseSequence:
-    """Scale (uniformly) and shift x, y so every observed joint of every frame fits the canvas."""
+    """Scale (uniformly) and shift x, y so the observed joints of every frame fit the canvas
+    (robustly: a single joint at 1e30 must not shrink the signer to a dot)."""
     xy = seq.data[..., :2][seq.mask]
-    low, high = xy.min(axis=0), xy.max(axis=0)
+    low, high = robust_bounds(xy)
     extent = high - low
     room = np.array([width, height], np.float64) * (1 - 2 * MARGIN)
     nonzero = extent > 1e-9
