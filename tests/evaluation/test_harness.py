@@ -24,7 +24,8 @@ def test_reference_scores_zero_pose_error_against_itself(fixture, tmp_path):
     m = report["metrics"]
     assert report["items"] == 3 and report["failures"] == 0
     assert m["dtw_mje"] == pytest.approx(0.0, abs=1e-6)
-    assert m["ndtw_mje"] == pytest.approx(0.0, abs=1e-6)
+    assert m["ndtw_mje_ham2pose"] == pytest.approx(0.0, abs=1e-6)
+    assert m["ndtw_mje_pose_evaluation"] == pytest.approx(0.0, abs=1e-6)
     assert m["mae_hands"] == pytest.approx(0.0, abs=1e-6)
     assert m["frechet"] == pytest.approx(0.0, abs=1e-3)
     assert m["generation_ms_mean"] is None
@@ -42,6 +43,9 @@ def test_concat_differs_from_references_only_in_timing(fixture):
     assert report["failures"] == 0
     # Same letter clips, different rhythm: small but non-zero error after alignment.
     assert 0.0 < m["dtw_mje"] < 0.5
+    # Both per-keypoint variants see the timing difference; they are different measures.
+    assert m["ndtw_mje_ham2pose"] > 0.0 and m["ndtw_mje_pose_evaluation"] > 0.0
+    assert m["ndtw_mje_ham2pose"] != pytest.approx(m["ndtw_mje_pose_evaluation"])
     assert m["generation_ms_mean"] > 0
     assert set(m) >= {"bleu1", "bleu4", "rouge_l", "wer", "cer", "mse_body", "mae_face", "sync_correlation", "diversity"}
 
@@ -53,6 +57,7 @@ def test_report_files_and_markdown_row(fixture, tmp_path):
     assert json.loads(json_path.read_text())["items"] == 2
     header, row = md_path.read_text().strip().splitlines()[0], md_path.read_text().strip().splitlines()[-1]
     assert header == markdown_header().splitlines()[0]
+    assert "| DTW-MJE (SLRTP) | nDTW-MJE (Ham2Pose) | nDTW-MJE (pose-evaluation) |" in header
     assert row == markdown_row(report)
     assert row.startswith("| reference | 2 | 0 | 0.0000 |")
     assert row.count("|") == header.count("|")

@@ -5,10 +5,13 @@ How a generated sequence meets its reference, so that every model is judged the 
 1. it is put in the reference's skeleton layout and frame rate (`to_layout`, linear resampling);
 2. both are normalised by their own shoulders (centre between the shoulders, shoulder width 1),
    so errors are in shoulder widths whatever the camera, and world landmarks are dropped;
-3. pose metrics: DTW over whole frames gives the alignment; DTW-MJE and the per-channel
-   MSE / MAE (body, hands, face) are pooled over the aligned pairs of the whole split, as the
-   SLRTP challenge pools them; nDTW-MJE is averaged over items; the hand-face sync correlation
-   and lag of the generated poses are averaged over items;
+3. pose metrics: DTW over whole frames gives the alignment; DTW-MJE as SLRTP computes it
+   (`dtw_mje`) and the per-channel MSE / MAE (body, hands, face) are pooled over the aligned
+   pairs of the whole split, as the SLRTP challenge pools them; the per-keypoint nDTW-MJE of
+   Ham2Pose (`ndtw_mje_ham2pose`) and pose-evaluation's default DTW-MJE
+   (`ndtw_mje_pose_evaluation`, which re-normalises, trims and pads the way pose-evaluation
+   does) are averaged over items; the hand-face sync correlation and lag of the generated
+   poses are averaged over items;
 4. back-translation: the recognizer reads every generated sequence; BLEU-1..4, ROUGE-L, WER and
    CER compare what it read with the item texts; its pooled encoder features give the Fréchet
    distance to the references' features and the diversity of the generated set.
@@ -51,8 +54,9 @@ VIDEO_COLUMNS = (
     ("gen ms/item", "generation_ms_mean", 1),
 )
 METRIC_COLUMNS = (
-    ("DTW-MJE", "dtw_mje", 4),
-    ("nDTW-MJE", "ndtw_mje", 4),
+    ("DTW-MJE (SLRTP)", "dtw_mje", 4),
+    ("nDTW-MJE (Ham2Pose)", "ndtw_mje_ham2pose", 4),
+    ("nDTW-MJE (pose-evaluation)", "ndtw_mje_pose_evaluation", 4),
     ("MAE hands", "mae_hands", 4),
     ("CER", "cer", 2),
     ("WER", "wer", 2),
@@ -188,7 +192,8 @@ def _evaluate_poses(model, pipeline, corpus, split, items, recognizer_dir, gif_d
     generated: list[PoseSequence | None] = []
     references: list[PoseSequence] = []
     failures: list[dict] = []
-    dtw_parts, channel_parts, ndtw_values, sync_corr, sync_lag, gen_ms = [], [], [], [], [], []
+    dtw_parts, channel_parts, sync_corr, sync_lag, gen_ms = [], [], [], [], []
+    ndtw_ham2pose, ndtw_pose_evaluation = [], []
     for n, item in enumerate(items):
         reference = corpus.load_pose(item)
         references.append(reference)
@@ -214,7 +219,12 @@ def _evaluate_poses(model, pipeline, corpus, split, items, recognizer_dir, gif_d
         channel_parts.append(
             metrics.channel_errors(gen_view.data, gen_view.mask, ref_view.data, ref_view.mask, gen_view.layout, path)
         )
-        ndtw_values.append(metrics.ndtw_mje(gen_view.data, gen_view.mask, ref_view.data, ref_view.mask))
+        ndtw_ham2pose.append(metrics.ndtw_mje_ham2pose(gen_view.data, gen_view.mask, ref_view.data, ref_view.mask))
+        ndtw_pose_evaluation.append(
+            metrics.ndtw_mje_pose_evaluation(
+                gen_view.data, gen_view.mask, ref_view.data, ref_view.mask, gen_view.layout
+            )
+        )
         sync = metrics.sync_metrics(gen_view.data, gen_view.mask, gen_view.layout)
         if sync.correlation is not None:
             sync_corr.append(sync.correlation)
@@ -237,7 +247,8 @@ def _evaluate_poses(model, pipeline, corpus, split, items, recognizer_dir, gif_d
     texts = [item.text for item in items]
 
     result: dict = {"dtw_mje": metrics.pool(dtw_parts) if dtw_parts else None}
-    result["ndtw_mje"] = float(np.mean(ndtw_values)) if ndtw_values else None
+    result["ndtw_mje_ham2pose"] = float(np.mean(ndtw_ham2pose)) if ndtw_ham2pose else None
+    result["ndtw_mje_pose_evaluation"] = float(np.mean(ndtw_pose_evaluation)) if ndtw_pose_evaluation else None
     for channel, errors in (metrics.pool_channel_errors(channel_parts) if channel_parts else {}).items():
         result[f"mse_{channel}"] = None if errors is None else errors["mse"]
         result[f"mae_{channel}"] = None if errors is None else errors["mae"]

@@ -2,9 +2,11 @@
 
 ``pose``
     Pose distances on ``(T, J, D)`` data with ``(T, J)`` masks: DTW alignment (``dtw_path``,
-    ``frame_path``), DTW-MJE (SLRTP 2025), nDTW-MJE (Ham2Pose), per-channel MSE/MAE, the
-    poolable ``Pooled`` / ``ChannelErrors`` results and their ``pool`` helpers, and hand-face
-    synchronisation (``sync_metrics``).
+    ``frame_path``), DTW-MJE as SLRTP 2025 computes it (``dtw_mje``), nDTW-MJE as Ham2Pose
+    computes it (``ndtw_mje_ham2pose``) and pose-evaluation's default DTW-MJE
+    (``ndtw_mje_pose_evaluation``) -- three definitions whose numbers do not compare --,
+    per-channel MSE/MAE, the poolable ``Pooled`` / ``ChannelErrors`` results and their ``pool``
+    helpers, and hand-face synchronisation (``sync_metrics``).
 ``text``
     Back-translation text metrics on lists of sentences, 0-100: BLEU-1..4, ROUGE-L, WER, CER,
     as Progressive Transformers, Sign Language Transformers and SLRTP report them.

@@ -1,4 +1,4 @@
-"""Pose metrics: DTW alignment, DTW-MJE, nDTW-MJE, per-channel errors, hand-face synchronisation.
+"""Pose metrics: DTW alignment, three DTW-MJE variants, per-channel errors, hand-face synchronisation.
 
 Inputs
 ======
@@ -24,8 +24,13 @@ Pose distances (lower is better)
     Frame-by-frame pairs up to the shorter length, for metrics without time warping.
 ``dtw_mje(pred, pred_mask, ref, ref_mask, path=None) -> Pooled``
     DTW-MJE as the SLRTP 2025 sign production challenge computes it.
-``ndtw_mje(pred, pred_mask, ref, ref_mask) -> float``
-    nDTW-MJE of Ham2Pose, as sign-language-processing/pose-evaluation reproduces it.
+``ndtw_mje_ham2pose(pred, pred_mask, ref, ref_mask) -> float``
+    nDTW-MJE as Ham2Pose's ``metrics.py`` computes it: per-keypoint DTW with Euclidean point
+    cost and Ham2Pose's rule for missing keypoints.
+``ndtw_mje_pose_evaluation(pred, pred_mask, ref, ref_mask, layout) -> float``
+    The DTW-MJE of sign-language-processing/pose-evaluation with its defaults (``DistanceMetric``
+    with ``DTWDTAIImplementationDistanceMeasure()`` and the standard pose processors): trimmed,
+    re-normalised, legs dropped, zero-padded, masked points at 0, dtaidistance per keypoint.
 ``channel_errors(pred, pred_mask, ref, ref_mask, layout, path) -> dict[str, ChannelErrors | None]``
     MSE and MAE over aligned frame pairs for the channels "all", "body", "hands" (manual) and
     "face" (non-manual); a channel the layout lacks is None, never 0.
@@ -49,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 from dtaidistance import dtw_ndim
 
-from text2sign.errors import MetricInputError
+from text2sign.errors import InvalidPoseError, MetricInputError
 from text2sign.pose.layout import Layout
 
 __all__ = [
@@ -61,7 +66,8 @@ __all__ = [
     "dtw_mje",
     "dtw_path",
     "frame_path",
-    "ndtw_mje",
+    "ndtw_mje_ham2pose",
+    "ndtw_mje_pose_evaluation",
     "pool",
     "pool_channel_errors",
     "sync_metrics",
@@ -332,21 +338,26 @@ def _masked_trajectory_costs(
     return np.where(ref_missing, 0.0, cost)
 
 
-def ndtw_mje(pred, pred_mask, ref, ref_mask) -> float:
-    """nDTW-MJE of one pair: per-keypoint DTW, averaged over keypoints.
+def ndtw_mje_ham2pose(pred, pred_mask, ref, ref_mask) -> float:
+    """nDTW-MJE of one pair as Ham2Pose defines it: per-keypoint DTW, averaged over keypoints.
 
-    The definition of Ham2Pose, as sign-language-processing/pose-evaluation reproduces it
-    ("Ham2Pose_nDTW"): every keypoint's trajectory is aligned on its own with DTW whose point
-    cost is the Euclidean distance, and the trajectory's distance is the summed cost along the
-    optimal path. Missing keypoints are not zero-filled: a frame whose reference keypoint is
-    missing costs 0, and one whose predicted keypoint is missing (reference present) costs half
-    the reference keypoint's distance to the origin -- so normalise poses (shoulders at the
-    origin) first, as that pipeline does. The score is the mean over all J keypoints.
+    Follows Ham2Pose's ``metrics.py`` (rotem-shalev/Ham2Pose, commit 25a5cd7,
+    ``compare_poses`` with ``masked_euclidean``): every keypoint's trajectory is aligned on its
+    own with DTW whose point cost is the Euclidean distance, and the trajectory's distance is the
+    summed cost along the optimal path. Missing keypoints are not zero-filled: a frame whose
+    reference keypoint is missing costs 0, and one whose predicted keypoint is missing (reference
+    present) costs half the reference keypoint's distance to the origin, so where the origin lies
+    matters: normalise both poses first (the harness puts the shoulders' centre there). The
+    score is the mean over all J keypoints given (Ham2Pose itself passes only OpenPose's upper
+    body and hands).
+
+    This is not pose-evaluation's DTW-MJE (:func:`ndtw_mje_pose_evaluation`), whose inner
+    distance is squared-Euclidean and which has no half-norm rule; the two differ several-fold.
 
     Trajectories observed in every frame on both sides run through dtaidistance's C DTW
     (``dtw_ndim.distance`` with ``inner_dist="euclidean"``); the others through the same
-    recursion in numpy with the masked point cost. Both are exact DTW; pose-evaluation's
-    Ham2Pose replica uses ``fastdtw``'s approximation, so its numbers can be slightly higher.
+    recursion in numpy with the masked point cost. Both are exact DTW; Ham2Pose uses
+    ``fastdtw``'s approximation, whose cost is never below the exact optimum.
     A corpus score is the mean of the per-pair scores.
     """
     pred, pred_mask, ref, ref_mask = _check_pair(pred, pred_mask, ref, ref_mask)
@@ -365,6 +376,115 @@ def ndtw_mje(pred, pred_mask, ref, ref_mask) -> float:
         cost = _masked_trajectory_costs(pred[:, idx], pred_mask[:, idx], ref[:, idx], ref_mask[:, idx])
         distances[idx] = _accumulate(cost)[:, -1, -1]
     return float(distances.mean())
+
+
+# pose-format's detect_known_pose_format calls a pose "holistic" when it has one of these
+# components; pose-evaluation trims and drops legs only for such poses.
+_MEDIAPIPE_COMPONENTS = frozenset(
+    {"POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS", "POSE_WORLD_LANDMARKS"}
+)
+# pose_format.utils.generic.pose_hide_legs for holistic poses.
+_HOLISTIC_LEG_POINTS = frozenset(
+    f"{side}_{name}" for side in ("LEFT", "RIGHT") for name in ("KNEE", "ANKLE", "HEEL", "FOOT_INDEX", "HIP")
+)
+_HOLISTIC_LEG_COMPONENTS = ("POSE_LANDMARKS", "POSE_WORLD_LANDMARKS")
+
+
+def _pose_evaluation_trim(mask: np.ndarray, wrists: list[int]) -> slice:
+    """spoken-to-signed's ``trim_pose`` as pose-evaluation calls it: from the first frame that
+    shows a wrist up to, but not including, the last one. The end is exclusive in the
+    reference's slice, so the last frame with a hand is dropped too; kept so numbers match."""
+    either_hand = mask[:, wrists].any(axis=1)
+    first = int(np.argmax(either_hand))
+    last = len(either_hand) - int(np.argmax(either_hand[::-1])) - 1
+    return slice(first, last)
+
+
+def _pose_evaluation_normalize(data: np.ndarray, mask: np.ndarray, shoulders: tuple[int, int], who: str) -> np.ndarray:
+    """pose-format's ``Pose.normalize``: one centre (mean shoulder midpoint) and one scale (mean
+    shoulder width) over the frames showing both shoulders; masked points are then set to 0.
+
+    pose-format leaves masked values where they were (0 in files it writes); 0 here is that
+    value, at the shoulders' centre after normalisation.
+    """
+    if len(data) == 0:
+        return data
+    left, right = shoulders
+    both = mask[:, left] & mask[:, right]
+    if not both.any():
+        raise MetricInputError(f"{who} shows both shoulders in no frame after trimming: cannot normalise")
+    left_points, right_points = data[both, left], data[both, right]
+    scale = float(np.linalg.norm(left_points - right_points, axis=-1).mean())
+    if scale < 1e-12:
+        raise MetricInputError(f"{who} has zero shoulder width after trimming: cannot normalise")
+    normalized = (data - ((left_points + right_points) / 2).mean(axis=0)) / scale
+    return np.where(mask[..., None], normalized, 0.0)
+
+
+def ndtw_mje_pose_evaluation(pred, pred_mask, ref, ref_mask, layout: Layout) -> float:
+    """DTW-MJE of one pair as sign-language-processing/pose-evaluation computes it by default.
+
+    Follows pose-evaluation (commit d812923) ``DistanceMetric(name,
+    DTWDTAIImplementationDistanceMeasure())``: the measure's defaults (dtaidistance DTW per
+    keypoint, mean over keypoints, default distance 0) and the default pose processors
+    (``get_standard_pose_processors()``), in their order:
+
+    1. trim (only for layouts pose-format detects as MediaPipe holistic): keep the frames from
+       the first that shows either wrist up to, not including, the last one;
+    2. normalise each side by its own shoulders (pose-format's ``Pose.normalize``) -- done here
+       on the trimmed frames, so the result does not depend on how the inputs were normalised;
+    3. drop the legs (holistic: hips, knees, ankles, heels, feet); world landmarks stay, as the
+       reference's remove-world step looks for a component named ``WORLD_LANDMARKS``;
+    4. pad the shorter side at the end with frames of zeros (observed, not missing);
+    5. read masked points as 0 (pose-format files hold 0 there and normalisation leaves them);
+    6. per keypoint, ``dtw_ndim.distance``: the square root of the smallest sum of squared
+       Euclidean point distances along a warping path; the score is the mean over keypoints.
+
+    Unlike :func:`ndtw_mje_ham2pose` the inner distance is squared (one square root per
+    trajectory, not a sum of distances), a missing point is a point at the shoulders' centre,
+    and a length difference costs: the padding frames are aligned like any other. A side that
+    trimming empties becomes all padding; if both are emptied, the reference crashes inside
+    dtaidistance, and this raises :class:`~text2sign.errors.MetricInputError`. Layouts without
+    MediaPipe component names (``phoenix-50``) are not trimmed and lose no legs; for them
+    pose-format either detects no format or looks for shoulders under other names, so
+    pose-evaluation has no number to match there.
+    """
+    pred, pred_mask, ref, ref_mask = _check_pair(pred, pred_mask, ref, ref_mask)
+    _check_layout(layout, pred)
+    sides = [(pred, pred_mask, "pred"), (ref, ref_mask, "ref")]
+    keep = np.ones(layout.num_joints, dtype=bool)
+    if _MEDIAPIPE_COMPONENTS.intersection(layout.component_names):
+        try:
+            wrists = [
+                layout.component(hand).points.index("WRIST") + layout.offsets[hand]
+                for hand in ("LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS")
+            ]
+        except (ValueError, InvalidPoseError) as exc:
+            raise MetricInputError(f"layout {layout.name} has no wrist in both hand components to trim by") from exc
+        trimmed = []
+        for data, mask, who in sides:
+            span = _pose_evaluation_trim(mask, wrists)
+            trimmed.append((data[span], mask[span], who))
+        sides = trimmed
+        for j, (name, point) in enumerate(layout.joint_names):
+            if name in _HOLISTIC_LEG_COMPONENTS and point in _HOLISTIC_LEG_POINTS:
+                keep[j] = False
+    try:
+        shoulders = layout.shoulders
+    except InvalidPoseError as exc:
+        raise MetricInputError(f"layout {layout.name} has no shoulders to normalise by") from exc
+    hyp, gold = (_pose_evaluation_normalize(data, mask, shoulders, who)[:, keep] for data, mask, who in sides)
+    frames = max(len(hyp), len(gold))
+    if frames == 0:
+        raise MetricInputError(
+            "pred and ref both show a wrist in at most one frame: pose-evaluation's trim leaves no frame to compare"
+        )
+    hyp, gold = (np.concatenate([x, np.zeros((frames - len(x), *x.shape[1:]))]) for x in (hyp, gold))
+    distances = [
+        dtw_ndim.distance(np.ascontiguousarray(hyp[:, j]), np.ascontiguousarray(gold[:, j]), use_c=True)
+        for j in range(hyp.shape[1])
+    ]
+    return float(np.mean(distances))
 
 
 def channel_errors(
