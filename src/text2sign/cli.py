@@ -406,6 +406,10 @@ def evaluate(
     limit: Annotated[Optional[int], typer.Option("--limit", help="Score only the first N items.")] = None,
     gifs: Annotated[int, typer.Option("--gifs", help="Side-by-side GIFs (generated | reference) to render.")] = 4,
     lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="Corpus of isolated signs (concat only).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Sampling seed of a stochastic model (default: the model's own).")] = None,
+    save_predictions: Annotated[
+        Optional[Path], typer.Option("--save-predictions", help="Keep every generated item here (.pose or .mp4) with predictions.csv.")
+    ] = None,
 ) -> None:
     """Generate every item of a corpus split with a model and score it: pose, back-translation and distribution metrics."""
     from text2sign.evaluation.harness import evaluate as run_evaluation
@@ -420,6 +424,7 @@ def evaluate(
         task = progress.add_task(f"evaluating {model}", total=None)
         report = run_evaluation(
             model, corpus, split, recognizer_dir=recognizer, limit=limit, gif_dir=gif_dir, num_gifs=gifs, lexicon=lexicon,
+            seed=seed, predictions_dir=save_predictions,
             on_item=lambda done, total: progress.update(task, completed=done, total=total),
         )
     json_path, markdown_path = write_report(report, out)
@@ -592,6 +597,22 @@ def recognize(
 
     (text,) = recognizer.recognize([load_pose(input)], [signed])
     console.print(text, highlight=False, markup=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port (0: any free one).")] = 8000,
+    model: Annotated[str, typer.Option("--model", help=f"Default model: {', '.join(MODELS)}.")] = "default",
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="concat: corpus of isolated signs.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Model calls run at once (threads of one process).")] = 2,
+    queue: Annotated[int, typer.Option("--queue", help="Requests that may wait for a worker; past that: 503.")] = 32,
+    cache_size: Annotated[int, typer.Option("--cache-size", help="Answers kept for repeated requests (0: none).")] = 128,
+) -> None:
+    """Serve the HTTP API and the web page (needs: pip install 'text2sign[serve]')."""
+    from text2sign.server import ServerSettings, serve as run_server
+
+    run_server(ServerSettings(model=model, lexicon=lexicon, workers=workers, queue=queue, cache_size=cache_size), host, port)
 
 
 def run(argv: list[str] | None = None) -> int:

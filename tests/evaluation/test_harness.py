@@ -64,15 +64,26 @@ def test_report_files_and_markdown_row(fixture, tmp_path):
 
 
 def test_evaluate_cli_writes_report_and_gifs(fixture, tmp_path, capsys):
+    import csv
+
+    from text2sign.pose.io import load_pose
+
     corpus, recognizer = fixture
-    out = tmp_path / "concat.json"
+    out = tmp_path / "reports" / "new" / "concat.json"  # report folders are made
     code = run(["evaluate", "--model", "concat", "--corpus", str(corpus.root), "--out", str(out),
-                "--recognizer", str(recognizer), "--gifs", "1"])
+                "--recognizer", str(recognizer), "--gifs", "1", "--save-predictions", str(tmp_path / "pred"), "--seed", "3"])
     assert code == 0
-    assert json.loads(out.read_text())["model"] == "concat"
+    report = json.loads(out.read_text())
+    assert report["model"] == "concat" and report["predictions"] == str(tmp_path / "pred")
     assert out.with_suffix(".md").is_file()
-    assert len(list((tmp_path / "concat-gifs").glob("*.gif"))) == 1
+    assert len(list((tmp_path / "reports" / "new" / "concat-gifs").glob("*.gif"))) == 1
     assert "| concat | 3 | 0 |" in capsys.readouterr().out
+    with open(tmp_path / "pred" / "predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["id"] for r in rows] == [i.id for i in corpus.split("test")]
+    assert [r["read"] for r in rows][:3] == [s["read"] for s in report["samples"]][:3]
+    first = load_pose(tmp_path / "pred" / rows[0]["file"])
+    assert first.layout.name == "holistic-178" and first.num_frames > 0
 
 
 @pytest.mark.parametrize(

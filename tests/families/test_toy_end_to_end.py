@@ -73,8 +73,11 @@ def test_loaded_by_name_and_generated_by_the_cli(named_model, tmp_path, capsys):
 def test_evaluated_and_benchmarked_by_output_kind(named_model, tmp_path, capsys):
     name, _, raw = named_model
     report_path = tmp_path / "eval.json"
-    args = ["evaluate", "--model", f"{name}-test", "--corpus", raw["data"]["corpus"], "--out", str(report_path), "--gifs", "1"]
+    args = ["evaluate", "--model", f"{name}-test", "--corpus", raw["data"]["corpus"], "--out", str(report_path), "--gifs", "1",
+            "--save-predictions", str(tmp_path / "kept")]
     assert run(args) == 0
+    kept = sorted(p.suffix for p in (tmp_path / "kept").iterdir())
+    assert kept == [".csv"] + [".pose" if name == "toy-pose" else ".mp4"] * 2
     report = json.loads(report_path.read_text())
     assert report["failures"] == 0 and report["items"] == 2
     if name == "toy-pose":

@@ -102,9 +102,14 @@ def evaluate(
     num_gifs: int = 4,
     lexicon: str | Path | None = None,
     on_item: Callable[[int, int], None] | None = None,
+    seed: int | None = None,
+    predictions_dir: str | Path | None = None,
 ) -> dict:
     """Score `model` (a name from `text2sign.pipelines.model_names()`, a checkpoint directory, or
-    "reference") on `split` of `corpus`; returns the report (see the module docstring)."""
+    "reference") on `split` of `corpus`; returns the report (see the module docstring).
+
+    `seed` goes to every generation call (stochastic models); `predictions_dir` keeps every
+    generated item (see :class:`Predictions`)."""
     from text2sign.pipelines import load_pipeline
 
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus)
@@ -116,10 +121,61 @@ def evaluate(
     pipeline = None if model == REFERENCE else load_pipeline(model, lexicon=lexicon)
     if gif_dir is not None:
         Path(gif_dir).mkdir(parents=True, exist_ok=True)
-    if pipeline is not None and pipeline.output == "video":
-        results, failures = _evaluate_videos(pipeline, corpus, items, gif_dir, num_gifs, on_item)
-        return _report(model, "video", corpus, split, items, failures, results, None, recognizer_dir)
-    return _evaluate_poses(model, pipeline, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item)
+    output = pipeline.output if pipeline is not None else "pose"
+    saver = Predictions(predictions_dir, output) if predictions_dir is not None else None
+
+    def generate(item: CorpusItem):
+        signing = pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language, seed=seed).outputs[0]
+        if saver is not None:
+            saver.add(item, signing)
+        return signing
+
+    read: dict[str, str] = {}
+    if output == "video":
+        results, failures = _evaluate_videos(generate, corpus, items, gif_dir, num_gifs, on_item)
+        report = _report(model, "video", corpus, split, items, failures, results, None, recognizer_dir)
+    else:
+        generator = generate if pipeline is not None else None
+        report, read = _evaluate_poses(model, generator, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item)
+    if saver is not None:
+        report["predictions"] = str(saver.close(read))
+    return report
+
+
+class Predictions:
+    """Every generated item kept next to the report: ``ID.pose`` (pose models) or ``ID.mp4``
+    (video models) in one folder, and ``predictions.csv`` (id, text, languages, file, and what
+    the recognizer read back) written last, so a complete folder has it."""
+
+    def __init__(self, directory: str | Path, output: str):
+        from text2sign.fileio import check_writable_dir
+
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        check_writable_dir(self.directory)
+        self.suffix = ".mp4" if output == "video" else ".pose"
+        self.rows: list[dict] = []
+
+    def add(self, item: CorpusItem, signing) -> None:
+        from text2sign.data.corpus import safe_filename
+        from text2sign.rendering import write_output
+
+        name = safe_filename(item.id) + self.suffix
+        write_output(signing, self.directory / name)
+        self.rows.append({"id": item.id, "text": item.text, "spoken_language": item.spoken_language,
+                          "signed_language": item.signed_language, "file": name})
+
+    def close(self, read: dict[str, str]) -> Path:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=[*self.rows[0], "read"] if self.rows else ["id"], lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows:
+            writer.writerow({**row, "read": read.get(row["id"], "")})
+        write_text_atomic(self.directory / "predictions.csv", buffer.getvalue())
+        return self.directory
 
 
 def _report(model, output, corpus, split, items, failures, result, samples, recognizer_dir) -> dict:
@@ -141,11 +197,7 @@ def _report(model, output, corpus, split, items, failures, result, samples, reco
     return report
 
 
-def _generate_one(pipeline, item: CorpusItem):
-    return pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language).outputs[0]
-
-
-def _evaluate_videos(pipeline, corpus: Corpus, items, gif_dir, num_gifs, on_item) -> tuple[dict, list]:
+def _evaluate_videos(generate, corpus: Corpus, items, gif_dir, num_gifs, on_item) -> tuple[dict, list]:
     from text2sign.rendering import iter_frames
     from text2sign.video import VideoClip, save_video
 
@@ -154,7 +206,7 @@ def _evaluate_videos(pipeline, corpus: Corpus, items, gif_dir, num_gifs, on_item
     for n, item in enumerate(items):
         start = time.perf_counter()
         try:
-            clip = _generate_one(pipeline, item)
+            clip = generate(item)
         except Text2SignError as exc:
             failures.append({"id": item.id, "error": str(exc)})
             if on_item:
@@ -183,7 +235,8 @@ def _evaluate_videos(pipeline, corpus: Corpus, items, gif_dir, num_gifs, on_item
     return result, failures
 
 
-def _evaluate_poses(model, pipeline, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item) -> dict:
+def _evaluate_poses(model, generate, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item) -> tuple[dict, dict]:
+    """The pose report, and what the recognizer read from each item by id."""
     from text2sign.evaluation.recognizer import Recognizer
 
     recognizer = Recognizer.from_pretrained(recognizer_dir)
@@ -198,11 +251,11 @@ def _evaluate_poses(model, pipeline, corpus, split, items, recognizer_dir, gif_d
         reference = corpus.load_pose(item)
         references.append(reference)
         start = time.perf_counter()
-        if pipeline is None:
+        if generate is None:
             output = reference
         else:
             try:
-                output = _generate_one(pipeline, item)
+                output = generate(item)
             except Text2SignError as exc:
                 failures.append({"id": item.id, "error": str(exc)})
                 generated.append(None)
@@ -264,10 +317,11 @@ def _evaluate_poses(model, pipeline, corpus, split, items, recognizer_dir, gif_d
         reference_features = recognizer.embed(references, [item.signed_language for item in items])
         result["frechet"] = metrics.frechet_distance(generated_features, reference_features)
         result["diversity"] = metrics.diversity(generated_features, pairs=min(300, len(scored) // 2), seed=0)
-    result["generation_ms_mean"] = float(np.mean(gen_ms)) if gen_ms and pipeline is not None else None
+    result["generation_ms_mean"] = float(np.mean(gen_ms)) if gen_ms and generate is not None else None
 
     samples = [{"id": i.id, "text": t, "read": h} for i, t, h in list(zip(items, texts, hypotheses))[:10]]
-    return _report(model, "pose", corpus, split, items, failures, result, samples, recognizer_dir)
+    read = {item.id: h for item, h in zip(items, hypotheses)}
+    return _report(model, "pose", corpus, split, items, failures, result, samples, recognizer_dir), read
 
 
 def _columns(output: str):
