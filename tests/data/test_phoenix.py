@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pose_format import Pose
 
 from text2sign.data.corpus import Corpus, CorpusWriter
 from text2sign.data.phoenix import PHOENIX_FPS, count_items, export_phoenix, find_splits, import_phoenix
@@ -138,6 +139,20 @@ def test_synthetic_round_trip(tmp_path):
     written = export_phoenix(tmp_path / "corpus", tmp_path / "out")
     assert written == {"train": 3, "dev": 3, "test": 3}
     assert_round_trip(src, tmp_path / "out", ("train", "dev", "test"))
+
+
+def test_pose_files_show_the_joints_on_a_pixel_canvas(tmp_path):
+    """pose-format sees pixels (500 per PT unit, neck at 320, 260); text2sign reads PT's units."""
+    src = write_fake_phoenix(tmp_path / "src", splits=("dev",))
+    corpus = import_phoenix(src, tmp_path / "corpus")
+    item = corpus.items[0]
+    original = parse_skels_line((src / "dev.skels").read_text().splitlines()[0])
+    pose = Pose.read((corpus.root / item.path).read_bytes())
+    assert (pose.header.dimensions.width, pose.header.dimensions.height) == (640, 640)
+    pixels = np.asarray(pose.body.data.data)[:, 0]
+    assert np.allclose(pixels[..., :2], original.data[..., :2] * 500 + (320, 260), atol=1e-3)
+    assert np.allclose(pixels[:, 1, :2], (320, 260))  # the neck
+    assert corpus.load_pose(item).allclose(original, atol=1e-7)
 
 
 def test_only_some_splits_and_no_gloss(tmp_path):

@@ -8,7 +8,7 @@ from text2sign.data.torch_data import PoseItem, collate_pose_batch, pose_feature
 from text2sign.errors import CheckpointError, LanguageError, Text2SignError, TextError
 from text2sign.models.gan_nat import DiscriminatorConfig, GanNatConfig
 from text2sign.objectives.gan_nat import GanNatObjectiveConfig, build_gan_nat_objective
-from text2sign.pipelines.gan_nat import GanNatPipeline
+from text2sign.pipelines.gan_nat import GanNatInferenceConfig, GanNatPipeline
 from text2sign.pose.normalize import compute_feature_stats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 from text2sign.testing import fake_pose
@@ -92,15 +92,42 @@ def test_samples_differ_by_seed_and_repeat_with_it(pipeline):
     assert np.allclose(second.data, alone.data, atol=1e-5)
 
 
-def test_output_is_destandardized_generator_output(pipeline):
+def generator_features(pipeline, text: str, frames: int) -> np.ndarray:
+    """What the generator makes for `text` with seed 0, de-standardized: shoulder-normalized."""
     gen = pipeline.generator
-    out = pipeline("hello", "en", "ase", frames=9).outputs[0]
     with torch.inference_mode():
-        states, mask = gen.encode(["hello"], ["ase"])
-        noise = torch.randn(9, 4, generator=torch.Generator().manual_seed(0))[None]
-        feats = gen(states, mask, torch.tensor([9]), noise)[0].numpy()
+        states, mask = gen.encode([text], ["ase"])
+        noise = torch.randn(frames, 4, generator=torch.Generator().manual_seed(0))[None]
+        feats = gen(states, mask, torch.tensor([frames]), noise)[0].numpy()
+    return pipeline.stats.destandardize(feats).reshape(frames, -1, 3)  # (T, J', 3)
+
+
+def test_output_is_destandardized_generator_output_in_the_corpus_frame(pipeline):
+    """Placed by the inference section's frame; a format-1 checkpoint gets FS-Words' defaults."""
+    out = pipeline("hello", "en", "ase", frames=9).outputs[0]
+    defaults = GanNatInferenceConfig()
+    expected = generator_features(pipeline, "hello", 9) * defaults.shoulder_width + np.asarray(defaults.shoulder_center)
     index = out.layout.kind_indices(*KINDS)
-    assert np.allclose(out.data[:, index].reshape(9, -1), pipeline.stats.destandardize(feats), atol=1e-5)
+    assert np.allclose(out.data[:, index], expected, atol=1e-3)
+    assert out.canvas[0] >= defaults.canvas[0] and out.canvas[1] >= defaults.canvas[1]
+
+
+def test_outputs_are_drawn_on_the_canvas_of_the_inference_frame(pipeline):
+    frame = GanNatInferenceConfig(shoulder_center=(100.0, 80.0, 0.0), shoulder_width=20.0, canvas=(300, 200))
+    placed = GanNatPipeline(pipeline.generator, pipeline.stats, inference=frame)
+    out = placed("hello", "en", "ase", frames=9).outputs[0]
+    index = out.layout.kind_indices(*KINDS)
+    assert np.allclose(out.data[:, index], generator_features(pipeline, "hello", 9) * 20.0 + (100.0, 80.0, 0.0), atol=1e-4)
+    assert out.canvas == (300, 200)
+    # A frame that would put joints off the canvas moves the signing by whole pixels onto it.
+    off = GanNatPipeline(pipeline.generator, pipeline.stats, inference=GanNatInferenceConfig(shoulder_center=(0.0, 0.0, 0.0), shoulder_width=20.0, canvas=(30, 30)))
+    moved = off("hello", "en", "ase", frames=9).outputs[0]
+    points = moved.data[moved.mask][:, :2]
+    assert (points >= 0).all() and (points < moved.canvas).all()
+    shift = moved.data[:, index, :2] - out.data[:, index, :2] + (100.0, 80.0)
+    assert np.allclose(shift, np.round(shift), atol=1e-3)
+    with pytest.raises(CheckpointError, match="shoulder_center has 2 values; layout holistic-178 has 3 dims"):
+        GanNatPipeline(pipeline.generator, pipeline.stats, inference=GanNatInferenceConfig(shoulder_center=(1.0, 2.0)))
 
 
 def test_save_and_load_pretrained(tmp_path, pipeline):
@@ -148,7 +175,8 @@ def test_trained_generator_reproduces_its_sign():
     index = target.layout.kind_indices(*KINDS)
 
     def error() -> float:
-        out = GanNatPipeline(objective.generator, stats)("ab", "en", "ase", frames=12).outputs[0]
+        pipe = GanNatPipeline(objective.generator, stats)
+        out = pipe.frame.apply(pipe("ab", "en", "ase", frames=12).outputs[0])  # back to shoulder units
         return float(np.abs(out.data[:, index] - target.data[:, index]).mean())
 
     before = error()
@@ -166,10 +194,9 @@ def test_trained_generator_reproduces_its_sign():
 
 
 def test_shipped_fs_gan_nat_model_generates_every_language():
-    from text2sign.pipelines import load_pipeline
-
     from text2sign.checkpoints import read_meta
     from text2sign.families import MODELS
+    from text2sign.pipelines import load_pipeline
 
     # Shipped before checkpoints had their own model and inference sections: format 1 still loads.
     assert read_meta(MODELS["fs-gan-nat"].checkpoint).version == 1
@@ -183,3 +210,25 @@ def test_shipped_fs_gan_nat_model_generates_every_language():
     assert hello.mask[:, hello.layout.kind_indices("body")].all()
     with pytest.raises(LanguageError, match="not supported"):
         shipped(["hello"], spoken="en", signed="xyz")
+
+
+def test_build_measures_the_training_corpus_frame_into_the_inference_section(tiny_fs_words, tmp_path):
+    from text2sign.data.corpus import Corpus
+    from text2sign.families import get_family
+    from text2sign.families.gan_nat import corpus_frame, tiny_config
+    from text2sign.training import parse_experiment
+
+    raw = tiny_config(tmp_path)
+    raw["data"]["corpus"] = str(tiny_fs_words.root)
+    experiment = get_family("gan-nat").build(parse_experiment(raw, source="test"))
+    inference = experiment.config.inference
+    corpus = Corpus.load(tiny_fs_words.root)
+    frame, canvas = corpus_frame(corpus, corpus.split("train"))
+    assert inference.shoulder_center == pytest.approx(frame.center.tolist()) and inference.shoulder_width == pytest.approx(frame.scale)
+    assert inference.canvas == canvas
+    # Real letter clips of the corpus the defaults were measured on: the same frame, give or take a signer.
+    defaults = GanNatInferenceConfig()
+    assert abs(inference.shoulder_width - defaults.shoulder_width) < 0.25 * defaults.shoulder_width
+    # Training's samples (and dev CER) come from a pipeline in that frame too.
+    for sample in experiment.sample(experiment.objective.generator, "cpu").values():
+        assert sample.canvas[0] >= canvas[0] and sample.canvas[1] >= canvas[1]

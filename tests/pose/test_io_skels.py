@@ -179,7 +179,7 @@ def test_real_sample_reads_with_readme_frame_counts():
         seqs = read_skels(SAMPLE / f"{split}.skels")
         assert len(seqs) == 5
         assert sum(s.num_frames for s in seqs) == frames
-        neck = seqs[0].layout.joint_index("NECK")
+        neck = seqs[0].layout.joint_index("Neck")
         assert all((s.data[:, neck] == 0).all() for s in seqs), "PHOENIX poses are neck-centred"
 
 

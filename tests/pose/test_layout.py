@@ -78,3 +78,32 @@ def test_header_detection_recognises_registered_layouts_and_accepts_custom():
 def test_unknown_layout_lists_known_ones():
     with pytest.raises(InvalidPoseError, match="known layouts: holistic"):
         get_layout("openpose-999")
+
+
+def test_phoenix_is_recognised_by_pose_format_as_openpose():
+    """Named as pose-format names OpenPose, so its shoulders, hands and normalize() are found."""
+    from pose_format.utils.generic import detect_known_pose_format, hands_components, pose_shoulders
+
+    from text2sign.testing import fake_pose
+
+    pose = to_pose_format(fake_pose(2, "phoenix-50"))
+    assert detect_known_pose_format(pose) == "openpose"
+    header = pose.header
+    (c1, p1), (c2, p2) = pose_shoulders(header)
+    phoenix = get_layout("phoenix-50")
+    assert {header.get_point_index(c1, p1), header.get_point_index(c2, p2)} == set(phoenix.shoulders)
+    (left, right), palm, middle = hands_components(header)
+    for component in (left, right):
+        for point in (*palm, *middle):
+            header.get_point_index(component, point)
+
+
+def test_pixel_frame_round_trip_keeps_units_and_the_sign_of_zero():
+    frame = get_layout("phoenix-50").pixel_frame
+    units = np.round(np.random.default_rng(0).uniform(-0.6, 0.7, (40, 3)), 5).astype(np.float32)
+    units[:3] = [[0.0, -0.0, -0.0], [-0.0, 0.0, 0.0], [0.00001, -0.00001, 0.0]]
+    pixels = frame.to_pixels(units)
+    assert pixels.dtype == np.float32 and np.allclose(pixels[:, :2], units[:, :2] * frame.scale + frame.origin, atol=1e-4)
+    back = frame.from_pixels(pixels)
+    assert np.abs(back - units).max() < 1e-7
+    assert [f"{v:.5f}" for v in back[:3].ravel()] == [f"{v:.5f}" for v in units[:3].ravel()]

@@ -1,3 +1,4 @@
+import copy
 import io
 
 import numpy as np
@@ -5,9 +6,18 @@ import pytest
 from pose_format import Pose
 
 from text2sign.errors import InvalidPoseError, PoseFileError, Text2SignError
-from text2sign.pose import FeatureStats, compute_feature_stats, normalize_by_shoulders, read_npz, read_pose, write_npz, write_pose
+from text2sign.pose import (
+    FeatureStats,
+    compute_feature_stats,
+    normalize_by_shoulders,
+    read_npz,
+    read_pose,
+    write_npz,
+    write_pose,
+)
 from text2sign.pose.io import from_pose_format, load_pose, save_pose, to_pose_format
-from text2sign.pose.normalize import shoulder_normalization
+from text2sign.pose.normalize import shoulder_normalization, typical_frame
+from text2sign.pose.sequence import PoseSequence
 from text2sign.testing import fake_pose
 
 
@@ -67,16 +77,48 @@ def test_pose_round_trip_keeps_confidence_and_mask(tmp_path):
     assert np.array_equal(pose.body.data.mask[2, 0, 40:60], np.ones((20, 3), bool))
 
 
-def test_pose_format_conversion_is_lossless_for_real_lexicon_clip():
+def lexicon_clip() -> bytes:
     from importlib import resources
 
-    clip = next(p for p in (resources.files("spoken_to_signed") / "assets/fingerspelling_lexicon/ase").iterdir() if str(p).endswith(".pose"))
-    pose = Pose.read(clip.read_bytes())
+    folder = resources.files("spoken_to_signed") / "assets/fingerspelling_lexicon/ase"
+    return next(p for p in sorted(folder.iterdir(), key=str) if str(p).endswith(".pose")).read_bytes()
+
+
+def test_pose_format_conversion_is_lossless_for_real_lexicon_clip():
+    """Values survive; the header only grows, to take in the hips below the clip's 500 x 500."""
+    pose = Pose.read(lexicon_clip())
     seq = from_pose_format(pose)
+    assert seq.canvas == (500, 500)
     again = to_pose_format(seq)
     assert np.array_equal(np.asarray(again.body.confidence), np.asarray(pose.body.confidence))
     observed = np.asarray(pose.body.confidence) > 0
-    assert np.allclose(np.asarray(again.body.data.data)[observed], np.asarray(pose.body.data.data)[observed])
+    assert np.array_equal(np.asarray(again.body.data.data)[observed], np.asarray(pose.body.data.data)[observed])
+    assert again.header.dimensions.width == 500 and again.header.dimensions.height > 500
+    image = observed[:, 0, : seq.layout.kind_indices("world")[0]]  # world landmarks are metres, not pixels
+    assert np.asarray(again.body.data.data)[:, 0, : image.shape[1], 1][image].max() < again.header.dimensions.height
+
+
+def test_round_trip_is_byte_identical_when_the_header_contains_the_points():
+    pose = copy.deepcopy(Pose.read(lexicon_clip()))  # pose-format caches headers by bytes: never change its copy
+    pose.header.dimensions.width = pose.header.dimensions.height = 10000
+    buffer = io.BytesIO()
+    pose.write(buffer)
+    original = buffer.getvalue()
+    again = io.BytesIO()
+    to_pose_format(from_pose_format(Pose.read(original))).write(again)
+    assert again.getvalue() == original
+
+
+def test_pose_header_is_the_canvas_grown_to_contain_the_points(tmp_path):
+    seq = fake_pose(2)
+    seq.data[..., :2] = 50.0
+    seq.data[1, 7, :2] = (150.5, 80.0)
+    write_pose(PoseSequence(seq.data, seq.mask, seq.fps, seq.layout, canvas=(100, 100)), tmp_path / "a.pose")
+    assert read_pose(tmp_path / "a.pose").canvas == (151, 100)
+    write_pose(seq, tmp_path / "b.pose")  # no canvas: the smallest one that contains the points
+    assert read_pose(tmp_path / "b.pose").canvas == (151, 81)
+    write_pose(seq, tmp_path / "c.pose", width=64, height=48)
+    assert read_pose(tmp_path / "c.pose").canvas == (64, 48)
 
 
 def test_npz_round_trip(tmp_path):
@@ -84,7 +126,31 @@ def test_npz_round_trip(tmp_path):
     seq.mask[0, 3] = False
     write_npz(seq, tmp_path / "a.npz")
     back = read_npz(tmp_path / "a.npz")
-    assert back.allclose(seq, atol=0) and back.layout == seq.layout
+    assert back.allclose(seq, atol=0) and back.layout == seq.layout and back.canvas is None
+    confidence = np.where(seq.mask, 0.5, 0.0).astype(np.float32)
+    write_npz(PoseSequence(seq.data, seq.mask, seq.fps, seq.layout, confidence, (640, 480)), tmp_path / "b.npz")
+    back = read_npz(tmp_path / "b.npz")
+    assert back.canvas == (640, 480) and np.array_equal(back.confidence, confidence)
+
+
+def test_typical_frame_is_the_median_signer_and_canvas():
+    def signer(center_x: float, width: float, canvas) -> PoseSequence:
+        seq = fake_pose(3)
+        left, right = seq.layout.shoulders
+        seq.data[:, left] = (center_x + width / 2, 100, 0)
+        seq.data[:, right] = (center_x - width / 2, 100, 0)
+        return PoseSequence(seq.data, seq.mask, seq.fps, seq.layout, canvas=canvas)
+
+    hidden = fake_pose(2)
+    hidden.mask[:, hidden.layout.shoulders[0]] = False  # never shows both shoulders: not counted
+    frame, canvas = typical_frame([signer(200, 100, (400, 500)), signer(260, 140, (420, 520)), signer(210, 120, None), hidden])
+    assert np.allclose(frame.center, (210, 100, 0)) and frame.scale == pytest.approx(120)
+    assert canvas == (410, 510)
+    assert typical_frame([signer(0, 1, None)])[1] is None
+    with pytest.raises(InvalidPoseError, match="no sequence shows both shoulders"):
+        typical_frame([hidden])
+    placed = frame.invert(frame.apply(signer(260, 140, (420, 520))), canvas=(410, 510))
+    assert frame.apply(signer(0, 1, (9, 9))).canvas is None and placed.canvas == (410, 510)
 
 
 @pytest.mark.parametrize("suffix", [".pose", ".npz"])

@@ -86,3 +86,66 @@ def test_concatenate_and_slicing():
     assert np.array_equal(joined[3:].data, b.data)
     with pytest.raises(InvalidPoseError):
         PoseSequence.concatenate([a, fake_pose(2, "phoenix-50")])
+
+
+def with_confidence(seq: PoseSequence, canvas=(500, 600), seed: int = 0) -> PoseSequence:
+    confidence = np.random.default_rng(seed).uniform(0.3, 1.0, seq.mask.shape).astype(np.float32)
+    confidence[1, 140] = 0
+    return PoseSequence(seq.data, confidence > 0, seq.fps, seq.layout, confidence, canvas)
+
+
+def test_resample_interpolates_confidence_and_keeps_the_canvas():
+    seq = with_confidence(fake_pose(3))
+    out = seq.resample(num_frames=5)  # positions 0, .5, 1, 1.5, 2
+    assert out.canvas == (500, 600)
+    halfway = (seq.confidence[0] + seq.confidence[1]) / 2
+    halfway[140] = 0  # unseen in frame 1, so unseen halfway to it
+    assert np.allclose(out.confidence[1], halfway)
+    assert np.array_equal(out.confidence[2], seq.confidence[1])
+    assert out.confidence[:, 140].tolist()[1:4] == [0, 0, 0] and np.array_equal(out.confidence > 0, out.mask)
+
+
+def test_resample_to_the_same_rate_or_length_changes_nothing():
+    seq = with_confidence(fake_pose(7))
+    assert seq.resample(fps=seq.fps) is seq
+    assert seq.resample(num_frames=7) is seq
+
+
+def test_operations_that_keep_coordinates_keep_confidence_and_canvas():
+    seq = with_confidence(fake_pose(4, "holistic"))
+    for out in (seq[1:3], seq.copy(), seq.to_layout("holistic-178"), seq.select_components(["POSE_LANDMARKS"])):
+        assert out.canvas == (500, 600) and out.confidence is not None
+    joined = PoseSequence.concatenate([seq, seq])
+    assert joined.canvas == (500, 600) and np.array_equal(joined.confidence[4:], seq.confidence)
+    other = with_confidence(fake_pose(2, "holistic"), canvas=(10, 10))
+    assert PoseSequence.concatenate([seq, other]).canvas is None
+    assert PoseSequence.concatenate([seq, fake_pose(2, "holistic")]).confidence is None
+    with pytest.raises(InvalidPoseError, match="canvas must be a positive"):
+        PoseSequence(seq.data, seq.mask, seq.fps, seq.layout, canvas=(0, 5))
+
+
+def test_fit_canvas_moves_by_whole_pixels_and_grows_the_canvas():
+    seq = fake_pose(3)
+    seq.data[1, 140, :2] = (-3.5, 700.2)
+    seq.data[2, 141, :2] = (620.0, -0.25)
+    fitted = PoseSequence(seq.data, seq.mask, seq.fps, seq.layout, canvas=(500, 500)).fit_canvas()
+    assert np.allclose(fitted.data[..., :2], seq.data[..., :2] + (4, 1))
+    assert np.array_equal(fitted.data[..., 2], seq.data[..., 2])
+    assert fitted.canvas == (625, 702)  # 620 + 4 and 700.2 + 1 must lie below width and height
+    points = fitted.data[fitted.mask][:, :2]
+    assert (points >= 0).all() and (points < fitted.canvas).all()
+    inside = PoseSequence(fitted.data, fitted.mask, fitted.fps, fitted.layout, canvas=(800, 800))
+    assert np.array_equal(inside.fit_canvas().data, inside.data) and inside.fit_canvas().canvas == (800, 800)
+    assert fake_pose(2).fit_canvas().canvas is not None  # without a canvas: the points' extent
+
+
+def test_fit_canvas_ignores_world_landmarks_and_works_in_a_pixel_frame():
+    seq = fake_pose(2, "holistic")
+    seq.data[:, seq.layout.kind_indices("world")] = -1.0  # metres around the hips, not image positions
+    assert np.array_equal(seq.fit_canvas().data, seq.data)
+    phoenix = fake_pose(2, "phoenix-50")
+    phoenix.data[:] = 0.0
+    phoenix.data[0, 3, :2] = (-0.7, 0.1)  # 500 px per unit, origin x 320: -30 px
+    fitted = phoenix.fit_canvas()
+    assert fitted.canvas is None  # the frame's canvas, grown when written
+    assert np.allclose(fitted.data[..., 0], phoenix.data[..., 0] + 30 / 500)

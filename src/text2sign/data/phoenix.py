@@ -8,7 +8,11 @@ The format is a directory of line-aligned files per split (one sequence per line
     {split}.files   sequence name, e.g. ``dev/11August_2010_Wednesday_tagesschau-2``
 
 Coordinates are kept exactly as Progressive Transformers stores them (3D, centred on the neck,
-divided by 3), so an import followed by an export gives back the same numbers.
+divided by 3), so an import followed by an export gives back the same bytes. In memory and in
+``.npz`` they are those numbers; the corpus's ``.pose`` files hold them on the pixel canvas of
+the phoenix-50 layout (:data:`~text2sign.pose.layout.PHOENIX_PIXEL_FRAME`: 500 px per unit, the
+neck at (320, 260) of 640 x 640), so pose-format, its ``visualize_pose`` and sign.mt's
+pose-viewer draw them; every text2sign reader turns them back into these numbers.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from text2sign.errors import CorpusError, InvalidPoseError
 from text2sign.fileio import write_text_atomic
 from text2sign.pose.io import PHOENIX_SCALE_NOTE, parse_skels_line, write_skels
-from text2sign.pose.layout import Layout, get_layout
+from text2sign.pose.layout import PHOENIX_PIXEL_FRAME, Layout, get_layout
 from text2sign.pose.sequence import PoseSequence
 
 from .corpus import SPLITS, Corpus, CorpusItem, CorpusWriter
@@ -28,7 +32,11 @@ PHOENIX_FPS = 25.0
 PHOENIX_LAYOUT = "phoenix-50"
 SPOKEN_LANGUAGE = "de"
 SIGNED_LANGUAGE = "gsg"  # ISO 639-3 for German Sign Language (DGS)
-COORDINATES_NOTE = f"{PHOENIX_SCALE_NOTE}; 3D joints (OpenPose lifted by inverse kinematics) centred on the neck"
+COORDINATES_NOTE = (
+    f"{PHOENIX_SCALE_NOTE}; 3D joints (OpenPose lifted by inverse kinematics) centred on the neck; "
+    f".pose files show them at {PHOENIX_PIXEL_FRAME.scale:g} px per unit with the neck at "
+    f"({PHOENIX_PIXEL_FRAME.origin[0]:g}, {PHOENIX_PIXEL_FRAME.origin[1]:g}) px"
+)
 
 REQUIRED_SUFFIXES = (".skels", ".text", ".files")
 OPTIONAL_SUFFIXES = (".gloss",)

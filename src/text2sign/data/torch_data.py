@@ -99,14 +99,19 @@ def first_dims(seq: PoseSequence, dims: int | None) -> PoseSequence:
     return PoseSequence(seq.data[..., :dims], seq.mask, seq.fps, layout, seq.confidence)
 
 
+HAND_ROOTS = ("WRIST", "BASE")
+
+
 def hand_wrists(layout: Layout) -> list[tuple[int, list[int]]]:
-    """For each hand component with a WRIST point: (wrist joint, the hand's other joints)."""
+    """For each hand component with a wrist point (MediaPipe's WRIST, OpenPose's BASE): (wrist
+    joint, the hand's other joints)."""
     out = []
     for comp in layout.components:
-        if comp.kind not in ("left_hand", "right_hand") or "WRIST" not in comp.points:
+        name = next((p for p in HAND_ROOTS if p in comp.points), None)
+        if comp.kind not in ("left_hand", "right_hand") or name is None:
             continue
         span = layout.component_slice(comp.name)
-        wrist = span.start + comp.points.index("WRIST")
+        wrist = span.start + comp.points.index(name)
         out.append((wrist, [j for j in range(span.start, span.stop) if j != wrist]))
     return out
 

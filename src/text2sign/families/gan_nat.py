@@ -5,7 +5,8 @@ pipeline :class:`GanNatPipeline` (``pipelines/gan_nat.py``), config ``configs/fs
 The data section is the shared :class:`PoseDataConfig`; the model section is
 :class:`GanNatConfig` (its vocabulary, languages, feature size, layout and fps are filled in from
 the corpus here, and the filled-in config is what every checkpoint stores); the objective section
-is :class:`GanNatObjectiveConfig`; the inference section :class:`GanNatInferenceConfig`.
+is :class:`GanNatObjectiveConfig`; the inference section :class:`GanNatInferenceConfig` (its frame
+is measured on the training corpus here, so outputs are drawn where the corpus's signer is).
 Validation is the generator's dev losses, or with ``objective.dev_metric: cer`` the CER with which
 the shipped recognizer reads the generated dev words back.
 """
@@ -18,17 +19,18 @@ from pathlib import Path
 from text2sign.data.config import PoseDataConfig
 from text2sign.data.corpus import Corpus
 from text2sign.data.torch_data import PoseTextDataset, collate_pose_batch, hands_relative_to_wrist
-from text2sign.errors import ConfigError, CorpusError
+from text2sign.errors import ConfigError, CorpusError, InvalidPoseError
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.gan_nat import GanNatConfig, GanNatGenerator
 from text2sign.objectives.gan_nat import GanNatObjectiveConfig, build_gan_nat_objective, select_feature_stats
 from text2sign.pipelines.gan_nat import GanNatInferenceConfig, GanNatPipeline
 from text2sign.pose.layout import get_layout
-from text2sign.pose.normalize import compute_feature_stats
+from text2sign.pose.normalize import ShoulderNormalization, compute_feature_stats, typical_frame
 
 FAMILY = "gan-nat"
 SAMPLES = 2
 MIN_FEATURE_STD = 0.01
+FRAME_ITEMS = 256  # evenly spaced training sequences measured for the typical frame; a median needs no more
 
 
 def build(config) -> Experiment:
@@ -72,6 +74,10 @@ def build(config) -> Experiment:
         signed_languages=[i.signed_language for i in items],
         fps=items[0].fps,
     )
+    frame, canvas = corpus_frame(corpus, items)
+    inference = dataclasses.replace(
+        config.inference, shoulder_center=tuple(float(v) for v in frame.center), shoulder_width=frame.scale, canvas=canvas
+    )
     known = objective.generator.cfg.text.signed_languages
     dev_items = [i for i in corpus.split(data.dev_split) if i.signed_language in known]
     dev_set = None
@@ -81,7 +87,7 @@ def build(config) -> Experiment:
     pairs = sorted({(i.spoken_language, i.signed_language) for i in items})
 
     def pipeline(generator, device):
-        return GanNatPipeline(generator, stats, language_pairs=pairs, inference=config.inference, device=device)
+        return GanNatPipeline(generator, stats, language_pairs=pairs, inference=inference, device=device)
 
     def sample(generator, device):
         generate = pipeline(generator, device)
@@ -95,11 +101,20 @@ def build(config) -> Experiment:
         if not dev_items:
             raise CorpusError(f"objective.dev_metric is cer but {corpus.root} has no {data.dev_split} items to read back")
         validate, metric = _read_back_cer(pipeline, dev_items), "dev/cer"
-    resolved = dataclasses.replace(config, model=objective.generator.cfg)
+    resolved = dataclasses.replace(config, model=objective.generator.cfg, inference=inference)
     return Experiment(
         objective, dataset, dev_data=dev_set, validate=validate, metric=metric, collate_fn=collate_pose_batch,
         feature_stats=stats, sample=sample, config=resolved, metadata={"language_pairs": [list(p) for p in pairs]},
     )
+
+
+def corpus_frame(corpus: Corpus, items) -> tuple[ShoulderNormalization, tuple[int, int] | None]:
+    """The typical frame (median shoulder centre and width, median canvas) of `items`' poses."""
+    chosen = items[:: max(1, len(items) // FRAME_ITEMS)][:FRAME_ITEMS]
+    try:
+        return typical_frame(corpus.load_pose(item) for item in chosen)
+    except InvalidPoseError as exc:
+        raise CorpusError(f"{corpus.root}: {exc}") from None
 
 
 def _read_back_cer(pipeline, items):

@@ -96,6 +96,8 @@ class Pipeline(abc.ABC):
         for text_samples in samples:
             for output in text_samples:
                 self._check_output(output)
+        # Viewers (pose-format's, sign.mt's pose-viewer) draw only what lies on the canvas.
+        samples = [[_on_canvas(output) for output in text_samples] for text_samples in samples]
         return GenerationResult(samples, notes.messages)
 
     def _check_output(self, output: Any) -> None:
@@ -135,6 +137,12 @@ class Pipeline(abc.ABC):
         if str(device) != "cpu":
             raise Text2SignError(f"model {self.name} runs on the CPU only")
         return self
+
+
+def _on_canvas(output: Any) -> Any:
+    from text2sign.pose.sequence import PoseSequence
+
+    return output.fit_canvas() if isinstance(output, PoseSequence) else output
 
 
 def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:

@@ -8,8 +8,10 @@ Called like every pipeline (:mod:`text2sign.pipelines.base`), with the options `
 3. the generator makes all frames at once from fixed-seed style noise, so the same text,
    language and seed always give the same signing, alone or in a batch;
 4. features are de-standardized with the checkpoint's ``normalization.json`` and put back
-   into the layout (joints outside the model's kinds stay masked). Coordinates are
-   shoulder-normalized: centred between the shoulders, one shoulder width = 1.
+   into the layout (joints outside the model's kinds stay masked), shoulder-normalized;
+5. they are placed where the training corpus's signer usually is (the inference section's
+   shoulder centre and width, in the corpus's units, on its canvas), so a ``.pose`` file looks
+   like the data to pose-format's viewer, sign.mt's pose-viewer and ``normalize()``.
 
 Everything runs in eval mode under ``torch.inference_mode``; one text skips all masking.
 """
@@ -30,7 +32,7 @@ from text2sign.objectives.gan_nat import select_feature_stats
 from text2sign.pipelines.base import Notes, Pipeline, split_words
 from text2sign.pose.concatenate import WORD_PAUSE_FRAMES, join_words
 from text2sign.pose.layout import Layout, get_layout
-from text2sign.pose.normalize import FeatureStats
+from text2sign.pose.normalize import FeatureStats, ShoulderNormalization
 from text2sign.pose.sequence import PoseSequence
 
 FAMILY = "gan-nat"
@@ -43,6 +45,14 @@ class GanNatInferenceConfig:
 
     seed: int = bounded(0, min=0)  # style noise seed when a call gives none
     word_pause_frames: int = bounded(WORD_PAUSE_FRAMES, min=0, max=100)  # word-level models: frames between words
+    # The training corpus's typical frame, measured by the family's build (families/gan_nat.py):
+    # median shoulder centre (one value per coordinate) and shoulder width, median canvas
+    # (width, height; null for units that are not pixels, e.g. phoenix-50). The defaults are
+    # FS-Words' (text2sign prepare fingerspelling): checkpoints of format 1 have no inference
+    # section, and FS-Words is the only corpus they were trained on.
+    shoulder_center: tuple[float, ...] = (250.06, 247.98, 250.14)
+    shoulder_width: float = bounded(198.32, min=1e-6)
+    canvas: tuple[int, int] | None = (397, 558)
 
 
 class GanNatPipeline(Pipeline):
@@ -72,6 +82,10 @@ class GanNatPipeline(Pipeline):
         self.device = torch.device(device)
         self.language_pairs_known = [tuple(p) for p in language_pairs] if language_pairs else None
         self.inference = inference or GanNatInferenceConfig()
+        center = self.inference.shoulder_center
+        if len(center) != self.layout.dims:
+            raise CheckpointError(f"inference.shoulder_center has {len(center)} values; layout {self.layout.name} has {self.layout.dims} dims")
+        self.frame = ShoulderNormalization(np.asarray(center, dtype=np.float32), self.inference.shoulder_width)
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -147,7 +161,7 @@ class GanNatPipeline(Pipeline):
         if not self.signs_words_separately:
             self._check_vocabulary(texts, strict, notes)
             per_sample = [self._generate(texts, signed, frames, seed + k, signer) for k in range(num_samples)]
-            return [[sample[i] for sample in per_sample] for i in range(len(texts))]
+            return [[self._place(sample[i]) for sample in per_sample] for i in range(len(texts))]
         words = [split_words(text) for text in texts]
         for text, text_words in zip(texts, words):
             if not text_words:
@@ -158,8 +172,11 @@ class GanNatPipeline(Pipeline):
         for k in range(num_samples):
             signed_words = iter(self._generate(flat, signed, frames, seed + k, signer))
             for i, text_words in enumerate(words):
-                out[i].append(join_words([next(signed_words) for _ in text_words], self.inference.word_pause_frames))
+                out[i].append(self._place(join_words([next(signed_words) for _ in text_words], self.inference.word_pause_frames)))
         return out
+
+    def _place(self, seq: PoseSequence) -> PoseSequence:
+        return self.frame.invert(seq, self.inference.canvas).fit_canvas()
 
     def _check_vocabulary(self, texts: list[str], strict: bool, notes: Notes) -> None:
         encoder = self.generator.text_encoder

@@ -2,8 +2,10 @@
 
 `SpokenToSignedPipeline` runs the `spoken-to-signed` package's own text -> gloss -> pose path
 (simplemma lemmatizer, its fingerspelling lookup and its smoothing) unchanged; only its output
-is brought into our frame of reference: the same skeleton layout as our corpora and the
-corpus frame rate (it writes 30 fps), by linear resampling in time.
+is brought into our frame of reference: the same skeleton layout as our corpora and the corpus
+frame rate (resampled in time only where the package's differs). Its coordinates, confidence
+values and canvas are kept; the canvas only grows (and the signing moves by whole pixels) where
+a joint would otherwise fall outside it (:meth:`PoseSequence.fit_canvas`).
 """
 
 from __future__ import annotations
@@ -57,5 +59,4 @@ class SpokenToSignedPipeline(Pipeline):
                 pose = gloss_to_pose(glosses, self.lookup, spoken, signed).pose
             except FileNotFoundError as exc:
                 raise TextError(f"spoken-to-signed cannot sign {text!r}: {exc}") from None
-        seq = from_pose_format(pose).to_layout(self.layout)
-        return seq.resample(fps=self.fps)
+        return from_pose_format(pose).to_layout(self.layout).resample(fps=self.fps).fit_canvas()

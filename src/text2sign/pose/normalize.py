@@ -9,6 +9,7 @@ are saved as JSON and travel with every corpus and checkpoint that uses them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,12 @@ class ShoulderNormalization:
     scale: float
 
     def apply(self, seq: PoseSequence) -> PoseSequence:
+        """Shoulder-normalized coordinates: no longer pixels, so without a canvas."""
         return PoseSequence((seq.data - self.center) / self.scale, seq.mask, seq.fps, seq.layout, seq.confidence)
 
-    def invert(self, seq: PoseSequence) -> PoseSequence:
-        return PoseSequence(seq.data * self.scale + self.center, seq.mask, seq.fps, seq.layout, seq.confidence)
+    def invert(self, seq: PoseSequence, canvas: tuple[int, int] | None = None) -> PoseSequence:
+        """Back to the frame this normalization came from, drawn on `canvas`."""
+        return PoseSequence(seq.data * self.scale + self.center, seq.mask, seq.fps, seq.layout, seq.confidence, canvas)
 
     def to_dict(self) -> dict:
         return {"center": [float(v) for v in self.center], "scale": float(self.scale)}
@@ -55,6 +58,29 @@ def shoulder_normalization(seq: PoseSequence) -> ShoulderNormalization:
 def normalize_by_shoulders(seq: PoseSequence) -> tuple[PoseSequence, ShoulderNormalization]:
     info = shoulder_normalization(seq)
     return info.apply(seq), info
+
+
+def typical_frame(sequences: Iterable[PoseSequence]) -> tuple[ShoulderNormalization, tuple[int, int] | None]:
+    """Where a corpus's signer usually is: the median shoulder centre and width of `sequences`
+    (those never showing both shoulders are skipped) and their median canvas (None when none
+    has one). A model that makes shoulder-normalized poses inverts this to look like its data."""
+    centers, scales, canvases = [], [], []
+    for seq in sequences:
+        try:
+            info = shoulder_normalization(seq)
+        except InvalidPoseError:
+            continue
+        centers.append(info.center)
+        scales.append(info.scale)
+        if seq.canvas is not None:
+            canvases.append(seq.canvas)
+    if not centers:
+        raise InvalidPoseError("no sequence shows both shoulders: the corpus has no typical frame")
+    canvas = None
+    if canvases:
+        width, height = np.rint(np.median(np.asarray(canvases, dtype=np.float64), axis=0)).astype(int).tolist()
+        canvas = (width, height)
+    return ShoulderNormalization(np.median(centers, axis=0).astype(np.float32), float(np.median(scales))), canvas
 
 
 @dataclass(frozen=True)

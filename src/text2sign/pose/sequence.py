@@ -7,6 +7,12 @@ Layout of the arrays (the only one used anywhere in the toolkit):
 * ``fps``: frames per second
 * ``confidence``: optional float32 ``(T, J)`` detector confidences, kept so that a ``.pose``
   file survives a round trip unchanged; ``mask == (confidence > 0)`` always holds
+* ``canvas``: optional ``(width, height)`` of the image whose pixels the coordinates are (a
+  ``.pose`` header's dimensions); None where unknown or where the coordinates are not pixels
+
+Every operation that keeps the coordinates keeps ``confidence`` and ``canvas`` (slicing, layout
+changes, resampling, which interpolates confidence like the coordinates); operations that make
+new coordinates (normalization, generation) say what they keep.
 
 Only one person per sequence: sign language production produces one signer.
 """
@@ -28,6 +34,7 @@ class PoseSequence:
     fps: float
     layout: Layout
     confidence: np.ndarray | None = field(default=None, repr=False)
+    canvas: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         self.data = np.asarray(self.data, dtype=np.float32)
@@ -48,6 +55,11 @@ class PoseSequence:
             self.confidence = np.asarray(self.confidence, dtype=np.float32)
             if self.confidence.shape != self.mask.shape or not np.array_equal(self.confidence > 0, self.mask):
                 raise InvalidPoseError("confidence must have the mask's shape and be > 0 exactly where mask is True")
+        if self.canvas is not None:
+            canvas = tuple(int(v) for v in self.canvas)
+            if len(canvas) != 2 or min(canvas) < 1:
+                raise InvalidPoseError(f"canvas must be a positive (width, height), got {self.canvas}")
+            self.canvas = canvas
         bad = ~np.isfinite(self.data).all(axis=-1) & self.mask
         if bad.any():
             t, j = np.argwhere(bad)[0]
@@ -74,11 +86,11 @@ class PoseSequence:
         if not isinstance(frames, slice):
             raise TypeError("index a PoseSequence with a slice of frames, e.g. seq[10:20]")
         conf = None if self.confidence is None else self.confidence[frames]
-        return PoseSequence(self.data[frames], self.mask[frames], self.fps, self.layout, conf)
+        return PoseSequence(self.data[frames], self.mask[frames], self.fps, self.layout, conf, self.canvas)
 
     def copy(self) -> PoseSequence:
         conf = None if self.confidence is None else self.confidence.copy()
-        return PoseSequence(self.data.copy(), self.mask.copy(), self.fps, self.layout, conf)
+        return PoseSequence(self.data.copy(), self.mask.copy(), self.fps, self.layout, conf, self.canvas)
 
     def allclose(self, other: PoseSequence, atol: float = 1e-5) -> bool:
         """Same layout, fps, mask, and data equal within `atol` on observed joints."""
@@ -103,18 +115,25 @@ class PoseSequence:
 
     @classmethod
     def concatenate(cls, parts: list[PoseSequence]) -> PoseSequence:
-        """Frames of `parts` one after another (no smoothing; see text2sign.pose.concatenate for that)."""
+        """Frames of `parts` one after another (no smoothing; see text2sign.pose.concatenate for that).
+
+        Confidence is kept where every part has it; the canvas where all parts share one."""
         if not parts:
             raise ValueError("nothing to concatenate")
         first = parts[0]
         for p in parts[1:]:
             if not p.layout.same_joints(first.layout) or abs(p.fps - first.fps) > 1e-6:
                 raise InvalidPoseError("can only concatenate poses with the same layout and fps")
+        confidences = [p.confidence for p in parts]
+        conf = None if any(c is None for c in confidences) else np.concatenate(confidences)
+        canvas = first.canvas if all(p.canvas == first.canvas for p in parts) else None
         return cls(
             np.concatenate([p.data for p in parts]),
             np.concatenate([p.mask for p in parts]),
             first.fps,
             first.layout,
+            conf,
+            canvas,
         )
 
     # --- layouts and features ---------------------------------------------------------------
@@ -123,17 +142,17 @@ class PoseSequence:
         """The same motion in another layout, picking joints by name (e.g. holistic -> holistic-178)."""
         layout = get_layout(layout) if isinstance(layout, str) else layout
         if layout.same_joints(self.layout):
-            return PoseSequence(self.data, self.mask, self.fps, layout, self.confidence)
+            return PoseSequence(self.data, self.mask, self.fps, layout, self.confidence, self.canvas)
         if layout.dims != self.layout.dims:
             raise InvalidPoseError(f"cannot convert {self.layout.dims}D layout {self.layout.name} to {layout.dims}D {layout.name}")
         index = layout.index_in(self.layout)
         conf = None if self.confidence is None else self.confidence[:, index]
-        return PoseSequence(self.data[:, index], self.mask[:, index], self.fps, layout, conf)
+        return PoseSequence(self.data[:, index], self.mask[:, index], self.fps, layout, conf, self.canvas)
 
     def select_components(self, components: list[str]) -> PoseSequence:
         layout, index = self.layout.select(components, name=f"{self.layout.name}[{'+'.join(components)}]")
         conf = None if self.confidence is None else self.confidence[:, index]
-        return PoseSequence(self.data[:, index], self.mask[:, index], self.fps, layout, conf)
+        return PoseSequence(self.data[:, index], self.mask[:, index], self.fps, layout, conf, self.canvas)
 
     def to_features(self, kinds: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Flatten joints of the chosen component kinds to ``(T, F)`` features, ``F = J' * D``.
@@ -174,7 +193,8 @@ class PoseSequence:
         """Linear interpolation in time to a new frame rate or an exact number of frames.
 
         A joint is observed in a new frame only if it is observed in both source frames that
-        frame is interpolated from, so a missing hand never gets half-invented.
+        frame is interpolated from, so a missing hand never gets half-invented. Confidence is
+        interpolated like the coordinates. The same fps and length give back this sequence itself.
         """
         if (fps is None) == (num_frames is None):
             raise ValueError("give exactly one of fps or num_frames")
@@ -183,9 +203,51 @@ class PoseSequence:
             new_fps = fps
         else:
             new_fps = self.fps * num_frames / max(self.num_frames, 1)
+        if num_frames == self.num_frames and abs(new_fps - self.fps) < 1e-9:
+            return self
         positions = time_positions(self.num_frames, num_frames)
         data, mask = interpolate_frames(self.data, self.mask, positions)
-        return PoseSequence(data, mask, new_fps, self.layout)
+        conf = None
+        if self.confidence is not None:
+            conf, _ = interpolate_frames(self.confidence[..., None], self.mask, positions)
+            conf = np.where(mask, conf[..., 0], 0.0)
+        return PoseSequence(data, mask, new_fps, self.layout, conf, self.canvas)
+
+    # --- where the points are -------------------------------------------------------------------
+
+    def fit_canvas(self) -> PoseSequence:
+        """This signing as a viewer can show all of it: shifted by whole pixels where an observed
+        joint has a negative x or y, on the canvas (or, without one, the points' extent) grown
+        until it contains every observed joint. For a layout with a pixel frame this works in the
+        frame's pixels and the canvas stays the frame's (``.pose`` writing grows that one).
+
+        World coordinates (metres around the hips) are not image positions and are left out.
+        """
+        frame = self.layout.pixel_frame
+        image = np.setdiff1d(np.arange(self.layout.num_joints), self.layout.kind_indices("world"))
+        observed = self.mask[:, image]
+        if not observed.any():
+            return self
+        points = self.data[:, image][observed][:, :2]  # (N, 2)
+        if frame is not None:
+            points = frame.to_pixels(points)
+        shift = np.ceil(np.maximum(-points.min(axis=0), 0.0))  # (2,) whole pixels
+        data = self.data
+        if shift.any():
+            data = self.data.copy()
+            data[:, image, :2] += (shift / frame.scale if frame is not None else shift).astype(np.float32)
+        canvas = None if frame is not None else canvas_containing(points + shift, self.canvas)
+        return PoseSequence(data, self.mask, self.fps, self.layout, self.confidence, canvas)
+
+
+def canvas_containing(points: np.ndarray, canvas: tuple[int, int] | None = None) -> tuple[int, int]:
+    """`canvas` (or the smallest one at the origin), grown until every ``(x, y)`` in `points`
+    (``(N, 2)``) satisfies ``0 <= x < width`` and ``0 <= y < height``."""
+    width, height = canvas if canvas is not None else (1, 1)
+    if points.size:
+        top = np.floor(points.max(axis=0)).astype(np.int64) + 1  # (2,)
+        width, height = max(int(width), int(top[0])), max(int(height), int(top[1]))
+    return width, height
 
 
 def time_positions(source_frames: int, target_frames: int) -> np.ndarray:
