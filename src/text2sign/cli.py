@@ -86,6 +86,12 @@ def generate(
         Optional[int], typer.Option("--frames", help="Learned models: frames per word instead of the predicted length.")
     ] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of a stochastic model's sampling (default: the model's own).")] = None,
+    signer: Annotated[
+        Optional[str], typer.Option("--signer", help="Models trained with signers (data.signer): whose style to sign in.")
+    ] = None,
+    gloss: Annotated[
+        Optional[str], typer.Option("--gloss", help="Models trained on glosses (data.input gloss or both): the gloss of TEXT.")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on characters that cannot be signed instead of skipping them.")] = False,
     gif: Annotated[Optional[Path], typer.Option("--gif", help="Also write a GIF here.")] = None,
     mp4: Annotated[Optional[Path], typer.Option("--mp4", help="Also write an H.264 MP4 here.")] = None,
@@ -111,7 +117,7 @@ def generate(
     hidden = parse_hide(hide)
     pipeline = build_pipeline(model, lexicon)
     check_output_kind(pipeline.output, output)
-    result = pipeline([text], spoken=spoken, signed=signed, seed=seed, strict=strict, frames=frames)
+    result = pipeline([text], spoken=spoken, signed=signed, seed=seed, strict=strict, frames=frames, signer=signer, gloss=gloss)
     print_warnings(result.warnings)
     (signing,) = result.outputs
     draw = {"width": size, "height": size} if size is not None else {}
@@ -245,6 +251,172 @@ def print_corpus_summary(root: Path, summary: dict, layout: Optional[str]) -> No
         table.add_row(split, str(n), str(summary["frames"][split]))
     console.print(table)
     console.print("languages: " + ", ".join(f"{k} ({v})" for k, v in summary["languages"].items()), highlight=False)
+
+
+MAX_JOBS = 64
+
+
+def check_jobs(jobs: int) -> int:
+    if not 1 <= jobs <= MAX_JOBS:
+        raise Text2SignError(f"--jobs must be from 1 to {MAX_JOBS}, got {jobs}")
+    return jobs
+
+
+@contextlib.contextmanager
+def extraction_progress():
+    """Callbacks for :func:`text2sign.data.extract.extract_videos`: bars over videos and frames,
+    and each failed video as an error line above them."""
+    with progress_bar() as progress:
+        videos = progress.add_task("videos", total=None)
+        frames = progress.add_task("frames", total=None)
+
+        def on_plan(plan) -> None:
+            counts = [job.frames for job in plan.jobs]
+            progress.update(videos, total=len(plan.jobs))
+            progress.update(frames, total=sum(counts) if all(counts) else None)
+
+        def on_result(result) -> None:
+            if result.ok:
+                progress.advance(videos)
+            else:
+                err_console.print(f"error: {result.error}", style="red", highlight=False, markup=False, soft_wrap=True)
+
+        yield {"on_plan": on_plan, "on_frames": lambda n: progress.advance(frames, n), "on_result": on_result}
+
+
+@app.command()
+def extract(
+    inputs: Annotated[
+        list[Path], typer.Argument(metavar="VIDEO_OR_DIR...", help="Videos, or folders searched (with their subfolders) for videos.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for one .pose per video (made if missing; subfolders mirror an input folder's).")
+    ],
+    reduce: Annotated[
+        bool, typer.Option("--reduce", help="Write the 178-point holistic-178 layout instead of all 586 holistic points.")
+    ] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Videos extracted at once, each in its own process.")] = 1,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Extract again videos whose .pose already exists (default: skip them).")] = False,
+) -> None:
+    """Extract MediaPipe Holistic poses from videos, one .pose per video (needs: pip install "text2sign\\[extract]").
+
+    A finished output is skipped, so a stopped run resumes; a video that cannot be read is reported
+    and the others go on (the exit code is then 1)."""
+    from text2sign.data.extract import check_extract_available, extract_videos, find_videos
+
+    check_jobs(jobs)
+    check_extract_available()
+    if output.exists() and not output.is_dir():
+        raise Text2SignError(f"output folder {output} is a file")
+    pairs = [(video, output / relative.with_suffix(".pose")) for video, relative in find_videos(inputs)]
+    with extraction_progress() as callbacks:
+        report = extract_videos(pairs, reduce=reduce, jobs=jobs, overwrite=overwrite, **callbacks)
+    console.print(f"{report.summary()} -> {output}", highlight=False, markup=False, soft_wrap=True)
+    if report.failed:
+        raise Text2SignError(f"{len(report.failed)} of {len(pairs)} videos failed (listed above); the others are written")
+
+
+@prepare_app.command("lexicon")
+def prepare_lexicon(
+    src: Annotated[Path, typer.Argument(help="Folder of isolated-sign clips: videos, .pose or .npz files.")],
+    out: Annotated[Path, typer.Option("--out", help="Lexicon corpus directory to create (for generate --model concat --lexicon).")],
+    index: Annotated[
+        Optional[Path],
+        typer.Option("--index", help="CSV with columns path,text and optionally gloss,spoken_language,signed_language,signer (default: SRC/index.csv)."),
+    ] = None,
+    spoken: Annotated[Optional[str], typer.Option("--spoken", help="Spoken language of rows without a spoken_language.")] = None,
+    signed: Annotated[Optional[str], typer.Option("--signed", help="Signed language of rows without a signed_language.")] = None,
+    layout: Annotated[str, typer.Option("--layout", help="Skeleton layout of the lexicon's poses.")] = "holistic-178",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Videos extracted at once, each in its own process.")] = 1,
+    extracted: Annotated[
+        Optional[Path], typer.Option("--extracted", help="Folder for the poses extracted from videos, kept for later runs (default: OUT-extracted).")
+    ] = None,
+) -> None:
+    """Build a lexicon of isolated signs from a dictionary of clips: rest frames trimmed, duplicates and conflicts reported."""
+    from text2sign.data.dictionary import build_dictionary
+
+    check_jobs(jobs)
+    with extraction_progress() as callbacks:
+        report = build_dictionary(src, index or src / "index.csv", out, spoken, signed, layout, jobs, extracted, **callbacks)
+    print_warnings(report.notes)
+    if report.extraction is not None:
+        err_console.print(report.extraction.summary(), highlight=False, markup=False, soft_wrap=True)
+    corpus = report.corpus
+    print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
+    console.print(f"{len(corpus)} signs, {report.trimmed_frames} rest frames trimmed", highlight=False)
+
+
+@prepare_app.command("gan-nat-csv")
+def prepare_gan_nat_csv(
+    meta: Annotated[Path, typer.Argument(help="The GAN-NAT design's metadata CSV (feature_path, sentence_text or sentence, ...).")],
+    out: Annotated[Path, typer.Option("--out", help="Corpus directory to create.")],
+    stats: Annotated[
+        Optional[Path],
+        typer.Option("--stats", help="feature_mean/feature_std .npz: give it only if the .npy files hold standardised features, to undo that."),
+    ] = None,
+    face_map: Annotated[
+        Optional[str],
+        typer.Option("--face-map", help="The MediaPipe face-mesh index of each of the 94 face points: a file or a comma-separated list."),
+    ] = None,
+    root: Annotated[
+        Optional[Path], typer.Option("--root", help="Folder the CSV's feature paths are relative to (default: the CSV's folder, then the current one).")
+    ] = None,
+    fps: Annotated[float, typer.Option("--fps", help="Frame rate of the features (the files do not store it).")] = 25.0,
+    spoken: Annotated[Optional[str], typer.Option("--spoken", help="Spoken language of rows without a spoken_language column.")] = None,
+    signed: Annotated[Optional[str], typer.Option("--signed", help="Signed language of rows without a signed_language column.")] = None,
+) -> None:
+    """Import the GAN-NAT design's data: (T, 540) .npy features listed in a metadata CSV."""
+    from text2sign.data.gan_nat_csv import import_gan_nat_csv, parse_face_map
+
+    mapping = parse_face_map(face_map) if face_map else None
+    with progress_bar() as progress:
+        task = progress.add_task("GAN-NAT", total=None)
+        corpus = import_gan_nat_csv(meta, out, stats, mapping, root, fps, spoken, signed, on_item=lambda: progress.advance(task))
+    print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
+
+
+@prepare_app.command("latent-features")
+def prepare_latent_features(
+    data: Annotated[Path, typer.Argument(help="The latent-flow design's folder: {train,dev,test}/poses/ID.npz, {split}/nmms/ID.pkl, {split}.txt.")],
+    out: Annotated[Path, typer.Option("--out", help="Corpus directory to create.")],
+    spoken: Annotated[str, typer.Option("--spoken", help="Spoken language of the texts.")],
+    signed: Annotated[str, typer.Option("--signed", help="Signed language of the poses.")],
+    trust_pickles: Annotated[
+        bool,
+        typer.Option("--trust-pickles", help="Read the nmms/*.pkl pickles. Unpickling runs any code a file names: use only for files you made or trust."),
+    ] = False,
+    fps: Annotated[float, typer.Option("--fps", help="Frame rate of the features (the files do not store it).")] = 25.0,
+    trim_to_shorter: Annotated[
+        bool, typer.Option("--trim-to-shorter", help="Cut a pose and its NMMs to the shorter of the two, as the design's loader does, instead of failing.")
+    ] = False,
+) -> None:
+    """Import the latent-flow design's data into the 214-value layout latent-flow-214 (manual and non-manual kept apart)."""
+    from text2sign.data.latent_features import count_samples, import_latent_features
+
+    with progress_bar() as progress:
+        task = progress.add_task("latent features", total=count_samples(data) if data.is_dir() else None)
+        corpus = import_latent_features(data, out, spoken, signed, trust_pickles, fps, trim_to_shorter, on_item=lambda: progress.advance(task))
+    print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
+
+
+@prepare_app.command("openpose")
+def prepare_openpose(
+    src: Annotated[Path, typer.Argument(help="Folder with one folder of *_keypoints.json frames per clip (OpenPose's output, e.g. How2Sign).")],
+    index: Annotated[
+        Path, typer.Option("--index", help="CSV with columns name,text and optionally split,gloss,spoken_language,signed_language,signer.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Corpus directory to create.")],
+    fps: Annotated[float, typer.Option("--fps", help="Frame rate of the clips (OpenPose's JSON does not store it).")] = 25.0,
+    spoken: Annotated[Optional[str], typer.Option("--spoken", help="Spoken language of rows without a spoken_language.")] = None,
+    signed: Annotated[Optional[str], typer.Option("--signed", help="Signed language of rows without a signed_language.")] = None,
+) -> None:
+    """Import OpenPose JSON keypoints (BODY_25 + face 70 + hands) as .pose files in the openpose-137 layout."""
+    from text2sign.data.openpose import import_openpose
+
+    with progress_bar() as progress:
+        task = progress.add_task("OpenPose", total=None)
+        corpus = import_openpose(src, index, out, fps, spoken, signed, on_item=lambda: progress.advance(task))
+    print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
 
 
 @app.command()

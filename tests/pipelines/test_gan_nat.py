@@ -68,8 +68,14 @@ def test_frames_override_and_errors(pipeline):
         pipeline(["hello", " "], "en", "ase")
     with pytest.raises(TextError, match="text has 1001 characters; the limit is 1000"):
         pipeline("a" * 1001, "en", "ase")
-    assert pipeline("hez", "en", "ase").warnings == ["the model has never seen 'z'; they are read as unknown"]
-    with pytest.raises(TextError, match="never seen 'z'"):
+    # one rule with concat: what the model cannot sign is skipped and named, fails with strict,
+    # and fails when nothing is left
+    skipped = pipeline("hez", "en", "ase", frames=6)
+    assert skipped.warnings == ["skipped 'z': gan-nat has never seen it"]
+    assert np.allclose(skipped.outputs[0].data, pipeline("he", "en", "ase", frames=6).outputs[0].data)
+    with pytest.raises(TextError, match="nothing in 'zzz 42' can be signed by gan-nat"):
+        pipeline("zzz 42", "en", "ase")
+    with pytest.raises(TextError, match="gan-nat cannot sign 'z'"):
         pipeline("hez", "en", "ase", strict=True)
 
 

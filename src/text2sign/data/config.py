@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from text2sign.config import bounded
 
@@ -17,3 +18,8 @@ class PoseDataConfig:
     kinds: list[str] | None = None  # pose component kinds in the features (None: all but world)
     max_frames: int | None = bounded(None, min=1)
     signed_languages: list[str] | None = None  # None: every language in the corpus
+    # What a text-to-sign model reads: the item text, its gloss (the GAN-NAT design signs from the
+    # gloss when a corpus has one), or both (text.inputs.model_input).
+    input: Literal["text", "gloss", "both"] = "text"
+    signer: bool = False  # condition on the corpus `signer` column (a style id); --signer picks one
+

@@ -18,7 +18,7 @@ False in ``joint_mask`` and ``frame_mask``; ``lengths`` gives the real frame cou
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ class PoseBatch:
     signed_languages: list[str]
     spoken_languages: list[str]
     ids: list[str]
+    signers: list[str] = field(default_factory=list)
 
     def to(self, device: torch.device | str) -> PoseBatch:
         return PoseBatch(
@@ -56,6 +57,7 @@ class PoseBatch:
             self.signed_languages,
             self.spoken_languages,
             self.ids,
+            self.signers,
         )
 
     def __len__(self) -> int:
@@ -73,6 +75,7 @@ class PoseItem:
     signed_language: str = ""
     spoken_language: str = ""
     id: str = ""
+    signer: str = ""
 
 
 def kinds_layout(layout: Layout, kinds: tuple[str, ...] | None) -> Layout:
@@ -252,7 +255,7 @@ class PoseTextDataset(Dataset):
             seq = seq.resample(num_frames=self.max_frames)
         features, joint_mask = pose_features(seq, self.stats, self.kinds, normalized=True)
         return PoseItem(
-            features, joint_mask, item.text, item.gloss, item.signed_language, item.spoken_language, item.id
+            features, joint_mask, item.text, item.gloss, item.signed_language, item.spoken_language, item.id, item.signer
         )
 
 
@@ -280,6 +283,7 @@ def collate_pose_batch(items: Sequence[PoseItem]) -> PoseBatch:
         signed_languages=[it.signed_language for it in items],
         spoken_languages=[it.spoken_language for it in items],
         ids=[it.id for it in items],
+        signers=[it.signer for it in items],
     )
 
 

@@ -26,6 +26,7 @@ from text2sign.objectives.gan_nat import GanNatObjectiveConfig, build_gan_nat_ob
 from text2sign.pipelines.gan_nat import GanNatInferenceConfig, GanNatPipeline
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import ShoulderNormalization, compute_feature_stats, typical_frame
+from text2sign.text.inputs import model_input
 
 FAMILY = "gan-nat"
 SAMPLES = 2
@@ -51,6 +52,7 @@ def build(config) -> Experiment:
         items = [i for i in items if i.signed_language in data.signed_languages]
     if not items:
         raise CorpusError(f"{corpus.root} has no {data.train_split} items for the chosen languages")
+    model = _with_conditioning(model, data, items)
     transform = hands_relative_to_wrist if model.hand_relative else None
     dataset = PoseTextDataset(
         corpus, data.train_split, select_feature_stats(stats, layout, kinds), kinds,
@@ -70,7 +72,7 @@ def build(config) -> Experiment:
         config.objective,
         layout=layout,
         stats=stats,
-        texts=[i.text for i in items],
+        texts=[model_input(i.text, i.gloss, model.input) for i in items],
         signed_languages=[i.signed_language for i in items],
         fps=items[0].fps,
     )
@@ -92,7 +94,7 @@ def build(config) -> Experiment:
     def sample(generator, device):
         generate = pipeline(generator, device)
         return {
-            f"{item.signed_language}-{item.text}": generate(item.text, item.spoken_language, item.signed_language).outputs[0]
+            f"{item.signed_language}-{item.text}": _generate_item(generate, item).outputs[0]
             for item in sample_items
         }
 
@@ -117,6 +119,28 @@ def corpus_frame(corpus: Corpus, items) -> tuple[ShoulderNormalization, tuple[in
         raise CorpusError(f"{corpus.root}: {exc}") from None
 
 
+def _with_conditioning(model: GanNatConfig, data: PoseDataConfig, items) -> GanNatConfig:
+    """The model config reading what `data` asks for: text, gloss or both, and the signers."""
+    signers = list(model.text.signers)
+    if data.signer:
+        unnamed = [i.id for i in items if not i.signer]
+        if unnamed:
+            raise CorpusError(f"data.signer is on but {len(unnamed)} train items have no signer (e.g. {unnamed[0]})")
+        signers = sorted({i.signer for i in items})
+    for item in items:
+        model_input(item.text, item.gloss, data.input)  # every item must have what the model reads
+    text = dataclasses.replace(model.text, signers=signers)
+    return dataclasses.replace(model, input=data.input, text=text)
+
+
+def _generate_item(pipeline: GanNatPipeline, item):
+    """`item` signed by `pipeline`, reading what the model was trained on (its signer too)."""
+    cfg = pipeline.generator.cfg
+    gloss = item.gloss if cfg.input != "text" else None
+    signer = item.signer if item.signer in cfg.text.signers else None
+    return pipeline(item.text, item.spoken_language, item.signed_language, gloss=gloss, signer=signer)
+
+
 def _read_back_cer(pipeline, items):
     """Validation by back-translation: generate every dev item, read it with the shipped recognizer."""
     from text2sign.evaluation.metrics import cer
@@ -126,7 +150,7 @@ def _read_back_cer(pipeline, items):
 
     def validate(generator, device) -> dict[str, float]:
         generate = pipeline(generator, device)
-        poses = [generate(i.text, i.spoken_language, i.signed_language).outputs[0] for i in items]
+        poses = [_generate_item(generate, i).outputs[0] for i in items]
         read = recognizer.recognize(poses, [i.signed_language for i in items])
         return {"dev/cer": cer(read, [i.text for i in items])}
 

@@ -41,6 +41,7 @@ from text2sign.models.alignment import duration_ends, frame_token_index, per_fra
 from text2sign.pose.layout import DEFAULT_KINDS, check_kinds
 from text2sign.text.build import build_text_encoder
 from text2sign.text.encoders import TextEncoder, TextEncoderConfig
+from text2sign.text.inputs import INPUTS
 from text2sign.text.layers import TransformerBlock, lengths_to_mask, masked_mean, sinusoidal_embedding
 
 ALIGNMENTS = ("attention", "uniform", "durations")
@@ -93,6 +94,8 @@ class GanNatConfig:
     # Per-frame visibility of each component (e.g. a hand out of view): predicted, so that a
     # generated pose leaves out what real data would not show instead of drawing an average.
     visibility: bool = True
+    # What the text encoder reads (data.config.model_input): "text", "gloss" or "both".
+    input: str = "text"
     # Features hold hand joints as offsets from their wrist (data.torch_data.hands_relative_to_wrist),
     # so handshape -- what tells letters apart -- is not a ripple on top of arm movement.
     hand_relative: bool = False
@@ -107,6 +110,8 @@ class GanNatConfig:
         if not 1 <= self.min_frames <= self.max_frames or self.length_bin < 1:
             raise ConfigError("generator needs 1 <= min_frames <= max_frames and length_bin >= 1")
         check_kinds(self.kinds)
+        if self.input not in INPUTS:
+            raise ConfigError(f"generator input must be one of {', '.join(INPUTS)}, got {self.input!r}")
 
     @property
     def num_length_bins(self) -> int:

@@ -54,6 +54,7 @@ from text2sign.objectives.base import Objective
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.normalize import FeatureStats
 from text2sign.text.encoders import resolve_text_config
+from text2sign.text.inputs import model_input
 from text2sign.text.layers import masked_mean
 
 
@@ -318,10 +319,18 @@ class GanNatObjective(Objective):
         # Detached: the critic must not train the text encoder, nor the generator game its condition.
         return masked_mean(states, mask).detach() if self.discriminator.cond_dim else None
 
+    def encode_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token states of what the generator reads (text, gloss or both), conditioned on the
+        signed language and, for a model trained with signers, the signer."""
+        gen_cfg = self.generator.cfg
+        inputs = [model_input(t, g, gen_cfg.input) for t, g in zip(batch.texts, batch.glosses)]
+        signers = batch.signers if gen_cfg.text.signers else None
+        return self.generator.encode(inputs, batch.signed_languages, signers)
+
     def generator_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         real, frame_mask = batch.features, batch.frame_mask
-        states, text_mask = self.generator.encode(batch.texts, batch.signed_languages)
+        states, text_mask = self.encode_batch(batch)
         weights = feature_weights(frame_mask, batch.joint_mask, real.shape[-1] // batch.joint_mask.shape[-1])
         durations, losses = None, {}
         if self.generator.cfg.alignment == "durations":
@@ -372,7 +381,7 @@ class GanNatObjective(Objective):
     def discriminator_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         real, frame_mask = batch.features, batch.frame_mask
         with torch.no_grad():
-            states, text_mask = self.generator.encode(batch.texts, batch.signed_languages)
+            states, text_mask = self.encode_batch(batch)
             fake = self.generator(states, text_mask, batch.lengths, num_frames=real.shape[1])
         cond = self.text_condition(states, text_mask)
         if self.cfg.r1 > 0:

@@ -30,6 +30,8 @@ from text2sign.errors import CheckpointError, LanguageError, Text2SignError, Tex
 from text2sign.models.gan_nat import GanNatGenerator
 from text2sign.objectives.gan_nat import select_feature_stats
 from text2sign.pipelines.base import Notes, Pipeline, split_words
+from text2sign.text.encoders import normalize_text
+from text2sign.text.inputs import model_input
 from text2sign.pose.concatenate import WORD_PAUSE_FRAMES, join_words
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.normalize import FeatureStats, ShoulderNormalization
@@ -58,7 +60,7 @@ class GanNatInferenceConfig:
 class GanNatPipeline(Pipeline):
     name = FAMILY
     output = "pose"
-    options = frozenset({"frames", "signer"})
+    options = frozenset({"frames", "signer", "gloss"})
     stochastic = True
 
     def __init__(
@@ -153,21 +155,24 @@ class GanNatPipeline(Pipeline):
 
     def generate(
         self, texts, spoken, signed, *, num_samples, seed, strict, notes: Notes, frames: int | None = None,
-        signer: str | None = None,
+        signer: str | None = None, gloss: str | list[str] | None = None,
     ) -> list[list[PoseSequence]]:
         """`frames` fixes the length (of each word, for a word-level model); sample k of every text
-        uses style noise seeded by ``seed + k``."""
+        uses style noise seeded by ``seed + k``; `signer` picks a style a model trained with signers
+        knows (default: its first); `gloss` (one per text) is what a model trained on glosses reads."""
         seed = self.inference.seed if seed is None else seed
+        signer = self._signer(signer)
+        inputs = self._inputs(texts, gloss)
         if not self.signs_words_separately:
-            self._check_vocabulary(texts, strict, notes)
-            per_sample = [self._generate(texts, signed, frames, seed + k, signer) for k in range(num_samples)]
+            inputs = [self._signable(text, [text], strict, notes)[0] for text in inputs]
+            per_sample = [self._generate(inputs, signed, frames, seed + k, signer) for k in range(num_samples)]
             return [[self._place(sample[i]) for sample in per_sample] for i in range(len(texts))]
-        words = [split_words(text) for text in texts]
-        for text, text_words in zip(texts, words):
-            if not text_words:
+        words = []
+        for text in inputs:
+            if not split_words(text):
                 raise TextError(f"text {text!r} has no words to sign (only punctuation)")
+            words.append(self._signable(text, split_words(text), strict, notes))
         flat = [w for text_words in words for w in text_words]
-        self._check_vocabulary(flat, strict, notes)
         out: list[list[PoseSequence]] = [[] for _ in texts]
         for k in range(num_samples):
             signed_words = iter(self._generate(flat, signed, frames, seed + k, signer))
@@ -178,15 +183,52 @@ class GanNatPipeline(Pipeline):
     def _place(self, seq: PoseSequence) -> PoseSequence:
         return self.frame.invert(seq, self.inference.canvas).fit_canvas()
 
-    def _check_vocabulary(self, texts: list[str], strict: bool, notes: Notes) -> None:
+    def _inputs(self, texts: list[str], gloss: str | list[str] | None) -> list[str]:
+        """What the generator reads for each text (see ``data.input``)."""
+        mode = self.generator.cfg.input
+        if mode == "text":
+            if gloss is not None:
+                raise Text2SignError(f"this {self.name} model reads text only; a gloss does not apply")
+            return texts
+        if gloss is None:
+            if mode == "both":
+                raise TextError(f"this {self.name} model reads text and gloss: give the gloss too (--gloss)")
+            return texts  # a gloss model's text is its gloss
+        glosses = [gloss] if isinstance(gloss, str) else list(gloss)
+        if len(glosses) != len(texts):
+            raise Text2SignError(f"{len(glosses)} glosses for {len(texts)} texts")
+        return [model_input(t, g, mode) for t, g in zip(texts, glosses)]
+
+    def _signer(self, signer: str | None) -> str | None:
+        known = self.generator.cfg.text.signers
+        if signer is None:
+            return known[0] if known else None
+        if not known:
+            raise Text2SignError(f"this {self.name} model was trained without signers; --signer does not apply")
+        if signer not in known:
+            raise Text2SignError(f"unknown signer {signer!r}; this model knows: {', '.join(known)}")
+        return signer
+
+    def _signable(self, text: str, pieces: list[str], strict: bool, notes: Notes) -> list[str]:
+        """`pieces` of `text` as the model can sign them. A character model skips characters it has
+        never seen (said in `notes`; an error with `strict`, or when nothing is left), as concat
+        skips what its lexicon lacks; other encoders read unseen words as unknown, with a note."""
         encoder = self.generator.text_encoder
-        encoder.check_texts(texts)
-        unknown = [tok for text in texts for tok in encoder.unknown_tokens(text)]
-        if unknown:
-            shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
-            if strict:
-                raise TextError(f"the model has never seen {shown}")
-            notes.warn(f"the model has never seen {shown}; they are read as unknown")
+        unknown = [tok for piece in pieces for tok in encoder.unknown_tokens(piece) if not tok.isspace()]
+        if not unknown:
+            return pieces
+        shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
+        if strict:
+            raise TextError(f"{self.name} cannot sign {shown}")
+        if self.generator.cfg.text.kind != "char":
+            notes.warn(f"{self.name} has never seen {shown}; read as unknown")
+            return pieces
+        kept = ["".join(ch for ch in normalize_text(p, encoder.config.lowercase) if not encoder.unknown_tokens(ch)) for p in pieces]
+        kept = [p for p in kept if p.strip()]
+        if not kept:
+            raise TextError(f"nothing in {text!r} can be signed by {self.name} in this alphabet")
+        notes.warn(f"skipped {shown}: {self.name} has never seen {'it' if len(set(unknown)) == 1 else 'them'}")
+        return kept
 
     def _generate(self, texts: list[str], signed: str, frames: int | None, seed: int, signer: str | None) -> list[PoseSequence]:
         cfg = self.generator.cfg
