@@ -148,3 +148,23 @@ def test_outputs_with_nan_never_reach_a_file():
 
     with pytest.raises(Text2SignError, match="model broken produced NaN or infinite coordinates"):
         Broken()("hi", "en", "ase")
+
+
+def test_a_two_person_file_must_say_which_person(tmp_path, capsys):
+    from pose_format.numpy.pose_body import NumPyPoseBody
+
+    from text2sign.pose.io import read_pose, to_pose_format
+
+    one = to_pose_format(fake_pose(5, seed=1))
+    two_people = np.concatenate([one.body.data, one.body.data + 50], axis=1)  # (T, 2, J, D)
+    one.body = NumPyPoseBody(fps=one.body.fps, data=two_people, confidence=np.concatenate([one.body.confidence] * 2, axis=1))
+    path = tmp_path / "two.pose"
+    with open(path, "wb") as f:
+        one.write(f)
+    assert run(["info", str(path)]) == 1
+    assert "holds 2 people; pick one with --person 0 to 1" in one_error_line(capsys)
+    assert run(["render", str(path), "--person", "1", "-o", str(tmp_path / "two.gif")]) == 0
+    second = read_pose(path, person=1)
+    assert np.allclose(second.data[second.mask], read_pose(path, person=0).data[second.mask] + 50)
+    assert run(["info", str(path), "--person", "2"]) == 1
+    assert "person 2 does not exist" in one_error_line(capsys)

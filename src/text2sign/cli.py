@@ -166,6 +166,7 @@ def render(
     height: Annotated[int, typer.Option("--height", help="Frame height in pixels.")] = 384,
     fps: Annotated[Optional[float], typer.Option("--fps", help="Output frame rate (default: the pose's).")] = None,
     hide: Annotated[str, typer.Option("--hide", help="Component kinds not drawn, comma-separated (face, world, ...).")] = "world",
+    person: Annotated[Optional[int], typer.Option("--person", help="Which person of a .pose file with several (0, 1, ...).")] = None,
 ) -> None:
     """Draw a pose file as a GIF, an MP4 or a PNG contact sheet."""
     from text2sign.fileio import check_output_path
@@ -180,7 +181,7 @@ def render(
     if fps is not None:
         check_output_fps(fps, "--fps")
     hidden = parse_hide(hide)
-    pose = load_pose(input)
+    pose = load_pose(input, person)
     with frame_progress(f"drawing {output.name}", output) as on_frame:
         render_pose(pose, output, width=width, height=height, fps=fps, hide=hidden, **on_frame)
     console.print(f"{pose.num_frames} frames -> {output}", highlight=False, markup=False, soft_wrap=True)
@@ -420,7 +421,10 @@ def prepare_openpose(
 
 
 @app.command()
-def info(path: Annotated[Path, typer.Argument(help="A .pose/.npz file, a corpus, a checkpoint or a training run directory.")]) -> None:
+def info(
+    path: Annotated[Path, typer.Argument(help="A .pose/.npz file, a corpus, a checkpoint or a training run directory.")],
+    person: Annotated[Optional[int], typer.Option("--person", help="Which person of a .pose file with several (0, 1, ...).")] = None,
+) -> None:
     """Describe a pose file (layout, frames, fps), a corpus (splits, languages), a checkpoint
     (family, config, parameters, metrics) or a run (its checkpoints)."""
     if not path.exists():
@@ -440,7 +444,7 @@ def info(path: Annotated[Path, typer.Argument(help="A .pose/.npz file, a corpus,
         return
     from text2sign.pose.io import load_pose
 
-    pose = load_pose(path)
+    pose = load_pose(path, person)
     table = Table(title=f"{path}: {pose.layout.name}, {pose.num_frames} frames at {pose.fps:g} fps ({pose.duration:.2f} s)")
     table.add_column("component")
     table.add_column("kind")
@@ -751,6 +755,7 @@ def recognize(
         typer.Option("--corrupt", help="Score corrupted references instead: time-shuffle or letter-swap (corpus input only)."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of --corrupt.")] = 0,
+    person: Annotated[Optional[int], typer.Option("--person", help="Which person of a .pose file with several (0, 1, ...).")] = None,
 ) -> None:
     """Print the text a recognizer reads from a pose file, or its CER/WER on a corpus split."""
     from text2sign.evaluation.recognizer import Recognizer
@@ -767,7 +772,7 @@ def recognize(
         raise Text2SignError("--corrupt needs a corpus directory (it corrupts a split's references)")
     from text2sign.pose.io import load_pose
 
-    (text,) = recognizer.recognize([load_pose(input)], [signed])
+    (text,) = recognizer.recognize([load_pose(input, person)], [signed])
     console.print(text, highlight=False, markup=False)
 
 

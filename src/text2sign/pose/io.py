@@ -97,7 +97,9 @@ def to_pose_format(seq: PoseSequence, width: int | None = None, height: int | No
     return Pose(header, body)
 
 
-def read_pose(path: str | Path, person: int = 0) -> PoseSequence:
+def read_pose(path: str | Path, person: int | None = None) -> PoseSequence:
+    """One person of a ``.pose`` file. `person` None: the only one; a file with several people
+    must name one (signing is one person's; averaging or guessing would be wrong silently)."""
     path = Path(path)
     if not path.is_file():
         raise PoseFileError(f"pose file not found: {path}")
@@ -108,6 +110,12 @@ def read_pose(path: str | Path, person: int = 0) -> PoseSequence:
         pose = Pose.read(payload)
     except Exception as exc:  # pose-format raises struct/Unicode/Value errors on foreign or cut files
         raise PoseFileError(f"{path} is not a readable .pose file ({type(exc).__name__}: {exc})") from None
+    shape = np.shape(pose.body.data)  # (frames, people, points, dims)
+    people = shape[1] if len(shape) == 4 else 1
+    if person is None:
+        if people > 1:
+            raise PoseFileError(f"{path} holds {people} people; pick one with --person 0 to {people - 1}")
+        person = 0
     try:
         return from_pose_format(pose, person)
     except InvalidPoseError as exc:
@@ -218,12 +226,14 @@ def write_skels(sequences: Iterable[PoseSequence], path: str | Path) -> Path:
 POSE_SUFFIXES = (".pose", ".npz")
 
 
-def load_pose(path: str | Path) -> PoseSequence:
-    """Read a ``.pose`` or ``.npz`` pose by its suffix."""
+def load_pose(path: str | Path, person: int | None = None) -> PoseSequence:
+    """Read a ``.pose`` or ``.npz`` pose by its suffix (`person`: see :func:`read_pose`)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".pose":
-        return read_pose(path)
+        return read_pose(path, person)
     if suffix == ".npz":
+        if person not in (None, 0):
+            raise PoseFileError(f"{path}: an .npz pose holds one person; --person {person} does not exist")
         return read_npz(path)
     raise PoseFileError(f"{path}: unknown pose file type {suffix or '(none)'}; use .pose or .npz")
 
