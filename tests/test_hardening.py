@@ -168,3 +168,15 @@ def test_a_two_person_file_must_say_which_person(tmp_path, capsys):
     assert np.allclose(second.data[second.mask], read_pose(path, person=0).data[second.mask] + 50)
     assert run(["info", str(path), "--person", "2"]) == 1
     assert "person 2 does not exist" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("model", ["concat", "fs-gan-nat", "spoken-to-signed"])
+def test_every_model_applies_one_rule_to_what_it_cannot_sign(model, tmp_path, capsys):
+    out = tmp_path / "x.pose"
+    for text in ("2026", "مرحبا", "👋🏽🎉"):
+        assert run(["generate", text, "--model", model, "-o", str(out)]) == 1
+        assert "can be signed" in one_error_line(capsys)
+    assert run(["generate", "hi 👋🏽", "--model", model, "-o", str(out)]) == 0
+    assert "warning: skipped '👋', '🏽'" in capsys.readouterr().err
+    assert run(["generate", "hi 👋🏽", "--model", model, "--strict", "-o", str(tmp_path / "y.pose")]) == 1
+    assert "'👋'" in one_error_line(capsys) and not (tmp_path / "y.pose").exists()

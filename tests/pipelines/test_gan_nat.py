@@ -71,7 +71,7 @@ def test_frames_override_and_errors(pipeline):
     # one rule with concat: what the model cannot sign is skipped and named, fails with strict,
     # and fails when nothing is left
     skipped = pipeline("hez", "en", "ase", frames=6)
-    assert skipped.warnings == ["skipped 'z': gan-nat has never seen it"]
+    assert skipped.warnings == ["skipped 'z': gan-nat has never seen it in ase"]
     assert np.allclose(skipped.outputs[0].data, pipeline("he", "en", "ase", frames=6).outputs[0].data)
     with pytest.raises(TextError, match="nothing in 'zzz 42' can be signed by gan-nat"):
         pipeline("zzz 42", "en", "ase")
@@ -204,8 +204,7 @@ def test_shipped_fs_gan_nat_model_generates_every_language():
     from text2sign.families import MODELS
     from text2sign.pipelines import load_pipeline
 
-    # Shipped before checkpoints had their own model and inference sections: format 1 still loads.
-    assert read_meta(MODELS["fs-gan-nat"].checkpoint).version == 1
+    assert read_meta(MODELS["fs-gan-nat"].checkpoint).metadata["alphabets"]["ase"] == "abcdefghijklmnopqrstuvwxyz"
     shipped = load_pipeline("fs-gan-nat")
     assert len(shipped.signed_languages) == 19
     (hello,) = shipped(["hello"], spoken="en", signed="ase").outputs
@@ -238,3 +237,23 @@ def test_build_measures_the_training_corpus_frame_into_the_inference_section(tin
     # Training's samples (and dev CER) come from a pipeline in that frame too.
     for sample in experiment.sample(experiment.objective.generator, "cpu").values():
         assert sample.canvas[0] >= canvas[0] and sample.canvas[1] >= canvas[1]
+
+
+def test_a_format_1_checkpoint_still_loads_and_signs_the_same(tmp_path):
+    """fs-gan-nat shipped in format 1 (the whole experiment only) until 2026-12-01; such a
+    checkpoint must load and sign exactly as its format-2 conversion does."""
+    import shutil
+
+    from text2sign.checkpoints import read_meta
+    from text2sign.families import MODELS
+    from text2sign.pipelines import load_pipeline
+
+    old = tmp_path / "fs-gan-nat-v1"
+    shutil.copytree(MODELS["fs-gan-nat"].checkpoint, old)
+    meta = read_meta(old)
+    experiment = {**meta.experiment, "model": meta.model}
+    v1 = {"format": "text2sign-checkpoint", "version": 1, "step": meta.step, "model_class": "x", "experiment": experiment}
+    (old / "config.json").write_text(json.dumps(v1))
+    assert read_meta(old).version == 1
+    loaded, shipped = load_pipeline(str(old)), load_pipeline("fs-gan-nat")
+    assert np.array_equal(loaded("hello", "en", "ase").outputs[0].data, shipped("hello", "en", "ase").outputs[0].data)

@@ -106,7 +106,8 @@ def build(config) -> Experiment:
     resolved = dataclasses.replace(config, model=objective.generator.cfg, inference=inference)
     return Experiment(
         objective, dataset, dev_data=dev_set, validate=validate, metric=metric, collate_fn=collate_pose_batch,
-        feature_stats=stats, sample=sample, config=resolved, metadata={"language_pairs": [list(p) for p in pairs]},
+        feature_stats=stats, sample=sample, config=resolved,
+        metadata={"language_pairs": [list(p) for p in pairs], "alphabets": alphabets(items, resolved.model)},
     )
 
 
@@ -131,6 +132,17 @@ def _with_conditioning(model: GanNatConfig, data: PoseDataConfig, items) -> GanN
         model_input(item.text, item.gloss, data.input)  # every item must have what the model reads
     text = dataclasses.replace(model.text, signers=signers)
     return dataclasses.replace(model, input=data.input, text=text)
+
+
+def alphabets(items, model: GanNatConfig) -> dict[str, str]:
+    """The characters each signed language's training inputs use, as the text encoder reads them."""
+    from text2sign.text.encoders import normalize_text
+
+    seen: dict[str, set[str]] = {}
+    for item in items:
+        text = normalize_text(model_input(item.text, item.gloss, model.input), model.text.lowercase)
+        seen.setdefault(item.signed_language, set()).update(ch for ch in text if not ch.isspace())
+    return {lang: "".join(sorted(chars)) for lang, chars in sorted(seen.items())}
 
 
 def _generate_item(pipeline: GanNatPipeline, item):

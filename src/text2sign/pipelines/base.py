@@ -159,3 +159,9 @@ def split_words(text: str) -> list[str]:
     """Words of `text`: punctuation separates words and is not signed."""
     cleaned = "".join(" " if unicodedata.category(ch).startswith(("P", "Z", "C")) else ch for ch in text)
     return cleaned.split()
+
+
+def skipped(unknown: Sequence[str], reason: str) -> str:
+    """The one warning for characters a model skips: ``skipped 'x', 'y': <reason> them``."""
+    distinct = list(dict.fromkeys(unknown))
+    return f"skipped {', '.join(repr(u) for u in distinct)}: {reason.format(it='it' if len(distinct) == 1 else 'them')}"

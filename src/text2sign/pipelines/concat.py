@@ -12,7 +12,7 @@ from pathlib import Path
 
 from text2sign.data.lexicon import DEFAULT_LAYOUT, Lexicon, normalize_key
 from text2sign.errors import InvalidPoseError, TextError
-from text2sign.pipelines.base import MAX_TEXT_CHARS, Notes, Pipeline, check_text, split_words
+from text2sign.pipelines.base import MAX_TEXT_CHARS, Notes, Pipeline, check_text, skipped, split_words
 from text2sign.pose.concatenate import WORD_PAUSE_FRAMES, PreparedClip, compose
 from text2sign.pose.layout import get_layout
 from text2sign.pose.sequence import PoseSequence
@@ -98,11 +98,10 @@ class ConcatPipeline(Pipeline):
                 letters[-1] = PlannedSign(letters[-1].key, letters[-1].clip, True, True)
             plan.extend(letters)
         if unknown:
-            names = ", ".join(repr(u) for u in dict.fromkeys(unknown))
             if strict:
-                raise TextError(f"no sign for {names} in {signed}")
+                raise TextError(f"no sign for {', '.join(repr(u) for u in dict.fromkeys(unknown))} in {signed}")
             if notes is not None:
-                notes.warn(f"skipped {names}: no sign for {'it' if len(set(unknown)) == 1 else 'them'} in {signed}")
+                notes.warn(skipped(unknown, f"no sign for {{it}} in {signed}"))
         if not plan:
             raise TextError(f"nothing in {text!r} can be signed in {signed}")
         return plan

@@ -29,7 +29,7 @@ from text2sign.data.torch_data import hands_from_wrist_offsets
 from text2sign.errors import CheckpointError, LanguageError, Text2SignError, TextError
 from text2sign.models.gan_nat import GanNatGenerator
 from text2sign.objectives.gan_nat import select_feature_stats
-from text2sign.pipelines.base import Notes, Pipeline, split_words
+from text2sign.pipelines.base import Notes, Pipeline, skipped, split_words
 from text2sign.text.encoders import normalize_text
 from text2sign.text.inputs import model_input
 from text2sign.pose.concatenate import WORD_PAUSE_FRAMES, join_words
@@ -70,7 +70,11 @@ class GanNatPipeline(Pipeline):
         language_pairs: list[tuple[str, str]] | None = None,
         inference: GanNatInferenceConfig | None = None,
         device: str | torch.device = "cpu",
+        alphabets: dict[str, str] | None = None,
     ):
+        """`alphabets`: for a character model, the characters seen in training per signed
+        language (checkpoint metadata): a vocabulary shared by many alphabets must not let one
+        language sign another's letters."""
         cfg = generator.cfg
         if not cfg.layout or cfg.fps <= 0:
             raise CheckpointError("the generator config does not say its layout and fps (build it with the data)")
@@ -83,6 +87,7 @@ class GanNatPipeline(Pipeline):
         self.generator = generator.to(device).eval()
         self.device = torch.device(device)
         self.language_pairs_known = [tuple(p) for p in language_pairs] if language_pairs else None
+        self.alphabets = {lang: set(chars) for lang, chars in (alphabets or {}).items()}
         self.inference = inference or GanNatInferenceConfig()
         center = self.inference.shoulder_center
         if len(center) != self.layout.dims:
@@ -96,8 +101,11 @@ class GanNatPipeline(Pipeline):
         """The pipeline of a loaded gan-nat :class:`~text2sign.checkpoints.Checkpoint`."""
         if checkpoint.feature_stats is None:
             raise CheckpointError(f"{checkpoint.path} is incomplete: normalization.json is missing")
-        pairs = checkpoint.metadata.get("language_pairs")
-        return cls(checkpoint.model, checkpoint.feature_stats, language_pairs=pairs, inference=checkpoint.inference, device=device)
+        meta = checkpoint.metadata
+        return cls(
+            checkpoint.model, checkpoint.feature_stats, language_pairs=meta.get("language_pairs"),
+            inference=checkpoint.inference, device=device, alphabets=meta.get("alphabets"),
+        )
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> GanNatPipeline:
@@ -115,9 +123,10 @@ class GanNatPipeline(Pipeline):
         from text2sign.checkpoints import save_checkpoint
 
         pairs = [list(p) for p in self.language_pairs_known] if self.language_pairs_known else None
+        alphabets = {lang: "".join(sorted(chars)) for lang, chars in self.alphabets.items()}
         return save_checkpoint(
             Path(path), FAMILY, self.generator, self.generator.cfg, inference=self.inference,
-            feature_stats=self.stats, metadata={"language_pairs": pairs},
+            feature_stats=self.stats, metadata={"language_pairs": pairs, "alphabets": alphabets},
         )
 
     # --- inference ----------------------------------------------------------------------------
@@ -164,14 +173,14 @@ class GanNatPipeline(Pipeline):
         signer = self._signer(signer)
         inputs = self._inputs(texts, gloss)
         if not self.signs_words_separately:
-            inputs = [self._signable(text, [text], strict, notes)[0] for text in inputs]
+            inputs = [self._signable(text, [text], signed, strict, notes)[0] for text in inputs]
             per_sample = [self._generate(inputs, signed, frames, seed + k, signer) for k in range(num_samples)]
             return [[self._place(sample[i]) for sample in per_sample] for i in range(len(texts))]
         words = []
         for text in inputs:
             if not split_words(text):
                 raise TextError(f"text {text!r} has no words to sign (only punctuation)")
-            words.append(self._signable(text, split_words(text), strict, notes))
+            words.append(self._signable(text, split_words(text), signed, strict, notes))
         flat = [w for text_words in words for w in text_words]
         out: list[list[PoseSequence]] = [[] for _ in texts]
         for k in range(num_samples):
@@ -209,12 +218,22 @@ class GanNatPipeline(Pipeline):
             raise Text2SignError(f"unknown signer {signer!r}; this model knows: {', '.join(known)}")
         return signer
 
-    def _signable(self, text: str, pieces: list[str], strict: bool, notes: Notes) -> list[str]:
-        """`pieces` of `text` as the model can sign them. A character model skips characters it has
-        never seen (said in `notes`; an error with `strict`, or when nothing is left), as concat
-        skips what its lexicon lacks; other encoders read unseen words as unknown, with a note."""
+    def _signable(self, text: str, pieces: list[str], signed: str, strict: bool, notes: Notes) -> list[str]:
+        """`pieces` of `text` as the model can sign them in `signed`. A character model skips
+        characters it has never seen for that language (said in `notes`; an error with `strict`,
+        or when nothing is left), as concat skips what its lexicon lacks; other encoders read
+        unseen words as unknown, with a note."""
         encoder = self.generator.text_encoder
-        unknown = [tok for piece in pieces for tok in encoder.unknown_tokens(piece) if not tok.isspace()]
+        alphabet = self.alphabets.get(signed)
+        lowercase = encoder.config.lowercase
+
+        def unseen(piece: str) -> list[str]:
+            out = [tok for tok in encoder.unknown_tokens(piece) if not tok.isspace()]
+            if alphabet is not None and self.generator.cfg.text.kind == "char":
+                out += [ch for ch in normalize_text(piece, lowercase) if not ch.isspace() and ch not in alphabet and ch not in out]
+            return out
+
+        unknown = [tok for piece in pieces for tok in unseen(piece)]
         if not unknown:
             return pieces
         shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
@@ -223,11 +242,11 @@ class GanNatPipeline(Pipeline):
         if self.generator.cfg.text.kind != "char":
             notes.warn(f"{self.name} has never seen {shown}; read as unknown")
             return pieces
-        kept = ["".join(ch for ch in normalize_text(p, encoder.config.lowercase) if not encoder.unknown_tokens(ch)) for p in pieces]
+        kept = ["".join(ch for ch in normalize_text(p, lowercase) if not unseen(ch)) for p in pieces]
         kept = [p for p in kept if p.strip()]
         if not kept:
             raise TextError(f"nothing in {text!r} can be signed by {self.name} in this alphabet")
-        notes.warn(f"skipped {shown}: {self.name} has never seen {'it' if len(set(unknown)) == 1 else 'them'}")
+        notes.warn(skipped(unknown, f"{self.name} has never seen {{it}} in {signed}"))
         return kept
 
     def _generate(self, texts: list[str], signed: str, frames: int | None, seed: int, signer: str | None) -> list[PoseSequence]:

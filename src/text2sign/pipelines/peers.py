@@ -15,7 +15,7 @@ import io
 
 from text2sign.data.lexicon import DEFAULT_FPS, DEFAULT_LAYOUT
 from text2sign.errors import LanguageError, TextError
-from text2sign.pipelines.base import Pipeline
+from text2sign.pipelines.base import Pipeline, skipped, split_words
 from text2sign.pose.io import from_pose_format
 from text2sign.pose.sequence import PoseSequence
 
@@ -27,6 +27,7 @@ class SpokenToSignedPipeline(Pipeline):
         from spoken_to_signed.gloss_to_pose.lookup.fingerspelling_lookup import FingerspellingPoseLookup
 
         self.lookup = FingerspellingPoseLookup()
+        self._alphabet = None  # our reader of the same lexicon, to find what it cannot spell
         self.layout = layout
         self.fps = fps
 
@@ -45,7 +46,28 @@ class SpokenToSignedPipeline(Pipeline):
             raise LanguageError(f"spoken-to-signed has no fingerspelling for {spoken}->{signed}; it has {pairs}")
 
     def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes) -> list[list[PoseSequence]]:
-        return [[self._one(text, spoken, signed)] * num_samples for text in texts]
+        return [[self._one(self._signable(text, signed, strict, notes), spoken, signed)] * num_samples for text in texts]
+
+    def _signable(self, text: str, signed: str, strict: bool, notes) -> str:
+        """`text` without the characters the package's alphabet for `signed` lacks (the rule every
+        pipeline follows: skipped and named, an error with `strict` or when nothing is left);
+        left in, they make the package fail on the whole text or drop them silently."""
+        if self._alphabet is None:
+            from text2sign.data.lexicon import Lexicon
+
+            self._alphabet = Lexicon.fingerspelling()
+        words = split_words(text)
+        unknown = [ch for word in words for ch in self._alphabet.spell(word, signed)[1]]
+        if not unknown:
+            return text
+        if strict:
+            raise TextError(f"no sign for {', '.join(repr(u) for u in dict.fromkeys(unknown))} in {signed}")
+        dropped = set(unknown)
+        kept = [w for w in ("".join(c for c in word if c.lower() not in dropped) for word in words) if w]
+        if not kept:
+            raise TextError(f"nothing in {text!r} can be signed in {signed}")
+        notes.warn(skipped(unknown, f"no sign for {{it}} in {signed}"))
+        return " ".join(kept)
 
     def _one(self, text: str, spoken: str, signed: str) -> PoseSequence:
         from spoken_to_signed.gloss_to_pose import gloss_to_pose
@@ -57,6 +79,6 @@ class SpokenToSignedPipeline(Pipeline):
                 sentences = text_to_gloss(text, language=spoken)
                 glosses = [item for sentence in sentences for item in sentence]
                 pose = gloss_to_pose(glosses, self.lookup, spoken, signed).pose
-            except FileNotFoundError as exc:
+            except Exception as exc:  # noqa: BLE001 -- the package raises a bare Exception ("No poses found for ...")
                 raise TextError(f"spoken-to-signed cannot sign {text!r}: {exc}") from None
         return from_pose_format(pose).to_layout(self.layout).resample(fps=self.fps).fit_canvas()
