@@ -180,3 +180,10 @@ def test_every_model_applies_one_rule_to_what_it_cannot_sign(model, tmp_path, ca
     assert "warning: skipped '👋', '🏽'" in capsys.readouterr().err
     assert run(["generate", "hi 👋🏽", "--model", model, "--strict", "-o", str(tmp_path / "y.pose")]) == 1
     assert "'👋'" in one_error_line(capsys) and not (tmp_path / "y.pose").exists()
+
+
+def test_the_same_seed_gives_byte_identical_files(tmp_path):
+    paths = [tmp_path / f"{n}.pose" for n in "abc"]
+    for path, seed in zip(paths, ("5", "5", "6")):
+        assert run(["generate", "hello", "--model", "fs-gan-nat", "--seed", seed, "-o", str(path)]) == 0
+    assert paths[0].read_bytes() == paths[1].read_bytes() != paths[2].read_bytes()
