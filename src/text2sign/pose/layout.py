@@ -18,7 +18,14 @@ name               joints  what it is
                            elbows, wrists, hips), 128 face contour points, 2 x 21 hands
 ``phoenix-50``     50      Progressive Transformers' PHOENIX-2014T skeleton: OpenPose's 8
                            upper-body joints, left hand, right hand; 3D, in PT's units
+``openpose-137``   137     OpenPose BODY_25 + face 70 + 2 x 21 hands (``prepare openpose``)
+``gan-nat-540``    540     the GAN-NAT design's features: 33 body, 2 x 21 hands, 94 face
+                           points (``prepare gan-nat-csv`` without ``--face-map``)
+``latent-flow-214`` 214    the latent-flow design's 150 manual + 64 non-manual values
+                           (``prepare latent-features``)
 =================  ======  ==========================================================
+
+The last three are built in :mod:`text2sign.pose.imported_layouts` when first asked for.
 
 phoenix-50 carries OpenPose's own component and point names, spelled as pose-format spells
 them (``pose_keypoints_2d``/``RShoulder``, ``hand_left_keypoints_2d``/``BASE``, ...): the data is
@@ -335,6 +342,17 @@ def _phoenix() -> Layout:
     )
 
 
+def _imported(factory: str):
+    """A layout of imported data (pose/imported_layouts.py), built from the holistic one on first use."""
+
+    def make() -> Layout:
+        from text2sign.pose import imported_layouts
+
+        return getattr(imported_layouts, factory)()
+
+    return make
+
+
 _FACTORIES = {
     "holistic": _holistic_full,
     "holistic-576": lambda: _holistic_variant("holistic-576", 468, world=True),
@@ -342,6 +360,9 @@ _FACTORIES = {
     "holistic-543": lambda: _holistic_variant("holistic-543", 468, world=False),
     "holistic-178": _holistic_reduced,
     "phoenix-50": _phoenix,
+    "openpose-137": _imported("openpose_layout"),
+    "gan-nat-540": _imported("gan_nat_layout"),
+    "latent-flow-214": _imported("latent_flow_layout"),
 }
 
 LAYOUT_NAMES = tuple(_FACTORIES)

