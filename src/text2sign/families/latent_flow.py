@@ -1,0 +1,148 @@
+"""The `latent-flow` family (design "latent flow", stage 2): text-conditioned flow matching on pose latents.
+
+Network :class:`LatentGenerator` in ``flow`` mode (``models/latent.py``), objective
+:class:`LatentFlowObjective` (``objectives/latent.py``), pipeline :class:`LatentPipeline`
+(``pipelines/latent.py``), config ``configs/fs-latent-flow.yaml``. It starts from a
+``latent-ae`` checkpoint (``init: {autoencoder: DIR}``): the autoencoder's config, decoder
+weights and feature statistics are copied into every checkpoint of this family, which therefore
+loads alone; its encoder makes the training targets and is not saved.
+
+:func:`build_stage2` is shared with ``latent-regressor`` and ``latent-distill``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from text2sign.data.torch_data import collate_pose_batch
+from text2sign.errors import ConfigError, CorpusError
+from text2sign.families.gan_nat import _read_back_cer, _with_conditioning, alphabets, corpus_frame
+from text2sign.families.latent_ae import latent_data, tiny_autoencoder
+from text2sign.families.registry import Experiment, register_family
+from text2sign.models.latent import LatentGenerator, LatentGeneratorConfig
+from text2sign.objectives.latent import LatentFlowObjective, LatentObjectiveConfig
+from text2sign.pipelines.latent import LatentInferenceConfig, LatentPipeline
+from text2sign.text.encoders import resolve_text_config
+from text2sign.text.inputs import model_input
+
+FAMILY = "latent-flow"
+SAMPLES = 2
+
+
+def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoencoder") -> Experiment:
+    """A stage-2 experiment: `make_objective(generator, earlier_checkpoint, objective_config)`."""
+    from text2sign.checkpoints import load_checkpoint
+
+    if init_key not in config.init:
+        raise ConfigError(f"family {config.family} needs init.{init_key}: a checkpoint directory of the earlier stage")
+    earlier = load_checkpoint(config.init[init_key])
+    if earlier.feature_stats is None:
+        raise ConfigError(f"init.{init_key} {earlier.path} has no normalization.json")
+    if init_key == "autoencoder":
+        if earlier.family.name != "latent-ae":
+            raise ConfigError(f"init.autoencoder {earlier.path} is a {earlier.family.name} checkpoint, not latent-ae")
+        ae = earlier.model_config
+        model: LatentGeneratorConfig = dataclasses.replace(config.model, autoencoder=ae, mode=mode)
+    else:
+        if not isinstance(earlier.model, LatentGenerator):
+            raise ConfigError(f"init.{init_key} {earlier.path} is a {earlier.family.name} checkpoint, not a latent generator")
+        model = dataclasses.replace(earlier.model.cfg, step_conditioned=True)
+        ae = model.autoencoder
+    data = latent_data(config.data, ae.kinds, ae.hand_relative, config.train.seed, stats=earlier.feature_stats)
+    items = data.items
+    if init_key == "autoencoder":
+        predictor = _with_conditioning(model.predictor, config.data, items)
+        text = resolve_text_config(predictor.text, [model_input(i.text, i.gloss, predictor.input) for i in items])
+        if not text.signed_languages:
+            text.signed_languages = sorted({i.signed_language for i in items})
+        model = dataclasses.replace(model, predictor=dataclasses.replace(predictor, text=text))
+    generator = LatentGenerator(model)
+    if init_key == "autoencoder":
+        generator.decoder.load_state_dict(earlier.model.decoder.state_dict())
+    if "predictor" in config.init:
+        warm_start(generator.predictor, config.init["predictor"])
+    objective = make_objective(generator, earlier, config.objective)
+    frame, canvas = corpus_frame(data.corpus, items)
+    inference = dataclasses.replace(
+        config.inference, shoulder_center=tuple(float(v) for v in frame.center), shoulder_width=frame.scale, canvas=canvas
+    )
+    pairs = sorted({(i.spoken_language, i.signed_language) for i in items})
+    resolved = dataclasses.replace(config, model=objective.generator.cfg, inference=inference)
+    metadata = {"language_pairs": [list(p) for p in pairs], "alphabets": alphabets(items, objective.generator.cfg)}
+
+    def pipeline(generator, device):
+        return LatentPipeline(generator, data.stats, language_pairs=pairs, inference=inference, device=device,
+                              alphabets=metadata["alphabets"])
+
+    sample_items = data.dev_items[:: max(1, len(data.dev_items) // SAMPLES)][:SAMPLES]
+
+    def sample(generator, device):
+        generate = pipeline(generator, device)
+        return {f"{i.signed_language}-{i.text}": generate(i.text, i.spoken_language, i.signed_language).outputs[0] for i in sample_items}
+
+    validate, metric = None, "dev/loss"
+    if config.objective.dev_metric == "cer":
+        if not data.dev_items:
+            raise CorpusError(f"objective.dev_metric is cer but {data.corpus.root} has no dev items to read back")
+        validate, metric = _read_back_cer(pipeline, data.dev_items), "dev/cer"
+    return Experiment(
+        objective, data.train, dev_data=data.dev, validate=validate, metric=metric, collate_fn=collate_pose_batch,
+        feature_stats=data.stats, sample=sample, config=resolved, metadata=metadata,
+    )
+
+
+def warm_start(predictor, path) -> None:
+    """Start the predictor from a GAN-NAT checkpoint (``init.predictor``): every tensor whose name
+    and shape match (text encoder, attention blocks, duration head), so letters and their timing
+    need not be learnt again; the pose-sized heads stay new."""
+    from text2sign.checkpoints import load_checkpoint
+
+    source = load_checkpoint(path)
+    if source.family.name != "gan-nat":
+        raise ConfigError(f"init.predictor {source.path} is a {source.family.name} checkpoint, not gan-nat")
+    if source.model.cfg.text.to_dict() != predictor.cfg.text.to_dict():
+        raise ConfigError(f"init.predictor {source.path} reads text differently (its text encoder config differs)")
+    own = predictor.state_dict()
+    fitting = {k: v for k, v in source.model.state_dict().items() if k in own and own[k].shape == v.shape}
+    predictor.load_state_dict(fitting, strict=False)
+
+
+def build(config) -> Experiment:
+    return build_stage2(
+        config, lambda generator, ae, objective: LatentFlowObjective(generator, ae.model.encoder, objective), mode="flow"
+    )
+
+
+def tiny_stage2(family: str, workdir: Path, **sections) -> dict:
+    """A seconds-long stage-2 experiment on the tiny autoencoder, for the family contract test."""
+    from text2sign.testing import tiny_fs_words
+
+    return {
+        "family": family,
+        "data": {"corpus": str(tiny_fs_words(workdir / "fs-ase")), "max_frames": 60},
+        "model": {"predictor": {"text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2}, "d_model": 16, "layers": 1,
+                                "heads": 2, "min_frames": 2, "max_frames": 40, "length_bin": 1, "alignment": "durations"}},
+        "init": {"autoencoder": str(tiny_autoencoder(workdir))},
+        "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
+        **sections,
+    }
+
+
+def tiny_config(workdir: Path) -> dict:
+    return tiny_stage2(FAMILY, workdir, inference={"steps": 2})
+
+
+register_family(
+    FAMILY,
+    output="pose",
+    pipeline=LatentPipeline.from_checkpoint,
+    about="flow matching on pose-autoencoder latents, text-conditioned transformer velocity, CFG, optional SSM prior (design latent flow)",
+    model_config=LatentGeneratorConfig,
+    build_model=LatentGenerator,
+    inference_config=LatentInferenceConfig,
+    objective_config=LatentObjectiveConfig,
+    build=build,
+    init_keys=("autoencoder", "predictor"),
+    tiny=tiny_config,
+)

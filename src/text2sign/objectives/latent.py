@@ -1,0 +1,303 @@
+"""Latent-flow objectives (design "latent flow"): autoencoder, latent regressor, latent flow, distillation.
+
+What they read from a batch (a ``PoseBatch``): ``features (B, T, F)``, ``frame_mask (B, T)``,
+``joint_mask (B, T, J)``, ``lengths (B,)``, ``texts``, ``glosses``, ``signed_languages``.
+Joints out of view never enter a loss (as zeros or otherwise): every pose loss is a masked mean
+over real frames and observed joints.
+
+* :class:`AutoencoderObjective`: masked MSE per channel group (body, face, left / right hand),
+  weighted per group (``group_weights``), plus the decoder's component-visibility BCE. The
+  per-group errors are logged (``rec_<kind>``), so dev passes report reconstruction per group.
+* :class:`LatentRegressorObjective`: ``pose`` reconstruction through the frozen decoder plus
+  ``latent`` (0.1 in the design) MSE against the frozen encoder's latents; GAN-NAT's length,
+  alignment-prior and duration losses train the length predictor and the token durations.
+* :class:`LatentFlowObjective`: rectified flow matching on the encoder's latents:
+  ``z_t = (1 - t) z_0 + t z_1`` with ``z_0 ~ N(0, I)``, target velocity ``z_1 - z_0``; the text
+  is dropped (zeroed states) with probability ``cond_dropout`` for classifier-free guidance.
+  ``pose`` (optional) decodes the one-step estimate ``z_t + (1 - t) v`` and compares poses.
+  With an SSM prior, ``prior_velocity`` trains it on the same target, unconditioned: its
+  minimiser is the design's ``||v_flow - v_prior||^2`` one (the marginal velocity) without
+  letting the prior pull the flow network.
+* :class:`DistillObjective`: the student jumps ``h = 1/k`` (k in 1, 2, 4) along the teacher's
+  guided ODE trajectory: ``||z_s + h v_student(z_s, s, h) - z_teacher(s + h)||^2``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from text2sign.config import bounded
+from text2sign.errors import ConfigError
+from text2sign.models.alignment import duration_ends, equal_durations, frame_token_index, monotonic_alignment, per_frame
+from text2sign.models.gan_nat import lengths_to_bins
+from text2sign.models.latent import LatentEncoder, LatentGenerator, PoseAutoencoder, latent_lengths
+from text2sign.objectives.base import Objective
+from text2sign.objectives.gan_nat import (
+    feature_weights,
+    masked_frame_mean,
+    masked_huber,
+    visibility_loss,
+    weighted_square_distances,
+)
+from text2sign.pose.layout import get_layout
+from text2sign.schedulers.flow import euler_sample
+from text2sign.text.inputs import model_input
+from text2sign.text.layers import lengths_to_mask
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    weight = weight.to(pred.dtype)
+    return (((pred - target) ** 2) * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def group_columns(layout_name: str, kinds, dims: int) -> dict[str, torch.Tensor]:
+    """Feature columns of each kind among `kinds` (features hold the components of `kinds` in layout order)."""
+    layout = get_layout(layout_name)
+    out: dict[str, list[int]] = {}
+    start = 0
+    for c in layout.components:
+        if c.kind not in kinds:
+            continue
+        size = len(c.points) * dims
+        out.setdefault(c.kind, []).extend(range(start, start + size))
+        start += size
+    return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
+
+
+def group_errors(recon, real, weights, columns: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Masked MSE per channel group."""
+    return {kind: masked_mse(recon[..., cols], real[..., cols], weights[..., cols]) for kind, cols in columns.items()}
+
+
+@dataclass
+class AutoencoderObjectiveConfig:
+    group_weights: dict[str, float] = field(default_factory=lambda: {"body": 1.0, "face": 1.0, "left_hand": 1.0, "right_hand": 1.0})
+    visibility: float = bounded(0.5, min=0.0)
+
+
+class AutoencoderObjective(Objective):
+    def __init__(self, autoencoder: PoseAutoencoder, cfg: AutoencoderObjectiveConfig):
+        super().__init__()
+        self.autoencoder = autoencoder
+        self.cfg = cfg
+        ae = autoencoder.cfg
+        self.dims = get_layout(ae.layout).dims
+        self.columns = group_columns(ae.layout, ae.kinds, self.dims)
+
+    def forward(self, batch: Any, group: str = "model") -> dict[str, torch.Tensor]:
+        real, frame_mask = batch.features, batch.frame_mask
+        recon, visibility, _ = self.autoencoder(real, frame_mask)
+        weights = feature_weights(frame_mask, batch.joint_mask, self.dims)
+        errors = group_errors(recon, real, weights, self.columns)
+        loss = sum(self.cfg.group_weights.get(kind, 1.0) * e for kind, e in errors.items())
+        vis = visibility_loss(visibility, batch.joint_mask, frame_mask, self.autoencoder.decoder.component_sizes)
+        out = {"loss": loss + self.cfg.visibility * vis, "visibility": vis.detach(), "rec": masked_mse(recon, real, weights).detach()}
+        out.update({f"rec_{kind}": e.detach() for kind, e in errors.items()})
+        return out
+
+    def inference_model(self) -> PoseAutoencoder:
+        return self.autoencoder
+
+
+@dataclass
+class LatentObjectiveConfig:
+    """Stage-2 losses. ``pose`` and ``latent``: the design's 1 and 0.1 (regressor); ``flow``: the
+    flow-matching MSE; ``length`` / ``prior`` / ``duration`` as in GAN-NAT (objectives/gan_nat.py)."""
+
+    pose: float = bounded(1.0, min=0.0)
+    latent: float = bounded(0.1, min=0.0)
+    flow: float = bounded(1.0, min=0.0)
+    length: float = bounded(0.1, min=0.0)
+    prior: float = bounded(1.0, min=0.0)
+    duration: float = bounded(0.1, min=0.0)
+    visibility: float = bounded(0.1, min=0.0)
+    ssm_prior: float = bounded(1.0, min=0.0)  # the SSM prior's own loss (model.prior: mamba)
+    alignment_warmup: int = bounded(300, min=0)
+    cond_dropout: float = bounded(0.1, min=0.0, max=1.0)  # text dropped for classifier-free guidance
+    # Distillation: the teacher's ODE steps per trajectory and its sampling settings.
+    teacher_steps: int = bounded(16, min=4, max=1000)
+    guidance_scale: float = bounded(2.0, min=0.0, max=20.0)
+    lambda_prior: float = bounded(0.0, min=0.0, max=10.0)
+    student_steps: list[int] = field(default_factory=lambda: [1, 2, 4])
+    # What picks the best checkpoint: dev losses, or the read-back CER of the generated dev words.
+    dev_metric: Literal["loss", "cer"] = "loss"
+
+    def __post_init__(self) -> None:
+        # A student's jump must end on a step of the teacher's grid.
+        bad = [k for k in self.student_steps if k < 1 or self.teacher_steps % k]
+        if bad or not self.student_steps:
+            raise ConfigError(f"objective.student_steps {self.student_steps} must be divisors of teacher_steps {self.teacher_steps}")
+
+
+class _Stage2(Objective):
+    """What regressor and flow share: frozen encoder targets, text encoding, length and alignment."""
+
+    def __init__(self, generator: LatentGenerator, encoder: LatentEncoder, cfg: LatentObjectiveConfig):
+        super().__init__()
+        self.generator = generator
+        self.encoder = None if encoder is None else encoder.requires_grad_(False).eval()
+        self.cfg = cfg
+        self.dims = get_layout(generator.cfg.autoencoder.layout).dims
+        self.step = 0
+
+    def schedule(self, step: int):
+        self.step = step
+        return ("model",)
+
+    def param_groups(self):
+        return {"model": [p for p in self.generator.parameters() if p.requires_grad]}
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.encoder is not None:
+            self.encoder.eval()
+        return self
+
+    def inference_model(self) -> LatentGenerator:
+        return self.generator
+
+    def encode_batch(self, batch):
+        pcfg = self.generator.cfg.predictor
+        inputs = [model_input(t, g, pcfg.input) for t, g in zip(batch.texts, batch.glosses)]
+        signers = batch.signers if pcfg.text.signers else None
+        return self.generator.encode(inputs, batch.signed_languages, signers)
+
+    def targets(self, batch):
+        """Encoder latents ``(B, L, Z)``, their lengths and mask."""
+        with torch.no_grad():
+            z1 = self.encoder(batch.features, batch.frame_mask)
+        lengths = latent_lengths(batch.lengths, self.generator.cfg.autoencoder.downsample)
+        return z1, lengths, lengths_to_mask(lengths, z1.shape[1])
+
+    def common_losses(self, states, text_mask, z1, lengths, latent_mask):
+        """Durations aligned on the target latents, and the length / prior / duration losses."""
+        predictor = self.generator.predictor
+        ctx, _ = predictor.encode_text(states, text_mask)
+        means = predictor.prior_means(ctx)  # (B, L * S, Z)
+        sub = predictor.cfg.prior_states
+        state_mask = text_mask.repeat_interleave(sub, dim=1)
+        weights = latent_mask[..., None].expand_as(z1)
+        if self.step < self.cfg.alignment_warmup:
+            state_durations = equal_durations(state_mask, lengths)
+        else:
+            distances = weighted_square_distances(z1, means.detach(), weights)
+            state_durations = monotonic_alignment(-distances, lengths, state_mask.sum(dim=1))
+        durations = state_durations.view(len(lengths), -1, sub).sum(dim=-1)  # (B, L)
+        index, _ = frame_token_index(duration_ends(state_durations, state_mask, lengths), z1.shape[1])
+        predicted = predictor.log_durations(ctx.detach())
+        target = torch.log(durations.clamp(min=1).float())
+        logits = predictor.length_logits(states, text_mask)
+        losses = {
+            "prior": masked_huber(per_frame(means, index), z1, weights, 1.0),
+            "duration": masked_frame_mean((predicted - target) ** 2, text_mask),
+            "length": F.cross_entropy(logits, lengths_to_bins(lengths, predictor.cfg)),
+        }
+        return durations, losses
+
+    def pose_losses(self, latents, lengths, batch) -> dict[str, torch.Tensor]:
+        recon, visibility = self.generator.decode(latents, lengths)
+        t = batch.features.shape[1]
+        recon, visibility = recon[:, :t], visibility[:, :t]
+        weights = feature_weights(batch.frame_mask, batch.joint_mask, self.dims)
+        return {
+            "pose": masked_mse(recon, batch.features, weights),
+            "visibility": visibility_loss(visibility, batch.joint_mask, batch.frame_mask, self.generator.component_sizes),
+        }
+
+    def total(self, losses: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        loss = sum(getattr(self.cfg, name) * value for name, value in losses.items())
+        return {"loss": loss, **{k: v.detach() for k, v in losses.items()}}
+
+
+class LatentRegressorObjective(_Stage2):
+    def forward(self, batch: Any, group: str = "model") -> dict[str, torch.Tensor]:
+        states, text_mask = self.encode_batch(batch)
+        z1, lengths, latent_mask = self.targets(batch)
+        durations, losses = self.common_losses(states, text_mask, z1, lengths, latent_mask)
+        z = self.generator.regress(states, text_mask, lengths, z1.shape[1], durations)
+        losses["latent"] = masked_mse(z, z1, latent_mask[..., None].expand_as(z1))
+        losses.update(self.pose_losses(z, lengths, batch))
+        return self.total(losses)
+
+
+class LatentFlowObjective(_Stage2):
+    def forward(self, batch: Any, group: str = "model") -> dict[str, torch.Tensor]:
+        states, text_mask = self.encode_batch(batch)
+        z1, lengths, latent_mask = self.targets(batch)
+        durations, losses = self.common_losses(states, text_mask, z1, lengths, latent_mask)
+        b = len(lengths)
+        if self.training and self.cfg.cond_dropout > 0:
+            keep = (torch.rand(b, device=z1.device) >= self.cfg.cond_dropout).to(states.dtype)
+            states = states * keep[:, None, None]
+        z0 = torch.randn_like(z1)
+        t = torch.rand(b, device=z1.device)
+        z_t = (1 - t[:, None, None]) * z0 + t[:, None, None] * z1
+        target = z1 - z0
+        weights = latent_mask[..., None].expand_as(z1)
+        v = self.generator.velocity(states, text_mask, lengths, z_t, t, durations=durations)
+        losses["flow"] = masked_mse(v, target, weights)
+        if self.cfg.pose > 0:
+            losses.update(self.pose_losses(z_t + (1 - t[:, None, None]) * v, lengths, batch))
+        if self.generator.prior is not None:
+            losses["ssm_prior"] = masked_mse(self.generator.prior_velocity(z_t, t), target, weights)
+        return self.total(losses)
+
+
+class DistillObjective(_Stage2):
+    """Student (trainable) and teacher (frozen) LatentGenerators; the student starts as the teacher."""
+
+    def __init__(self, student: LatentGenerator, teacher: LatentGenerator, cfg: LatentObjectiveConfig):
+        super().__init__(student, None, cfg)
+        self.teacher = teacher.requires_grad_(False).eval()
+        # Length and durations stay the teacher's: the student learns only to jump along its paths.
+        for head in (student.predictor.length_head, student.predictor.duration_head, student.predictor.prior_head):
+            if head is not None:
+                head.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def forward(self, batch: Any, group: str = "model") -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        states, text_mask = self.encode_batch(batch)
+        lengths = latent_lengths(batch.lengths, self.generator.cfg.autoencoder.downsample)
+        b, n = len(lengths), int(lengths.max())
+        latent_mask = lengths_to_mask(lengths, n)
+        z1 = torch.zeros(b, n, self.generator.cfg.autoencoder.latent_dim, device=lengths.device)
+        k = int(cfg.student_steps[int(torch.randint(len(cfg.student_steps), ()))])
+        per_jump = cfg.teacher_steps // k
+        start = int(torch.randint(k, ()))
+        with torch.no_grad():
+            t_states, t_mask = self.teacher.encode(
+                [model_input(t, g, self.teacher.cfg.predictor.input) for t, g in zip(batch.texts, batch.glosses)],
+                batch.signed_languages,
+            )
+            ctx, _ = self.teacher.predictor.encode_text(t_states, t_mask)
+            durations = self.teacher.predictor.log_durations(ctx).exp()
+            z = torch.randn_like(z1)
+            velocity = self.teacher.guided_velocity(t_states, t_mask, lengths, durations, cfg.guidance_scale, cfg.lambda_prior)
+            z_s = euler_sample(velocity, z, cfg.teacher_steps, stop=start * per_jump)
+            target = euler_sample(velocity, z_s, cfg.teacher_steps, begin=start * per_jump, stop=(start + 1) * per_jump)
+        s = torch.full((b,), start / k, device=z1.device)
+        h = torch.full((b,), 1.0 / k, device=z1.device)
+        v = self.generator.velocity(states, text_mask, lengths, z_s, s, h, durations=durations)
+        jumped = z_s + v / k
+        weights = latent_mask[..., None].expand_as(z1)
+        losses = {"flow": masked_mse(jumped, target, weights)}
+        return self.total(losses)
+
+
+def copy_generator(generator: LatentGenerator, **changes) -> LatentGenerator:
+    """A new generator with `changes` to its config and the weights of `generator` where they fit."""
+    import dataclasses
+
+    student = LatentGenerator(dataclasses.replace(generator.cfg, **changes))
+    student.load_state_dict(copy.deepcopy(generator.state_dict()))
+    return student

@@ -1,0 +1,129 @@
+"""The latent-flow stages beyond the family contract: masking, shapes, sampling options, sync, prior."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from text2sign.errors import Text2SignError
+from text2sign.models.latent import LatentAutoencoderConfig, PoseAutoencoder
+from text2sign.objectives.latent import AutoencoderObjective, AutoencoderObjectiveConfig
+from text2sign.pipelines.latent import sync_loss
+from text2sign.schedulers.flow import euler_sample
+
+LAYOUT = "holistic-178"
+
+
+def tiny_ae(downsample: int = 2) -> PoseAutoencoder:
+    cfg = LatentAutoencoderConfig(d_model=16, heads=2, encoder_layers=1, latent_dim=4, downsample=downsample,
+                                  feature_dim=178 * 3, layout=LAYOUT, fps=25.0)
+    return PoseAutoencoder(cfg)
+
+
+@pytest.mark.parametrize("downsample", [1, 2, 4])
+def test_autoencoder_latents_are_downsampled_and_decoded_back_to_every_frame(downsample):
+    torch.manual_seed(0)
+    ae = tiny_ae(downsample).eval()
+    features, mask = torch.randn(2, 11, 178 * 3), torch.ones(2, 11, dtype=torch.bool)
+    mask[1, 7:] = False
+    recon, visibility, latents = ae(features, mask)
+    assert latents.shape == (2, -(-11 // downsample), 4)
+    assert recon.shape == features.shape and visibility.shape == (2, 11, 4)
+    assert torch.all(recon[1, 7:] == 0)
+
+
+def batch_with_hidden_hand():
+    from text2sign.data.torch_data import PoseBatch
+
+    features = torch.randn(2, 9, 178 * 3)
+    joint_mask = torch.ones(2, 9, 178, dtype=torch.bool)
+    joint_mask[:, :, 136:157] = False  # the left hand out of view
+    return PoseBatch(features, joint_mask, torch.ones(2, 9, dtype=torch.bool), torch.tensor([9, 9]), ["ab", "cd"],
+                     ["", ""], ["ase", "ase"], ["en", "en"], ["0", "1"])
+
+
+def test_unobserved_joints_never_enter_the_loss_and_errors_are_reported_per_group():
+    torch.manual_seed(0)
+    objective = AutoencoderObjective(tiny_ae(), AutoencoderObjectiveConfig()).eval()
+    batch = batch_with_hidden_hand()
+    first = objective(batch)
+    batch.features[:, :, 136 * 3 : 157 * 3] = 1e3  # whatever a hidden joint holds
+    # The encoder reads it; the loss terms must not compare against it.
+    assert float(first["rec_left_hand"]) == 0.0
+    assert {"rec_body", "rec_face", "rec_left_hand", "rec_right_hand"} <= set(first)
+    second = objective(batch)
+    assert float(second["rec_left_hand"]) == 0.0 and torch.isfinite(second["loss"])
+
+
+def test_euler_follows_the_velocity_and_guides_only_inside_its_window():
+    z = torch.zeros(1, 2, 3)
+    out = euler_sample(lambda z, t, h: torch.ones_like(z), z, 4)
+    assert torch.allclose(out, torch.ones_like(z))
+    calls = []
+    euler_sample(lambda z, t, h: torch.zeros_like(z), z, 4, guide=lambda z, t: calls.append(float(t[0])) or z * 0,
+                 guide_window=(0.25, 0.75))
+    assert calls == [0.25, 0.5]
+    seen = []
+    euler_sample(lambda z, t, h: seen.append(float(h[0])) or z * 0, z, 2, step_input=True)
+    assert seen == [0.5, 0.5]
+
+
+def test_sync_loss_prefers_hands_and_face_moving_together():
+    t = torch.linspace(0, 6.28, 40)
+    pulse = torch.sin(3 * t).abs()[None, :, None]  # (1, T, 1)
+    hands, face = torch.arange(0, 3), torch.arange(3, 6)
+    together = torch.cat([pulse.cumsum(1).expand(-1, -1, 3), pulse.cumsum(1).expand(-1, -1, 3)], dim=-1)
+    apart = torch.cat([pulse.cumsum(1).expand(-1, -1, 3), torch.randn(1, 40, 3).cumsum(1)], dim=-1)
+    assert float(sync_loss(together, hands, face, 2)) < float(sync_loss(apart, hands, face, 2))
+    x = apart.clone().requires_grad_(True)
+    sync_loss(x, hands, face, 2).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("latent")
+
+
+@pytest.fixture(scope="module")
+def flow(workdir):
+    from text2sign.families.latent_distill import tiny_teacher
+    from text2sign.pipelines import load_pipeline
+
+    return load_pipeline(str(tiny_teacher(workdir)))
+
+
+def test_flow_signs_every_channel_with_per_call_steps_and_guidance(flow):
+    spoken, signed = flow.language_pairs()[0]
+    pose = flow("ab", spoken, signed, seed=0, frames=13).outputs[0]
+    assert pose.num_frames == 13
+    face = pose.layout.kind_indices("face")
+    assert pose.mask[:, face].any() or not pose.mask.any()
+    base = flow("ab", spoken, signed, seed=0).outputs[0].data
+    assert not np.array_equal(base, flow("ab", spoken, signed, seed=0, steps=1).outputs[0].data)
+    assert not np.array_equal(base, flow("ab", spoken, signed, seed=0, guidance_scale=1.0).outputs[0].data)
+    assert np.isfinite(flow("ab", spoken, signed, seed=0, sync_guidance=5.0).outputs[0].data).all()
+    with pytest.raises(Text2SignError, match="steps"):
+        flow("ab", spoken, signed, steps=0)
+    with pytest.raises(Text2SignError, match="does not apply"):
+        flow("ab", spoken, signed, temperature=2.0)
+
+
+def test_the_ssm_prior_trains_and_steers_sampling(workdir):
+    pytest.importorskip("mambapy")
+    from text2sign.families.latent_flow import tiny_config
+    from text2sign.pipelines import load_pipeline
+    from text2sign.training import parse_experiment, train
+
+    raw = tiny_config(workdir)
+    raw["model"]["prior"] = "mamba"
+    raw["model"]["prior_d_model"] = 8
+    raw["model"]["prior_layers"] = 1
+    raw["train"]["steps"] = 1
+    result = train(parse_experiment(raw, source="test"), workdir / "prior-run")
+    flow = load_pipeline(str(result.checkpoint))
+    spoken, signed = flow.language_pairs()[0]
+    off = flow("ab", spoken, signed, seed=0, lambda_prior=0.0).outputs[0].data
+    on = flow("ab", spoken, signed, seed=0, lambda_prior=1.0).outputs[0].data
+    assert not np.array_equal(off, on)
