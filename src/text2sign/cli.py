@@ -65,6 +65,26 @@ def build_pipeline(model: str, lexicon: Optional[Path]):
     return load_pipeline(model, lexicon=lexicon)
 
 
+# Sampling settings of generative models (flow matching, diffusion); each pipeline lists those it takes.
+StepsOption = Annotated[Optional[int], typer.Option("--steps", help="Flow / diffusion models: sampling steps (default: the model's own).")]
+GuidanceOption = Annotated[
+    Optional[float], typer.Option("--guidance-scale", help="Flow / diffusion models: classifier-free guidance scale (1: off; default: the model's own).")
+]
+EtaOption = Annotated[Optional[float], typer.Option("--eta", help="Diffusion models: DDIM eta (0: deterministic; default: the model's own).")]
+PriorOption = Annotated[
+    Optional[float], typer.Option("--lambda-prior", help="Flow models with an SSM prior: its weight (0: off; default: the model's own).")
+]
+SyncOption = Annotated[
+    Optional[float], typer.Option("--sync-guidance", help="Flow models: hand-face sync guidance scale (0: off; default: the model's own).")
+]
+
+
+def sampling_options(steps, guidance_scale, eta, lambda_prior, sync_guidance) -> dict:
+    """The sampling flags a user gave, as pipeline options (a model refuses those it does not take)."""
+    given = {"steps": steps, "guidance_scale": guidance_scale, "eta": eta, "lambda_prior": lambda_prior, "sync_guidance": sync_guidance}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def print_warnings(messages: list[str]) -> None:
     for message in messages:
         err_console.print(f"warning: {message}", style="yellow", highlight=False, markup=False)
@@ -93,6 +113,11 @@ def generate(
         Optional[str], typer.Option("--gloss", help="Models trained on glosses (data.input gloss or both): the gloss of TEXT.")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on characters that cannot be signed instead of skipping them.")] = False,
+    steps: StepsOption = None,
+    guidance_scale: GuidanceOption = None,
+    eta: EtaOption = None,
+    lambda_prior: PriorOption = None,
+    sync_guidance: SyncOption = None,
     gif: Annotated[Optional[Path], typer.Option("--gif", help="Also write a GIF here.")] = None,
     mp4: Annotated[Optional[Path], typer.Option("--mp4", help="Also write an H.264 MP4 here.")] = None,
     size: Annotated[
@@ -117,7 +142,8 @@ def generate(
     hidden = parse_hide(hide)
     pipeline = build_pipeline(model, lexicon)
     check_output_kind(pipeline.output, output)
-    result = pipeline([text], spoken=spoken, signed=signed, seed=seed, strict=strict, frames=frames, signer=signer, gloss=gloss)
+    result = pipeline([text], spoken=spoken, signed=signed, seed=seed, strict=strict, frames=frames, signer=signer, gloss=gloss,
+                      **sampling_options(steps, guidance_scale, eta, lambda_prior, sync_guidance))
     print_warnings(result.warnings)
     (signing,) = result.outputs
     draw = {"width": size, "height": size} if size is not None else {}
@@ -251,7 +277,7 @@ def print_corpus_summary(root: Path, summary: dict, layout: Optional[str]) -> No
     for split, n in summary["items"].items():
         table.add_row(split, str(n), str(summary["frames"][split]))
     console.print(table)
-    console.print("languages: " + ", ".join(f"{k} ({v})" for k, v in summary["languages"].items()), highlight=False)
+    console.print("languages: " + (", ".join(f"{k} ({v})" for k, v in summary["languages"].items()) or "none"), highlight=False)
 
 
 MAX_JOBS = 64
@@ -273,13 +299,12 @@ def extraction_progress():
 
         def on_plan(plan) -> None:
             counts = [job.frames for job in plan.jobs]
-            progress.update(videos, total=len(plan.jobs))
+            progress.update(videos, total=len(plan.jobs) + len(plan.failed))
             progress.update(frames, total=sum(counts) if all(counts) else None)
 
         def on_result(result) -> None:
-            if result.ok:
-                progress.advance(videos)
-            else:
+            progress.advance(videos)
+            if not result.ok:
                 err_console.print(f"error: {result.error}", style="red", highlight=False, markup=False, soft_wrap=True)
 
         yield {"on_plan": on_plan, "on_frames": lambda n: progress.advance(frames, n), "on_result": on_result}
@@ -323,7 +348,7 @@ def prepare_lexicon(
     out: Annotated[Path, typer.Option("--out", help="Lexicon corpus directory to create (for generate --model concat --lexicon).")],
     index: Annotated[
         Optional[Path],
-        typer.Option("--index", help="CSV with columns path,text and optionally gloss,spoken_language,signed_language,signer (default: SRC/index.csv)."),
+        typer.Option("--index", help="CSV with columns path,text and optionally gloss,spoken_language,signed_language,signer,split (default: SRC/index.csv)."),
     ] = None,
     spoken: Annotated[Optional[str], typer.Option("--spoken", help="Spoken language of rows without a spoken_language.")] = None,
     signed: Annotated[Optional[str], typer.Option("--signed", help="Signed language of rows without a signed_language.")] = None,
@@ -397,6 +422,9 @@ def prepare_latent_features(
     with progress_bar() as progress:
         task = progress.add_task("latent features", total=count_samples(data) if data.is_dir() else None)
         corpus = import_latent_features(data, out, spoken, signed, trust_pickles, fps, trim_to_shorter, on_item=lambda: progress.advance(task))
+    if corpus.stats["items_without_text"]:
+        missing = corpus.stats["items_without_text"]
+        print_warnings([f"no text for {missing} of {len(corpus)} items (no line for them in {{split}}.txt): text-to-pose training needs one"])
     print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
 
 
@@ -418,6 +446,64 @@ def prepare_openpose(
         task = progress.add_task("OpenPose", total=None)
         corpus = import_openpose(src, index, out, fps, spoken, signed, on_item=lambda: progress.advance(task))
     print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
+
+
+@prepare_app.command("video")
+def prepare_video(
+    out: Annotated[Path, typer.Option("--out", help="Video corpus directory to create.")],
+    source: Annotated[Path, typer.Option("--from", help="Pose corpus to draw (e.g. FS-Words from `prepare fingerspelling`).")] = Path("data/fs-words"),
+    size: Annotated[int, typer.Option("--size", help="Width and height of the frames, pixels.")] = 64,
+    fps: Annotated[float, typer.Option("--fps", help="Frame rate of the drawn clips.")] = 12.5,
+) -> None:
+    """Draw every item of a pose corpus with text2sign's renderer into a video corpus (what video models train on)."""
+    from text2sign.data.corpus import Corpus
+    from text2sign.data.video_corpus import render_pose_corpus
+    from text2sign.video.clip import check_output_fps, check_output_side
+
+    check_output_side(size, "--size")
+    check_output_fps(fps, "--fps")
+    corpus = Corpus.load(source)
+    with progress_bar() as progress:
+        task = progress.add_task("drawing clips", total=len(corpus))
+        videos = render_pose_corpus(corpus, out, size, fps, on_item=lambda: progress.advance(task))
+    print_video_corpus_summary(videos)
+
+
+@prepare_app.command("video-folder")
+def prepare_video_folder(
+    src: Annotated[Path, typer.Argument(help="Folder of NAME.gif / NAME.mp4 clips, each with NAME.txt holding its text (train/ dev/ test/ subfolders name splits).")],
+    out: Annotated[Path, typer.Option("--out", help="Video corpus directory to create.")],
+    frames: Annotated[Optional[int], typer.Option("--frames", help="Sample (longer clips) or pad (shorter ones) every clip to N frames.")] = None,
+    resize: Annotated[Optional[int], typer.Option("--resize", help="Scale so the shorter side has N pixels (before cropping).")] = None,
+    crop: Annotated[Optional[int], typer.Option("--crop", help="Keep the centre N x N pixels.")] = None,
+    fps: Annotated[Optional[float], typer.Option("--fps", help="Resample clips to this frame rate (default: each file's own).")] = None,
+    spoken: Annotated[str, typer.Option("--spoken", help="Spoken language of the texts.")] = "en",
+    signed: Annotated[str, typer.Option("--signed", help="Signed language of the clips.")] = "ase",
+    dev_fraction: Annotated[float, typer.Option("--dev-fraction", help="Share of clips outside split folders put in dev (by a hash of the name).")] = 0.05,
+    test_fraction: Annotated[float, typer.Option("--test-fraction", help="Share of such clips put in test.")] = 0.05,
+) -> None:
+    """Import the video designs' folder layout (GIF or MP4 + .txt); clips are decoded once and cached memory-mappable."""
+    from text2sign.data.video_corpus import FolderOptions, folder_clips, import_video_folder
+    from text2sign.video.clip import check_output_fps, check_output_side
+
+    for name, value in (("--frames", frames), ("--resize", resize), ("--crop", crop)):
+        if value is not None:
+            check_output_side(value, name)
+    if fps is not None:
+        check_output_fps(fps, "--fps")
+    if not (0 <= dev_fraction and 0 <= test_fraction and dev_fraction + test_fraction < 1):
+        raise Text2SignError("--dev-fraction and --test-fraction must be >= 0 and add up to less than 1")
+    options = FolderOptions(frames, resize, crop, fps, spoken, signed, dev_fraction, test_fraction)
+    with progress_bar() as progress:
+        task = progress.add_task("decoding clips", total=len(folder_clips(src)) if src.is_dir() else None)
+        videos, skipped = import_video_folder(src, out, options, on_item=lambda: progress.advance(task))
+    print_warnings(skipped)
+    print_video_corpus_summary(videos)
+
+
+def print_video_corpus_summary(videos) -> None:
+    stats = videos.stats
+    print_corpus_summary(videos.root, stats, f"video, {videos.width} x {videos.height} px")
 
 
 @app.command()
@@ -536,6 +622,11 @@ def bench(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Phrases per call in the throughput run.")] = 16,
     lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="Corpus of isolated signs (concat only).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Sampling seed of a stochastic model (default: the model's own).")] = None,
+    steps: StepsOption = None,
+    guidance_scale: GuidanceOption = None,
+    eta: EtaOption = None,
+    lambda_prior: PriorOption = None,
+    sync_guidance: SyncOption = None,
 ) -> None:
     """Time a model: warm per-phrase latency, throughput, real-time factor and peak memory, as one JSON object."""
     import os
@@ -562,6 +653,7 @@ def bench(
         report = bench_pipeline(
             pipeline, phrases, threads=threads, device=device, repeats=repeats, batch_size=batch_size,
             on_progress=lambda done, total: progress.update(task, completed=done), seed=seed,
+            options=sampling_options(steps, guidance_scale, eta, lambda_prior, sync_guidance),
         )
     from text2sign.pipelines import resolve_model_name
 
@@ -586,6 +678,11 @@ def evaluate(
     save_predictions: Annotated[
         Optional[Path], typer.Option("--save-predictions", help="Keep every generated item here (.pose or .mp4) with predictions.csv.")
     ] = None,
+    steps: StepsOption = None,
+    guidance_scale: GuidanceOption = None,
+    eta: EtaOption = None,
+    lambda_prior: PriorOption = None,
+    sync_guidance: SyncOption = None,
 ) -> None:
     """Generate every item of a corpus split with a model and score it: pose, back-translation and distribution metrics."""
     from text2sign.evaluation.harness import evaluate as run_evaluation
@@ -600,7 +697,7 @@ def evaluate(
         task = progress.add_task(f"evaluating {model}", total=None)
         report = run_evaluation(
             model, corpus, split, recognizer_dir=recognizer, limit=limit, gif_dir=gif_dir, num_gifs=gifs, lexicon=lexicon,
-            seed=seed, predictions_dir=save_predictions,
+            seed=seed, predictions_dir=save_predictions, options=sampling_options(steps, guidance_scale, eta, lambda_prior, sync_guidance),
             on_item=lambda done, total: progress.update(task, completed=done, total=total),
         )
     json_path, markdown_path = write_report(report, out)

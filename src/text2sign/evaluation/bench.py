@@ -48,6 +48,7 @@ def bench_pipeline(
     batch_size: int = 16,
     on_progress: Callable[[int, int], None] | None = None,
     seed: int | None = None,
+    options: dict | None = None,
 ) -> dict:
     """Time `pipeline` on `phrases`; returns the JSON-ready report (see module docstring)."""
     import torch
@@ -66,6 +67,7 @@ def bench_pipeline(
         pipeline.to(device)
         torch.cuda.reset_peak_memory_stats()
     set_threads(threads)
+    options = options or {}
 
     def sync() -> None:
         if device == "cuda":
@@ -73,7 +75,7 @@ def bench_pipeline(
 
     for _ in range(warmup):
         for p in phrases:
-            pipeline([p.text], spoken=p.spoken, signed=p.signed, seed=seed)
+            pipeline([p.text], spoken=p.spoken, signed=p.signed, seed=seed, **options)
     sync()
 
     total = repeats * len(phrases)
@@ -81,7 +83,7 @@ def bench_pipeline(
     for r in range(repeats):
         for p in phrases:
             start = time.perf_counter()
-            pipeline([p.text], spoken=p.spoken, signed=p.signed, seed=seed)
+            pipeline([p.text], spoken=p.spoken, signed=p.signed, seed=seed, **options)
             sync()
             samples_ms.append((time.perf_counter() - start) * 1000)
             if on_progress:
@@ -97,7 +99,7 @@ def bench_pipeline(
     for _ in range(max(1, repeats // 4)):
         for (spoken, signed), texts in groups.items():
             for i in range(0, len(texts), batch_size):
-                out = pipeline(texts[i : i + batch_size], spoken=spoken, signed=signed, seed=seed).outputs
+                out = pipeline(texts[i : i + batch_size], spoken=spoken, signed=signed, seed=seed, **options).outputs
                 generated_seconds += sum(signing.duration for signing in out)
                 done += len(out)
     sync()

@@ -104,12 +104,13 @@ def evaluate(
     on_item: Callable[[int, int], None] | None = None,
     seed: int | None = None,
     predictions_dir: str | Path | None = None,
+    options: dict | None = None,
 ) -> dict:
     """Score `model` (a name from `text2sign.pipelines.model_names()`, a checkpoint directory, or
     "reference") on `split` of `corpus`; returns the report (see the module docstring).
 
-    `seed` goes to every generation call (stochastic models); `predictions_dir` keeps every
-    generated item (see :class:`Predictions`)."""
+    `seed` goes to every generation call (stochastic models), and so do `options` (a pipeline's
+    own, e.g. ``steps``); `predictions_dir` keeps every generated item (see :class:`Predictions`)."""
     from text2sign.pipelines import load_pipeline
 
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus)
@@ -125,7 +126,7 @@ def evaluate(
     saver = Predictions(predictions_dir, output) if predictions_dir is not None else None
 
     def generate(item: CorpusItem):
-        signing = pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language, seed=seed).outputs[0]
+        signing = pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language, seed=seed, **(options or {})).outputs[0]
         if saver is not None:
             saver.add(item, signing)
         return signing

@@ -44,6 +44,11 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "spoken-to-signed": "text2sign.families.peers",
     "gan-nat": "text2sign.families.gan_nat",
     "recognizer": "text2sign.families.recognizer",
+    "latent-ae": "text2sign.families.latent_ae",
+    "latent-regressor": "text2sign.families.latent_regressor",
+    "latent-flow": "text2sign.families.latent_flow",
+    "latent-distill": "text2sign.families.latent_distill",
+    "video-diffusion": "text2sign.families.video_diffusion",
 }
 
 _ASSETS = Path(__file__).resolve().parent.parent / "pipelines" / "assets"

@@ -1,0 +1,132 @@
+"""The `video-diffusion` family (designs "UNet3D" and "DiT video"): text -> video by denoising
+diffusion in pixel space.
+
+Network :class:`VideoDiffusionNet` (``models/video_diffusion.py``, backbones in
+``models/video_denoisers.py``: ``unet3d``, ``dit3d``, ``factorized``), objective
+``objectives/video_diffusion.py``, schedule ``schedulers/ddpm.py``, pipeline
+:class:`VideoDiffusionPipeline`, configs ``configs/fs-video-*.yaml``. The data is a video corpus
+(``text2sign prepare video`` / ``prepare video-folder``); every clip is sampled or padded to
+``model.frames`` frames and scaled to ``model.size`` pixels. The text encoder's vocabulary and
+signed languages, and the playback rate of generated clips, are filled in from the corpus.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from text2sign.config import bounded
+from text2sign.data.video_corpus import VideoCorpus, fit_frames, frames_to_unit, resize_frames
+from text2sign.errors import CorpusError
+from text2sign.families.registry import Experiment, register_family
+from text2sign.models.video_diffusion import VideoDiffusionConfig, VideoDiffusionNet
+from text2sign.objectives.video_diffusion import VideoDiffusionObjective, VideoDiffusionObjectiveConfig, collate_videos
+from text2sign.pipelines.video_diffusion import VideoDiffusionInferenceConfig, VideoDiffusionPipeline, make_schedule
+from text2sign.text.encoders import resolve_text_config
+
+FAMILY = "video-diffusion"
+SAMPLES = 2
+
+
+@dataclass
+class VideoDataConfig:
+    corpus: str = ""  # a video corpus directory
+    train_split: str = "train"
+    dev_split: str = "dev"
+    signed_languages: list[str] = field(default_factory=list)  # empty: all
+    max_dev_items: int = bounded(64, min=1)
+
+
+class VideoTextDataset(Dataset):
+    """``(video (3, T, H, W) float32 in [-1, 1], text, signed language)`` per clip, read from the
+    corpus's memory map at each access."""
+
+    def __init__(self, corpus: VideoCorpus, items, frames: int, size: int):
+        self.corpus, self.items, self.frames, self.size = corpus, items, frames, size
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        item = self.items[i]
+        frames = resize_frames(fit_frames(self.corpus.frames(item), self.frames), self.size)
+        return frames_to_unit(frames), item.text, item.signed_language
+
+
+def build(config) -> Experiment:
+    data: VideoDataConfig = config.data
+    if not data.corpus:
+        raise CorpusError("data.corpus is empty: name a video corpus (text2sign prepare video --from CORPUS --out DIR)")
+    corpus = VideoCorpus.load(data.corpus)
+
+    def chosen(split):
+        items = corpus.split(split)
+        return [i for i in items if i.signed_language in data.signed_languages] if data.signed_languages else items
+
+    items = chosen(data.train_split)
+    if not items:
+        raise CorpusError(f"{corpus.root} has no {data.train_split} clips for the chosen languages")
+    model = _resolved_model(config.model, items)
+    durations = [i.num_frames / i.fps for i in items]
+    inference = dataclasses.replace(config.inference, fps=round(model.frames / float(np.median(durations)), 3))
+    net = VideoDiffusionNet(model)
+    objective = VideoDiffusionObjective(net, make_schedule(inference), config.objective)
+    dev_items = chosen(data.dev_split)[: data.max_dev_items]
+    train_set = VideoTextDataset(corpus, items, model.frames, model.size)
+    dev_set = VideoTextDataset(corpus, dev_items, model.frames, model.size) if dev_items else None
+    pairs = sorted({(i.spoken_language, i.signed_language) for i in items})
+    sample_items = dev_items[:: max(1, len(dev_items) // SAMPLES)][:SAMPLES]
+
+    def sample(network, device):
+        pipeline = VideoDiffusionPipeline(network, inference, pairs, device)
+        return {f"{i.signed_language}-{i.text}": pipeline([i.text], i.spoken_language, i.signed_language).outputs[0]
+                for i in sample_items}
+
+    resolved = dataclasses.replace(config, model=net.config, inference=inference)
+    return Experiment(objective, train_set, dev_data=dev_set, collate_fn=collate_videos, sample=sample,
+                      config=resolved, metadata={"language_pairs": [list(p) for p in pairs]})
+
+
+def _resolved_model(model: VideoDiffusionConfig, items) -> VideoDiffusionConfig:
+    text = resolve_text_config(model.text, [i.text for i in items])
+    if not text.signed_languages:
+        text = dataclasses.replace(text, signed_languages=sorted({i.signed_language for i in items}))
+    fps = float(np.median([i.fps for i in items]))
+    return dataclasses.replace(model, text=text, fps=fps)
+
+
+def tiny_config(workdir: Path) -> dict:
+    """A seconds-long experiment on a three-word ASL FS-Words drawn at 16 px, for the contract test."""
+    from text2sign.data.video_corpus import render_pose_corpus
+    from text2sign.testing import tiny_fs_words
+
+    videos = workdir / "fs-ase-video16"
+    if not (videos / "manifest.csv").is_file():
+        render_pose_corpus(tiny_fs_words(workdir / "fs-ase"), videos, size=16, fps=12.5)
+    return {
+        "family": FAMILY,
+        "data": {"corpus": str(videos)},
+        "model": {"denoiser": "dit3d", "text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2},
+                  "frames": 4, "size": 16, "width": 16, "heads": 2, "depth": 1, "patch": 4},
+        "inference": {"train_timesteps": 100, "steps": 4},
+        "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
+    }
+
+
+register_family(
+    FAMILY,
+    output="video",
+    pipeline=VideoDiffusionPipeline.from_checkpoint,
+    about="text-to-video diffusion: UNet3D, DiT-3D or factorised space-time denoiser, DDPM/DDIM, guidance",
+    model_config=VideoDiffusionConfig,
+    build_model=VideoDiffusionNet,
+    inference_config=VideoDiffusionInferenceConfig,
+    objective_config=VideoDiffusionObjectiveConfig,
+    data_config=VideoDataConfig,
+    build=build,
+    tiny=tiny_config,
+)

@@ -1,0 +1,71 @@
+"""Denoising objective for text-to-video diffusion (epsilon, v or sample prediction, as the schedule
+says), with the condition dropout that classifier-free guidance needs.
+
+A batch is :class:`VideoBatch`: videos ``(B, 3, T, H, W)`` in [-1, 1], texts and signed languages.
+Each step draws a timestep and Gaussian noise per video, noises it with the schedule, and the
+loss is the mean squared error of the network's output against the schedule's target. With probability `cond_dropout` a video's
+text is replaced by the network's learned null context, so one network learns both the
+conditional and the unconditional prediction that guidance mixes at sampling time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from text2sign.config import bounded
+from text2sign.models.video_diffusion import VideoDiffusionNet
+from text2sign.objectives.base import Objective
+from text2sign.schedulers.ddpm import DiffusionSchedule
+
+DEV_SEED = 0
+
+
+@dataclass
+class VideoDiffusionObjectiveConfig:
+    cond_dropout: float = bounded(0.1, min=0.0, max=1.0)
+
+
+@dataclass
+class VideoBatch:
+    videos: torch.Tensor  # (B, 3, T, H, W)
+    texts: list[str]
+    languages: list[str]
+
+    def to(self, device) -> VideoBatch:
+        return VideoBatch(self.videos.to(device), self.texts, self.languages)
+
+
+def collate_videos(items) -> VideoBatch:
+    """Items ``(video (3, T, H, W) float32, text, signed language)`` -> one :class:`VideoBatch`."""
+    return VideoBatch(torch.stack([torch.as_tensor(v) for v, _, _ in items]), [t for _, t, _ in items], [lang for _, _, lang in items])
+
+
+class VideoDiffusionObjective(Objective):
+    def __init__(self, net: VideoDiffusionNet, schedule: DiffusionSchedule, config: VideoDiffusionObjectiveConfig):
+        super().__init__()
+        self.net, self.noise_schedule, self.config = net, schedule, config
+
+    def forward(self, batch: VideoBatch, group: str, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        x0 = batch.videos
+        b, device = x0.shape[0], x0.device
+        t = torch.randint(0, self.noise_schedule.num_train_timesteps, (b,), generator=generator).to(device)
+        noise = torch.randn(x0.shape, generator=generator).to(device)
+        context, mask = self.net.encode(batch.texts, batch.languages)
+        drop = torch.rand(b, generator=generator).to(device) < (self.config.cond_dropout if self.training else 0.0)
+        if bool(drop.any()):
+            null, _ = self.net.null_context(b)
+            context = torch.where(drop[:, None, None], null.expand(-1, context.shape[1], -1), context)
+            # A dropped row keeps one real token: the null vector.
+            mask = torch.where(drop[:, None], torch.arange(mask.shape[1], device=device)[None] == 0, mask)
+        output = self.net(self.noise_schedule.add_noise(x0, noise, t), t, context, mask)
+        return {"loss": F.mse_loss(output, self.noise_schedule.target(x0, noise, t))}
+
+    def dev_losses(self, batch: VideoBatch) -> dict[str, torch.Tensor]:
+        """The same loss with fixed timesteps and noise, so dev passes compare with each other."""
+        return self.forward(batch, "model", torch.Generator().manual_seed(DEV_SEED))
+
+    def inference_model(self) -> VideoDiffusionNet:
+        return self.net

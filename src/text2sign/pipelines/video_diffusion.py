@@ -1,0 +1,127 @@
+"""Inference with a trained video diffusion model: texts in, ``VideoClip``s out.
+
+Per call options (the pipeline's keywords; ``text2sign generate`` does not pass them yet):
+``steps`` (sampling steps; the training step count runs DDPM), ``guidance_scale`` (classifier-free
+guidance: ``out = out_null + s * (out_text - out_null)`` on the network's outputs; 1 turns it off) and ``eta`` (0:
+deterministic DDIM, 1: ancestral). Their defaults are the checkpoint's ``inference:`` section.
+
+Every sample has its own noise, drawn from ``seed + k`` for the k-th sample of a text, so a text's
+video is the same alone or in a batch. Texts with characters the model never saw are drawn with
+those characters read as unknown, and the call says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from text2sign.config import bounded
+from text2sign.data.video_corpus import unit_to_frames
+from text2sign.errors import ConfigError, Text2SignError
+from text2sign.models.video_diffusion import VideoDiffusionNet, pad_contexts
+from text2sign.pipelines.base import Notes, Pipeline, skipped
+from text2sign.schedulers.ddpm import DiffusionSchedule
+from text2sign.video import VideoClip
+
+FAMILY = "video-diffusion"
+MAX_STEPS = 10000  # the longest training schedule: more steps than it has is DDPM
+
+
+@dataclass
+class VideoDiffusionInferenceConfig:
+    """The `inference:` section. The schedule (`train_timesteps`, `beta_schedule`) is the one the
+    model was trained with; `steps`, `guidance_scale`, `eta` and `seed` are sampling defaults."""
+
+    train_timesteps: int = bounded(1000, min=2, max=10000)
+    beta_schedule: str = "linear"
+    prediction_type: str = "epsilon"  # epsilon, v_prediction or sample (schedulers/ddpm.py)
+    steps: int = bounded(25, min=1, max=10000)
+    guidance_scale: float = bounded(2.0, min=0.0, max=50.0)
+    eta: float = bounded(0.0, min=0.0, max=1.0)
+    seed: int = bounded(0, min=0)
+    fps: float = 0.0  # filled from the data: playback rate of the generated frames
+
+    def __post_init__(self) -> None:
+        from text2sign.schedulers.ddpm import BETA_SCHEDULES, PREDICTION_TYPES
+
+        for name, value, known in (("beta_schedule", self.beta_schedule, BETA_SCHEDULES),
+                                   ("prediction_type", self.prediction_type, PREDICTION_TYPES)):
+            if value not in known:
+                raise ConfigError(f"{name} must be one of {', '.join(known)}, got {value!r}")
+
+
+def make_schedule(inference: VideoDiffusionInferenceConfig) -> DiffusionSchedule:
+    return DiffusionSchedule(inference.train_timesteps, inference.beta_schedule, prediction_type=inference.prediction_type)
+
+
+class VideoDiffusionPipeline(Pipeline):
+    name = FAMILY
+    output = "video"
+    options = frozenset({"steps", "guidance_scale", "eta"})
+    stochastic = True
+
+    def __init__(self, net: VideoDiffusionNet, inference: VideoDiffusionInferenceConfig, language_pairs, device="cpu"):
+        self.net = net.to(device).eval()
+        self.inference = inference
+        self.schedule = make_schedule(inference)
+        self.pairs = sorted(tuple(p) for p in language_pairs)
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint, device="cpu") -> VideoDiffusionPipeline:
+        return cls(checkpoint.model, checkpoint.inference, checkpoint.metadata["language_pairs"], device)
+
+    def language_pairs(self):
+        return list(self.pairs)
+
+    def to(self, device) -> VideoDiffusionPipeline:
+        self.net.to(device)
+        self.device = torch.device(device)
+        return self
+
+    def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes: Notes, steps=None,
+                 guidance_scale=None, eta=None):
+        inf = self.inference
+        steps = _option(steps, inf.steps, "steps", int, 1, MAX_STEPS)
+        guidance = _option(guidance_scale, inf.guidance_scale, "guidance_scale", float, 0.0, 50.0)
+        eta = _option(eta, inf.eta, "eta", float, 0.0, 1.0)
+        seed = inf.seed if seed is None else seed
+        unknown = [u for text in texts for u in self.net.text_encoder.unknown_tokens(text)]
+        if unknown:
+            if strict:
+                raise Text2SignError(f"model {self.name} cannot read {', '.join(map(repr, dict.fromkeys(unknown)))}")
+            notes.warn(skipped(unknown, "the model never saw {it} and reads {it} as unknown"))
+        cfg = self.net.config
+        rows = [(text, k) for text in texts for k in range(num_samples)]
+        generators = [torch.Generator().manual_seed(seed + k) for _, k in rows]
+        shape = (3, cfg.frames, cfg.size, cfg.size)
+        noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(self.device)
+        with torch.inference_mode():
+            context = self.net.encode([t for t, _ in rows], [signed] * len(rows))
+            guided = guidance != 1.0
+            if guided:
+                context = pad_contexts(context, self.net.null_context(len(rows)))
+
+            def predict(x, t):
+                if not guided:
+                    return self.net(x, t, *context)
+                out_text, out_null = self.net(torch.cat([x, x]), torch.cat([t, t]), *context).chunk(2)
+                return out_null + guidance * (out_text - out_null)
+
+            def fresh_noise():
+                return torch.stack([torch.randn(shape, generator=g) for g in generators])
+
+            videos = self.schedule.sample(predict, noise, steps, eta, fresh_noise)
+        clips = [VideoClip(unit_to_frames(v), inf.fps) for v in videos.float().cpu().numpy()]
+        return [clips[i * num_samples : (i + 1) * num_samples] for i in range(len(texts))]
+
+
+def _option(value, default, name: str, kind: type, low: float, high: float):
+    value = default if value is None else value
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or (kind is int and value != int(value)):
+        raise Text2SignError(f"{name} must be {'a whole number' if kind is int else 'a number'} from {low:g} to {high:g}, got {value!r}")
+    if not low <= value <= high:
+        raise Text2SignError(f"{name} must be from {low:g} to {high:g}, got {value!r}")
+    return kind(value)

@@ -1,0 +1,1 @@
+"""Samplers for flow and diffusion models: they see velocity functions, never networks."""

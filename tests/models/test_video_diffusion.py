@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from text2sign.errors import ConfigError
+from text2sign.models.video_diffusion import VideoDiffusionConfig, VideoDiffusionNet, pad_contexts
+from text2sign.text.encoders import TextEncoderConfig
+
+TEXT = TextEncoderConfig(d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase", "gsg"])
+SIZES = {
+    "unet3d": {"width": 8, "channel_mults": [1, 2], "attention_levels": [1]},
+    "dit3d": {"width": 16, "depth": 1, "patch": 4},
+    "factorized": {"width": 16, "depth": 1, "patch": 4, "patch_t": 2},
+}
+
+
+def net(denoiser: str) -> VideoDiffusionNet:
+    torch.manual_seed(0)
+    return VideoDiffusionNet(VideoDiffusionConfig(denoiser=denoiser, text=TEXT, frames=4, size=8, heads=2, **SIZES[denoiser]))
+
+
+@pytest.mark.parametrize("denoiser", sorted(SIZES))
+def test_every_denoiser_predicts_the_video_shape_and_learns_from_text(denoiser):
+    model = net(denoiser)
+    x = torch.randn(2, 3, 4, 8, 8)
+    t = torch.tensor([3, 900])
+    context = model.encode(["ab", "a"], ["ase", "gsg"])
+    out = model(x, t, *context)
+    assert out.shape == x.shape
+    assert torch.count_nonzero(out) == 0  # zero-initialised output: training starts from "predict no noise"
+    (out - torch.randn_like(out)).pow(2).mean().backward()
+    grads = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert any(n.startswith("backbone") for n in grads)
+
+
+@pytest.mark.parametrize("denoiser", sorted(SIZES))
+def test_frames_interact_and_text_changes_the_prediction(denoiser):
+    model = net(denoiser)
+    for p in model.parameters():  # leave zero-init behind so every path carries signal
+        torch.nn.init.normal_(p, std=0.2)
+    x = torch.randn(1, 3, 4, 8, 8)
+    t = torch.tensor([500])
+    a = model(x, t, *model.encode(["a"], ["ase"]))
+    assert not torch.allclose(a, model(x, t, *model.encode(["b"], ["ase"])))
+    changed = x.clone()
+    changed[:, :, 0] += 1.0
+    moved = model(changed, t, *model.encode(["a"], ["ase"]))
+    assert not torch.allclose(a[:, :, 3], moved[:, :, 3])  # frame 0 reaches frame 3 through temporal layers
+
+
+def test_null_context_pads_against_text_context():
+    model = net("dit3d")
+    ctx, mask = pad_contexts(model.encode(["abab"], ["ase"]), model.null_context(1))
+    assert ctx.shape[:2] == mask.shape == (2, 4) and mask[1].tolist() == [True, False, False, False]
+
+
+def test_config_checks_shapes_in_one_line():
+    with pytest.raises(ConfigError, match="patches"):
+        VideoDiffusionConfig(denoiser="dit3d", size=10, patch=4)
+    with pytest.raises(ConfigError, match="denoiser"):
+        VideoDiffusionConfig(denoiser="unet2d")
+
+
+def test_diffusers_unet3d_behind_the_same_interface_when_installed():
+    pytest.importorskip("diffusers")
+    model = VideoDiffusionNet(VideoDiffusionConfig(denoiser="diffusers-unet3d", text=TEXT, frames=4, size=8, width=16,
+                                                   heads=2, channel_mults=[1, 2], attention_levels=[1]))
+    x = torch.randn(2, 3, 4, 8, 8)
+    out = model(x, torch.tensor([3, 900]), *model.encode(["ab", "a"], ["ase", "gsg"]))
+    assert out.shape == x.shape
+    out.pow(2).mean().backward()
+    assert model.text_encoder.embedding.weight.grad.abs().sum() > 0  # the text reaches it through cross-attention
+
+
+def test_diffusers_unet3d_without_diffusers_is_one_config_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    with pytest.raises(ConfigError, match=r"text2sign\[video\]"):
+        VideoDiffusionNet(VideoDiffusionConfig(denoiser="diffusers-unet3d", text=TEXT, frames=4, size=8, width=16, heads=2))

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from text2sign.errors import Text2SignError
+from text2sign.models.video_diffusion import VideoDiffusionConfig, VideoDiffusionNet
+from text2sign.pipelines.video_diffusion import VideoDiffusionInferenceConfig, VideoDiffusionPipeline
+from text2sign.text.encoders import TextEncoderConfig
+from text2sign.video import VideoClip
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    torch.manual_seed(0)
+    text = TextEncoderConfig(d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"])
+    net = VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=text, frames=4, size=8, width=16, heads=2, depth=1, patch=4))
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    inference = VideoDiffusionInferenceConfig(train_timesteps=50, steps=3, guidance_scale=2.0, fps=5.0)
+    return VideoDiffusionPipeline(net, inference, [("en", "ase")])
+
+
+def frames(pipeline, texts, **options):
+    return [s[0].frames for s in pipeline(texts, "en", "ase", seed=1, **options).samples]
+
+
+def test_outputs_are_clips_at_the_model_size_and_rate(pipeline):
+    clip = pipeline(["ab"], "en", "ase", num_samples=2).samples[0][1]
+    assert isinstance(clip, VideoClip) and clip.frames.shape == (4, 8, 8, 3) and clip.fps == 5.0
+
+
+def test_a_text_draws_the_same_alone_or_in_a_batch(pipeline):
+    assert np.array_equal(frames(pipeline, ["ba"])[0], frames(pipeline, ["ab", "ba"])[1])
+    assert np.array_equal(frames(pipeline, ["ba"], eta=1.0)[0], frames(pipeline, ["ab", "ba"], eta=1.0)[1])
+
+
+def test_sampling_options_are_honoured_per_call(pipeline):
+    base = frames(pipeline, ["ab"])[0]
+    assert np.array_equal(base, frames(pipeline, ["ab"], steps=3, guidance_scale=2.0, eta=0.0)[0])
+    for options in ({"steps": 5}, {"guidance_scale": 1.0}, {"eta": 1.0}, {"steps": 50}):
+        assert not np.array_equal(base, frames(pipeline, ["ab"], **options)[0]), options
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"steps": 0}, "steps must be from 1"),
+    ({"steps": 2.5}, "whole number"),
+    ({"guidance_scale": -1.0}, "guidance_scale"),
+    ({"frames": 3}, "does not apply"),
+])
+def test_bad_options_are_one_line_errors(pipeline, options, message):
+    with pytest.raises(Text2SignError, match=message):
+        pipeline(["ab"], "en", "ase", **options)
+
+
+def test_unknown_characters_are_warned_or_refused(pipeline):
+    result = pipeline(["abz"], "en", "ase")
+    assert any("'z'" in w for w in result.warnings)
+    with pytest.raises(Text2SignError, match="'z'"):
+        pipeline(["abz"], "en", "ase", strict=True)
