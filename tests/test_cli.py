@@ -11,15 +11,9 @@ from PIL import Image
 from text2sign.cli import run
 from text2sign.pose.io import load_pose, write_npz
 from text2sign.testing import fake_pose
+from text2sign.testing import one_error_line
 
 
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_generate_writes_pose_gif_and_mp4_that_decode(tmp_path, capsys):

@@ -18,12 +18,9 @@ from text2sign.families import MODELS
 from text2sign.fileio import atomic_path
 from text2sign.pose.io import save_pose
 from text2sign.testing import fake_pose
+from text2sign.testing import one_error_line
 
 
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "Traceback" not in err, err
-    return err
 
 
 @pytest.mark.parametrize(

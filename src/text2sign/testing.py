@@ -55,3 +55,13 @@ def tiny_fs_words(root: Path) -> Path:
     if not (root / "manifest.csv").is_file():
         build_fs_words(root, FSWordsConfig(train_words=3, dev_words=1, test_words=1), signed_languages=["ase"])
     return root
+
+
+def one_error_line(capsys) -> str:
+    """What the CLI printed to stderr, checked to be one ``error: ...`` line and no traceback
+    (pytest's `capsys`): the shape of every error a user can cause."""
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]

@@ -15,6 +15,7 @@ from text2sign.cli import run
 from text2sign.data.extract import find_videos, plan_extraction, probe_video, run_extraction
 from text2sign.pose.io import read_pose
 from text2sign.video.io import VideoFileError, write_mp4
+from text2sign.testing import one_error_line
 
 needs_mediapipe = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason='needs pip install "text2sign[extract]"')
 FRAMES, SIDE, FPS = 5, 512, 25.0
@@ -22,13 +23,6 @@ FRAMES, SIDE, FPS = 5, 512, 25.0
 FACE_BOX = (150, 40, 300, 210)
 
 
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

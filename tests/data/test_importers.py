@@ -15,15 +15,9 @@ from text2sign.data.latent_features import import_latent_features
 from text2sign.pose.imported_layouts import LATENT_FLOW_GROUPS, gan_nat_layout, latent_flow_layout, openpose_layout
 from text2sign.data.openpose import import_openpose, read_openpose_folder
 from text2sign.errors import CorpusError, Text2SignError
+from text2sign.testing import one_error_line
 
 
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def write_csv(path, header, rows):
