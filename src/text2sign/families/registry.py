@@ -75,11 +75,11 @@ MODELS: dict[str, NamedModel] = {
     for m in (
         # benchmarks/evaluate_fs_words.sh and bench_models.sh, CPU-2, 2026-12-01
         NamedModel("concat", "concat", "lookup + coarticulated concatenation of lexicon clips (fingerspelling by default)",
-                   test_cer=7.22, p50_ms=0.645),
+                   test_cer=7.22, p50_ms=0.847),
         NamedModel("spoken-to-signed", "spoken-to-signed", "the spoken-to-signed package's own pipeline, wrapped as a peer",
-                   test_cer=91.64, p50_ms=137.1),
+                   test_cer=91.64, p50_ms=140.2),
         NamedModel("fs-gan-nat", "gan-nat", "GAN-NAT trained on FS-Words (19 fingerspelling alphabets)", _ASSETS / "fs-gan-nat",
-                   test_cer=12.49, p50_ms=2.888),
+                   test_cer=12.49, p50_ms=3.395),
     )
 }
 
