@@ -508,7 +508,7 @@ def print_video_corpus_summary(videos) -> None:
 
 @app.command()
 def info(
-    path: Annotated[Path, typer.Argument(help="A .pose/.npz file, a corpus, a checkpoint or a training run directory.")],
+    path: Annotated[Path, typer.Argument(help="A .pose/.npz file, a pose or video corpus, a checkpoint or a training run directory.")],
     person: Annotated[Optional[int], typer.Option("--person", help="Which person of a .pose file with several (0, 1, ...).")] = None,
 ) -> None:
     """Describe a pose file (layout, frames, fps), a corpus (splits, languages), a checkpoint
@@ -517,11 +517,14 @@ def info(
         raise Text2SignError(f"no pose file, corpus, checkpoint or run directory at {path}: not found")
     if path.is_dir():
         from text2sign.checkpoints import CHECKPOINTS_DIR, CONFIG_NAME
+        from text2sign.data.video_corpus import FRAMES, VideoCorpus
 
         if (path / CONFIG_NAME).is_file():
             print_checkpoint(path)
         elif (path / CHECKPOINTS_DIR).is_dir():
             print_run(path)
+        elif (path / FRAMES).is_file():
+            print_video_corpus_summary(VideoCorpus.load(path))
         else:
             from text2sign.data.corpus import Corpus
 
