@@ -13,7 +13,8 @@ def test_prepare_video_draws_a_pose_corpus(tiny_fs_words, tmp_path, capsys):
     assert corpus.items[0].fps == 10.0
     assert "12 x 12 px" in capsys.readouterr().out
     assert run(["info", str(out)]) == 0
-    assert "video, 12 x 12 px" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "(video," in shown and "languages: en->ase" in shown
 
 
 def test_prepare_video_folder_with_the_unet3d_designs_options(tmp_path):
