@@ -320,12 +320,7 @@ class GanNatObjective(Objective):
         return masked_mean(states, mask).detach() if self.discriminator.cond_dim else None
 
     def encode_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token states of what the generator reads (text, gloss or both), conditioned on the
-        signed language and, for a model trained with signers, the signer."""
-        gen_cfg = self.generator.cfg
-        inputs = [model_input(t, g, gen_cfg.input) for t, g in zip(batch.texts, batch.glosses)]
-        signers = batch.signers if gen_cfg.text.signers else None
-        return self.generator.encode(inputs, batch.signed_languages, signers)
+        return self.generator.encode(*encoder_inputs(batch, self.generator.cfg))
 
     def generator_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -358,25 +353,8 @@ class GanNatObjective(Objective):
     def alignment_losses(
         self, states: torch.Tensor, text_mask: torch.Tensor, real: torch.Tensor, weights: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Aligned durations ``(B, L)`` of the real frames and the ``prior`` and ``duration`` losses."""
-        generator = self.generator
-        ctx, _ = generator.encode_text(states, text_mask)
-        means = generator.prior_means(ctx)  # (B, L * S, F): S sub-runs per token
-        sub = generator.cfg.prior_states
-        state_mask = text_mask.repeat_interleave(sub, dim=1)
-        if self.step < self.cfg.alignment_warmup:
-            state_durations = equal_durations(state_mask, lengths)
-        else:
-            distances = weighted_square_distances(real, means.detach(), weights)
-            state_durations = monotonic_alignment(-distances, lengths, state_mask.sum(dim=1))
-        durations = state_durations.view(len(lengths), -1, sub).sum(dim=-1)  # (B, L)
-        index, _ = frame_token_index(duration_ends(state_durations, state_mask, lengths), real.shape[1])
-        aligned_means = per_frame(means, index)
-        # The duration head learns from the alignment; its error must not reshape the token states.
-        predicted = generator.log_durations(ctx.detach())
-        target = torch.log(durations.clamp(min=1).float())
-        duration_error = masked_frame_mean((predicted - target) ** 2, text_mask)
-        return durations, {"prior": masked_huber(aligned_means, real, weights, self.cfg.huber_delta), "duration": duration_error}
+        warming_up = self.step < self.cfg.alignment_warmup
+        return alignment_losses(self.generator, states, text_mask, real, weights, lengths, warming_up, self.cfg.huber_delta)
 
     def discriminator_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         real, frame_mask = batch.features, batch.frame_mask
@@ -398,6 +376,38 @@ class GanNatObjective(Objective):
         out["real_score"] = masked_frame_mean(real_scores, frame_mask).detach()
         out["fake_score"] = masked_frame_mean(fake_scores, frame_mask).detach()
         return {"loss": loss, **out}
+
+
+def encoder_inputs(batch: Any, cfg: GanNatConfig) -> tuple[list[str], list[str], list[str] | None]:
+    """What a generator with config `cfg` encodes for `batch`: its inputs (text, gloss or both),
+    the signed languages and, for a model trained with signers, the signers."""
+    inputs = [model_input(t, g, cfg.input) for t, g in zip(batch.texts, batch.glosses)]
+    return inputs, batch.signed_languages, batch.signers if cfg.text.signers else None
+
+
+def alignment_losses(
+    generator: GanNatGenerator, states: torch.Tensor, text_mask: torch.Tensor, targets: torch.Tensor,
+    weights: torch.Tensor, lengths: torch.Tensor, warming_up: bool, huber_delta: float,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Durations ``(B, L)`` of the target frames aligned to the tokens, and the ``prior`` and
+    ``duration`` losses. Equal runs while `warming_up`, then monotonic alignment search of the
+    targets ``(B, T, F)`` against the generator's mean poses (any frames: poses or latents)."""
+    ctx, _ = generator.encode_text(states, text_mask)
+    means = generator.prior_means(ctx)  # (B, L * S, F): S sub-runs per token
+    sub = generator.cfg.prior_states
+    state_mask = text_mask.repeat_interleave(sub, dim=1)
+    if warming_up:
+        state_durations = equal_durations(state_mask, lengths)
+    else:
+        distances = weighted_square_distances(targets, means.detach(), weights)
+        state_durations = monotonic_alignment(-distances, lengths, state_mask.sum(dim=1))
+    durations = state_durations.view(len(lengths), -1, sub).sum(dim=-1)  # (B, L)
+    index, _ = frame_token_index(duration_ends(state_durations, state_mask, lengths), targets.shape[1])
+    # The duration head learns from the alignment; its error must not reshape the token states.
+    predicted = generator.log_durations(ctx.detach())
+    target = torch.log(durations.clamp(min=1).float())
+    duration_error = masked_frame_mean((predicted - target) ** 2, text_mask)
+    return durations, {"prior": masked_huber(per_frame(means, index), targets, weights, huber_delta), "duration": duration_error}
 
 
 def build_gan_nat_objective(

@@ -33,16 +33,14 @@ import torch.nn.functional as F
 
 from text2sign.config import bounded
 from text2sign.errors import ConfigError
-from text2sign.models.alignment import duration_ends, equal_durations, frame_token_index, monotonic_alignment, per_frame
 from text2sign.models.gan_nat import lengths_to_bins
 from text2sign.models.latent import LatentEncoder, LatentGenerator, PoseAutoencoder, latent_lengths
 from text2sign.objectives.base import Objective
 from text2sign.objectives.gan_nat import (
+    alignment_losses,
+    encoder_inputs,
     feature_weights,
-    masked_frame_mean,
-    masked_huber,
     visibility_loss,
-    weighted_square_distances,
 )
 from text2sign.pose.layout import get_layout
 from text2sign.schedulers.flow import euler_sample
@@ -162,10 +160,7 @@ class _Stage2(Objective):
         return self.generator
 
     def encode_batch(self, batch):
-        pcfg = self.generator.cfg.predictor
-        inputs = [model_input(t, g, pcfg.input) for t, g in zip(batch.texts, batch.glosses)]
-        signers = batch.signers if pcfg.text.signers else None
-        return self.generator.encode(inputs, batch.signed_languages, signers)
+        return self.generator.encode(*encoder_inputs(batch, self.generator.cfg.predictor))
 
     def targets(self, batch):
         """Encoder latents ``(B, L, Z)``, their lengths and mask."""
@@ -177,26 +172,11 @@ class _Stage2(Objective):
     def common_losses(self, states, text_mask, z1, lengths, latent_mask):
         """Durations aligned on the target latents, and the length / prior / duration losses."""
         predictor = self.generator.predictor
-        ctx, _ = predictor.encode_text(states, text_mask)
-        means = predictor.prior_means(ctx)  # (B, L * S, Z)
-        sub = predictor.cfg.prior_states
-        state_mask = text_mask.repeat_interleave(sub, dim=1)
         weights = latent_mask[..., None].expand_as(z1)
-        if self.step < self.cfg.alignment_warmup:
-            state_durations = equal_durations(state_mask, lengths)
-        else:
-            distances = weighted_square_distances(z1, means.detach(), weights)
-            state_durations = monotonic_alignment(-distances, lengths, state_mask.sum(dim=1))
-        durations = state_durations.view(len(lengths), -1, sub).sum(dim=-1)  # (B, L)
-        index, _ = frame_token_index(duration_ends(state_durations, state_mask, lengths), z1.shape[1])
-        predicted = predictor.log_durations(ctx.detach())
-        target = torch.log(durations.clamp(min=1).float())
+        warming_up = self.step < self.cfg.alignment_warmup
+        durations, losses = alignment_losses(predictor, states, text_mask, z1, weights, lengths, warming_up, 1.0)
         logits = predictor.length_logits(states, text_mask)
-        losses = {
-            "prior": masked_huber(per_frame(means, index), z1, weights, 1.0),
-            "duration": masked_frame_mean((predicted - target) ** 2, text_mask),
-            "length": F.cross_entropy(logits, lengths_to_bins(lengths, predictor.cfg)),
-        }
+        losses["length"] = F.cross_entropy(logits, lengths_to_bins(lengths, predictor.cfg))
         return durations, losses
 
     def pose_losses(self, latents, lengths, batch) -> dict[str, torch.Tensor]:
