@@ -84,11 +84,15 @@ class GanNatPipeline(Pipeline):
         self.stats = select_feature_stats(stats, self.layout, self.kinds)
         if self.stats.mean.shape[0] != cfg.feature_dim:
             raise CheckpointError(f"normalization has {self.stats.mean.shape[0]} features; the generator makes {cfg.feature_dim}")
+        self._attach(generator, language_pairs, inference or GanNatInferenceConfig(), device, alphabets)
+
+    def _attach(self, generator, language_pairs, inference, device, alphabets) -> None:
+        """What every pipeline built on this one keeps, once layout, kinds, fps and stats are set."""
         self.generator = generator.to(device).eval()
         self.device = torch.device(device)
         self.language_pairs_known = [tuple(p) for p in language_pairs] if language_pairs else None
         self.alphabets = {lang: set(chars) for lang, chars in (alphabets or {}).items()}
-        self.inference = inference or GanNatInferenceConfig()
+        self.inference = inference
         center = self.inference.shoulder_center
         if len(center) != self.layout.dims:
             raise CheckpointError(f"inference.shoulder_center has {len(center)} values; layout {self.layout.name} has {self.layout.dims} dims")

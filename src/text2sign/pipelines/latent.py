@@ -29,7 +29,6 @@ from text2sign.models.latent import LatentGenerator, latent_lengths
 from text2sign.objectives.latent import group_columns
 from text2sign.pipelines.gan_nat import MAX_FRAMES_FACTOR, GanNatInferenceConfig, GanNatPipeline
 from text2sign.pose.layout import get_layout
-from text2sign.pose.normalize import ShoulderNormalization
 from text2sign.pose.sequence import PoseSequence
 from text2sign.schedulers.flow import euler_sample
 
@@ -83,12 +82,7 @@ class LatentPipeline(GanNatPipeline):
         self.stats = stats
         if stats.mean.shape[0] != ae.feature_dim:
             raise Text2SignError(f"normalization has {stats.mean.shape[0]} features; the decoder makes {ae.feature_dim}")
-        self.generator = generator.to(device).eval()
-        self.device = torch.device(device)
-        self.language_pairs_known = [tuple(p) for p in language_pairs] if language_pairs else None
-        self.alphabets = {lang: set(chars) for lang, chars in (alphabets or {}).items()}
-        self.inference = inference or LatentInferenceConfig()
-        self.frame = ShoulderNormalization(np.asarray(self.inference.shoulder_center, dtype=np.float32), self.inference.shoulder_width)
+        self._attach(generator, language_pairs, inference or LatentInferenceConfig(), device, alphabets)
         self.stochastic = generator.cfg.mode == "flow"
         columns = group_columns(ae.layout, ae.kinds, self.layout.dims)
         self._hands = torch.cat([columns[k] for k in ("left_hand", "right_hand") if k in columns]) if columns else None
