@@ -15,24 +15,40 @@ from text2sign.errors import Text2SignError
 def check_output_path(path: str | os.PathLike) -> Path:
     """Fail early, with one clear line, when `path` cannot be written: its directory is missing or
     not writable (read-only file systems included), or it is a directory itself."""
-    path = Path(path)
-    if path.is_dir():
-        raise Text2SignError(f"output path is a directory, expected a file: {path}")
-    check_writable_dir(path.parent if str(path.parent) else Path("."))
+    path = _file_target(path)
+    check_writable_dir(path.parent)
     return path
 
 
 def check_writable_dir(directory: Path) -> Path:
     """`directory` exists and a file can be created in it (tried, not guessed from permissions)."""
-    if not directory.is_dir():
-        raise Text2SignError(f"output directory does not exist: {directory}")
-    try:
+    _existing_dir(directory)
+    with _writing_into(directory):
         fd, probe = tempfile.mkstemp(prefix=".text2sign-write-test.", dir=directory)
         os.close(fd)
         os.unlink(probe)
+    return directory
+
+
+def _file_target(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise Text2SignError(f"output path is a directory, expected a file: {path}")
+    _existing_dir(path.parent)
+    return path
+
+
+def _existing_dir(directory: Path) -> None:
+    if not directory.is_dir():
+        raise Text2SignError(f"output directory does not exist: {directory}")
+
+
+@contextlib.contextmanager
+def _writing_into(directory: Path) -> Iterator[None]:
+    try:
+        yield
     except OSError as exc:
         raise Text2SignError(f"cannot write to {directory}: {exc.strerror or exc}") from None
-    return directory
 
 
 def remove_stale_temporaries(path: Path) -> None:
@@ -66,9 +82,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary file keeps the final suffix so that writers choosing a format by extension
     (PyAV, Pillow) behave as they would on the real name.
     """
-    path = check_output_path(path)
+    # The temporary file is itself the write test: no separate probe on every write.
+    path = _file_target(path)
     remove_stale_temporaries(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    with _writing_into(path.parent):
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
