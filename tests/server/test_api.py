@@ -161,7 +161,7 @@ def test_model_list_marks_this_servers_default(monkeypatch):
     from text2sign import pipelines
 
     rows = [pipelines.ModelInfo("concat", "concat", "pose", [("en", "ase")], 1, "lookup", default=True)]
-    monkeypatch.setattr(pipelines, "list_models", lambda: rows)
+    monkeypatch.setattr(pipelines, "list_models", lambda load: rows)
     app = create_app(ServerSettings(warm_up=False), Models("fake", pipelines={"fake": FakePipeline()}))
     with TestClient(app) as c:
         listed = {row["name"]: row for row in c.get("/api/v1/models").json()}

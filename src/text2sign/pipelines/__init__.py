@@ -7,6 +7,7 @@ model says it, a checkpoint's ``config.json`` records it. Only that family's cod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,15 +79,16 @@ class ModelInfo:
         }
 
 
-def list_models() -> list[ModelInfo]:
-    """Every model a user can name, with its family, output kind, language pairs and size on disk."""
+def list_models(load: Callable[[str], Any] = load_pipeline) -> list[ModelInfo]:
+    """Every model a user can name, with its family, output kind, language pairs and size on disk.
+    `load` gets a model's pipeline by name: a caller that holds them (the server) passes its own."""
     from text2sign.checkpoints import directory_size
     from text2sign.families import get_family
 
     rows = []
     for named in MODELS.values():
         family = get_family(named.family)
-        pipeline = load_pipeline(named.name)
+        pipeline = load(named.name)
         if named.checkpoint is not None:
             size = directory_size(named.checkpoint)
         else:

@@ -225,12 +225,12 @@ class Service:
 
     def model_list(self) -> list[dict]:
         """Every model a request can name, as ``text2sign models --json`` lists them; `default`
-        marks this server's default. Computed once (it loads each model)."""
+        marks this server's default. Computed once, from the server's own pipelines."""
         if self._model_list is None:
             from text2sign.checkpoints import directory_size
             from text2sign.pipelines import ModelInfo, list_models
 
-            rows = [m.to_dict() for m in list_models()]
+            rows = [m.to_dict() for m in list_models(load=self.models.get)]
             listed = {row["name"] for row in rows}
             for name in self.models.names:
                 if name not in listed:
