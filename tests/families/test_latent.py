@@ -127,3 +127,55 @@ def test_the_ssm_prior_trains_and_steers_sampling(workdir):
     off = flow("ab", spoken, signed, seed=0, lambda_prior=0.0).outputs[0].data
     on = flow("ab", spoken, signed, seed=0, lambda_prior=1.0).outputs[0].data
     assert not np.array_equal(off, on)
+
+
+def test_an_autoencoder_is_evaluated_on_its_reconstructions_of_the_references(workdir):
+    from text2sign.data.corpus import Corpus
+    from text2sign.evaluation.harness import evaluate
+    from text2sign.families.latent_ae import tiny_autoencoder
+    from text2sign.pipelines import load_pipeline, load_reconstruction
+    from text2sign.pose.normalize import shoulder_normalization
+
+    checkpoint = tiny_autoencoder(workdir)
+    corpus = Corpus.load(workdir / "fs-ase")
+    item = corpus.split("test")[0]
+    reference = corpus.load_pose(item)
+    reconstruction = load_reconstruction(checkpoint)(reference)
+    assert reconstruction.num_frames == reference.num_frames
+    assert reconstruction.canvas == reference.canvas
+    # Back in the reference's pixel frame, not in shoulder-normalized units.
+    assert np.allclose(shoulder_normalization(reconstruction).center, shoulder_normalization(reference).center, atol=0.5 * shoulder_normalization(reference).scale)
+    assert load_reconstruction("concat") is None
+
+    report = evaluate(str(checkpoint), corpus, split="train", limit=2)
+    assert report["items"] == 2 and report["failures"] == 0
+    assert report["metrics"]["dtw_mje"] > 0
+    with pytest.raises(Text2SignError, match="no text-to-sign|does not generate"):
+        load_pipeline(str(checkpoint))
+    with pytest.raises(Text2SignError, match="takes no generation options"):
+        evaluate(str(checkpoint), corpus, split="test", limit=1, options={"steps": 2})
+
+
+def test_the_pose_space_baseline_runs_the_same_flow_on_frames(workdir):
+    from text2sign.errors import ConfigError
+    from text2sign.families.latent_flow import tiny_config
+    from text2sign.pipelines import load_pipeline
+    from text2sign.training import parse_experiment, train
+
+    with pytest.raises(ConfigError, match="downsample: 1"):
+        LatentAutoencoderConfig(space="pose", downsample=2)
+    raw = tiny_config(workdir)
+    ae_raw = {
+        "family": "latent-ae", "data": raw["data"],
+        "model": {"d_model": 16, "heads": 2, "encoder_layers": 1, "downsample": 1, "space": "pose"},
+        "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
+    }
+    ae = train(parse_experiment(ae_raw, source="test"), workdir / "pose-space-ae").checkpoint
+    raw["init"] = {"autoencoder": str(ae)}
+    flow = load_pipeline(str(train(parse_experiment(raw, source="test"), workdir / "pose-space-flow").checkpoint))
+    generator = flow.generator
+    assert generator.cfg.autoencoder.latent_dim == generator.cfg.autoencoder.feature_dim
+    assert generator.cfg.predictor.fps == generator.cfg.autoencoder.fps  # one latent per frame
+    spoken, signed = flow.language_pairs()[0]
+    pose = flow("ab", spoken, signed, seed=0, frames=9).outputs[0]
+    assert pose.num_frames == 9 and np.isfinite(pose.data).all()

@@ -18,7 +18,9 @@ How a generated sequence meets its reference, so that every model is judged the 
 
 An item the model cannot generate (unsupported text or language) is counted in `failures`, read
 as an empty hypothesis (so it costs back-translation scores) and left out of the pose metrics.
-`--model reference` scores the references themselves: the ceiling row.
+`--model reference` scores the references themselves: the ceiling row. An autoencoder checkpoint
+(a family with ``reconstruct``, e.g. ``latent-ae``) is scored on its reconstructions of the
+references: the ceiling of every model that decodes through it.
 
 Models whose output is video are scored against the reference poses drawn by our renderer at the
 generated clip's size and frame rate (the same drawing ``text2sign prepare video`` trains video
@@ -111,7 +113,7 @@ def evaluate(
 
     `seed` goes to every generation call (stochastic models), and so do `options` (a pipeline's
     own, e.g. ``steps``); `predictions_dir` keeps every generated item (see :class:`Predictions`)."""
-    from text2sign.pipelines import load_pipeline
+    from text2sign.pipelines import load_pipeline, load_reconstruction
 
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus)
     items = corpus.split(split)
@@ -119,14 +121,20 @@ def evaluate(
         items = items[:limit]
     if not items:
         raise CorpusError(f"{corpus.root} has no {split} items")
-    pipeline = None if model == REFERENCE else load_pipeline(model, lexicon=lexicon)
+    reconstruct = None if model == REFERENCE else load_reconstruction(model)
+    if reconstruct is not None and (options or lexicon is not None):
+        raise Text2SignError(f"{model} reconstructs the references; it takes no generation options")
+    pipeline = None if model == REFERENCE or reconstruct is not None else load_pipeline(model, lexicon=lexicon)
     if gif_dir is not None:
         Path(gif_dir).mkdir(parents=True, exist_ok=True)
     output = pipeline.output if pipeline is not None else "pose"
     saver = Predictions(predictions_dir, output) if predictions_dir is not None else None
 
     def generate(item: CorpusItem):
-        signing = pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language, seed=seed, **(options or {})).outputs[0]
+        if reconstruct is not None:
+            signing = reconstruct(corpus.load_pose(item))
+        else:
+            signing = pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language, seed=seed, **(options or {})).outputs[0]
         if saver is not None:
             saver.add(item, signing)
         return signing
@@ -136,7 +144,7 @@ def evaluate(
         results, failures = _evaluate_videos(generate, corpus, items, gif_dir, num_gifs, on_item)
         report = _report(model, "video", corpus, split, items, failures, results, None, recognizer_dir)
     else:
-        generator = generate if pipeline is not None else None
+        generator = generate if model != REFERENCE else None
         report, read = _evaluate_poses(model, generator, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item)
     if saver is not None:
         report["predictions"] = str(saver.close(read))

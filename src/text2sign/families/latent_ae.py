@@ -2,7 +2,8 @@
 
 Network :class:`PoseAutoencoder` (``models/latent.py``), objective :class:`AutoencoderObjective`
 (``objectives/latent.py``), config ``configs/fs-latent-ae.yaml``. It is no text-to-sign model
-(no pipeline): later stages name its checkpoint in ``init: {autoencoder: DIR}`` and copy its
+(no pipeline; ``evaluate`` scores its reconstructions of the references, the latent stages'
+ceiling): later stages name its checkpoint in ``init: {autoencoder: DIR}`` and copy its
 decoder (and, to make training targets, its encoder). Dev passes log the reconstruction error
 per channel group (``dev/rec_body``, ``dev/rec_face``, ...), the design's reconstruction ceiling.
 
@@ -79,8 +80,10 @@ def latent_data(data: PoseDataConfig, kinds, hand_relative: bool, seed: int, sta
 def build(config) -> Experiment:
     model: LatentAutoencoderConfig = config.model
     data = latent_data(config.data, model.kinds, model.hand_relative, config.train.seed)
+    feature_dim = int(data.stats.mean.shape[0])
     resolved = dataclasses.replace(
-        model, feature_dim=int(data.stats.mean.shape[0]), layout=data.layout.name, fps=data.fps,
+        model, feature_dim=feature_dim, layout=data.layout.name, fps=data.fps,
+        latent_dim=feature_dim if model.space == "pose" else model.latent_dim,
     )
     objective = AutoencoderObjective(PoseAutoencoder(resolved), config.objective)
     pairs = sorted({(i.spoken_language, i.signed_language) for i in data.items})
@@ -111,6 +114,12 @@ def tiny_autoencoder(workdir: Path) -> Path:
     return resolve_checkpoint(run)
 
 
+def reconstruction(checkpoint):
+    from text2sign.pipelines.latent import AutoencoderReconstruction
+
+    return AutoencoderReconstruction(checkpoint)
+
+
 register_family(
     FAMILY,
     output="pose",
@@ -121,4 +130,5 @@ register_family(
     objective_config=AutoencoderObjectiveConfig,
     data_config=PoseDataConfig,
     build=build,
+    reconstruct=reconstruction,
 )

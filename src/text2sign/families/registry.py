@@ -49,6 +49,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "latent-flow": "text2sign.families.latent_flow",
     "latent-distill": "text2sign.families.latent_distill",
     "video-diffusion": "text2sign.families.video_diffusion",
+    "video-recognizer": "text2sign.families.video_recognizer",
 }
 
 _ASSETS = Path(__file__).resolve().parent.parent / "pipelines" / "assets"
@@ -165,6 +166,7 @@ class Family:
     init_keys: tuple[str, ...] = ()
     load_options: tuple[str, ...] = ()
     tiny: Callable[[Path], dict] | None = None
+    reconstruct: Callable[[Any], Callable[[Any], Any]] | None = None
 
     @property
     def trainable(self) -> bool:
@@ -193,6 +195,7 @@ def register_family(
     init_keys: tuple[str, ...] = (),
     load_options: tuple[str, ...] = (),
     tiny: Callable[[Path], dict] | None = None,
+    reconstruct: Callable[[Any], Callable[[Any], Any]] | None = None,
 ) -> Family:
     """Register a model family under `name` (registering the same name again replaces it).
 
@@ -202,6 +205,8 @@ def register_family(
     inference network alone, which is what a checkpoint's ``config.json`` rebuilds. `init_keys`
     names the earlier-stage checkpoints its ``build`` reads from the experiment's ``init:`` section
     (``model`` is always accepted: it initialises the inference network's weights).
+    `reconstruct(checkpoint)` returns a function from a reference ``PoseSequence`` to the model's
+    reconstruction of it (autoencoders: ``evaluate`` scores that as the model's ceiling).
     """
     if output not in OUTPUTS:
         raise ValueError(f"family {name!r}: output must be one of {', '.join(OUTPUTS)}, got {output!r}")
@@ -213,7 +218,7 @@ def register_family(
         data_config = PoseDataConfig
     family = Family(
         name, output, pipeline, about, model_config, build_model, inference_config, objective_config,
-        data_config, build, tuple(init_keys), tuple(load_options), tiny,
+        data_config, build, tuple(init_keys), tuple(load_options), tiny, reconstruct,
     )
     _FAMILIES[name] = family
     return family

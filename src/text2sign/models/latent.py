@@ -59,10 +59,15 @@ class LatentAutoencoderConfig:
     kinds: list[str] = field(default_factory=lambda: list(ALL_KINDS))
     fps: float = bounded(0.0, min=0.0, max=1000.0)  # filled from the data
     hand_relative: bool = True  # hand joints as offsets from their wrist (data.torch_data.hands_relative_to_wrist)
+    # "pose": no compression -- the standardized frame is the latent and only a visibility head
+    # is learnt, so the later stages run on frames (the design's latent-vs-pose ablation).
+    space: Literal["latent", "pose"] = "latent"
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
             raise ConfigError(f"autoencoder d_model {self.d_model} is not divisible by heads {self.heads}")
+        if self.space == "pose" and self.downsample != 1:
+            raise ConfigError(f"model.space: pose keeps every frame: set model.downsample: 1 (got {self.downsample})")
         check_kinds(self.kinds)
 
 
@@ -145,6 +150,36 @@ class LatentDecoder(nn.Module):
         return self.out(x) * mask[..., None], self.visibility(x)
 
 
+class PoseSpaceEncoder(nn.Module):
+    """``space: pose``: the standardized frames are the latents."""
+
+    def __init__(self, cfg: LatentAutoencoderConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        return features * frame_mask[..., None]
+
+
+class PoseSpaceDecoder(nn.Module):
+    """``space: pose``: frames pass through; a small head says which components are in view."""
+
+    def __init__(self, cfg: LatentAutoencoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.component_sizes = component_sizes(cfg.layout, cfg.kinds)
+        self.visibility = nn.Sequential(
+            nn.Linear(cfg.feature_dim, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, len(self.component_sizes))
+        )
+
+    def forward(self, latents: torch.Tensor, latent_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return latents * latent_mask[..., None], self.visibility(latents)
+
+
+def make_decoder(cfg: LatentAutoencoderConfig) -> nn.Module:
+    return PoseSpaceDecoder(cfg) if cfg.space == "pose" else LatentDecoder(cfg)
+
+
 class PoseAutoencoder(nn.Module):
     """Stage 1: ``forward(features, frame_mask) -> reconstruction (B, T, F), visibility (B, T, C), latents``."""
 
@@ -152,9 +187,11 @@ class PoseAutoencoder(nn.Module):
         super().__init__()
         if cfg.feature_dim < 1 or not cfg.layout:
             raise ConfigError("LatentAutoencoderConfig.feature_dim and layout are not set: the builder fills them from the data")
+        if cfg.space == "pose" and cfg.latent_dim != cfg.feature_dim:
+            raise ConfigError(f"a pose-space autoencoder's latent is the frame: latent_dim must be feature_dim {cfg.feature_dim}")
         self.cfg = cfg
-        self.encoder = LatentEncoder(cfg)
-        self.decoder = LatentDecoder(cfg)
+        self.encoder = PoseSpaceEncoder(cfg) if cfg.space == "pose" else LatentEncoder(cfg)
+        self.decoder = make_decoder(cfg)
 
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor):
         t = features.shape[1]
@@ -234,7 +271,7 @@ class LatentGenerator(nn.Module):
         predictor = GanNatGenerator(resolve_predictor(cfg))
         self.cfg = dataclasses.replace(cfg, predictor=predictor.cfg)
         self.predictor = predictor
-        self.decoder = LatentDecoder(cfg.autoencoder).requires_grad_(False)
+        self.decoder = make_decoder(cfg.autoencoder).requires_grad_(False)
         self.prior = (
             SSMPrior(cfg.autoencoder.latent_dim, cfg.prior_d_model, cfg.prior_layers, 4 * cfg.time_frequencies)
             if cfg.prior == "mamba" else None

@@ -51,6 +51,22 @@ def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: A
     return family.pipeline(checkpoint, device)
 
 
+def load_reconstruction(path: str | Path, device: Any = "cpu"):
+    """The reconstruction function of an autoencoder checkpoint (or run) directory, or None when
+    `path` is not a directory holding a model that reconstructs poses."""
+    from text2sign.checkpoints import load_checkpoint, read_meta, resolve_checkpoint
+    from text2sign.families import get_family
+
+    path = Path(path)
+    if path.name in MODELS or not path.is_dir():
+        return None
+    meta = read_meta(resolve_checkpoint(path))
+    if get_family(meta.family, str(meta.path)).reconstruct is None:
+        return None
+    checkpoint = load_checkpoint(path, device)
+    return checkpoint.family.reconstruct(checkpoint)
+
+
 def _check_load_options(family, options: dict, model: str) -> None:
     for option in options:
         if option not in family.load_options:

@@ -23,12 +23,13 @@ import numpy as np
 import torch
 
 from text2sign.config import bounded
-from text2sign.data.torch_data import hands_from_wrist_offsets
-from text2sign.errors import Text2SignError
+from text2sign.data.torch_data import hands_from_wrist_offsets, hands_relative_to_wrist, kinds_layout, pose_features
+from text2sign.errors import CheckpointError, Text2SignError
 from text2sign.models.latent import LatentGenerator, latent_lengths
 from text2sign.objectives.latent import group_columns
 from text2sign.pipelines.gan_nat import MAX_FRAMES_FACTOR, GanNatInferenceConfig, GanNatPipeline
 from text2sign.pose.layout import get_layout
+from text2sign.pose.normalize import normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 from text2sign.schedulers.flow import euler_sample
 
@@ -166,3 +167,42 @@ class LatentPipeline(GanNatPipeline):
             return -gamma * grad
 
         return guide
+
+
+class AutoencoderReconstruction:
+    """A pose through a stage-1 autoencoder and back, in the pose's own frame.
+
+    No latent stage can read back better than its decoder reconstructs real signing, so
+    ``text2sign evaluate --model <autoencoder run>`` scores these reconstructions of the
+    references: the latent models' ceiling (the design's "reconstruction ceiling" row)."""
+
+    def __init__(self, checkpoint):
+        if checkpoint.feature_stats is None:
+            raise CheckpointError(f"{checkpoint.path} has no feature statistics; it cannot read poses")
+        self.autoencoder = checkpoint.model
+        self.cfg = checkpoint.model.cfg
+        self.stats = checkpoint.feature_stats
+        self.layout = get_layout(self.cfg.layout)
+        self.kinds = tuple(self.cfg.kinds)
+        self.device = next(checkpoint.model.parameters()).device
+
+    def __call__(self, seq: PoseSequence) -> PoseSequence:
+        cfg = self.cfg
+        if seq.layout.name != self.layout.name:
+            raise Text2SignError(f"the autoencoder reads {self.layout.name} poses, this one is {seq.layout.name}")
+        if abs(seq.fps - cfg.fps) > 1e-6:
+            seq = seq.resample(fps=cfg.fps)
+        normalized, frame = normalize_by_shoulders(seq)
+        reduced = normalized.to_layout(kinds_layout(normalized.layout, self.kinds))
+        if cfg.hand_relative:
+            reduced = hands_relative_to_wrist(reduced)
+        features, _ = pose_features(reduced, self.stats, self.kinds, normalized=True)
+        x = torch.from_numpy(features)[None].to(self.device)
+        with torch.inference_mode():
+            recon, visibility, _ = self.autoencoder(x, torch.ones(x.shape[:2], dtype=torch.bool, device=self.device))
+        coords = self.stats.destandardize(recon[0].float().cpu().numpy())
+        visible = np.repeat((visibility[0] > 0).cpu().numpy(), self.autoencoder.decoder.component_sizes, axis=-1)
+        out = PoseSequence.from_features(coords, self.layout, cfg.fps, joint_mask=visible, kinds=self.kinds)
+        if cfg.hand_relative:
+            out = hands_from_wrist_offsets(out)
+        return frame.invert(out, canvas=seq.canvas)
