@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -179,3 +181,31 @@ def test_the_pose_space_baseline_runs_the_same_flow_on_frames(workdir):
     spoken, signed = flow.language_pairs()[0]
     pose = flow("ab", spoken, signed, seed=0, frames=9).outputs[0]
     assert pose.num_frames == 9 and np.isfinite(pose.data).all()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+PHOENIX_SAMPLE = ROOT / ".." / "shared" / "data" / "phoenix14t-sample"
+
+
+@pytest.mark.skipif(not PHOENIX_SAMPLE.is_dir(), reason="PHOENIX-2014T sample not present in ../shared")
+def test_the_fs_words_latent_configs_train_every_stage_on_a_phoenix_corpus(tmp_path):
+    """The shipped configs, only the corpus and sizes changed: no face in PHOENIX's skeleton, German
+    text (so no FS-Words predictor to start from) and no FS-Words recognizer to pick checkpoints."""
+    from text2sign.data.phoenix import import_phoenix
+    from text2sign.pipelines import load_pipeline
+    from text2sign.training.config import load_config
+    from text2sign.training import train
+
+    corpus = import_phoenix(PHOENIX_SAMPLE, tmp_path / "phoenix")
+    quick = ["train.steps=2", "train.validate_every=2", "train.checkpoint_every=2", "train.batch_size=4",
+             "train.warmup_steps=0", f"data.corpus={corpus.root}"]
+    ae = train(load_config(CONFIGS / "fs-latent-ae.yaml", [*quick, "model.kinds=[body, left_hand, right_hand]"]), tmp_path / "ae")
+    stage2 = [*quick, "objective.dev_metric=loss", "init.predictor=null"]
+    flow = train(load_config(CONFIGS / "fs-latent-flow.yaml", [*stage2, f"init.autoencoder={ae.checkpoint}"]), tmp_path / "flow")
+    student = train(load_config(CONFIGS / "fs-latent-distill.yaml", [*stage2, f"init.teacher={flow.checkpoint}"]), tmp_path / "student")
+    pipeline = load_pipeline(str(student.checkpoint))
+    assert pipeline.language_pairs() == [("de", "gsg")]
+    pose = pipeline("am tag regen", "de", "gsg", seed=0, steps=2).outputs[0]
+    assert pose.layout.name == "phoenix-50" and pose.num_frames > 0
+    assert np.isfinite(pose.data[pose.mask]).all()

@@ -112,6 +112,10 @@ def test_set_overrides_go_through_the_same_checks(toy_yaml):
         load_config(path, ["model.hidden_dim"])
     with pytest.raises(ConfigError, match="'model.hidden_dim' is a value, not a section"):
         load_config(path, ["model.hidden_dim.x=1"])
+    with_init = toy_yaml(BASE + "init:\n  model: runs/a\n  other: runs/b\n", name="with-init.yaml")
+    assert load_config(with_init, ["init.other=null"]).init == {"model": "runs/a"}
+    with pytest.raises(ConfigError, match="'init' in .* must map names to checkpoint directories"):
+        load_config(with_init, ["init.other=3"])
 
 
 def test_overrides_do_not_touch_the_input():

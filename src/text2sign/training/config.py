@@ -148,6 +148,9 @@ def parse_experiment(raw: dict, source: str) -> ExperimentConfig:
     ):
         sections[section] = from_dict(cls, raw.get(section) or {}, section, source)
     init = raw.get("init") or {}
+    if isinstance(init, dict):
+        # `--set init.predictor=null` turns off a warm start the config file names.
+        init = {k: v for k, v in init.items() if v is not None}
     if not isinstance(init, dict) or not all(isinstance(v, str) for v in init.values()):
         raise ConfigError(f"'init' in {source} must map names to checkpoint directories, got {describe_value(init)}")
     allowed = ("model", *family.init_keys)
