@@ -149,6 +149,17 @@ def bins_to_lengths(bins: torch.Tensor, cfg: GanNatConfig) -> torch.Tensor:
     return (cfg.min_frames + bins.long() * cfg.length_bin).clamp(max=cfg.max_frames)
 
 
+@dataclass
+class FrameCondition:
+    """The text-and-timing part of a generator pass (:meth:`GanNatGenerator.frame_condition`)."""
+
+    queries: torch.Tensor  # (B, T, d)
+    frame_mask: torch.Tensor  # (B, T)
+    self_mask: torch.Tensor | None
+    ctx: torch.Tensor  # (B, L, d)
+    ctx_mask: torch.Tensor | None
+
+
 class GanNatGenerator(nn.Module):
     """Text encoder + length predictor + non-autoregressive decoder.
 
@@ -255,13 +266,14 @@ class GanNatGenerator(nn.Module):
         index, within = frame_token_index(self.token_ends(ctx, text_mask, lengths, durations), num_frames)
         return per_frame(ctx, index) + self.within_proj(self.progress_features(within))
 
-    def frame_queries(self, lengths: torch.Tensor, num_frames: int, noise: torch.Tensor) -> torch.Tensor:
+    def frame_queries(self, lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """``(B, T, d)``: each frame's absolute and relative position (the noise is added per pass)."""
         device = lengths.device
         t = torch.arange(num_frames, device=device, dtype=torch.float32)  # (T,)
         absolute = sinusoidal_embedding(t, self.cfg.d_model)  # (T, d)
         progress = t[None, :] / (lengths[:, None].float() - 1).clamp(min=1)  # (B, T), 0..1 on real frames
         relative = self.progress_proj(self.progress_features(progress))  # (B, T, d)
-        return absolute[None] + relative + self.noise_proj(noise)
+        return absolute[None] + relative
 
     def forward(
         self,
@@ -290,18 +302,35 @@ class GanNatGenerator(nn.Module):
         num_frames = int(lengths.max()) if num_frames is None else num_frames
         if noise is None:
             noise = self.sample_noise(lengths, num_frames)
+        return self.run_frames(self.frame_condition(text_states, text_mask, lengths, num_frames, durations), noise)
+
+    def frame_condition(
+        self,
+        text_states: torch.Tensor,
+        text_mask: torch.Tensor | None,
+        lengths: torch.Tensor,
+        num_frames: int,
+        durations: torch.Tensor | None = None,
+    ) -> FrameCondition:
+        """Everything a pass computes from the text and the timing alone: an iterative sampler
+        computes it once per call and runs :meth:`run_frames` once per step."""
         frame_mask = lengths_to_mask(lengths, num_frames)  # (B, T)
         ctx, pooled = self.encode_text(text_states, text_mask)  # (B, L, d), (B, d)
-        x = self.frame_queries(lengths, num_frames, noise) + self.pooled_proj(pooled)[:, None]  # (B, T, d)
+        queries = self.frame_queries(lengths, num_frames) + self.pooled_proj(pooled)[:, None]  # (B, T, d)
         if self.cfg.alignment != "attention":
-            x = x + self.aligned_tokens(ctx, text_mask, lengths, num_frames, durations)
+            queries = queries + self.aligned_tokens(ctx, text_mask, lengths, num_frames, durations)
         # An all-real batch (always so for one text) skips masking: attention's fast path.
         self_mask = None if bool(frame_mask.all()) else frame_mask
         ctx_mask = None if text_mask is None or bool(text_mask.all()) else text_mask
+        return FrameCondition(queries, frame_mask, self_mask, ctx, ctx_mask)
+
+    def run_frames(self, cond: FrameCondition, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`forward_with_visibility` given its text-and-timing part and the per-frame input."""
+        x = cond.queries + self.noise_proj(noise)
         for block in self.blocks:
-            x = block(x, self_mask, ctx, ctx_mask)
+            x = block(x, cond.self_mask, cond.ctx, cond.ctx_mask)
         x = self.out_norm(x)
-        features = self.out(x) * frame_mask[..., None]  # (B, T, F)
+        features = self.out(x) * cond.frame_mask[..., None]  # (B, T, F)
         visibility = None if self.visibility_head is None else self.visibility_head(x)  # (B, T, C)
         return features, visibility
 

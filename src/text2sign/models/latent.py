@@ -304,9 +304,13 @@ class LatentGenerator(nn.Module):
         self, states, text_mask, lengths, z_t, t, h=None, durations=None,
     ) -> torch.Tensor:
         """Flow velocity ``(B, L, Z)`` at ``z_t`` (``(B, L, Z)``) and times `t` ``(B,)``; `lengths` in latent frames."""
+        cond = self.predictor.frame_condition(states, text_mask, lengths, z_t.shape[1], durations)
+        return self.conditioned_velocity(cond, z_t, t, h)
+
+    def conditioned_velocity(self, cond, z_t, t, h=None) -> torch.Tensor:
+        """:meth:`velocity` given the predictor's text-and-timing part (``frame_condition``)."""
         tf = self.time_features(t, h)[:, None].expand(-1, z_t.shape[1], -1)
-        frame_input = torch.cat([z_t, tf], dim=-1)
-        return self.predictor(states, text_mask, lengths, frame_input, z_t.shape[1], durations)
+        return self.predictor.run_frames(cond, torch.cat([z_t, tf], dim=-1))[0]
 
     def prior_velocity(self, z_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         tf = self.time_features(t)[:, None].expand(-1, z_t.shape[1], -1)
@@ -331,20 +335,24 @@ class LatentGenerator(nn.Module):
         the SSM prior's ``lambda (1 - t) v_prior``, strongest near the noise."""
         guided = guidance_scale != 1.0
         if guided:
-            both_states = torch.cat([states, torch.zeros_like(states)])
-            both_mask = None if text_mask is None else torch.cat([text_mask, text_mask])
-            both_lengths, both_durations = torch.cat([lengths, lengths]), torch.cat([durations, durations])
+            states = torch.cat([states, torch.zeros_like(states)])
+            text_mask = None if text_mask is None else torch.cat([text_mask, text_mask])
+            lengths, durations = torch.cat([lengths, lengths]), torch.cat([durations, durations])
+        # The text and timing are the same at every step: one encoding per call, not per step.
+        conditions = {}
 
         def velocity(z: torch.Tensor, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
             step = h if self.cfg.step_conditioned else None
+            if z.shape[1] not in conditions:
+                conditions[z.shape[1]] = self.predictor.frame_condition(states, text_mask, lengths, z.shape[1], durations)
+            cond = conditions[z.shape[1]]
             if guided:
-                v_c, v_u = self.velocity(
-                    both_states, both_mask, both_lengths, torch.cat([z, z]), torch.cat([t, t]),
-                    None if step is None else torch.cat([step, step]), both_durations,
+                v_c, v_u = self.conditioned_velocity(
+                    cond, torch.cat([z, z]), torch.cat([t, t]), None if step is None else torch.cat([step, step]),
                 ).chunk(2)
                 v = v_u + guidance_scale * (v_c - v_u)
             else:
-                v = self.velocity(states, text_mask, lengths, z, t, step, durations)
+                v = self.conditioned_velocity(cond, z, t, step)
             if lambda_prior > 0 and self.prior is not None:
                 v = v + lambda_prior * (1 - t)[:, None, None] * self.prior_velocity(z, t)
             return v
