@@ -844,11 +844,14 @@ def print_recognizer_scores(title: str, scores: dict) -> None:
 
 @app.command()
 def recognize(
-    input: Annotated[Path, typer.Argument(help="A .pose/.npz file, or a corpus directory to score a split of.")],
+    input: Annotated[
+        Path, typer.Argument(help="A .pose/.npz file or a .gif/.mp4 video, or a pose or video corpus directory to score a split of.")
+    ],
     model: Annotated[
-        Optional[Path], typer.Option("--model", help="Recognizer checkpoint directory (default: the shipped FS-Words one).")
+        Optional[Path],
+        typer.Option("--model", help="Recognizer checkpoint directory (default: the shipped FS-Words one for poses, or for video)."),
     ] = None,
-    signed: Annotated[str, typer.Option("--signed", help="Signed language of the pose file.")] = "ase",
+    signed: Annotated[str, typer.Option("--signed", help="Signed language of the pose or video file.")] = "ase",
     split: Annotated[str, typer.Option("--split", help="Corpus split to score (corpus input only).")] = "test",
     corrupt: Annotated[
         Optional[str],
@@ -857,22 +860,41 @@ def recognize(
     seed: Annotated[int, typer.Option("--seed", help="Seed of --corrupt.")] = 0,
     person: Annotated[Optional[int], typer.Option("--person", help="Which person of a .pose file with several (0, 1, ...).")] = None,
 ) -> None:
-    """Print the text a recognizer reads from a pose file, or its CER/WER on a corpus split."""
-    from text2sign.evaluation.recognizer import Recognizer
+    """Print the text a recognizer reads from a pose or video file, or its CER/WER on a corpus split."""
+    from text2sign.data.video_corpus import FRAMES
+    from text2sign.video import VIDEO_SUFFIXES
 
     if not input.exists():
         raise Text2SignError(f"not found: {input}")
-    recognizer = Recognizer.from_pretrained(model)
+    video = (input / FRAMES).is_file() if input.is_dir() else input.suffix.lower() in VIDEO_SUFFIXES
+    if video:
+        from text2sign.evaluation.video_recognizer import VideoRecognizer
+
+        recognizer = VideoRecognizer.from_pretrained(model)
+        shipped = "fs-words-video (shipped)"
+    else:
+        from text2sign.evaluation.recognizer import Recognizer
+
+        recognizer = Recognizer.from_pretrained(model)
+        shipped = "fs-words (shipped)"
     if input.is_dir():
         scores = recognizer.evaluate_split(input, split, corruption=corrupt, seed=seed)
         name = f"{split} ({corrupt})" if corrupt else split
-        print_recognizer_scores(f"recognizer {model or 'fs-words (shipped)'} on {input}", {name: scores})
+        kind = "video recognizer" if video else "recognizer"
+        print_recognizer_scores(f"{kind} {model or shipped} on {input}", {name: scores})
         return
     if corrupt:
         raise Text2SignError("--corrupt needs a corpus directory (it corrupts a split's references)")
-    from text2sign.pose.io import load_pose
+    if video:
+        from text2sign.video import load_video
 
-    (text,) = recognizer.recognize([load_pose(input, person)], [signed])
+        if person is not None:
+            raise Text2SignError("--person picks a person of a .pose file; a video has no such choice")
+        (text,) = recognizer.recognize([load_video(input)], [signed])
+    else:
+        from text2sign.pose.io import load_pose
+
+        (text,) = recognizer.recognize([load_pose(input, person)], [signed])
     console.print(text, highlight=False, markup=False)
 
 

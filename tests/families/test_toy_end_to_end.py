@@ -3,6 +3,7 @@ validation), load by name, generate, evaluate, bench and models, with no shared 
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -85,6 +86,9 @@ def test_evaluated_and_benchmarked_by_output_kind(named_model, tmp_path, capsys)
     else:
         assert report["output"] == "video" and 0 < report["metrics"]["psnr"] < 100
         assert 0 <= report["metrics"]["temporal_consistency"] <= 1 and report["metrics"]["ssim"] is not None
+        # The shipped video recognizer read every clip back, and predictions.csv says what it read.
+        assert 0 <= report["metrics"]["cer"] and report["recognizer"] == "shipped FS-Words video recognizer"
+        assert [s["id"] for s in report["samples"]] == [r["id"] for r in csv.DictReader((tmp_path / "kept" / "predictions.csv").open())]
     assert list((tmp_path / "eval-gifs").glob("*.gif"))
     capsys.readouterr()
     assert run(["bench", "--model", f"{name}-test", "--text", "ab", "--repeats", "2"]) == 0

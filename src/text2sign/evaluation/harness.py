@@ -24,8 +24,10 @@ references: the ceiling of every model that decodes through it.
 
 Models whose output is video are scored against the reference poses drawn by our renderer at the
 generated clip's size and frame rate (the same drawing ``text2sign prepare video`` trains video
-models on): PSNR and SSIM per frame after matching the frame count, and the temporal consistency
-of the generated clips.
+models on): PSNR and SSIM per frame after matching the frame count, the temporal consistency
+of the generated clips, and the back-translation of the video recognizer (CER, WER, BLEU,
+ROUGE-L; a Fréchet distance on its features against those drawn references, an FVD-style score
+that needs no download). `--recognizer` names the recognizer of the model's output kind.
 """
 
 from __future__ import annotations
@@ -53,8 +55,16 @@ VIDEO_COLUMNS = (
     ("PSNR", "psnr", 2),
     ("SSIM", "ssim", 3),
     ("temporal diff", "temporal_consistency", 4),
+    ("CER", "cer", 2),
+    ("WER", "wer", 2),
+    ("BLEU-4", "bleu4", 2),
+    ("ROUGE-L", "rouge_l", 2),
+    ("FVD (video rec.)", "frechet", 3),
+    ("diversity", "diversity", 3),
     ("gen ms/item", "generation_ms_mean", 1),
 )
+# What the video recognizer reads back; None when it does not know every item's signed language.
+VIDEO_READ_BACK = ("bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "wer", "cer", "frechet", "diversity")
 METRIC_COLUMNS = (
     ("DTW-MJE (SLRTP)", "dtw_mje", 4),
     ("nDTW-MJE (Ham2Pose)", "ndtw_mje_ham2pose", 4),
@@ -141,8 +151,9 @@ def evaluate(
 
     read: dict[str, str] = {}
     if output == "video":
-        results, failures = _evaluate_videos(generate, corpus, items, gif_dir, num_gifs, on_item)
-        report = _report(model, "video", corpus, split, items, failures, results, None, recognizer_dir)
+        results, failures = _evaluate_videos(generate, corpus, items, gif_dir, num_gifs, on_item, recognizer_dir, read)
+        samples = [{"id": i.id, "text": i.text, "read": read.get(i.id, "")} for i in items[:10]] if read else None
+        report = _report(model, "video", corpus, split, items, failures, results, samples, recognizer_dir)
     else:
         generator = generate if model != REFERENCE else None
         report, read = _evaluate_poses(model, generator, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item)
@@ -200,18 +211,34 @@ def _report(model, output, corpus, split, items, failures, result, samples, reco
     }
     if samples is not None:
         report["samples"] = samples
-        report["recognizer"] = "shipped FS-Words recognizer" if recognizer_dir is None else str(recognizer_dir)
+        shipped = "shipped FS-Words video recognizer" if output == "video" else "shipped FS-Words recognizer"
+        report["recognizer"] = shipped if recognizer_dir is None else str(recognizer_dir)
     report["machine"] = f"{platform.machine()}, python {platform.python_version()}"
     report["date"] = time.strftime("%Y-%m-%d")
     return report
 
 
-def _evaluate_videos(generate, corpus: Corpus, items, gif_dir, num_gifs, on_item) -> tuple[dict, list]:
+def _evaluate_videos(
+    generate, corpus: Corpus, items, gif_dir, num_gifs, on_item, video_recognizer_dir=None, read: dict | None = None,
+) -> tuple[dict, list]:
+    """Pixel scores against the reference poses drawn by our renderer at each clip's size and rate,
+    and the read-back of the video recognizer (`video_recognizer_dir`; None: the shipped FS-Words
+    one): CER, WER, BLEU and ROUGE-L of what it reads from each clip (a failed item reads as
+    empty), and the Fréchet distance between its pooled features of the generated clips and of
+    those same drawn references (an FVD-style score from our own network: nothing downloaded),
+    with the diversity of the generated set; `read` (when given) receives what was read, by item
+    id. A corpus with a signed language the recognizer does
+    not know gets no read-back (those keys are None) rather than scores on part of the split."""
+    from text2sign.evaluation.video_recognizer import VideoRecognizer
     from text2sign.rendering import iter_frames
     from text2sign.video import VideoClip, save_video
 
+    recognizer = VideoRecognizer.from_pretrained(video_recognizer_dir)
+    readable = all(recognizer.knows(item.signed_language) for item in items)
     gif_items = {item.id for item in pick_spread(items, num_gifs)} if gif_dir is not None else set()
     psnrs, ssims, steadiness, gen_ms, failures = [], [], [], [], []
+    read = {} if read is None else read
+    generated_features, reference_features = [], []
     for n, item in enumerate(items):
         start = time.perf_counter()
         try:
@@ -230,6 +257,11 @@ def _evaluate_videos(generate, corpus: Corpus, items, gif_dir, num_gifs, on_item
             ssims.append(metrics.ssim(matched, reference))
         if clip.num_frames >= 2:
             steadiness.append(metrics.temporal_consistency(clip.frames))
+        if readable:
+            # One clip at a time, so memory stays bounded by one clip whatever the split's size.
+            (read[item.id],), features = recognizer.read([clip], item.signed_language)
+            generated_features.append(features[0])
+            reference_features.append(recognizer.embed([VideoClip(reference, clip.fps)], item.signed_language)[0])
         if item.id in gif_items:
             side_by_side = np.concatenate([matched, reference], axis=2)  # (T, H, 2W, 3)
             save_video(VideoClip(side_by_side, clip.fps), Path(gif_dir) / f"{item.id}.gif")
@@ -239,8 +271,19 @@ def _evaluate_videos(generate, corpus: Corpus, items, gif_dir, num_gifs, on_item
         "psnr": float(np.mean(psnrs)) if psnrs else None,
         "ssim": float(np.mean(ssims)) if ssims else None,
         "temporal_consistency": float(np.mean(steadiness)) if steadiness else None,
+        **dict.fromkeys(VIDEO_READ_BACK),
         "generation_ms_mean": float(np.mean(gen_ms)) if gen_ms else None,
     }
+    if readable:
+        texts = [item.text for item in items]
+        hypotheses = [read.get(item.id, "") for item in items]
+        result.update(metrics.bleu(hypotheses, texts))
+        result["rouge_l"] = metrics.rouge_l(hypotheses, texts)
+        result["wer"] = metrics.wer(hypotheses, texts)
+        result["cer"] = metrics.cer(hypotheses, texts)
+        if len(generated_features) >= 2:
+            result["frechet"] = metrics.frechet_distance(np.stack(generated_features), np.stack(reference_features))
+            result["diversity"] = metrics.diversity(np.stack(generated_features), pairs=min(300, len(generated_features) // 2), seed=0)
     return result, failures
 
 

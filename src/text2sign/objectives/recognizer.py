@@ -51,11 +51,16 @@ class RecognizerObjective(Objective):
         self.char_index = {c: i + 1 for i, c in enumerate(model.config.vocab)}
         self.language_index = {lang: i for i, lang in enumerate(model.config.languages)}
 
+    def logits(self, batch, language: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's CTC logits ``(B, T', V)`` and their frame mask ``(B, T')`` for a batch
+        (a ``PoseBatch`` here; a reader of other inputs overrides this and keeps the loss)."""
+        return self.model(batch.features, batch.joint_mask, batch.frame_mask, language)
+
     def forward(self, batch, group: str = "model") -> dict[str, torch.Tensor]:
-        device = batch.features.device
+        device = batch.frame_mask.device
         language = torch.tensor([self.language_index[s] for s in batch.signed_languages], device=device)
         targets = [[self.char_index[c] for c in text if c in self.char_index] for text in batch.texts]
-        logits, out_mask = self.model(batch.features, batch.joint_mask, batch.frame_mask, language)  # (B, T', V)
+        logits, out_mask = self.logits(batch, language)  # (B, T', V)
         log_probs = logits.float().log_softmax(dim=-1).transpose(0, 1)  # (T', B, V)
         loss = F.ctc_loss(
             log_probs,
