@@ -209,3 +209,20 @@ def test_the_fs_words_latent_configs_train_every_stage_on_a_phoenix_corpus(tmp_p
     pose = pipeline("am tag regen", "de", "gsg", seed=0, steps=2).outputs[0]
     assert pose.layout.name == "phoenix-50" and pose.num_frames > 0
     assert np.isfinite(pose.data[pose.mask]).all()
+
+
+def test_a_flow_can_start_from_an_earlier_flows_predictor_but_keeps_its_own_decoder(workdir):
+    from text2sign.checkpoints import load_checkpoint
+    from text2sign.families.latent_distill import tiny_teacher
+    from text2sign.families.latent_flow import build, tiny_config
+    from text2sign.training import parse_experiment
+
+    earlier = load_checkpoint(tiny_teacher(workdir)).model
+    raw = tiny_config(workdir)
+    raw["init"]["predictor"] = str(tiny_teacher(workdir))
+    generator = build(parse_experiment(raw, source="test")).objective.generator
+    for name, tensor in earlier.predictor.state_dict().items():
+        assert torch.equal(generator.predictor.state_dict()[name], tensor), name
+    raw["init"]["predictor"] = str(workdir / "tiny-latent-ae")
+    with pytest.raises(Text2SignError, match="not gan-nat or a latent stage"):
+        build(parse_experiment(raw, source="test"))

@@ -93,18 +93,24 @@ def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoenco
 
 
 def warm_start(predictor, path) -> None:
-    """Start the predictor from a GAN-NAT checkpoint (``init.predictor``): every tensor whose name
-    and shape match (text encoder, attention blocks, duration head), so letters and their timing
-    need not be learnt again; the pose-sized heads stay new."""
+    """Start the predictor (``init.predictor``) from a GAN-NAT checkpoint or from an earlier
+    latent stage's predictor (e.g. a flow trained on an earlier autoencoder): every tensor whose
+    name and shape match (text encoder, attention blocks, duration head), so letters and their
+    timing need not be learnt again; heads of another size stay new. The decoder is never taken
+    from there: it is always ``init.autoencoder``'s."""
     from text2sign.checkpoints import load_checkpoint
 
     source = load_checkpoint(path)
-    if source.family.name != "gan-nat":
-        raise ConfigError(f"init.predictor {source.path} is a {source.family.name} checkpoint, not gan-nat")
-    if source.model.cfg.text.to_dict() != predictor.cfg.text.to_dict():
+    if source.family.name == "gan-nat":
+        network = source.model
+    elif isinstance(source.model, LatentGenerator):
+        network = source.model.predictor
+    else:
+        raise ConfigError(f"init.predictor {source.path} is a {source.family.name} checkpoint, not gan-nat or a latent stage")
+    if network.cfg.text.to_dict() != predictor.cfg.text.to_dict():
         raise ConfigError(f"init.predictor {source.path} reads text differently (its text encoder config differs)")
     own = predictor.state_dict()
-    fitting = {k: v for k, v in source.model.state_dict().items() if k in own and own[k].shape == v.shape}
+    fitting = {k: v for k, v in network.state_dict().items() if k in own and own[k].shape == v.shape}
     predictor.load_state_dict(fitting, strict=False)
 
 
