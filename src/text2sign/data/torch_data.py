@@ -168,7 +168,35 @@ def pose_features(
     return features, joint_mask
 
 
-class PoseTextDataset(Dataset):
+class EpochSeededDataset(Dataset):
+    """A dataset whose random draws (augmentation) come from a generator derived from (`seed`,
+    epoch, index, how often that index was read in the epoch).
+
+    The training loop's loader calls :meth:`set_epoch` before each epoch, so the draws do not
+    depend on worker processes (whose read counts are lost with them) and a resumed run draws
+    what an uninterrupted one would.
+    """
+
+    def __init__(self, items: Sequence, seed: int):
+        self.items = list(items)
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self._epoch = epoch
+        self._draws = [0] * len(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def draw_rng(self, index: int) -> np.random.Generator:
+        """The generator of this read of item `index`."""
+        rng = np.random.default_rng([self.seed, self._epoch, index, self._draws[index]])
+        self._draws[index] += 1
+        return rng
+
+
+class PoseTextDataset(EpochSeededDataset):
     """One split of a corpus: standardized pose features with their text, gloss and languages.
 
     Poses are loaded once, shoulder-normalized and reduced to the joints `kinds` need, then
@@ -176,10 +204,7 @@ class PoseTextDataset(Dataset):
 
     * `dims`: keep only the first `dims` coordinates (``dims=2`` drops a depth that is not on
       the x/y scale); `stats` must then describe 2D features.
-    * `augment`: runs on every access, with a generator derived from (`seed`, epoch, index, how
-      often that index was read in the epoch). The training loop's loader calls :meth:`set_epoch`
-      before each epoch, so the draws do not depend on worker processes (whose read counts are
-      lost with them) and a resumed run draws what an uninterrupted one would.
+    * `augment`: runs on every access, with the generator of :meth:`EpochSeededDataset.draw_rng`.
     * `transform`: deterministic, runs after `augment` on train and evaluation items alike;
       `stats` must describe transformed features.
     * `max_frames`: longer sequences are resampled to this many frames (never cropped, so no
@@ -205,10 +230,9 @@ class PoseTextDataset(Dataset):
         self.kinds = tuple(kinds) if kinds is not None else stats.kinds
         self.augment = augment
         self.max_frames = max_frames
-        self.seed = seed
         self.dims = dims
         self.transform = transform
-        self.items = list(items) if items is not None else corpus.split(split)
+        super().__init__(items if items is not None else corpus.split(split), seed)
         if corpus.layout_name:
             layout = get_layout(corpus.layout_name)
             joints = layout.kind_indices(*self.kinds).size if self.kinds else layout.num_joints
@@ -219,15 +243,6 @@ class PoseTextDataset(Dataset):
                     f"of {corpus.layout_name} give {expected}"
                 )
         self._poses: list[PoseSequence | None] = [None] * len(self.items)
-        self._epoch = 0
-        self._draws = [0] * len(self.items)
-
-    def set_epoch(self, epoch: int) -> None:
-        self._epoch = epoch
-        self._draws = [0] * len(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
     def pose(self, index: int) -> PoseSequence:
         """The shoulder-normalized pose of item `index`, reduced to the needed joints (cached)."""
@@ -246,9 +261,7 @@ class PoseTextDataset(Dataset):
         item = self.items[index]
         seq = self.pose(index)
         if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self._epoch, index, self._draws[index]])
-            self._draws[index] += 1
-            seq = self.augment(seq, rng)
+            seq = self.augment(seq, self.draw_rng(index))
         if self.transform is not None:
             seq = self.transform(seq)
         if self.max_frames is not None and seq.num_frames > self.max_frames:

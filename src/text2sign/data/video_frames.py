@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
+from text2sign.data.torch_data import EpochSeededDataset
 from text2sign.data.video_corpus import VideoCorpus, VideoItem
 from text2sign.video.clip import VideoClip, resize_frame
 
@@ -93,42 +93,29 @@ class FrameAugment:
         return unit
 
 
-class VideoFramesDataset(Dataset):
+class VideoFramesDataset(EpochSeededDataset):
     """Clips of a video corpus with their text, read from its memory map at each access.
 
-    `augment` runs on every access with a generator derived from (`seed`, epoch, index, how often
-    that index was read in the epoch), as in :class:`text2sign.data.torch_data.PoseTextDataset`,
-    so a resumed run draws what an uninterrupted one would. `max_frames`: longer clips are sampled
-    down to this many frames (never cropped, so no letter loses its signing).
+    `augment` runs on every access with the generator of
+    :meth:`text2sign.data.torch_data.EpochSeededDataset.draw_rng`, so a resumed run draws what an
+    uninterrupted one would. `max_frames`: longer clips are sampled down to this many frames
+    (never cropped, so no letter loses its signing).
     """
 
     def __init__(
         self, corpus: VideoCorpus, items: Sequence[VideoItem], size: int, fps: float,
         augment: FrameAugment | None = None, max_frames: int | None = None, seed: int = 0,
     ):
-        self.corpus, self.items, self.size, self.fps = corpus, list(items), size, fps
-        self.augment, self.max_frames, self.seed = augment, max_frames, seed
-        self._epoch = 0
-        self._draws = [0] * len(self.items)
-
-    def set_epoch(self, epoch: int) -> None:
-        self._epoch = epoch
-        self._draws = [0] * len(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
+        super().__init__(items, seed)
+        self.corpus, self.size, self.fps = corpus, size, fps
+        self.augment, self.max_frames = augment, max_frames
 
     def __getitem__(self, index: int) -> FrameItem:
         item = self.items[index]
         frames = clip_frames(VideoClip(np.asarray(self.corpus.frames(item)), item.fps), self.size, self.fps)
         if self.max_frames is not None and len(frames) > self.max_frames:
             frames = frames[np.round(np.linspace(0, len(frames) - 1, self.max_frames)).astype(int)]
-        if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self._epoch, index, self._draws[index]])
-            self._draws[index] += 1
-            unit = self.augment(frames, rng)
-        else:
-            unit = to_unit(frames)
+        unit = to_unit(frames) if self.augment is None else self.augment(frames, self.draw_rng(index))
         return FrameItem(unit, item.text, item.signed_language, item.id)
 
 

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from text2sign.checkpoints import CONFIG_NAME, Checkpoint, best_dir, load_checkpoint, read_meta, save_checkpoint
-from text2sign.data.corpus import Corpus, CorpusItem
+from text2sign.data.corpus import SPLITS, Corpus, CorpusItem
 from text2sign.data.torch_data import PoseItem, collate_pose_batch, first_dims, hands_relative_to_wrist, pose_features
 from text2sign.errors import CheckpointError, CorpusError, LanguageError, Text2SignError, TextError
 from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
@@ -59,9 +59,14 @@ SHIPPED_NAME = "fs-words-recognizer"
 CORRUPTIONS = ("time-shuffle", "letter-swap")
 
 
+def shipped_asset_dir(name: str) -> Path:
+    """Where checkpoint `name` that ships inside the package lives."""
+    return Path(str(resources.files("text2sign.evaluation").joinpath("assets", name)))
+
+
 def shipped_recognizer_dir() -> Path:
     """Where the FS-Words recognizer that ships with the package lives."""
-    return Path(str(resources.files("text2sign.evaluation").joinpath("assets", SHIPPED_NAME)))
+    return shipped_asset_dir(SHIPPED_NAME)
 
 
 def error_rates(references: Sequence[str], hypotheses: Sequence[str]) -> dict:
@@ -123,72 +128,65 @@ def letter_swapped(text: str, signed_language: str, lexicon, rng: np.random.Gene
     )
 
 
-# --- the recognizer -------------------------------------------------------------------------
+# --- the recognizers ----------------------------------------------------------------------
 
 
-class Recognizer:
-    """A trained PoseRecognizer with what it needs to read any pose (see the module docstring).
+class BaseRecognizer:
+    """What the pose and the video recognizer share: a CTC network with the signed languages it
+    knows, its checkpoint, batched greedy reading of prepared items, and its CER on a corpus
+    split with the two controls.
 
-    `stats` is the standardization of its features; `metrics` and `metadata` are its checkpoint's
-    (its scores; how it was trained, under ``"training"``).
+    A subclass names its checkpoint family and shipped checkpoint, how messages call it and its
+    inputs, its corpus type, how items are prepared (:meth:`_item`) and batched (`collate`), how
+    a batch becomes CTC logits (:meth:`_logits`) and how a split's references are corrupted
+    (:meth:`_references`). `stats` is the standardization of its features (None: it needs none).
     """
 
-    def __init__(self, model: PoseRecognizer, stats: FeatureStats, metadata: dict | None = None, metrics: dict | None = None):
-        config: RecognizerConfig = model.config
-        if stats.mean.shape[0] != config.num_features:
-            raise CheckpointError(
-                f"the feature statistics have {stats.mean.shape[0]} features, the recognizer reads {config.num_features}"
-            )
+    family: str
+    shipped_name: str
+    kind: str
+    inputs_name: str
+    corpus_type: type
+    collate: Callable
+    batch_size: int  # items per forward pass where a call names none
+    stats: FeatureStats | None = None
+
+    def __init__(self, model, metadata: dict | None = None, metrics: dict | None = None):
+        config = model.config
         self.model = model.eval()
         self.config = config
         self.vocab = list(config.vocab)
         self.languages = list(config.languages)
-        self.kinds = tuple(config.kinds)
-        self.layout = config.joints
         self.fps = float(config.fps)
-        self.dims = config.dims
-        self.hand_relative = config.hand_relative
-        self.stats = stats
         self.metadata = dict(metadata or {})
         self.metrics = dict(metrics or {})
         self._language_index = {lang: i for i, lang in enumerate(self.languages)}
 
-    @property
-    def training(self) -> dict:
-        """How it was trained (informative only): config, corpus, best epoch, history."""
-        return self.metadata.get("training", {})
-
     # --- loading and saving ------------------------------------------------------------------
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None) -> Recognizer:
-        """Load a recognizer checkpoint, or a training run's best one (None: the FS-Words
-        recognizer shipped with text2sign)."""
-        root = shipped_recognizer_dir() if path is None else Path(path)
+    def from_pretrained(cls, path: str | Path | None = None):
+        """Load a checkpoint of this recognizer, or a training run's best one (None: the FS-Words
+        one shipped with text2sign)."""
+        root = shipped_asset_dir(cls.shipped_name) if path is None else Path(path)
         if not root.exists():
-            raise CheckpointError(f"recognizer checkpoint not found: {root}")
-        try:
-            checkpoint = load_checkpoint(root)
-        except CheckpointError:
-            if _is_old_format(root):
-                raise CheckpointError(
-                    f"{root} is a recognizer in the old '{OLD_FORMAT}' format, which this text2sign no longer reads: "
-                    "train it again with text2sign train-recognizer (or text2sign train configs/fs-words-recognizer.yaml)"
-                ) from None
-            raise
-        return cls.from_checkpoint(checkpoint)
+            raise CheckpointError(f"{cls.kind} checkpoint not found: {root}")
+        return cls.from_checkpoint(cls._load_checkpoint(root))
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint) -> Recognizer:
+    def _load_checkpoint(cls, root: Path) -> Checkpoint:
+        return load_checkpoint(root)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint):
         """The recognizer of a loaded checkpoint (:func:`text2sign.checkpoints.load_checkpoint`)."""
-        if checkpoint.family.name != FAMILY:
-            raise CheckpointError(f"{checkpoint.path} holds a {checkpoint.family.name} model, not a recognizer")
-        if checkpoint.feature_stats is None:
-            raise CheckpointError(f"{checkpoint.path} is incomplete: a recognizer needs its normalization.json")
-        try:
-            return cls(checkpoint.model, checkpoint.feature_stats, checkpoint.metadata, checkpoint.meta.metrics)
-        except CheckpointError as exc:
-            raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+        if checkpoint.family.name != cls.family:
+            raise CheckpointError(f"{checkpoint.path} holds a {checkpoint.family.name} model, not a {cls.kind}")
+        return cls._from_family_checkpoint(checkpoint)
+
+    @classmethod
+    def _from_family_checkpoint(cls, checkpoint: Checkpoint):
+        return cls(checkpoint.model, checkpoint.metadata, checkpoint.meta.metrics)
 
     def save(self, path: str | Path, experiment: dict | None = None, step: int | None = None) -> Path:
         """Write the checkpoint directory atomically (a temporary directory renamed into place).
@@ -196,9 +194,13 @@ class Recognizer:
         `experiment` (the training config, as plain data) and `step` are kept for the record."""
         root = check_checkpoint_target(path)
         return save_checkpoint(
-            root, FAMILY, self.model, self.config, feature_stats=self.stats, experiment=experiment,
+            root, self.family, self.model, self.config, feature_stats=self.stats, experiment=experiment,
             metadata=self.metadata, metrics=self.metrics, step=step,
         )
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
 
     # --- inference ---------------------------------------------------------------------------
 
@@ -206,9 +208,143 @@ class Recognizer:
         unknown = sorted({s for s in signed_languages if s not in self._language_index})
         if unknown:
             raise LanguageError(
-                f"the recognizer does not know signed language {', '.join(unknown)}; "
+                f"the {self.kind} does not know signed language {', '.join(unknown)}; "
                 f"it knows: {', '.join(self.languages)}"
             )
+
+    def knows(self, signed_language: str) -> bool:
+        return signed_language in self._language_index
+
+    def _item(self, reference, signed_language: str):
+        """One input prepared as an unlabelled item of the batches `collate` makes."""
+        raise NotImplementedError
+
+    def _logits(self, batch, language: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's CTC logits ``(B, T', V)`` and their frame mask ``(B, T')`` for a batch."""
+        raise NotImplementedError
+
+    def _items(self, references: Sequence, signed_languages: Sequence[str] | str) -> list:
+        if isinstance(signed_languages, str):
+            signed_languages = [signed_languages] * len(references)
+        if len(signed_languages) != len(references):
+            raise ValueError(f"{len(references)} {self.inputs_name} but {len(signed_languages)} signed languages")
+        self.check_languages(signed_languages)
+        return [self._item(reference, lang) for reference, lang in zip(references, signed_languages)]
+
+    @torch.no_grad()
+    def _run(self, items: Sequence, fn: Callable, batch_size: int) -> list:
+        was_training = self.model.training
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        outputs = []
+        try:
+            for start in range(0, len(items), batch_size):
+                batch = self.collate(items[start : start + batch_size]).to(device)
+                language = torch.tensor([self._language_index[s] for s in batch.signed_languages], device=device)
+                outputs.extend(fn(batch, language))
+        finally:
+            self.model.train(was_training)
+        return outputs
+
+    def _decode(self, items: Sequence, batch_size: int) -> list[str]:
+        def decode(batch, language):
+            return greedy_decode(*self._logits(batch, language), self.vocab)
+
+        return self._run(items, decode, batch_size)
+
+    def _stacked(self, features: Sequence[np.ndarray]) -> np.ndarray:
+        """``(N, hidden)`` float32 of per-item feature vectors, also when there are none."""
+        if not features:
+            return np.zeros((0, self.model.embedding_dim), np.float32)
+        return np.stack(features).astype(np.float32)
+
+    def evaluate_split(self, corpus, split: str, corruption: str | None = None, seed: int = 0) -> dict:
+        """``{cer, wer, n}`` of this recognizer on a corpus split's references.
+
+        `corpus`: a `corpus_type` corpus or its directory. `corruption`: None (the real
+        references: the recognizer's ceiling), "time-shuffle" (frames permuted) or "letter-swap"
+        (words re-spelled in reverse order; fingerspelled corpora only). References are always
+        the items' original texts.
+        """
+        corpus = corpus if isinstance(corpus, self.corpus_type) else self.corpus_type.load(corpus)
+        if split not in SPLITS:
+            raise CorpusError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
+        items = corpus.split(split)
+        if not items:
+            raise CorpusError(f"{corpus.root} has no {split} items")
+        signed_languages = [i.signed_language for i in items]
+        self.check_languages(signed_languages)
+        references = self._references(corpus, items, corruption, seed)
+        hypotheses = self._decode(self._items(references, signed_languages), self.batch_size)
+        return error_rates([i.text for i in items], hypotheses)
+
+    def _references(self, corpus, items: Sequence, corruption: str | None, seed: int) -> list:
+        """The items' references as :meth:`recognize` reads them, optionally corrupted."""
+        raise NotImplementedError
+
+    def evaluate_items(self, items: Sequence) -> dict:
+        """``{cer, wer, n}`` on already prepared items (e.g. a training run's dev set)."""
+        hypotheses = self._decode(items, self.batch_size)
+        return error_rates([i.text for i in items], hypotheses)
+
+
+class Recognizer(BaseRecognizer):
+    """A trained PoseRecognizer with what it needs to read any pose (see the module docstring).
+
+    `stats` is the standardization of its features; `metrics` and `metadata` are its checkpoint's
+    (its scores; how it was trained, under ``"training"``).
+    """
+
+    family = FAMILY
+    shipped_name = SHIPPED_NAME
+    kind = "recognizer"
+    inputs_name = "poses"
+    corpus_type = Corpus
+    collate = staticmethod(collate_pose_batch)
+    batch_size = 32
+
+    def __init__(self, model: PoseRecognizer, stats: FeatureStats, metadata: dict | None = None, metrics: dict | None = None):
+        config: RecognizerConfig = model.config
+        if stats.mean.shape[0] != config.num_features:
+            raise CheckpointError(
+                f"the feature statistics have {stats.mean.shape[0]} features, the recognizer reads {config.num_features}"
+            )
+        super().__init__(model, metadata, metrics)
+        self.kinds = tuple(config.kinds)
+        self.layout = config.joints
+        self.dims = config.dims
+        self.hand_relative = config.hand_relative
+        self.stats = stats
+
+    @property
+    def training(self) -> dict:
+        """How it was trained (informative only): config, corpus, best epoch, history."""
+        return self.metadata.get("training", {})
+
+    # --- loading -----------------------------------------------------------------------------
+
+    @classmethod
+    def _load_checkpoint(cls, root: Path) -> Checkpoint:
+        try:
+            return load_checkpoint(root)
+        except CheckpointError:
+            if _is_old_format(root):
+                raise CheckpointError(
+                    f"{root} is a recognizer in the old '{OLD_FORMAT}' format, which this text2sign no longer reads: "
+                    "train it again with text2sign train-recognizer (or text2sign train configs/fs-words-recognizer.yaml)"
+                ) from None
+            raise
+
+    @classmethod
+    def _from_family_checkpoint(cls, checkpoint: Checkpoint) -> Recognizer:
+        if checkpoint.feature_stats is None:
+            raise CheckpointError(f"{checkpoint.path} is incomplete: a recognizer needs its normalization.json")
+        try:
+            return cls(checkpoint.model, checkpoint.feature_stats, checkpoint.metadata, checkpoint.meta.metrics)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{checkpoint.path}: {exc}") from None
+
+    # --- inference ---------------------------------------------------------------------------
 
     def prepare(self, seq: PoseSequence) -> tuple[np.ndarray, np.ndarray]:
         """Standardized features and joint mask of one pose, in the recognizer's joints and fps."""
@@ -220,39 +356,12 @@ class Recognizer:
             seq = hands_relative_to_wrist(seq)
         return pose_features(seq, self.stats, self.kinds, normalized=True)
 
-    def _items(self, poses: Sequence[PoseSequence], signed_languages: Sequence[str] | str) -> list[PoseItem]:
-        if isinstance(signed_languages, str):
-            signed_languages = [signed_languages] * len(poses)
-        if len(signed_languages) != len(poses):
-            raise ValueError(f"{len(poses)} poses but {len(signed_languages)} signed languages")
-        self.check_languages(signed_languages)
-        items = []
-        for seq, lang in zip(poses, signed_languages):
-            features, joint_mask = self.prepare(seq)
-            items.append(PoseItem(features, joint_mask, "", signed_language=lang))
-        return items
+    def _item(self, seq: PoseSequence, signed_language: str) -> PoseItem:
+        features, joint_mask = self.prepare(seq)
+        return PoseItem(features, joint_mask, "", signed_language=signed_language)
 
-    @torch.no_grad()
-    def _run(self, items: Sequence[PoseItem], fn: Callable, batch_size: int) -> list:
-        was_training = self.model.training
-        self.model.eval()
-        device = next(self.model.parameters()).device
-        outputs = []
-        try:
-            for start in range(0, len(items), batch_size):
-                batch = collate_pose_batch(items[start : start + batch_size]).to(device)
-                language = torch.tensor([self._language_index[s] for s in batch.signed_languages], device=device)
-                outputs.extend(fn(batch, language))
-        finally:
-            self.model.train(was_training)
-        return outputs
-
-    def _decode(self, items: Sequence[PoseItem], batch_size: int = 32) -> list[str]:
-        def decode(batch, language):
-            logits, mask = self.model(batch.features, batch.joint_mask, batch.frame_mask, language)
-            return greedy_decode(logits, mask, self.vocab)
-
-        return self._run(items, decode, batch_size)
+    def _logits(self, batch, language: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model(batch.features, batch.joint_mask, batch.frame_mask, language)
 
     def recognize(
         self, poses: Sequence[PoseSequence], signed_languages: Sequence[str] | str, batch_size: int = 32
@@ -264,59 +373,49 @@ class Recognizer:
         self, poses: Sequence[PoseSequence], signed_languages: Sequence[str] | str, batch_size: int = 32
     ) -> np.ndarray:
         """``(N, C)`` float32 encoder states averaged over frames, for Fréchet distance and diversity."""
-        items = self._items(poses, signed_languages)
-        if not items:
-            return np.zeros((0, self.model.embedding_dim), np.float32)
 
         def pool(batch, language):
             return list(self.model.pooled(batch.features, batch.joint_mask, batch.frame_mask, language).cpu().numpy())
 
-        return np.stack(self._run(items, pool, batch_size)).astype(np.float32)
+        return self._stacked(self._run(self._items(poses, signed_languages), pool, batch_size))
 
-    def evaluate_split(
-        self, corpus: Corpus | str | Path, split: str, corruption: str | None = None, seed: int = 0
-    ) -> dict:
-        """``{cer, wer, n}`` of this recognizer on a corpus split's reference poses.
-
-        `corruption`: None (the real references: the recognizer's ceiling), "time-shuffle"
-        (frames permuted) or "letter-swap" (words re-spelled in reverse order; fingerspelled
-        corpora only). References are always the items' original texts.
-        """
-        corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus)
-        items = corpus.split(split)
-        if not items:
-            raise CorpusError(f"{corpus.root} has no {split} items")
-        poses = corrupted_poses(corpus, items, corruption, seed)
-        hypotheses = self.recognize(poses, [i.signed_language for i in items])
-        return error_rates([i.text for i in items], hypotheses)
-
-    def evaluate_items(self, items: Sequence[PoseItem]) -> dict:
-        """``{cer, wer, n}`` on already prepared items (e.g. a :class:`PoseTextDataset`)."""
-        hypotheses = self._decode(items)
-        return error_rates([i.text for i in items], hypotheses)
-
-    @property
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
+    def _references(self, corpus: Corpus, items: Sequence[CorpusItem], corruption: str | None, seed: int) -> list[PoseSequence]:
+        return corrupted_poses(corpus, items, corruption, seed)
 
 
-def corrupted_poses(
-    corpus: Corpus, items: Sequence[CorpusItem], corruption: str | None, seed: int = 0
-) -> list[PoseSequence]:
-    """The items' reference poses, optionally corrupted (see :func:`time_shuffled`, :func:`letter_swapped`)."""
+def corrupted_references(
+    items: Sequence, corruption: str | None, seed: int, load: Callable, time_shuffle: Callable,
+    letter_swap_layout: str | None = None, draw: Callable | None = None,
+) -> list:
+    """The items' references, optionally corrupted, for a pose or a video recognizer.
+
+    `load(item)` is an item's reference; `time_shuffle(reference, rng)` permutes its frames;
+    letter-swapped words are composed from the fingerspelling clips of `letter_swap_layout` (None:
+    the default layout) and turned into references by `draw(item, pose)` (None: kept as poses).
+    """
     if corruption is not None and corruption not in CORRUPTIONS:
         raise Text2SignError(f"unknown corruption {corruption!r}; choose from {', '.join(CORRUPTIONS)}")
     rng = np.random.default_rng(seed)
     if corruption == "letter-swap":
         from text2sign.data.lexicon import DEFAULT_LAYOUT, Lexicon
 
-        lexicon = Lexicon.fingerspelling(corpus.layout_name or DEFAULT_LAYOUT)
-        return [letter_swapped(i.text, i.signed_language, lexicon, rng) for i in items]
-    poses = [corpus.load_pose(i) for i in items]
+        lexicon = Lexicon.fingerspelling(letter_swap_layout or DEFAULT_LAYOUT)
+        references = []
+        for item in items:
+            pose = letter_swapped(item.text, item.signed_language, lexicon, rng)
+            references.append(pose if draw is None else draw(item, pose))
+        return references
+    references = [load(item) for item in items]
     if corruption == "time-shuffle":
-        poses = [time_shuffled(p, rng) for p in poses]
-    return poses
+        references = [time_shuffle(r, rng) for r in references]
+    return references
 
+
+def corrupted_poses(
+    corpus: Corpus, items: Sequence[CorpusItem], corruption: str | None, seed: int = 0
+) -> list[PoseSequence]:
+    """The items' reference poses, optionally corrupted (see :func:`time_shuffled`, :func:`letter_swapped`)."""
+    return corrupted_references(items, corruption, seed, corpus.load_pose, time_shuffled, corpus.layout_name)
 
 
 # --- checkpoint directories ---------------------------------------------------------------------

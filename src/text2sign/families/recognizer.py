@@ -13,9 +13,11 @@ decoding, so the loop keeps the checkpoint with the best dev CER as ``best/``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from torch.utils.data import Dataset
 
 from text2sign.data.augment import default_augmentation
 from text2sign.data.config import PoseDataConfig
@@ -43,7 +45,7 @@ def build(config) -> Experiment:
     corpus = Corpus.load(data.corpus)
     if data.kinds is not None and list(data.kinds) != list(model.kinds):
         raise ConfigError(f"data.kinds {data.kinds} and model.kinds {model.kinds} differ: set model.kinds only")
-    items = _items(corpus, data.train_split, data)
+    items = split_items(corpus, data.train_split, data)
     if not items:
         raise CorpusError(f"{corpus.root} has no {data.train_split} items for the chosen languages")
     model = _resolve(model, corpus, items)
@@ -64,57 +66,91 @@ def build(config) -> Experiment:
         dims=model.dims, transform=transform,
     )
     objective = RecognizerObjective(PoseRecognizer(model))
-    dev_items = [i for i in _items(corpus, data.dev_split, data) if i.signed_language in model.languages]
-    dev_set = validate = None
-    if dev_items:
-        # Dev items are read whole, as `text2sign recognize` reads them, so dev/cer is the CER it reports.
-        dev_set = PoseTextDataset(corpus, data.dev_split, stats, kinds, items=dev_items, dims=model.dims, transform=transform)
-        validate = _dev_cer(dev_set, stats)
-    return Experiment(
-        objective, dataset, dev_data=dev_set, validate=validate, metric="dev/cer", metric_mode="min",
-        collate_fn=collate_pose_batch, feature_stats=stats, config=dataclasses.replace(config, model=model),
+    return recognizer_experiment(
+        config, model, corpus, objective, dataset,
+        dev_set_of=lambda dev_items: PoseTextDataset(
+            corpus, data.dev_split, stats, kinds, items=dev_items, dims=model.dims, transform=transform
+        ),
+        validation=lambda dev_set: _dev_cer(dev_set, stats),
+        collate_fn=collate_pose_batch, feature_stats=stats,
     )
 
 
-def _items(corpus: Corpus, split: str, data: PoseDataConfig) -> list[CorpusItem]:
+def split_items(corpus, split: str, data) -> list:
+    """The items of a pose or video corpus split in `data.signed_languages` (empty or None: all)."""
     items = corpus.split(split)
     if data.signed_languages:
         items = [i for i in items if i.signed_language in data.signed_languages]
     return items
 
 
+def read_facts(model, items: list, noun: str) -> dict:
+    """The model config's vocabulary, signed languages and frame rate, from the train `items`.
+
+    A vocabulary or language list `model` already gives is kept (e.g. to fine-tune a recognizer
+    on new data in the same output order); `noun` names the items in errors."""
+    languages = model.languages or sorted({i.signed_language for i in items})
+    missing = sorted({i.signed_language for i in items} - set(languages))
+    if missing:
+        raise ConfigError(
+            f"model.languages lacks {', '.join(missing)} of the train {noun}: add them, or leave them out with data.signed_languages"
+        )
+    return {
+        "vocab": model.vocab or sorted(set("".join(i.text for i in items))),
+        "languages": languages,
+        "fps": float(np.median([i.fps for i in items])),
+    }
+
+
 def _resolve(model: RecognizerConfig, corpus: Corpus, items: list[CorpusItem]) -> RecognizerConfig:
-    """`model` with the facts of the train items filled in; a vocabulary or language list the config
-    already gives is kept (e.g. to fine-tune a recognizer on new data in the same output order)."""
+    """`model` with the facts of the train items filled in (:func:`read_facts`, and the joints)."""
     layout = kinds_layout(corpus.load_pose(items[0]).layout, tuple(model.kinds))
     if layout.kind_indices(*model.kinds).size == 0:
         raise CorpusError(f"layout {layout.name} has no joints of kinds {', '.join(model.kinds)}")
     if model.dims > layout.dims:
         raise CorpusError(f"model.dims is {model.dims} but the corpus poses ({layout.name}) have {layout.dims} coordinates")
-    languages = model.languages or sorted({i.signed_language for i in items})
-    missing = sorted({i.signed_language for i in items} - set(languages))
-    if missing:
-        raise ConfigError(f"model.languages lacks {', '.join(missing)} of the train items: add them, or leave them out with data.signed_languages")
-    return dataclasses.replace(
-        model,
-        vocab=model.vocab or sorted(set("".join(i.text for i in items))),
-        languages=languages,
-        layout=layout.to_dict(),
-        fps=float(np.median([i.fps for i in items])),
+    return dataclasses.replace(model, layout=layout.to_dict(), **read_facts(model, items, "items"))
+
+
+def recognizer_experiment(
+    config, model, corpus, objective, train_set,
+    dev_set_of: Callable[[list], Dataset], validation: Callable[[Dataset], Callable], **experiment,
+) -> Experiment:
+    """The Experiment of a recognizer family: validated on the dev items in the model's languages
+    (`dev_set_of(items)`, scored by `validation(dev_set)`) with the dev CER as the metric, so the
+    loop keeps the checkpoint with the best dev CER as ``best/``. `experiment`: the rest of the
+    Experiment's fields."""
+    data = config.data
+    dev_items = [i for i in split_items(corpus, data.dev_split, data) if i.signed_language in model.languages]
+    dev_set = validate = None
+    if dev_items:
+        # Dev items are read whole, as `text2sign recognize` reads them, so dev/cer is the CER it reports.
+        dev_set = dev_set_of(dev_items)
+        validate = validation(dev_set)
+    return Experiment(
+        objective, train_set, dev_data=dev_set, validate=validate, metric="dev/cer", metric_mode="min",
+        config=dataclasses.replace(config, model=model), **experiment,
     )
 
 
-def _dev_cer(dev_set: PoseTextDataset, stats):
-    """Validation: greedy CTC reading of the dev items, scored as CER and WER in percent."""
-    cached = []
+def dev_cer_validation(dev_set: Dataset, reader: Callable, keep_items: bool = True):
+    """Validation: greedy CTC reading of the dev items by `reader(model)` (a recognizer), scored
+    as CER and WER in percent. `keep_items`: prepare the dev items once and keep them."""
+    kept = []
 
     def validate(model, device) -> dict[str, float]:
-        if not cached:
-            cached.extend(dev_set[i] for i in range(len(dev_set)))
-        scores = Recognizer(model, stats).evaluate_items(cached)
+        items = kept or [dev_set[i] for i in range(len(dev_set))]
+        if keep_items and not kept:
+            kept.extend(items)
+        scores = reader(model).evaluate_items(items)
         return {"dev/cer": scores["cer"], "dev/wer": scores["wer"]}
 
     return validate
+
+
+def _dev_cer(dev_set: PoseTextDataset, stats):
+    """Validation of a pose recognizer run: its dev CER read with the run's feature statistics."""
+    return dev_cer_validation(dev_set, lambda model: Recognizer(model, stats))
 
 
 def tiny_config(workdir: Path) -> dict:

@@ -33,12 +33,35 @@ SAMPLES = 2
 
 
 @dataclass
-class VideoDataConfig:
+class VideoCorpusDataConfig:
+    """The ``data:`` section every family that trains on a video corpus starts from."""
+
     corpus: str = ""  # a video corpus directory
     train_split: str = "train"
     dev_split: str = "dev"
     signed_languages: list[str] = field(default_factory=list)  # empty: all
+
+
+@dataclass
+class VideoDataConfig(VideoCorpusDataConfig):
     max_dev_items: int = bounded(64, min=1)
+
+
+def load_video_corpus(data: VideoCorpusDataConfig) -> VideoCorpus:
+    if not data.corpus:
+        raise CorpusError("data.corpus is empty: name a video corpus (text2sign prepare video --from CORPUS --out DIR)")
+    return VideoCorpus.load(data.corpus)
+
+
+def tiny_video_corpus(workdir: Path) -> Path:
+    """A three-word ASL FS-Words drawn at 16 px in `workdir` (once), for the contract tests."""
+    from text2sign.data.video_corpus import render_pose_corpus
+    from text2sign.testing import tiny_fs_words
+
+    videos = workdir / "fs-ase-video16"
+    if not (videos / "manifest.csv").is_file():
+        render_pose_corpus(tiny_fs_words(workdir / "fs-ase"), videos, size=16, fps=12.5)
+    return videos
 
 
 class VideoTextDataset(Dataset):
@@ -59,9 +82,7 @@ class VideoTextDataset(Dataset):
 
 def build(config) -> Experiment:
     data: VideoDataConfig = config.data
-    if not data.corpus:
-        raise CorpusError("data.corpus is empty: name a video corpus (text2sign prepare video --from CORPUS --out DIR)")
-    corpus = VideoCorpus.load(data.corpus)
+    corpus = load_video_corpus(data)
 
     def chosen(split):
         items = corpus.split(split)
@@ -101,15 +122,9 @@ def _resolved_model(model: VideoDiffusionConfig, items) -> VideoDiffusionConfig:
 
 def tiny_config(workdir: Path) -> dict:
     """A seconds-long experiment on a three-word ASL FS-Words drawn at 16 px, for the contract test."""
-    from text2sign.data.video_corpus import render_pose_corpus
-    from text2sign.testing import tiny_fs_words
-
-    videos = workdir / "fs-ase-video16"
-    if not (videos / "manifest.csv").is_file():
-        render_pose_corpus(tiny_fs_words(workdir / "fs-ase"), videos, size=16, fps=12.5)
     return {
         "family": FAMILY,
-        "data": {"corpus": str(videos)},
+        "data": {"corpus": str(tiny_video_corpus(workdir))},
         "model": {"denoiser": "dit3d", "text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2},
                   "frames": 4, "size": 16, "width": 16, "heads": 2, "depth": 1, "patch": 4},
         "inference": {"train_timesteps": 100, "steps": 4},

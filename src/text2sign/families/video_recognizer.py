@@ -13,36 +13,30 @@ checkpoint with the best dev CER as ``best/``.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from text2sign.config import bounded
 from text2sign.data.video_corpus import VideoCorpus, VideoItem
 from text2sign.data.video_frames import VideoFramesDataset, collate_frame_batch
-from text2sign.errors import ConfigError, CorpusError
+from text2sign.errors import CorpusError
 from text2sign.evaluation.video_recognizer import FAMILY, VideoRecognizer
+from text2sign.families.recognizer import dev_cer_validation, read_facts, recognizer_experiment, split_items
 from text2sign.families.registry import Experiment, register_family
+from text2sign.families.video_diffusion import VideoCorpusDataConfig, load_video_corpus, tiny_video_corpus
 from text2sign.models.video_recognizer import VideoRecognizerConfig, VideoRecognizerNet
 from text2sign.objectives.video_recognizer import VideoRecognizerObjective, VideoRecognizerObjectiveConfig
 
 
 @dataclass
-class VideoRecognizerDataConfig:
-    corpus: str = ""  # a video corpus directory
-    train_split: str = "train"
-    dev_split: str = "dev"
-    signed_languages: list[str] = field(default_factory=list)  # empty: all
+class VideoRecognizerDataConfig(VideoCorpusDataConfig):
     max_frames: int | None = bounded(256, min=1)  # longer train clips are sampled down to this many frames
 
 
 def build(config) -> Experiment:
     data: VideoRecognizerDataConfig = config.data
-    if not data.corpus:
-        raise CorpusError("data.corpus is empty: name a video corpus (text2sign prepare video --from CORPUS --out DIR)")
-    corpus = VideoCorpus.load(data.corpus)
-    items = _items(corpus, data.train_split, data)
+    corpus = load_video_corpus(data)
+    items = split_items(corpus, data.train_split, data)
     if not items:
         raise CorpusError(f"{corpus.root} has no {data.train_split} clips for the chosen languages")
     model = _resolve(config.model, corpus, items)
@@ -50,62 +44,25 @@ def build(config) -> Experiment:
         corpus, items, model.size, model.fps, config.objective.augmentation(), data.max_frames, seed=config.train.seed
     )
     objective = VideoRecognizerObjective(VideoRecognizerNet(model))
-    dev_items = [i for i in _items(corpus, data.dev_split, data) if i.signed_language in model.languages]
-    dev_set = validate = None
-    if dev_items:
-        # Dev clips are read whole, as `text2sign recognize` reads them, so dev/cer is the CER it reports.
-        dev_set = VideoFramesDataset(corpus, dev_items, model.size, model.fps)
-        validate = _dev_cer(dev_set)
-    return Experiment(
-        objective, train_set, dev_data=dev_set, validate=validate, metric="dev/cer", metric_mode="min",
-        collate_fn=collate_frame_batch, config=dataclasses.replace(config, model=model),
+    return recognizer_experiment(
+        config, model, corpus, objective, train_set,
+        dev_set_of=lambda dev_items: VideoFramesDataset(corpus, dev_items, model.size, model.fps),
+        # Prepared clips are frames of floats, far larger than pose features: read them again each time.
+        validation=lambda dev_set: dev_cer_validation(dev_set, VideoRecognizer, keep_items=False),
+        collate_fn=collate_frame_batch,
     )
-
-
-def _items(corpus: VideoCorpus, split: str, data: VideoRecognizerDataConfig) -> list[VideoItem]:
-    items = corpus.split(split)
-    if data.signed_languages:
-        items = [i for i in items if i.signed_language in data.signed_languages]
-    return items
 
 
 def _resolve(model: VideoRecognizerConfig, corpus: VideoCorpus, items: list[VideoItem]) -> VideoRecognizerConfig:
-    """`model` with the facts of the train clips filled in; a vocabulary or language list the
-    config already gives is kept (to fine-tune on new data in the same output order)."""
-    languages = model.languages or sorted({i.signed_language for i in items})
-    missing = sorted({i.signed_language for i in items} - set(languages))
-    if missing:
-        raise ConfigError(f"model.languages lacks {', '.join(missing)} of the train clips: add them, or leave them out with data.signed_languages")
-    return dataclasses.replace(
-        model,
-        vocab=model.vocab or sorted(set("".join(i.text for i in items))),
-        languages=languages,
-        size=model.size or min(corpus.height, corpus.width),
-        fps=float(np.median([i.fps for i in items])),
-    )
-
-
-def _dev_cer(dev_set: VideoFramesDataset):
-    """Validation: greedy CTC reading of the dev clips, scored as CER and WER in percent."""
-
-    def validate(model, device) -> dict[str, float]:
-        scores = VideoRecognizer(model).evaluate_items([dev_set[i] for i in range(len(dev_set))])
-        return {"dev/cer": scores["cer"], "dev/wer": scores["wer"]}
-
-    return validate
+    """`model` with the facts of the train clips filled in (:func:`read_facts`, and the frame size)."""
+    return dataclasses.replace(model, size=model.size or min(corpus.height, corpus.width), **read_facts(model, items, "clips"))
 
 
 def tiny_config(workdir: Path) -> dict:
     """A seconds-long experiment on a three-word ASL FS-Words drawn at 16 px, for the contract test."""
-    from text2sign.data.video_corpus import render_pose_corpus
-    from text2sign.testing import tiny_fs_words
-
-    videos = workdir / "fs-ase-video16"
-    if not (videos / "manifest.csv").is_file():
-        render_pose_corpus(tiny_fs_words(workdir / "fs-ase"), videos, size=16, fps=12.5)
     return {
         "family": FAMILY,
-        "data": {"corpus": str(videos)},
+        "data": {"corpus": str(tiny_video_corpus(workdir))},
         "model": {"channels": [8, 16], "hidden": 16, "dilations": [1, 2]},
         "objective": {"augment": False},
         "train": {"steps": 4, "batch_size": 8, "lr": 3e-3, "ema_decay": 0.0, "sample_every": 0, "validate_every": 2},

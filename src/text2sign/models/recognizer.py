@@ -28,7 +28,15 @@ from torch import nn
 from text2sign.config import bounded
 from text2sign.errors import ConfigError
 from text2sign.pose.layout import DEFAULT_KINDS, Layout, check_kinds
+from text2sign.text.layers import masked_mean
 
+
+def check_temporal_layers(config) -> None:
+    """The checks of the temporal convolution settings every recognizer config shares."""
+    if not config.dilations or min(config.dilations) < 1 or max(config.dilations) > 64 or len(config.dilations) > 32:
+        raise ConfigError(f"dilations must be 1 to 32 integers from 1 to 64, got {config.dilations}")
+    if config.kernel_size % 2 == 0:
+        raise ConfigError(f"kernel_size must be odd, got {config.kernel_size}")
 
 
 @dataclass
@@ -55,10 +63,7 @@ class RecognizerConfig:
         self.kinds = list(self.kinds)
         self.dilations = [int(d) for d in self.dilations]
         check_kinds(self.kinds)
-        if not self.dilations or min(self.dilations) < 1 or max(self.dilations) > 64 or len(self.dilations) > 32:
-            raise ConfigError(f"dilations must be 1 to 32 integers from 1 to 64, got {self.dilations}")
-        if self.kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
+        check_temporal_layers(self)
 
     @property
     def joints(self) -> Layout:
@@ -90,7 +95,34 @@ class ConvBlock(nn.Module):
         return x + self.dropout(torch.nn.functional.gelu(self.norm(y)))
 
 
-class PoseRecognizer(nn.Module):
+class TemporalCTCReader(nn.Module):
+    """What the pose and the video recognizer networks share after their own input layers:
+    residual dilated convolutions over time and a linear CTC head (index 0 is the blank)."""
+
+    def add_temporal_layers(self, config) -> None:
+        # Called at the end of a subclass's __init__: initial weights are drawn in the order the
+        # layers are created, and these came last in every run trained so far, so a seed still
+        # reproduces those runs.
+        self.blocks = nn.ModuleList(ConvBlock(config.hidden, config.kernel_size, d, config.dropout) for d in config.dilations)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden, len(config.vocab) + 1)
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.config.hidden
+
+    def temporal(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """The residual blocks on x ``(B, T, H)``; keep ``(B, T, 1)`` float zeroes padding."""
+        for block in self.blocks:
+            x = block(x, keep)
+        return x * keep
+
+    def ctc_logits(self, states: torch.Tensor) -> torch.Tensor:
+        """Encoder states ``(B, T, H)`` -> CTC logits ``(B, T, len(vocab) + 1)``."""
+        return self.head(self.dropout(states))
+
+
+class PoseRecognizer(TemporalCTCReader):
     def __init__(self, config: RecognizerConfig):
         super().__init__()
         if not config.vocab or not config.languages:
@@ -101,13 +133,7 @@ class PoseRecognizer(nn.Module):
         self.language = nn.Embedding(len(config.languages), hidden)
         self.down = nn.Conv1d(hidden, hidden, k, stride=config.downsample, padding=k // 2)
         self.down_norm = nn.LayerNorm(hidden)
-        self.blocks = nn.ModuleList(ConvBlock(hidden, k, d, config.dropout) for d in config.dilations)
-        self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(hidden, len(config.vocab) + 1)
-
-    @property
-    def embedding_dim(self) -> int:
-        return self.config.hidden
+        self.add_temporal_layers(config)
 
     def encode(
         self, features: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor
@@ -119,21 +145,17 @@ class PoseRecognizer(nn.Module):
         out_mask = frame_mask[:, :: self.config.downsample]  # (B, T')
         keep = out_mask.unsqueeze(-1).float()  # (B, T', 1)
         x = torch.nn.functional.gelu(self.down_norm(self.down(x.transpose(1, 2)).transpose(1, 2)))  # (B, T', H)
-        for block in self.blocks:
-            x = block(x, keep)
-        return x * keep, out_mask
+        return self.temporal(x, keep), out_mask
 
     def forward(
         self, features: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """CTC logits ``(B, T', len(vocab) + 1)`` and their frame mask ``(B, T')``."""
         states, out_mask = self.encode(features, joint_mask, frame_mask, language)
-        return self.head(self.dropout(states)), out_mask
+        return self.ctc_logits(states), out_mask
 
     def pooled(
         self, features: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor
     ) -> torch.Tensor:
         """Mean of the encoder states over real frames: one ``(B, hidden)`` vector per sequence."""
-        states, out_mask = self.encode(features, joint_mask, frame_mask, language)
-        weights = out_mask.unsqueeze(-1).float()  # (B, T', 1)
-        return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        return masked_mean(*self.encode(features, joint_mask, frame_mask, language))

@@ -5,7 +5,7 @@
       -> flatten (where in the frame the hand is matters, so no global pooling)
       -> linear to `hidden` + signed-language embedding
       -> residual blocks: Conv1d (k, dilation d) -> LayerNorm -> GELU, one per entry of `dilations`
-         (the pose recognizer's blocks, :class:`text2sign.models.recognizer.ConvBlock`)
+         (the pose recognizer's, :class:`text2sign.models.recognizer.TemporalCTCReader`)
       -> linear to `vocab_size` logits (index 0 is the CTC blank), one per frame
 
 The frame CNN runs on the real frames of a batch only, and padded frames are zeroed before every
@@ -28,7 +28,8 @@ from torch import nn
 
 from text2sign.config import bounded
 from text2sign.errors import ConfigError
-from text2sign.models.recognizer import ConvBlock
+from text2sign.models.recognizer import TemporalCTCReader, check_temporal_layers
+from text2sign.text.layers import masked_mean
 
 
 @dataclass
@@ -50,10 +51,7 @@ class VideoRecognizerConfig:
         self.dilations = [int(d) for d in self.dilations]
         if not self.channels or min(self.channels) < 1 or max(self.channels) > 1024 or len(self.channels) > 8:
             raise ConfigError(f"channels must be 1 to 8 integers from 1 to 1024, got {self.channels}")
-        if not self.dilations or min(self.dilations) < 1 or max(self.dilations) > 64 or len(self.dilations) > 32:
-            raise ConfigError(f"dilations must be 1 to 32 integers from 1 to 64, got {self.dilations}")
-        if self.kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
+        check_temporal_layers(self)
 
     @property
     def feature_side(self) -> int:
@@ -81,7 +79,7 @@ class FrameEncoder(nn.Module):
         return self.net(frames).flatten(1)
 
 
-class VideoRecognizerNet(nn.Module):
+class VideoRecognizerNet(TemporalCTCReader):
     def __init__(self, config: VideoRecognizerConfig):
         super().__init__()
         if not config.vocab or not config.languages or not config.size or not config.fps:
@@ -89,18 +87,12 @@ class VideoRecognizerNet(nn.Module):
                 "the video recognizer config has no vocab, languages, size or fps: they are filled from the corpus when training starts"
             )
         self.config = config
-        hidden, k = config.hidden, config.kernel_size
+        hidden = config.hidden
         self.frames = FrameEncoder(config.channels)
         self.input = nn.Linear(config.channels[-1] * config.feature_side**2, hidden)
         self.language = nn.Embedding(len(config.languages), hidden)
         self.input_norm = nn.LayerNorm(hidden)
-        self.blocks = nn.ModuleList(ConvBlock(hidden, k, d, config.dropout) for d in config.dilations)
-        self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(hidden, len(config.vocab) + 1)
-
-    @property
-    def embedding_dim(self) -> int:
-        return self.config.hidden
+        self.add_temporal_layers(config)
 
     def encode(self, frames: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor) -> torch.Tensor:
         """Encoder states ``(B, T, hidden)``, zero on padding."""
@@ -111,16 +103,12 @@ class VideoRecognizerNet(nn.Module):
         keep = frame_mask.unsqueeze(-1).float()  # (B, T, 1)
         x = self.input(self.dropout(x)) + self.language(language).unsqueeze(1)  # (B, T, H)
         x = torch.nn.functional.gelu(self.input_norm(x)) * keep
-        for block in self.blocks:
-            x = block(x, keep)
-        return x * keep
+        return self.temporal(x, keep)
 
     def forward(self, frames: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """CTC logits ``(B, T, len(vocab) + 1)`` and their frame mask ``(B, T)`` (the input's)."""
-        return self.head(self.dropout(self.encode(frames, frame_mask, language))), frame_mask
+        return self.ctc_logits(self.encode(frames, frame_mask, language)), frame_mask
 
     def pooled(self, frames: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor) -> torch.Tensor:
         """Mean of the encoder states over real frames: one ``(B, hidden)`` vector per clip."""
-        states = self.encode(frames, frame_mask, language)
-        weights = frame_mask.unsqueeze(-1).float()  # (B, T, 1)
-        return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        return masked_mean(self.encode(frames, frame_mask, language), frame_mask)
