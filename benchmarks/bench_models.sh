@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
-for model in ${MODELS:-concat fs-gan-nat spoken-to-signed}; do
+for model in ${MODELS:-concat fs-gan-nat fs-latent-flow spoken-to-signed}; do
   repeats=20
   # the peer takes seconds per phrase; fewer repeats give the same precision
   [ "$model" = spoken-to-signed ] && repeats=3

@@ -8,7 +8,7 @@ DATA=${DATA:-data/fs-words}
 OUT=${OUT:-out/eval}
 mkdir -p "$OUT"
 [ -f "$DATA/manifest.csv" ] || "$BIN/text2sign" prepare fingerspelling --out "$DATA"
-for model in ${MODELS:-reference concat fs-gan-nat spoken-to-signed}; do
+for model in ${MODELS:-reference concat fs-gan-nat fs-latent-flow spoken-to-signed}; do
   name=$(basename "$model")
   "$BIN/text2sign" evaluate --model "$model" --corpus "$DATA" --split test --out "$OUT/$name.json"
 done

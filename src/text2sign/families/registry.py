@@ -81,6 +81,9 @@ MODELS: dict[str, NamedModel] = {
                    test_cer=91.64, p50_ms=140.2),
         NamedModel("fs-gan-nat", "gan-nat", "GAN-NAT trained on FS-Words (19 fingerspelling alphabets)", _ASSETS / "fs-gan-nat",
                    test_cer=12.49, p50_ms=3.395),
+        NamedModel("fs-latent-flow", "latent-distill",
+                   "latent flow matching on FS-Words, distilled to 4 steps: face, body and both hands (design latent flow)",
+                   _ASSETS / "fs-latent-flow", test_cer=15.58, p50_ms=7.183),
     )
 }
 
