@@ -50,3 +50,24 @@ def test_torchrun_command():
     cmd = torchrun_command(4, ["cfg.yaml", "--set", "train.lr=0.1"])
     assert cmd == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4",
                    "-m", "text2sign.train", "cfg.yaml", "--set", "train.lr=0.1"]
+
+
+@pytest.mark.slow
+def test_the_latent_flow_trains_under_torchrun(tmp_path, child_env):
+    """The latent-flow stage (frozen decoder inside, durations aligned per batch) under two ranks."""
+    import yaml
+
+    from text2sign.families.latent_flow import tiny_config
+    from text2sign.pipelines import load_pipeline
+
+    raw = tiny_config(tmp_path)
+    raw["train"].update(steps=2, batch_size=2, validate_every=2, checkpoint_every=2)
+    config_path = tmp_path / "flow.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    assert cli_run(["train", str(config_path), "--nproc", "2", "--out", str(tmp_path / "ddp")]) == 0
+    assert [step for step, _ in list_checkpoints(tmp_path / "ddp")] == [2]
+    state = torch.load(tmp_path / "ddp/checkpoints/step-000002/trainer_state.pt", weights_only=True)
+    assert state["world_size"] == 2
+    flow = load_pipeline(str(tmp_path / "ddp"))
+    spoken, signed = flow.language_pairs()[0]
+    assert flow("ab", spoken, signed, seed=0, steps=2).outputs[0].num_frames > 0
