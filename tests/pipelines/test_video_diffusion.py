@@ -45,7 +45,8 @@ def test_sampling_options_are_honoured_per_call(pipeline):
     ({"steps": 0}, "steps must be from 1"),
     ({"steps": 2.5}, "whole number"),
     ({"guidance_scale": -1.0}, "guidance_scale"),
-    ({"frames": 3}, "does not apply"),
+    ({"frames": 0}, "frames must be from 1"),
+    ({"temperature": 3}, "does not apply"),
 ])
 def test_bad_options_are_one_line_errors(pipeline, options, message):
     with pytest.raises(Text2SignError, match=message):
@@ -57,3 +58,19 @@ def test_unknown_characters_are_warned_or_refused(pipeline):
     assert any("'z'" in w for w in result.warnings)
     with pytest.raises(Text2SignError, match="'z'"):
         pipeline(["abz"], "en", "ase", strict=True)
+
+
+def test_longer_clips_are_overlapping_windows_of_the_training_length(pipeline, monkeypatch):
+    from text2sign.pipelines import video_diffusion
+
+    assert video_diffusion.window_starts(4, 4) == [0]
+    assert video_diffusion.window_starts(9, 4) == [0, 2, 4, 5]
+    long = frames(pipeline, ["ab", "ba"], frames=9)
+    assert [f.shape for f in long] == [(9, 8, 8, 3)] * 2
+    assert np.array_equal(frames(pipeline, ["ab"], frames=4)[0], frames(pipeline, ["ab"])[0])
+    assert frames(pipeline, ["ab"], frames=2)[0].shape == (2, 8, 8, 3)
+    # One window per network call gives the same clip: the pass size bounds memory, not the result.
+    monkeypatch.setattr(video_diffusion, "WINDOWS_PER_PASS", 1)
+    np.testing.assert_allclose(frames(pipeline, ["ab", "ba"], frames=9)[1].astype(int), long[1].astype(int), atol=1)
+    with pytest.raises(Text2SignError, match="frames must be from 1 to 64"):
+        pipeline(["ab"], "en", "ase", frames=65)

@@ -1,9 +1,17 @@
 """Inference with a trained video diffusion model: texts in, ``VideoClip``s out.
 
-Per call options (the pipeline's keywords; ``text2sign generate`` does not pass them yet):
+Per call options (the pipeline's keywords; ``generate --steps/--guidance-scale/--eta/--frames``):
 ``steps`` (sampling steps; the training step count runs DDPM), ``guidance_scale`` (classifier-free
-guidance: ``out = out_null + s * (out_text - out_null)`` on the network's outputs; 1 turns it off) and ``eta`` (0:
-deterministic DDIM, 1: ancestral). Their defaults are the checkpoint's ``inference:`` section.
+guidance: ``out = out_null + s * (out_text - out_null)`` on the network's outputs; 1 turns it off),
+``eta`` (0: deterministic DDIM, 1: ancestral) and ``frames``. Their defaults are the checkpoint's
+``inference:`` section; ``frames`` defaults to the training clip length.
+
+Clips longer than the model's training length are denoised as overlapping temporal windows of that
+length (half a window apart): at every step each window is predicted on its own and the
+predictions are averaged where windows overlap (MultiDiffusion), so neighbouring windows agree on
+their shared frames and the clip is one continuous video. At most :data:`WINDOWS_PER_PASS` windows
+go through the network at once, so memory is bounded whatever the length. Shorter clips are the
+training length sampled down evenly.
 
 Every sample has its own noise, drawn from ``seed + k`` for the k-th sample of a text, so a text's
 video is the same alone or in a batch. Texts with characters the model never saw are drawn with
@@ -18,7 +26,7 @@ import numpy as np
 import torch
 
 from text2sign.config import bounded
-from text2sign.data.video_corpus import unit_to_frames
+from text2sign.data.video_corpus import fit_frames, unit_to_frames
 from text2sign.errors import ConfigError, Text2SignError
 from text2sign.models.video_diffusion import VideoDiffusionNet, pad_contexts
 from text2sign.pipelines.base import Notes, Pipeline, skipped
@@ -27,6 +35,19 @@ from text2sign.video import VideoClip
 
 FAMILY = "video-diffusion"
 MAX_STEPS = 10000  # the longest training schedule: more steps than it has is DDPM
+MAX_FRAMES_FACTOR = 16  # the longest clip, in training lengths
+WINDOWS_PER_PASS = 16  # temporal windows denoised in one network call
+
+
+def window_starts(total: int, window: int) -> list[int]:
+    """First frames of the windows of `window` frames covering `total`, half a window apart."""
+    if total <= window:
+        return [0]
+    stride = max(1, window // 2)
+    starts = list(range(0, total - window + 1, stride))
+    if starts[-1] != total - window:
+        starts.append(total - window)
+    return starts
 
 
 @dataclass
@@ -59,7 +80,7 @@ def make_schedule(inference: VideoDiffusionInferenceConfig) -> DiffusionSchedule
 class VideoDiffusionPipeline(Pipeline):
     name = FAMILY
     output = "video"
-    options = frozenset({"steps", "guidance_scale", "eta"})
+    options = frozenset({"steps", "guidance_scale", "eta", "frames"})
     stochastic = True
 
     def __init__(self, net: VideoDiffusionNet, inference: VideoDiffusionInferenceConfig, language_pairs, device="cpu"):
@@ -82,39 +103,56 @@ class VideoDiffusionPipeline(Pipeline):
         return self
 
     def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes: Notes, steps=None,
-                 guidance_scale=None, eta=None):
+                 guidance_scale=None, eta=None, frames=None):
         inf = self.inference
+        cfg = self.net.config
         steps = _option(steps, inf.steps, "steps", int, 1, MAX_STEPS)
         guidance = _option(guidance_scale, inf.guidance_scale, "guidance_scale", float, 0.0, 50.0)
         eta = _option(eta, inf.eta, "eta", float, 0.0, 1.0)
+        frames = _option(frames, cfg.frames, "frames", int, 1, MAX_FRAMES_FACTOR * cfg.frames)
         seed = inf.seed if seed is None else seed
         unknown = [u for text in texts for u in self.net.text_encoder.unknown_tokens(text)]
         if unknown:
             if strict:
                 raise Text2SignError(f"model {self.name} cannot read {', '.join(map(repr, dict.fromkeys(unknown)))}")
             notes.warn(skipped(unknown, "the model never saw {it} and reads {it} as unknown"))
-        cfg = self.net.config
         rows = [(text, k) for text in texts for k in range(num_samples)]
         generators = [torch.Generator().manual_seed(seed + k) for _, k in rows]
-        shape = (3, cfg.frames, cfg.size, cfg.size)
+        shape = (3, max(frames, cfg.frames), cfg.size, cfg.size)
         noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(self.device)
         with torch.inference_mode():
-            context = self.net.encode([t for t, _ in rows], [signed] * len(rows))
-            guided = guidance != 1.0
-            if guided:
-                context = pad_contexts(context, self.net.null_context(len(rows)))
+            context, context_mask = self.net.encode([t for t, _ in rows], [signed] * len(rows))
+
+            def predict_windows(x, t, rows):
+                """Outputs for windows `x` (N, C, window, H, W) of the texts at `rows` (N,)."""
+                own = (context[rows], context_mask[rows])
+                if guidance == 1.0:
+                    return self.net(x, t, *own)
+                both = pad_contexts(own, self.net.null_context(len(rows)))
+                out_text, out_null = self.net(torch.cat([x, x]), torch.cat([t, t]), *both).chunk(2)
+                return out_null + guidance * (out_text - out_null)
 
             def predict(x, t):
-                if not guided:
-                    return self.net(x, t, *context)
-                out_text, out_null = self.net(torch.cat([x, x]), torch.cat([t, t]), *context).chunk(2)
-                return out_null + guidance * (out_text - out_null)
+                starts = window_starts(x.shape[2], cfg.frames)
+                pieces = [(row, start) for row in range(x.shape[0]) for start in starts]
+                out = torch.zeros_like(x)
+                for i in range(0, len(pieces), WINDOWS_PER_PASS):
+                    chunk = pieces[i : i + WINDOWS_PER_PASS]
+                    rows = torch.tensor([row for row, _ in chunk], device=x.device)
+                    windows = torch.stack([x[row, :, start : start + cfg.frames] for row, start in chunk])
+                    predicted = predict_windows(windows, t[rows], rows)
+                    for (row, start), piece in zip(chunk, predicted):
+                        out[row, :, start : start + cfg.frames] += piece
+                covered = torch.zeros(x.shape[2], device=x.device)
+                for start in starts:
+                    covered[start : start + cfg.frames] += 1
+                return out / covered[None, None, :, None, None]
 
             def fresh_noise():
                 return torch.stack([torch.randn(shape, generator=g) for g in generators])
 
             videos = self.schedule.sample(predict, noise, steps, eta, fresh_noise)
-        clips = [VideoClip(unit_to_frames(v), inf.fps) for v in videos.float().cpu().numpy()]
+        clips = [VideoClip(fit_frames(unit_to_frames(v), frames), inf.fps) for v in videos.float().cpu().numpy()]
         return [clips[i * num_samples : (i + 1) * num_samples] for i in range(len(texts))]
 
 
