@@ -131,7 +131,7 @@ def test_the_ssm_prior_trains_and_steers_sampling(workdir):
     assert not np.array_equal(off, on)
 
 
-def test_an_autoencoder_is_evaluated_on_its_reconstructions_of_the_references(workdir):
+def test_an_autoencoder_is_evaluated_on_its_reconstructions_of_the_references(workdir, monkeypatch):
     from text2sign.data.corpus import Corpus
     from text2sign.evaluation.harness import evaluate
     from text2sign.families.latent_ae import tiny_autoencoder
@@ -148,6 +148,12 @@ def test_an_autoencoder_is_evaluated_on_its_reconstructions_of_the_references(wo
     # Back in the reference's pixel frame, not in shoulder-normalized units.
     assert np.allclose(shoulder_normalization(reconstruction).center, shoulder_normalization(reference).center, atol=0.5 * shoulder_normalization(reference).scale)
     assert load_reconstruction("concat") is None
+    # A long recording is reconstructed in chunks: every frame comes back.
+    from text2sign.pipelines import latent
+
+    monkeypatch.setattr(latent, "RECONSTRUCTION_CHUNK", 4)
+    chunked = load_reconstruction(checkpoint)(reference)
+    assert chunked.num_frames == reference.num_frames and np.isfinite(chunked.data[chunked.mask]).all()
 
     report = evaluate(str(checkpoint), corpus, split="train", limit=2)
     assert report["items"] == 2 and report["failures"] == 0

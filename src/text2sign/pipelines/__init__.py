@@ -58,7 +58,7 @@ def load_reconstruction(path: str | Path, device: Any = "cpu"):
     from text2sign.families import get_family
 
     path = Path(path)
-    if path.name in MODELS or not path.is_dir():
+    if str(path) in MODELS or not path.is_dir():
         return None
     meta = read_meta(resolve_checkpoint(path))
     if get_family(meta.family, str(meta.path)).reconstruct is None:

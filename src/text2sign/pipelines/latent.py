@@ -34,6 +34,7 @@ from text2sign.pose.sequence import PoseSequence
 from text2sign.schedulers.flow import euler_sample
 
 MAX_STEPS = 1000
+RECONSTRUCTION_CHUNK = 1024  # frames an autoencoder reconstructs at once (a multiple of every downsample)
 
 
 @dataclass
@@ -197,11 +198,17 @@ class AutoencoderReconstruction:
         if cfg.hand_relative:
             reduced = hands_relative_to_wrist(reduced)
         features, _ = pose_features(reduced, self.stats, self.kinds, normalized=True)
-        x = torch.from_numpy(features)[None].to(self.device)
-        with torch.inference_mode():
-            recon, visibility, _ = self.autoencoder(x, torch.ones(x.shape[:2], dtype=torch.bool, device=self.device))
-        coords = self.stats.destandardize(recon[0].float().cpu().numpy())
-        visible = np.repeat((visibility[0] > 0).cpu().numpy(), self.autoencoder.decoder.component_sizes, axis=-1)
+        recon, visibility = [], []
+        # Attention over a whole long recording would grow with its square: chunks bound the memory
+        # (training sequences are far shorter than a chunk, so ordinary items are one chunk).
+        for start in range(0, len(features), RECONSTRUCTION_CHUNK):
+            x = torch.from_numpy(features[start : start + RECONSTRUCTION_CHUNK])[None].to(self.device)
+            with torch.inference_mode():
+                rec, vis, _ = self.autoencoder(x, torch.ones(x.shape[:2], dtype=torch.bool, device=self.device))
+            recon.append(rec[0].float().cpu().numpy())
+            visibility.append((vis[0] > 0).cpu().numpy())
+        coords = self.stats.destandardize(np.concatenate(recon))
+        visible = np.repeat(np.concatenate(visibility), self.autoencoder.decoder.component_sizes, axis=-1)
         out = PoseSequence.from_features(coords, self.layout, cfg.fps, joint_mask=visible, kinds=self.kinds)
         if cfg.hand_relative:
             out = hands_from_wrist_offsets(out)
