@@ -347,3 +347,28 @@ def test_an_import_into_a_folder_that_is_not_a_corpus_is_refused(openpose_data, 
     corpus = import_openpose(src, index, tmp_path / "corpus", spoken="en", signed="ase")
     again = import_openpose(src, index, corpus.root, spoken="en", signed="ase")
     assert len(Corpus.load(again.root)) == 2, "a corpus is replaced by a new import"
+
+
+def test_the_latent_configs_train_on_the_designs_own_layout(latent_data, tmp_path):
+    """configs/fs-latent-*.yaml on an imported latent-flow corpus: its 214 values a frame (body and
+    hands as manual channels, action units, head pose, gaze and mouth as non-manual ones)."""
+    from pathlib import Path
+
+    from text2sign.pipelines import load_pipeline
+    from text2sign.training import train
+    from text2sign.training.config import load_config
+
+    root, _ = latent_data
+    corpus = import_latent_features(root, tmp_path / "corpus", "de", "gsg", trust_pickles=True)
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    quick = ["train.steps=2", "train.validate_every=2", "train.checkpoint_every=2", "train.batch_size=2",
+             "train.warmup_steps=0", f"data.corpus={corpus.root}", "data.max_frames=16"]
+    ae = train(load_config(configs / "fs-latent-ae.yaml", [*quick, "model.hand_relative=false"]), tmp_path / "ae")
+    flow = train(load_config(configs / "fs-latent-flow.yaml", [*quick, "objective.dev_metric=loss", "init.predictor=null",
+                                                               f"init.autoencoder={ae.checkpoint}", "model.predictor.min_frames=1"]),
+                 tmp_path / "flow")
+    pipeline = load_pipeline(str(flow.checkpoint))
+    pose = pipeline("regen", "de", "gsg", seed=0, steps=2).outputs[0]
+    assert pose.layout.name == "latent-flow-214" and pose.num_frames > 0
+    features, _ = pose.to_features()
+    assert features.shape[1] == 214

@@ -89,3 +89,14 @@ def test_generate_errors_for_learned_models(trained, tmp_path, capsys):
     assert "option frames does not apply to model concat" in capsys.readouterr().err
     assert run(["generate", "abc", "--model", str(tmp_path / "nothing"), "-o", out]) == 1
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_items_without_the_models_input_are_left_out_of_training():
+    from types import SimpleNamespace
+
+    from text2sign.families.gan_nat import has_model_input
+
+    text_only, gloss_only, both, neither = (SimpleNamespace(text=t, gloss=g) for t, g in (("ab", ""), ("", "AB"), ("ab", "AB"), (" ", "")))
+    assert [has_model_input(i, "text") for i in (text_only, gloss_only, both, neither)] == [True, False, True, False]
+    assert [has_model_input(i, "gloss") for i in (text_only, gloss_only, both, neither)] == [False, True, True, False]
+    assert [has_model_input(i, "both") for i in (text_only, gloss_only, both, neither)] == [False, False, True, False]

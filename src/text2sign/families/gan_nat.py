@@ -47,11 +47,11 @@ def build(config) -> Experiment:
         raise ConfigError(f"data.kinds {data.kinds} and model.kinds {model.kinds} differ: set model.kinds only")
     layout = get_layout(corpus.layout_name)
     kinds = tuple(model.kinds) if model.kinds else None
-    items = corpus.split(data.train_split)
+    items = [i for i in corpus.split(data.train_split) if has_model_input(i, model.input)]
     if data.signed_languages:
         items = [i for i in items if i.signed_language in data.signed_languages]
     if not items:
-        raise CorpusError(f"{corpus.root} has no {data.train_split} items for the chosen languages")
+        raise CorpusError(f"{corpus.root} has no {data.train_split} items with {model.input} for the chosen languages")
     model = _with_conditioning(model, data, items)
     transform = hands_relative_to_wrist if model.hand_relative else None
     dataset = PoseTextDataset(
@@ -81,7 +81,7 @@ def build(config) -> Experiment:
         config.inference, shoulder_center=tuple(float(v) for v in frame.center), shoulder_width=frame.scale, canvas=canvas
     )
     known = objective.generator.cfg.text.signed_languages
-    dev_items = [i for i in corpus.split(data.dev_split) if i.signed_language in known]
+    dev_items = [i for i in corpus.split(data.dev_split) if i.signed_language in known and has_model_input(i, model.input)]
     dev_set = None
     if dev_items:
         dev_set = PoseTextDataset(corpus, data.dev_split, stats, kinds, max_frames=data.max_frames, items=dev_items, transform=transform)
@@ -109,6 +109,13 @@ def build(config) -> Experiment:
         feature_stats=stats, sample=sample, config=resolved,
         metadata={"language_pairs": [list(p) for p in pairs], "alphabets": alphabets(items, resolved.model)},
     )
+
+
+def has_model_input(item, mode: str) -> bool:
+    """Whether a text-to-pose model reading `mode` can learn from `item` (imported corpora may
+    hold poses without text or gloss)."""
+    text, gloss = item.text.strip(), item.gloss.strip()
+    return bool(text) if mode == "text" else bool(gloss) and (mode == "gloss" or bool(text))
 
 
 def corpus_frame(corpus: Corpus, items) -> tuple[ShoulderNormalization, tuple[int, int] | None]:

@@ -21,7 +21,7 @@ from text2sign.data.config import PoseDataConfig
 from text2sign.data.corpus import Corpus
 from text2sign.data.torch_data import PoseTextDataset, collate_pose_batch, hands_relative_to_wrist
 from text2sign.errors import ConfigError, CorpusError
-from text2sign.families.gan_nat import MIN_FEATURE_STD
+from text2sign.families.gan_nat import MIN_FEATURE_STD, has_model_input
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.latent import LatentAutoencoderConfig, PoseAutoencoder
 from text2sign.objectives.gan_nat import select_feature_stats
@@ -44,9 +44,11 @@ class LatentData:
     layout: object
 
 
-def latent_data(data: PoseDataConfig, kinds, hand_relative: bool, seed: int, stats=None) -> LatentData:
+def latent_data(data: PoseDataConfig, kinds, hand_relative: bool, seed: int, stats=None, input_mode: str | None = None) -> LatentData:
     """Train and dev datasets of `kinds`; statistics computed on train unless given (a later stage
-    reuses its autoencoder's, since its decoder speaks them)."""
+    reuses its autoencoder's, since its decoder speaks them). `input_mode` (text, gloss, both):
+    leave out items without that input (an autoencoder learns from every pose; a text-to-pose
+    stage cannot)."""
     corpus = Corpus.load(data.corpus)
     if not corpus.layout_name:
         raise CorpusError(f"{corpus.root} does not name its skeleton layout in stats.json")
@@ -54,11 +56,14 @@ def latent_data(data: PoseDataConfig, kinds, hand_relative: bool, seed: int, sta
         raise ConfigError(f"data.kinds {data.kinds} and the autoencoder's kinds {list(kinds)} differ: set model.kinds only")
     layout = get_layout(corpus.layout_name)
     kinds = tuple(kinds)
-    items = corpus.split(data.train_split)
+    def usable(item) -> bool:
+        return input_mode is None or has_model_input(item, input_mode)
+
+    items = [i for i in corpus.split(data.train_split) if usable(i)]
     if data.signed_languages:
         items = [i for i in items if i.signed_language in data.signed_languages]
     if not items:
-        raise CorpusError(f"{corpus.root} has no {data.train_split} items for the chosen languages")
+        raise CorpusError(f"{corpus.root} has no {data.train_split} items{f' with {input_mode}' if input_mode else ''} for the chosen languages")
     transform = hands_relative_to_wrist if hand_relative else None
     if stats is None:
         corpus_stats = corpus.feature_stats()
@@ -70,7 +75,7 @@ def latent_data(data: PoseDataConfig, kinds, hand_relative: bool, seed: int, sta
             stats = compute_feature_stats((transform(raw.pose(i)) for i in range(len(raw))), kinds, normalize=False, min_std=MIN_FEATURE_STD)
     train = PoseTextDataset(corpus, data.train_split, stats, kinds, max_frames=data.max_frames, seed=seed, items=items, transform=transform)
     languages = {i.signed_language for i in items}
-    dev_items = [i for i in corpus.split(data.dev_split) if i.signed_language in languages]
+    dev_items = [i for i in corpus.split(data.dev_split) if i.signed_language in languages and usable(i)]
     dev = None
     if dev_items:
         dev = PoseTextDataset(corpus, data.dev_split, stats, kinds, max_frames=data.max_frames, items=dev_items, transform=transform)

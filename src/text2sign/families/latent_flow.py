@@ -49,7 +49,8 @@ def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoenco
             raise ConfigError(f"init.{init_key} {earlier.path} is a {earlier.family.name} checkpoint, not a latent generator")
         model = dataclasses.replace(earlier.model.cfg, step_conditioned=True)
         ae = model.autoencoder
-    data = latent_data(config.data, ae.kinds, ae.hand_relative, config.train.seed, stats=earlier.feature_stats)
+    data = latent_data(config.data, ae.kinds, ae.hand_relative, config.train.seed, stats=earlier.feature_stats,
+                       input_mode=model.predictor.input)
     items = data.items
     if init_key == "autoencoder":
         predictor = _with_conditioning(model.predictor, config.data, items)
