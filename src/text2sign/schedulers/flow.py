@@ -4,7 +4,9 @@ Why not diffusers' ``FlowMatchEulerDiscreteScheduler`` or Meta's ``flow_matching
 in the core install (diffusers pulls in huggingface-hub, safetensors pins and its own config
 machinery for what is, with our time convention, ``z += h * v`` on a uniform grid), and a
 distilled student needs the step size as an input, which their step loops do not pass. The
-solver below is that update, with a hook for guidance that only acts on a window of steps.
+solver below is that update, with a hook for guidance that only acts on a window of steps; with
+diffusers installed, ``tests/schedulers/test_flow.py`` checks it against
+``FlowMatchEulerDiscreteScheduler`` on the same grid (diffusers 0.35.1: equal within 1e-5).
 """
 
 from __future__ import annotations
