@@ -227,8 +227,8 @@ def _evaluate_videos(
     empty), and the Fréchet distance between its pooled features of the generated clips and of
     those same drawn references (an FVD-style score from our own network: nothing downloaded),
     with the diversity of the generated set; `read` (when given) receives what was read, by item
-    id. A corpus with a signed language the recognizer does
-    not know gets no read-back (those keys are None) rather than scores on part of the split."""
+    id. A corpus with a signed language the recognizer does not know gets no read-back (those
+    keys are None) rather than scores on part of the split."""
     from text2sign.evaluation.video_recognizer import VideoRecognizer
     from text2sign.rendering import iter_frames
     from text2sign.video import VideoClip, save_video
