@@ -300,7 +300,8 @@ def _read_av(path: Path) -> tuple[np.ndarray, float]:
             seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
             rate = stream.average_rate or stream.guessed_rate
     except av.FFmpegError as exc:
-        raise VideoFileError(f"cannot read {path}: {exc}") from exc
+        # FFmpeg's own words without its error number and the path it repeats.
+        raise VideoFileError(f"cannot read {path} as video: {getattr(exc, 'strerror', None) or exc}") from exc
     if not frames:
         raise VideoFileError(f"{path} holds no video frames")
     if path.suffix.lower() == ".gif" and seconds > 0:
