@@ -658,9 +658,10 @@ def bench(
             on_progress=lambda done, total: progress.update(task, completed=done), seed=seed,
             options=sampling_options(steps, guidance_scale, eta, lambda_prior, sync_guidance),
         )
-    from text2sign.pipelines import resolve_model_name
+    from text2sign.pipelines import model_family, resolve_model_name
 
-    print(json.dumps({"model": resolve_model_name(model), "family": report.pop("model"), **report}))
+    report.pop("model")
+    print(json.dumps({"model": resolve_model_name(model), "family": model_family(model), **report}))
 
 
 @app.command()

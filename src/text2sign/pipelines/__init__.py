@@ -26,6 +26,15 @@ def resolve_model_name(model: str) -> str:
     return DEFAULT_MODEL if model == "default" else model
 
 
+def model_family(model: str) -> str:
+    """The family of a model name or checkpoint (run) directory, read without loading it."""
+    from text2sign.checkpoints import read_meta, resolve_checkpoint
+
+    model = resolve_model_name(model)
+    named = MODELS.get(model)
+    return named.family if named is not None else read_meta(resolve_checkpoint(model)).family
+
+
 def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: Any):
     """`model` is a name from :func:`model_names` or a checkpoint (or run) directory written by
     ``text2sign train``. `load_options` (e.g. ``lexicon``) go to families that take them."""
