@@ -93,7 +93,7 @@ def test_evaluated_and_benchmarked_by_output_kind(named_model, tmp_path, capsys)
     capsys.readouterr()
     assert run(["bench", "--model", f"{name}-test", "--text", "ab", "--repeats", "2"]) == 0
     bench = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert bench["model"] == f"{name}-test" and bench["family"] == name and bench["output"] == report["output"] and bench["p50_ms"] > 0
+    assert bench["model"] == f"{name}-test" and bench["family"] == raw["family"] and bench["output"] == report["output"] and bench["p50_ms"] > 0
 
 
 def test_listed_by_models(named_model, capsys):
