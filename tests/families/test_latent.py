@@ -108,6 +108,8 @@ def test_flow_signs_every_channel_with_per_call_steps_and_guidance(flow):
     assert np.isfinite(flow("ab", spoken, signed, seed=0, sync_guidance=5.0).outputs[0].data).all()
     with pytest.raises(Text2SignError, match="steps"):
         flow("ab", spoken, signed, steps=0)
+    with pytest.raises(Text2SignError, match="guidance_scale must be a number from 0 to 20"):
+        flow("ab", spoken, signed, guidance_scale=float("nan"))
     with pytest.raises(Text2SignError, match="does not apply"):
         flow("ab", spoken, signed, temperature=2.0)
 

@@ -46,6 +46,8 @@ def test_sampling_options_are_honoured_per_call(pipeline):
     ({"steps": 2.5}, "whole number"),
     ({"guidance_scale": -1.0}, "guidance_scale"),
     ({"frames": 0}, "frames must be from 1"),
+    ({"steps": float("nan")}, "steps must be a whole number from 1"),
+    ({"frames": float("inf")}, "frames must be a whole number from 1"),
     ({"temperature": 3}, "does not apply"),
 ])
 def test_bad_options_are_one_line_errors(pipeline, options, message):

@@ -17,6 +17,8 @@ and implements :meth:`Pipeline.generate` and :meth:`Pipeline.language_pairs`.
 from __future__ import annotations
 
 import abc
+import math
+import numbers
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -143,6 +145,18 @@ def _on_canvas(output: Any) -> Any:
     from text2sign.pose.sequence import PoseSequence
 
     return output.fit_canvas() if isinstance(output, PoseSequence) else output
+
+
+def number_option(value, default, name: str, kind: type, low: float, high: float):
+    """A per-call sampling option (``steps``, ``guidance_scale``, ...): `default` when None, else a
+    finite number in [`low`, `high`] (whole when `kind` is int), as `kind`; one clear error otherwise."""
+    value = default if value is None else value
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or (kind is int and value != int(value)):
+        raise Text2SignError(f"{name} must be {'a whole number' if kind is int else 'a number'} from {low:g} to {high:g}, got {value!r}")
+    if not low <= value <= high:
+        raise Text2SignError(f"{name} must be from {low:g} to {high:g}, got {value!r}")
+    return kind(value)
 
 
 def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:

@@ -16,7 +16,6 @@ latent frames. Per call:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +26,7 @@ from text2sign.data.torch_data import hands_from_wrist_offsets, hands_relative_t
 from text2sign.errors import CheckpointError, Text2SignError
 from text2sign.models.latent import LatentGenerator, latent_lengths
 from text2sign.objectives.latent import group_columns
+from text2sign.pipelines.base import number_option
 from text2sign.pipelines.gan_nat import MAX_FRAMES_FACTOR, GanNatInferenceConfig, GanNatPipeline
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import normalize_by_shoulders
@@ -100,17 +100,11 @@ class LatentPipeline(GanNatPipeline):
         """GAN-NAT's text handling (see :meth:`GanNatPipeline.generate`) with this call's sampling settings."""
         inf = self.inference
         self._call = {
-            "steps": inf.steps if steps is None else steps,
-            "guidance_scale": inf.guidance_scale if guidance_scale is None else guidance_scale,
-            "lambda_prior": inf.lambda_prior if lambda_prior is None else lambda_prior,
-            "sync_guidance": inf.sync_guidance if sync_guidance is None else sync_guidance,
+            "steps": number_option(steps, inf.steps, "steps", int, 1, MAX_STEPS),
+            "guidance_scale": number_option(guidance_scale, inf.guidance_scale, "guidance_scale", float, 0.0, 20.0),
+            "lambda_prior": number_option(lambda_prior, inf.lambda_prior, "lambda_prior", float, 0.0, 10.0),
+            "sync_guidance": number_option(sync_guidance, inf.sync_guidance, "sync_guidance", float, 0.0, 100.0),
         }
-        for key, limit in (("steps", MAX_STEPS), ("guidance_scale", 20.0), ("lambda_prior", 10.0), ("sync_guidance", 100.0)):
-            value = self._call[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= limit or not math.isfinite(value):
-                raise Text2SignError(f"{key} must be a number from 0 to {limit:g}, got {value!r}")
-        if self._call["steps"] < 1 or int(self._call["steps"]) != self._call["steps"]:
-            raise Text2SignError(f"steps must be a whole number >= 1, got {self._call['steps']!r}")
         return super().generate(texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes,
                                 frames=frames, signer=signer, gloss=gloss)
 
@@ -143,7 +137,7 @@ class LatentPipeline(GanNatPipeline):
             velocity = gen.guided_velocity(states, mask, lengths, durations, call["guidance_scale"], call["lambda_prior"])
             guide = self._sync_guide(lengths, call["sync_guidance"]) if call["sync_guidance"] > 0 and self._face is not None else None
             with torch.no_grad():
-                z = euler_sample(velocity, z, int(call["steps"]), guide=guide, guide_window=tuple(self.inference.sync_window),
+                z = euler_sample(velocity, z, call["steps"], guide=guide, guide_window=tuple(self.inference.sync_window),
                                  step_input=gen.cfg.step_conditioned)
         with torch.no_grad():
             features, visibility = gen.decode(z, lengths)

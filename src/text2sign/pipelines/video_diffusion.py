@@ -22,14 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from text2sign.config import bounded
 from text2sign.data.video_corpus import fit_frames, unit_to_frames
 from text2sign.errors import ConfigError, Text2SignError
 from text2sign.models.video_diffusion import VideoDiffusionNet, pad_contexts
-from text2sign.pipelines.base import Notes, Pipeline, skipped
+from text2sign.pipelines.base import Notes, Pipeline, number_option, skipped
 from text2sign.schedulers.ddpm import DiffusionSchedule
 from text2sign.video import VideoClip
 
@@ -106,10 +105,10 @@ class VideoDiffusionPipeline(Pipeline):
                  guidance_scale=None, eta=None, frames=None):
         inf = self.inference
         cfg = self.net.config
-        steps = _option(steps, inf.steps, "steps", int, 1, MAX_STEPS)
-        guidance = _option(guidance_scale, inf.guidance_scale, "guidance_scale", float, 0.0, 50.0)
-        eta = _option(eta, inf.eta, "eta", float, 0.0, 1.0)
-        frames = _option(frames, cfg.frames, "frames", int, 1, MAX_FRAMES_FACTOR * cfg.frames)
+        steps = number_option(steps, inf.steps, "steps", int, 1, MAX_STEPS)
+        guidance = number_option(guidance_scale, inf.guidance_scale, "guidance_scale", float, 0.0, 50.0)
+        eta = number_option(eta, inf.eta, "eta", float, 0.0, 1.0)
+        frames = number_option(frames, cfg.frames, "frames", int, 1, MAX_FRAMES_FACTOR * cfg.frames)
         seed = inf.seed if seed is None else seed
         unknown = [u for text in texts for u in self.net.text_encoder.unknown_tokens(text)]
         if unknown:
@@ -155,11 +154,3 @@ class VideoDiffusionPipeline(Pipeline):
         clips = [VideoClip(fit_frames(unit_to_frames(v), frames), inf.fps) for v in videos.float().cpu().numpy()]
         return [clips[i * num_samples : (i + 1) * num_samples] for i in range(len(texts))]
 
-
-def _option(value, default, name: str, kind: type, low: float, high: float):
-    value = default if value is None else value
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or (kind is int and value != int(value)):
-        raise Text2SignError(f"{name} must be {'a whole number' if kind is int else 'a number'} from {low:g} to {high:g}, got {value!r}")
-    if not low <= value <= high:
-        raise Text2SignError(f"{name} must be from {low:g} to {high:g}, got {value!r}")
-    return kind(value)
