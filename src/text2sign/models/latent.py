@@ -339,13 +339,10 @@ class LatentGenerator(nn.Module):
             text_mask = None if text_mask is None else torch.cat([text_mask, text_mask])
             lengths, durations = torch.cat([lengths, lengths]), torch.cat([durations, durations])
         # The text and timing are the same at every step: one encoding per call, not per step.
-        conditions = {}
+        cond = self.predictor.frame_condition(states, text_mask, lengths, int(lengths.max()), durations)
 
         def velocity(z: torch.Tensor, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
             step = h if self.cfg.step_conditioned else None
-            if z.shape[1] not in conditions:
-                conditions[z.shape[1]] = self.predictor.frame_condition(states, text_mask, lengths, z.shape[1], durations)
-            cond = conditions[z.shape[1]]
             if guided:
                 v_c, v_u = self.conditioned_velocity(
                     cond, torch.cat([z, z]), torch.cat([t, t]), None if step is None else torch.cat([step, step]),

@@ -122,29 +122,30 @@ class VideoDiffusionPipeline(Pipeline):
         with torch.inference_mode():
             context, context_mask = self.net.encode([t for t, _ in rows], [signed] * len(rows))
 
-            def predict_windows(x, t, rows):
-                """Outputs for windows `x` (N, C, window, H, W) of the texts at `rows` (N,)."""
-                own = (context[rows], context_mask[rows])
+            def predict_windows(x, t, text_rows):
+                """Outputs for windows `x` (N, C, window, H, W) of the texts at `text_rows` (N,)."""
+                own = (context[text_rows], context_mask[text_rows])
                 if guidance == 1.0:
                     return self.net(x, t, *own)
-                both = pad_contexts(own, self.net.null_context(len(rows)))
+                both = pad_contexts(own, self.net.null_context(len(text_rows)))
                 out_text, out_null = self.net(torch.cat([x, x]), torch.cat([t, t]), *both).chunk(2)
                 return out_null + guidance * (out_text - out_null)
 
+            starts = window_starts(shape[1], cfg.frames)
+            pieces = [(row, start) for row in range(len(rows)) for start in starts]
+            covered = torch.zeros(shape[1], device=self.device)
+            for start in starts:
+                covered[start : start + cfg.frames] += 1
+
             def predict(x, t):
-                starts = window_starts(x.shape[2], cfg.frames)
-                pieces = [(row, start) for row in range(x.shape[0]) for start in starts]
                 out = torch.zeros_like(x)
                 for i in range(0, len(pieces), WINDOWS_PER_PASS):
                     chunk = pieces[i : i + WINDOWS_PER_PASS]
-                    rows = torch.tensor([row for row, _ in chunk], device=x.device)
+                    chunk_rows = torch.tensor([row for row, _ in chunk], device=x.device)
                     windows = torch.stack([x[row, :, start : start + cfg.frames] for row, start in chunk])
-                    predicted = predict_windows(windows, t[rows], rows)
+                    predicted = predict_windows(windows, t[chunk_rows], chunk_rows)
                     for (row, start), piece in zip(chunk, predicted):
                         out[row, :, start : start + cfg.frames] += piece
-                covered = torch.zeros(x.shape[2], device=x.device)
-                for start in starts:
-                    covered[start : start + cfg.frames] += 1
                 return out / covered[None, None, :, None, None]
 
             def fresh_noise():
