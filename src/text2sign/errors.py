@@ -39,3 +39,8 @@ class ConfigError(Text2SignError):
 
 class TrainingError(Text2SignError):
     """A run that cannot go on with its settings (e.g. a loss that became NaN or infinite)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line of text (its type's name if it has none), for one-line errors."""
+    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)

@@ -65,3 +65,49 @@ def one_error_line(capsys) -> str:
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     return lines[0]
+
+
+def tiny_stable_diffusion(root: Path, seed: int = 0) -> Path:
+    """A randomly initialised Stable-Diffusion-style directory at `root` (built once): a two-level
+    ``UNet2DConditionModel`` on 4 latent channels, an ``AutoencoderKL`` that halves each side, a
+    two-layer CLIP text encoder (32 wide) and a character-level CLIP tokenizer, in diffusers'
+    pipeline layout. The Tune-A-Video tests build from it; nothing is downloaded. Needs the
+    [video] extra (diffusers, transformers)."""
+    import json
+
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    if (root / "model_index.json").is_file():
+        return root
+    torch.manual_seed(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
+    ).save_pretrained(root / "unet")
+    AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), norm_num_groups=8,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+    ).save_pretrained(root / "vae")
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    specials = ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {token: i for i, token in enumerate(specials + letters + [f"{c}</w>" for c in letters])}
+    tokenizer_dir = root / "tokenizer"
+    tokenizer_dir.mkdir(exist_ok=True)
+    (tokenizer_dir / "vocab.json").write_text(json.dumps(vocab))
+    (tokenizer_dir / "merges.txt").write_text("#version: 0.2\n")
+    CLIPTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt"),
+                  pad_token="<|endoftext|>", model_max_length=32).save_pretrained(tokenizer_dir)
+    CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=32, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+    )).save_pretrained(root / "text_encoder")
+    (root / "model_index.json").write_text(json.dumps({
+        "_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"], "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+    }))
+    return root

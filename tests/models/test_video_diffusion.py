@@ -10,6 +10,7 @@ SIZES = {
     "unet3d": {"width": 8, "channel_mults": [1, 2], "attention_levels": [1]},
     "dit3d": {"width": 16, "depth": 1, "patch": 4},
     "factorized": {"width": 16, "depth": 1, "patch": 4, "patch_t": 2},
+    "frame-dit": {"width": 16, "depth": 1, "patch": 4},
 }
 
 
@@ -77,3 +78,29 @@ def test_diffusers_unet3d_without_diffusers_is_one_config_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "diffusers", None)
     with pytest.raises(ConfigError, match=r"text2sign\[video\]"):
         VideoDiffusionNet(VideoDiffusionConfig(denoiser="diffusers-unet3d", text=TEXT, frames=4, size=8, width=16, heads=2))
+
+
+def test_frame_dit_starts_from_an_image_dit_checkpoint_and_freezes_it(tmp_path):
+    from safetensors.torch import save_file
+
+    source = net("frame-dit")
+    for p in source.backbone.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    spatial = source.backbone.spatial_parameter_names()
+    save_file({k: v.contiguous() for k, v in source.backbone.state_dict().items() if k in spatial}, tmp_path / "dit.safetensors")
+    config = VideoDiffusionConfig(denoiser="frame-dit", text=TEXT, frames=4, size=8, heads=2, pretrained=str(tmp_path),
+                                  freeze_pretrained=True, **SIZES["frame-dit"])
+    model = VideoDiffusionNet(config)
+    notes = model.load_pretrained()
+    assert any("frozen" in note for note in notes)
+    loaded = dict(model.backbone.named_parameters())
+    for name, value in source.backbone.named_parameters():
+        if name in spatial:
+            assert torch.equal(loaded[name], value) and not loaded[name].requires_grad
+        else:
+            assert loaded[name].requires_grad  # temporal layers, cross-attention and text pooling train
+    rebuilt = VideoDiffusionNet(config)  # a trained checkpoint loads without the image DiT's file
+    rebuilt.load_state_dict(model.state_dict())
+    x, t = torch.randn(1, 3, 4, 8, 8), torch.tensor([10])
+    context = model.encode(["ab"], ["ase"])
+    assert torch.equal(rebuilt(x, t, *context), model(x, t, *context))

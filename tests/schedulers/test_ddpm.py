@@ -76,3 +76,12 @@ def test_cosine_schedule_matches_diffusers_when_installed():
     diffusers = pytest.importorskip("diffusers")
     theirs = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
     assert torch.allclose(DiffusionSchedule(1000, "cosine").alphas_cumprod.float(), theirs.alphas_cumprod, atol=1e-5)
+
+
+def test_scaled_linear_schedule_is_stable_diffusions_when_installed():
+    diffusers = pytest.importorskip("diffusers")
+    theirs = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085,
+                                     beta_end=0.012)
+    ours = DiffusionSchedule(1000, "scaled_linear", beta_start=0.00085, beta_end=0.012)
+    assert torch.allclose(ours.alphas_cumprod.float(), theirs.alphas_cumprod, atol=1e-6)
+    assert float(ours.alphas_cumprod[-1]) == pytest.approx(0.0047, abs=1e-4)  # SD's final alpha-bar

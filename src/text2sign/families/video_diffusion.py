@@ -13,6 +13,7 @@ signed languages, and the playback rate of generated clips, are filled in from t
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,8 @@ class VideoCorpusDataConfig:
 @dataclass
 class VideoDataConfig(VideoCorpusDataConfig):
     max_dev_items: int = bounded(64, min=1)
+    # One-clip tuning (Tune-A-Video's original use): train on the one training clip with this text.
+    one_clip: str = ""
 
 
 def load_video_corpus(data: VideoCorpusDataConfig) -> VideoCorpus:
@@ -91,13 +94,20 @@ def build(config) -> Experiment:
     items = chosen(data.train_split)
     if not items:
         raise CorpusError(f"{corpus.root} has no {data.train_split} clips for the chosen languages")
+    if data.one_clip:
+        items = [i for i in items if i.text == data.one_clip][:1]
+        if not items:
+            raise CorpusError(f"{corpus.root} has no {data.train_split} clip with the text {data.one_clip!r} (data.one_clip)")
     model = _resolved_model(config.model, items)
     durations = [i.num_frames / i.fps for i in items]
     inference = dataclasses.replace(config.inference, fps=round(model.frames / float(np.median(durations)), 3))
     net = VideoDiffusionNet(model)
+    for note in net.load_pretrained():
+        print(f"note: {note}", file=sys.stderr)
     objective = VideoDiffusionObjective(net, make_schedule(inference), config.objective)
     dev_items = chosen(data.dev_split)[: data.max_dev_items]
-    train_set = VideoTextDataset(corpus, items, model.frames, model.size)
+    # One clip fills every batch (each copy draws its own noise and timestep).
+    train_set = VideoTextDataset(corpus, items * config.train.batch_size if data.one_clip else items, model.frames, model.size)
     dev_set = VideoTextDataset(corpus, dev_items, model.frames, model.size) if dev_items else None
     pairs = sorted({(i.spoken_language, i.signed_language) for i in items})
     sample_items = dev_items[:: max(1, len(dev_items) // SAMPLES)][:SAMPLES]

@@ -72,6 +72,25 @@ class SpaceTimeAttention(nn.Module):
         return x + y
 
 
+class TemporalAttention(nn.Module):
+    """Residual attention over the frames at each token position, with sinusoidal frame positions:
+    ``(B, T, N, D) -> (B, T, N, D)``. Its output starts at zero, so a pretrained image model it is
+    added to stays per-frame until the layer is trained (frame-dit, Tune-A-Video)."""
+
+    def __init__(self, dim: int, heads: int, eps: float = 1e-5):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=eps)
+        self.attn = Attention(dim, heads)
+        nn.init.zeros_(self.attn.out.weight)
+        nn.init.zeros_(self.attn.out.bias)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        b, t, n, d = tokens.shape
+        y = tokens.transpose(1, 2).reshape(b * n, t, d)  # (B*N, T, D): one sequence per token position
+        y = self.norm(y) + sinusoidal_embedding(torch.arange(t, device=tokens.device), d).to(y.dtype)
+        return tokens + self.attn(y).view(b, n, t, d).transpose(1, 2)
+
+
 class UNet3D(nn.Module):
     def __init__(self, channels: int, base: int, mults: tuple[int, ...], attention_levels: tuple[int, ...],
                  heads: int, temb: int, context_dim: int):

@@ -1,10 +1,14 @@
 """The text-to-video denoiser: a text encoder, a timestep embedding and one of the backbones of
-:mod:`.video_denoisers`, rebuilt from :class:`VideoDiffusionConfig` alone.
+:mod:`.video_denoisers` (or Tune-A-Video's inflated UNet, or the per-frame image DiT), rebuilt
+from :class:`VideoDiffusionConfig` alone.
 
-``forward(x_t (B, 3, T, H, W), t (B,), context, context_mask) -> eps (B, 3, T, H, W)``, where the
-context comes from :meth:`VideoDiffusionNet.encode` (texts + signed languages) or
+``forward(x_t (B, C, T, h, w), t (B,), context, context_mask) -> prediction (B, C, T, h, w)``, where
+the context comes from :meth:`VideoDiffusionNet.encode` (texts + signed languages) or
 :meth:`VideoDiffusionNet.null_context` (the learned "no text" of classifier-free guidance).
-Videos are pixels in [-1, 1].
+Videos are pixels in [-1, 1]. Diffusion runs on pixels (C = 3, h = w = `size`) or, with a VAE
+(`model.vae`, and always for Tune-A-Video), on its latents: :meth:`to_latent` / :meth:`from_latent`.
+Pretrained weights (`model.pretrained`) are copied in by :meth:`load_pretrained` when training
+starts; a trained checkpoint holds every trained weight itself.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from torch import nn
 
 from text2sign.config import bounded
 from text2sign.errors import ConfigError
+from text2sign.models.frame_codec import FrameVAE
 from text2sign.models.video_denoisers import DiT3D, UNet3D
 from text2sign.text.build import build_text_encoder
 from text2sign.text.encoders import TextEncoderConfig
 from text2sign.text.layers import masked_mean, sinusoidal_embedding
 
-DENOISERS = ("unet3d", "dit3d", "factorized", "diffusers-unet3d")
+DENOISERS = ("unet3d", "dit3d", "factorized", "diffusers-unet3d", "tune-a-video", "frame-dit")
+PRETRAINED_DENOISERS = ("tune-a-video", "frame-dit")
+TEMPORAL_LAYERS = ("attention", "conv")
 
 
 @dataclass
@@ -43,6 +50,18 @@ class VideoDiffusionConfig:
     depth: int = bounded(4, min=1, max=64)
     patch: int = bounded(4, min=1, max=64)
     patch_t: int = bounded(1, min=1, max=64)
+    # tune-a-video: a local Stable Diffusion directory (diffusers layout); frame-dit: an image DiT
+    # checkpoint in facebookresearch/DiT's format (file or folder; "" trains it from scratch)
+    pretrained: str = ""
+    # tune-a-video: tune only temporal layers and attention queries (the paper's recipe);
+    # frame-dit: only temporal layers, text cross-attention and pooling
+    freeze_pretrained: bool = False
+    sparse_causal: bool = True  # tune-a-video: frames attend to the first and previous frame
+    temporal: str = "attention"  # frame-dit: the layer after each block that mixes frames (TEMPORAL_LAYERS)
+    frame_chunk: int = bounded(0, min=0, max=4096)  # frames at a time through per-frame parts (VAE, frame-dit); 0: all
+    # latent space: a local diffusers AutoencoderKL (a Stable Diffusion directory or its vae/ folder);
+    # "" is pixel space, except for tune-a-video, which uses its directory's VAE
+    vae: str = ""
     fps: float = 0.0  # filled from the data: the rate the frames were rendered at
 
     def __post_init__(self) -> None:
@@ -50,10 +69,22 @@ class VideoDiffusionConfig:
             raise ConfigError(f"denoiser must be one of {', '.join(DENOISERS)}, got {self.denoiser!r}")
         if self.width % self.heads:
             raise ConfigError(f"width {self.width} is not divisible by heads {self.heads}")
-        if self.denoiser in ("unet3d", "diffusers-unet3d") and self.size % 2 ** (len(self.channel_mults) - 1):
-            raise ConfigError(f"size {self.size} does not halve {len(self.channel_mults) - 1} times")
-        if self.denoiser in ("dit3d", "factorized") and (self.size % self.patch or self.frames % self.patch_t):
-            raise ConfigError(f"{self.frames} frames of {self.size} px do not split into ({self.patch_t}, {self.patch}, {self.patch}) patches")
+        if self.denoiser == "tune-a-video" and not self.pretrained:
+            raise ConfigError("denoiser tune-a-video needs model.pretrained: a local Stable Diffusion directory")
+        if self.pretrained and self.denoiser not in PRETRAINED_DENOISERS:
+            raise ConfigError(f"model.pretrained is for the {' and '.join(PRETRAINED_DENOISERS)} denoisers, not {self.denoiser}")
+        if self.temporal not in TEMPORAL_LAYERS:
+            raise ConfigError(f"temporal must be one of {', '.join(TEMPORAL_LAYERS)}, got {self.temporal!r}")
+        if not self.vae and self.denoiser != "tune-a-video":
+            check_backbone_shape(self, self.size)
+
+
+def check_backbone_shape(config: VideoDiffusionConfig, side: int) -> None:
+    """The backbone's grid must fit `side` (pixels, or latents under a VAE) and the frame count."""
+    if config.denoiser in ("unet3d", "diffusers-unet3d") and side % 2 ** (len(config.channel_mults) - 1):
+        raise ConfigError(f"size {side} does not halve {len(config.channel_mults) - 1} times")
+    if config.denoiser in ("dit3d", "factorized", "frame-dit") and (side % config.patch or config.frames % config.patch_t):
+        raise ConfigError(f"{config.frames} frames of {side} px do not split into ({config.patch_t}, {config.patch}, {config.patch}) patches")
 
 
 class VideoDiffusionNet(nn.Module):
@@ -62,21 +93,70 @@ class VideoDiffusionNet(nn.Module):
         self.config = config
         self.text_encoder = build_text_encoder(config.text)
         self.config.text = self.text_encoder.config
-        d = config.width
-        self.context_proj = nn.Linear(self.text_encoder.output_dim, d)
-        self.null_text = nn.Parameter(torch.zeros(1, 1, d))
+        vae = config.vae or (config.pretrained if config.denoiser == "tune-a-video" else "")
+        self.frame_vae = FrameVAE(vae, config.frame_chunk) if vae else None
+        self.channels = self.frame_vae.channels if self.frame_vae else 3
+        factor = self.frame_vae.factor if self.frame_vae else 1
+        if config.size % factor:
+            raise ConfigError(f"size {config.size} is not a multiple of the VAE's downsampling factor {factor}")
+        self.side = config.size // factor
+        self.time_mlp = None  # for backbones that embed timesteps themselves
         self.pool_text = None
-        if config.denoiser == "diffusers-unet3d":
-            self.time_mlp = None  # it embeds timesteps itself
-            self.backbone = diffusers_unet3d(config)
+        # Built in this order so that a seed draws the same initial weights as before VAEs existed.
+        unet = _inflated_unet(config, self.channels) if config.denoiser == "tune-a-video" else None
+        d = unet.cross_attention_dim if unet is not None else config.width
+        text_dim = self.text_encoder.output_dim
+        # Stable Diffusion's cross-attention was trained on CLIP's states: hand them on unchanged.
+        self.context_proj = nn.Identity() if unet is not None and text_dim == d else nn.Linear(text_dim, d)
+        self.null_text = nn.Parameter(torch.zeros(1, 1, d))
+        if unet is not None:
+            self.backbone = unet
             return
-        self.time_mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.SiLU(), nn.Linear(4 * d, d))
-        if config.denoiser == "unet3d":
-            self.backbone = UNet3D(3, d, tuple(config.channel_mults), tuple(config.attention_levels), config.heads, d, d)
+        check_backbone_shape(config, self.side)
+        if config.denoiser == "diffusers-unet3d":
+            self.backbone = diffusers_unet3d(config, self.channels, self.side)
+        elif config.denoiser == "frame-dit":
+            from text2sign.models.frame_dit import FrameDiT
+
+            self.backbone = FrameDiT(self.channels, config.frames, self.side, config.patch, d, config.depth, config.heads,
+                                     context_dim=d, temporal=config.temporal, frame_chunk=config.frame_chunk)
         else:
-            self.backbone = DiT3D(3, config.frames, config.size, config.patch, config.patch_t, d, config.depth,
-                                  config.heads, factorized=config.denoiser == "factorized")
-            self.pool_text = nn.Linear(d, d)
+            self.time_mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.SiLU(), nn.Linear(4 * d, d))
+            if config.denoiser == "unet3d":
+                self.backbone = UNet3D(self.channels, d, tuple(config.channel_mults), tuple(config.attention_levels),
+                                       config.heads, d, d)
+            else:
+                self.backbone = DiT3D(self.channels, config.frames, self.side, config.patch, config.patch_t, d,
+                                      config.depth, config.heads, factorized=config.denoiser == "factorized")
+                self.pool_text = nn.Linear(d, d)
+
+    def latent_shape(self, frames: int) -> tuple[int, int, int, int]:
+        """What the diffusion runs on for a clip of `frames` frames: (C, T, h, w)."""
+        return self.channels, frames, self.side, self.side
+
+    def to_latent(self, videos: torch.Tensor) -> torch.Tensor:
+        """Pixels (B, 3, T, H, W) in [-1, 1] -> what the diffusion runs on (the same, without a VAE)."""
+        return videos if self.frame_vae is None else self.frame_vae.encode(videos)
+
+    def from_latent(self, latents: torch.Tensor) -> torch.Tensor:
+        return latents if self.frame_vae is None else self.frame_vae.decode(latents)
+
+    def load_pretrained(self) -> list[str]:
+        """Copy `model.pretrained` into the backbone and apply `freeze_pretrained`; one line per
+        thing done or adapted. Training calls it once, before any checkpoint is loaded."""
+        config, notes = self.config, []
+        if config.denoiser == "tune-a-video":
+            notes += self.backbone.load_pretrained()
+            if config.freeze_pretrained:
+                notes += self.backbone.freeze_to_recipe()
+        elif config.denoiser == "frame-dit" and config.pretrained:
+            from text2sign.models.frame_dit import load_image_dit
+
+            notes += load_image_dit(self.backbone, config.pretrained)
+            if config.freeze_pretrained:
+                self.backbone.freeze_spatial()
+                notes.append("frame-dit: the image DiT's weights are frozen; temporal layers, cross-attention and text pooling train")
+        return notes
 
     def encode(self, texts: list[str], languages: list[str] | None) -> tuple[torch.Tensor, torch.Tensor]:
         states, mask = self.text_encoder(texts, languages)  # (B, L, Ct), (B, L)
@@ -90,13 +170,24 @@ class VideoDiffusionNet(nn.Module):
         if self.config.denoiser == "diffusers-unet3d":
             # Its cross-attention takes no key mask: padded tokens are zero vectors it still sees.
             return self.backbone(x, t, encoder_hidden_states=context * context_mask[..., None]).sample
+        if self.time_mlp is None:
+            return self.backbone(x, t, context, context_mask)
         temb = self.time_mlp(sinusoidal_embedding(t.float(), self.config.width))  # (B, D)
         if self.pool_text is not None:
             temb = temb + self.pool_text(masked_mean(context, context_mask))
         return self.backbone(x, temb, context, context_mask)
 
 
-def diffusers_unet3d(config: VideoDiffusionConfig) -> nn.Module:
+def _inflated_unet(config: VideoDiffusionConfig, channels: int) -> nn.Module:
+    from text2sign.models.tune_a_video import InflatedUNet
+
+    unet = InflatedUNet(config.pretrained, config.sparse_causal, config.heads)
+    if unet.in_channels != channels:
+        raise ConfigError(f"the UNet in {config.pretrained} takes {unet.in_channels} channels, its VAE gives {channels}")
+    return unet
+
+
+def diffusers_unet3d(config: VideoDiffusionConfig, channels: int, side: int) -> nn.Module:
     """diffusers' ``UNet3DConditionModel`` (the Tune-A-Video / ModelScope UNet) at our sizes.
 
     Its ``attention_head_dim`` is, for historical reasons, the number of heads (diffusers issue
@@ -110,7 +201,7 @@ def diffusers_unet3d(config: VideoDiffusionConfig) -> nn.Module:
     levels = range(len(config.channel_mults))
     attend = set(config.attention_levels)
     return UNet3DConditionModel(
-        sample_size=config.size, in_channels=3, out_channels=3,
+        sample_size=side, in_channels=channels, out_channels=channels,
         down_block_types=tuple("CrossAttnDownBlock3D" if i in attend else "DownBlock3D" for i in levels),
         up_block_types=tuple("CrossAttnUpBlock3D" if i in attend else "UpBlock3D" for i in reversed(levels)),
         block_out_channels=tuple(config.width * m for m in config.channel_mults), layers_per_block=1,

@@ -2,7 +2,7 @@
 says), with the condition dropout that classifier-free guidance needs.
 
 A batch is :class:`VideoBatch`: videos ``(B, 3, T, H, W)`` in [-1, 1], texts and signed languages.
-Each step draws a timestep and Gaussian noise per video, noises it with the schedule, and the
+Each step draws a timestep and Gaussian noise per video (per latent, under a VAE), noises it with the schedule, and the
 loss is the mean squared error of the network's output against the schedule's target. With probability `cond_dropout` a video's
 text is replaced by the network's learned null context, so one network learns both the
 conditional and the unconditional prediction that guidance mixes at sampling time.
@@ -49,7 +49,7 @@ class VideoDiffusionObjective(Objective):
         self.net, self.noise_schedule, self.config = net, schedule, config
 
     def forward(self, batch: VideoBatch, group: str, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        x0 = batch.videos
+        x0 = self.net.to_latent(batch.videos)
         b, device = x0.shape[0], x0.device
         t = torch.randint(0, self.noise_schedule.num_train_timesteps, (b,), generator=generator).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)

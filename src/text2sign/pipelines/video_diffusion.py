@@ -55,7 +55,9 @@ class VideoDiffusionInferenceConfig:
     model was trained with; `steps`, `guidance_scale`, `eta` and `seed` are sampling defaults."""
 
     train_timesteps: int = bounded(1000, min=2, max=10000)
-    beta_schedule: str = "linear"
+    beta_schedule: str = "linear"  # linear, scaled_linear (Stable Diffusion's) or cosine
+    beta_start: float = bounded(1e-4, min=1e-8, max=0.5)  # linear / scaled_linear
+    beta_end: float = bounded(0.02, min=1e-8, max=0.999)
     prediction_type: str = "epsilon"  # epsilon, v_prediction or sample (schedulers/ddpm.py)
     steps: int = bounded(25, min=1, max=10000)
     guidance_scale: float = bounded(2.0, min=0.0, max=50.0)
@@ -66,14 +68,20 @@ class VideoDiffusionInferenceConfig:
     def __post_init__(self) -> None:
         from text2sign.schedulers.ddpm import BETA_SCHEDULES, PREDICTION_TYPES
 
+        if self.beta_start >= self.beta_end:
+            raise ConfigError(f"beta_start {self.beta_start} must be below beta_end {self.beta_end}")
+
         for name, value, known in (("beta_schedule", self.beta_schedule, BETA_SCHEDULES),
                                    ("prediction_type", self.prediction_type, PREDICTION_TYPES)):
             if value not in known:
                 raise ConfigError(f"{name} must be one of {', '.join(known)}, got {value!r}")
 
 
-def make_schedule(inference: VideoDiffusionInferenceConfig) -> DiffusionSchedule:
-    return DiffusionSchedule(inference.train_timesteps, inference.beta_schedule, prediction_type=inference.prediction_type)
+def make_schedule(inference: VideoDiffusionInferenceConfig, pixel_space: bool = True) -> DiffusionSchedule:
+    """The model's noise schedule; the clean-clip estimate is clipped to [-1, 1] on pixels only
+    (latents have no such range)."""
+    return DiffusionSchedule(inference.train_timesteps, inference.beta_schedule, inference.beta_start, inference.beta_end,
+                             clip_sample=pixel_space, prediction_type=inference.prediction_type)
 
 
 class VideoDiffusionPipeline(Pipeline):
@@ -85,7 +93,7 @@ class VideoDiffusionPipeline(Pipeline):
     def __init__(self, net: VideoDiffusionNet, inference: VideoDiffusionInferenceConfig, language_pairs, device="cpu"):
         self.net = net.to(device).eval()
         self.inference = inference
-        self.schedule = make_schedule(inference)
+        self.schedule = make_schedule(inference, pixel_space=net.frame_vae is None)
         self.pairs = sorted(tuple(p) for p in language_pairs)
         self.device = torch.device(device)
 
@@ -117,7 +125,7 @@ class VideoDiffusionPipeline(Pipeline):
             notes.warn(skipped(unknown, "the model never saw {it} and reads {it} as unknown"))
         rows = [(text, k) for text in texts for k in range(num_samples)]
         generators = [torch.Generator().manual_seed(seed + k) for _, k in rows]
-        shape = (3, max(frames, cfg.frames), cfg.size, cfg.size)
+        shape = self.net.latent_shape(max(frames, cfg.frames))
         noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(self.device)
         with torch.inference_mode():
             context, context_mask = self.net.encode([t for t, _ in rows], [signed] * len(rows))
@@ -151,7 +159,7 @@ class VideoDiffusionPipeline(Pipeline):
             def fresh_noise():
                 return torch.stack([torch.randn(shape, generator=g) for g in generators])
 
-            videos = self.schedule.sample(predict, noise, steps, eta, fresh_noise)
+            videos = self.net.from_latent(self.schedule.sample(predict, noise, steps, eta, fresh_noise))
         clips = [VideoClip(fit_frames(unit_to_frames(v), frames), inf.fps) for v in videos.float().cpu().numpy()]
         return [clips[i * num_samples : (i + 1) * num_samples] for i in range(len(texts))]
 

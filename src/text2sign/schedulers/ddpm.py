@@ -4,8 +4,9 @@ The formulas are those of Ho et al. 2020 (DDPM) and Song et al. 2021 (DDIM) in d
 conventions, so a config means the same thing in both:
 
 * ``betas``: ``linear`` from `beta_start` to `beta_end` over `num_train_timesteps` steps (DDPM's
-  1e-4 .. 0.02 at 1000 steps), or ``cosine`` (Nichol & Dhariwal 2021, ``squaredcos_cap_v2`` in
-  diffusers: alpha-bar follows cos^2, each beta capped at 0.999).
+  1e-4 .. 0.02 at 1000 steps), ``scaled_linear`` (linear in sqrt(beta): Stable Diffusion's, with
+  0.00085 .. 0.012, which a model tuned from it must keep), or ``cosine`` (Nichol & Dhariwal 2021,
+  ``squaredcos_cap_v2`` in diffusers: alpha-bar follows cos^2, each beta capped at 0.999).
 * training: ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps``; the network predicts, by
   `prediction_type`, ``epsilon`` (DDPM), ``v_prediction`` (``v = sqrt(abar_t) eps - sqrt(1 - abar_t)
   x_0``, Salimans & Ho 2022) or ``sample`` (``x_0`` itself). An epsilon model's ``x0_hat`` divides
@@ -17,7 +18,7 @@ conventions, so a config means the same thing in both:
   ``eta = 0`` is deterministic DDIM; ``eta = 1`` over every training timestep is exactly DDPM's
   ancestral sampler (sigma becomes the posterior standard deviation), which is how "DDPM" is run.
   Timesteps are spaced as diffusers' "leading" spacing: ``range(0, T, T // steps)`` reversed.
-* ``x0_hat`` is clipped to [-1, 1] (pixel space; `clip_sample`) and ``eps_hat`` stays the network's,
+* ``x0_hat`` is clipped to [-1, 1] in pixel space (`clip_sample`; never on latents) and ``eps_hat`` stays the network's,
   as diffusers' DDIMScheduler does by default; ``tests/schedulers`` checks the two agree step for
   step when diffusers is installed.
 """
@@ -29,7 +30,7 @@ from collections.abc import Callable
 
 import torch
 
-BETA_SCHEDULES = ("linear", "cosine")
+BETA_SCHEDULES = ("linear", "scaled_linear", "cosine")
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
 
@@ -47,6 +48,8 @@ class DiffusionSchedule:
         self.clip_sample = clip_sample
         if beta_schedule == "linear":
             betas = torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float64)
+        elif beta_schedule == "scaled_linear":
+            betas = torch.linspace(beta_start**0.5, beta_end**0.5, num_train_timesteps, dtype=torch.float64) ** 2
         else:
             def abar(t: float) -> float:
                 return math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2

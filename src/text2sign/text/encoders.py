@@ -54,6 +54,7 @@ class TextEncoderConfig:
     tokenizer_json: str = ""  # bpe: the trained tokenizers.Tokenizer, serialized
     path: str = ""  # hf: a local Hugging Face model directory
     freeze: bool = True  # hf / minilm: keep pretrained weights fixed (and out of checkpoints)
+    passthrough: bool = False  # hf / minilm: start from the backbone's own states (text/pretrained.py)
     signed_languages: list[str] = field(default_factory=list)
     signers: list[str] = field(default_factory=list)
     language_mode: str = "add"
@@ -65,6 +66,8 @@ class TextEncoderConfig:
             raise ConfigError(f"language_mode must be one of {LANGUAGE_MODES}, got {self.language_mode!r}")
         if self.d_model % self.heads:
             raise ConfigError(f"text encoder d_model {self.d_model} is not divisible by heads {self.heads}")
+        if self.passthrough and self.kind not in PRETRAINED_KINDS:
+            raise ConfigError(f"passthrough is for pretrained text encoders ({', '.join(PRETRAINED_KINDS)}), not {self.kind!r}")
         if self.kind == "hf" and not self.path:
             raise ConfigError("the hf text encoder needs `path`, a local Hugging Face model directory")
 

@@ -1,7 +1,8 @@
 """Pretrained text encoders, loaded offline: a local Hugging Face directory, or one a package ships.
 
-* ``kind="hf"``: any Hugging Face model directory named by ``path``. BERT, mBERT, MiniLM and
-  DistilBERT load with plain PyTorch (:mod:`text2sign.text.bert`); other architectures (T5,
+* ``kind="hf"``: any Hugging Face model directory named by ``path``, or a diffusers pipeline
+  directory (Stable Diffusion's: its ``text_encoder/`` and ``tokenizer/``). BERT, mBERT, MiniLM
+  and DistilBERT load with plain PyTorch (:mod:`text2sign.text.bert`); other architectures (T5,
   CLIP text, ...) need the optional `transformers` package and are opened with
   ``local_files_only=True`` so nothing is ever downloaded.
 * ``kind="minilm"``: sentence-transformers' all-MiniLM-L6-v2 (English, 6 layers, 384 wide,
@@ -13,6 +14,10 @@
 A frozen backbone (``freeze=True``, the default) is kept out of ``parameters()`` and
 ``state_dict()``: checkpoints hold only the projection, conditioning and adapter layers, and the
 backbone is read again from its directory or package when the checkpoint is loaded.
+
+``passthrough=True`` starts the encoder as the backbone's own states (identity projection, no
+final norm, zero language embeddings), for a consumer pretrained on them: Stable Diffusion's
+cross-attention reads CLIP's states in Tune-A-Video.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import torch
 from torch import nn
 
 from text2sign.errors import CheckpointError, ConfigError
+from text2sign.models.frozen import Frozen
 from text2sign.text.bert import NATIVE_MODEL_TYPES, HFBertBackbone
 from text2sign.text.encoders import TextEncoder, TextEncoderConfig
 
@@ -49,7 +55,7 @@ def shipped_model_dir() -> Path:
 class TransformersBackbone(nn.Module):
     """Any other Hugging Face architecture, through `transformers` (optional dependency)."""
 
-    def __init__(self, path: Path, model_type: str):
+    def __init__(self, path: Path, model_type: str, tokenizer_path: Path | None = None):
         super().__init__()
         try:
             import transformers
@@ -58,7 +64,8 @@ class TransformersBackbone(nn.Module):
                 f"{path} holds a {model_type!r} model, which needs the transformers package "
                 f"(pip install transformers); BERT, mBERT, MiniLM and DistilBERT directories load without it"
             ) from None
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        transformers.utils.logging.disable_progress_bar()
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer_path or path), local_files_only=True)
         if model_type in ("t5", "mt5", "umt5"):
             self.model = transformers.T5EncoderModel.from_pretrained(str(path), local_files_only=True)
         elif model_type == "clip":
@@ -76,14 +83,21 @@ class TransformersBackbone(nn.Module):
 
 
 def load_backbone(path: str | Path) -> nn.Module:
+    """A Hugging Face model directory, or a diffusers pipeline directory (Stable Diffusion's layout:
+    `text_encoder/` and `tokenizer/` beside `model_index.json`), whose text encoder is read."""
     path = Path(path).expanduser()
+    tokenizer_path = None
+    if (path / "model_index.json").is_file():
+        if not (path / "text_encoder").is_dir():
+            raise CheckpointError(f"{path} is a diffusers pipeline directory without a text_encoder/ folder")
+        path, tokenizer_path = path / "text_encoder", path / "tokenizer"
     config_file = path / "config.json"
     if not config_file.exists():
         raise CheckpointError(f"{path} is not a Hugging Face model directory (no config.json)")
     model_type = json.loads(config_file.read_text()).get("model_type", "")
     if model_type in NATIVE_MODEL_TYPES:
         return HFBertBackbone(path)
-    return TransformersBackbone(path, model_type)
+    return TransformersBackbone(path, model_type, tokenizer_path)
 
 
 class PretrainedEncoder(TextEncoder):
@@ -92,25 +106,26 @@ class PretrainedEncoder(TextEncoder):
     def __init__(self, config: TextEncoderConfig):
         super().__init__(config)
         backbone = load_backbone(shipped_model_dir() if config.kind == "minilm" else config.path)
-        if config.freeze:
-            backbone.requires_grad_(False)
-            backbone.eval()
-            # Stored outside _modules so it stays out of parameters(), state_dict() and train().
-            self.__dict__["backbone"] = backbone
-        else:
-            self.backbone = backbone
         self.projection = nn.Linear(backbone.hidden_size, config.d_model)
+        self.backbone = Frozen(backbone) if config.freeze else backbone
+        if config.passthrough:
+            self._start_from_backbone_states(backbone.hidden_size)
 
-    def _apply(self, fn, *args, **kwargs):
-        # .to()/.cuda()/.half() must move the frozen backbone too, though it is not a submodule.
-        if self.config.freeze:
-            self.__dict__["backbone"]._apply(fn, *args, **kwargs)
-        return super()._apply(fn, *args, **kwargs)
+    def _start_from_backbone_states(self, hidden_size: int) -> None:
+        """A consumer pretrained on this backbone's states (Stable Diffusion's cross-attention on
+        CLIP's) first reads them unchanged: identity projection, no final norm, silent languages."""
+        if hidden_size != self.config.d_model:
+            raise ConfigError(f"passthrough needs d_model = the backbone's width {hidden_size}, got {self.config.d_model}")
+        if self.config.layers:
+            raise ConfigError("passthrough needs layers: 0 (adapter blocks would change the backbone's states)")
+        with torch.no_grad():
+            self.projection.weight.copy_(torch.eye(hidden_size))
+            self.projection.bias.zero_()
+            for embedding in (self.conditioning.language, self.conditioning.signer):
+                if embedding is not None:
+                    embedding.weight.zero_()
+        self.norm = nn.Identity()
 
     def embed(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.config.freeze:
-            with torch.no_grad():
-                hidden, mask = self.backbone(texts)  # (B, L, H), (B, L)
-        else:
-            hidden, mask = self.backbone(texts)
+        hidden, mask = self.backbone(texts)  # (B, L, H), (B, L)
         return self.projection(hidden), mask

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from text2sign.checkpoints import CONFIG_NAME, STATE_NAME, list_checkpoints, read_meta
-from text2sign.errors import CheckpointError, ConfigError
+from text2sign.errors import CheckpointError, ConfigError, first_line
 from text2sign.training.config import ExperimentConfig, parse_experiment
 
 
@@ -50,7 +50,7 @@ def load_trainer_state(path: str | os.PathLike) -> dict:
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 -- torch raises many types for a corrupt or foreign file
-        raise CheckpointError(f"{file} is unreadable ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        raise CheckpointError(f"{file} is unreadable ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def capture_rng() -> dict:

@@ -49,7 +49,7 @@ from text2sign.checkpoints import (
     step_dir,
     weights_mismatch,
 )
-from text2sign.errors import CheckpointError, ConfigError, TrainingError
+from text2sign.errors import CheckpointError, ConfigError, TrainingError, first_line
 from text2sign.families import Experiment, get_family
 from text2sign.training import distributed as dist_utils
 from text2sign.training.checkpoint import capture_rng, load_trainer_state, prune_checkpoints, read_config, restore_rng
@@ -184,7 +184,7 @@ class _Run:
             if self.ema is not None and state["ema"] is not None:
                 self.ema.load_state_dict(state["ema"])
         except (KeyError, RuntimeError, ValueError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             raise CheckpointError(f"cannot resume {resume}: its trainer state does not fit this experiment ({reason})") from None
         self.step = state["step"]
         self.position = (state["epoch"], state["batch_in_epoch"])
