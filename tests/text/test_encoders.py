@@ -131,3 +131,23 @@ def test_backprop_reaches_embeddings():
     states[mask].pow(2).mean().backward()
     assert enc.embedding.weight.grad.abs().sum() > 0
     assert enc.conditioning.language.weight.grad[1].abs().sum() > 0
+
+
+def test_lstm_layers_read_in_both_directions_and_ignore_padding():
+    torch.manual_seed(0)
+    enc = build_text_encoder(TextEncoderConfig(kind="word", d_model=16, layers=2, heads=2, dropout=0.0, layer_type="lstm",
+                                               signed_languages=LANGS), CORPUS).eval()
+    assert enc.lstm is not None and not enc.blocks
+    assert any(k.startswith("lstm.weight_hh_l1_reverse") for k in enc.state_dict())
+    states, mask = enc(["the world is round", "round"], ["ase", "ase"])
+    assert states.shape == (2, 4, 16) and torch.all(states[~mask] == 0)
+    alone, _ = enc(["round"], ["ase"])
+    assert torch.allclose(alone[0], states[1, :1], atol=1e-5)  # padding never enters the backward pass
+    first = enc(["round world"], ["ase"])[0][0, 0]
+    assert not torch.allclose(first, enc(["round and"], ["ase"])[0][0, 0])  # a later word reaches the first
+    states.pow(2).sum().backward()
+    assert enc.lstm.weight_ih_l0.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="layer_type"):
+        TextEncoderConfig(layer_type="gru")
+    with pytest.raises(ConfigError, match="odd"):
+        TextEncoderConfig(layer_type="lstm", d_model=15, heads=1)

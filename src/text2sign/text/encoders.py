@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from text2sign.config import bounded
 from text2sign.errors import ConfigError, LanguageError, Text2SignError, TextError
@@ -35,6 +36,7 @@ LEARNED_KINDS = ("char", "word", "bpe")
 PRETRAINED_KINDS = ("hf", "minilm")
 ENCODER_KINDS = LEARNED_KINDS + PRETRAINED_KINDS
 LANGUAGE_MODES = ("add", "token")
+LAYER_TYPES = ("transformer", "lstm")
 WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
 
 
@@ -42,7 +44,9 @@ WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
 class TextEncoderConfig:
     kind: str = "char"  # one of ENCODER_KINDS
     d_model: int = bounded(128, min=8, max=4096)
-    layers: int = bounded(2, min=0, max=48)  # transformer blocks after conditioning (on top of the backbone for hf/minilm)
+    layers: int = bounded(2, min=0, max=48)  # contextual layers after conditioning (on top of the backbone for hf/minilm)
+    # transformer blocks, or a bidirectional LSTM (the 3D-UNet video design's text encoder)
+    layer_type: str = "transformer"
     heads: int = bounded(4, min=1, max=64)
     ff_mult: int = bounded(2, min=1, max=16)
     dropout: float = bounded(0.1, min=0.0, max=0.9)
@@ -62,6 +66,10 @@ class TextEncoderConfig:
     def __post_init__(self) -> None:
         if self.kind not in ENCODER_KINDS:
             raise ConfigError(f"unknown text encoder kind {self.kind!r}; choose one of {', '.join(ENCODER_KINDS)}")
+        if self.layer_type not in LAYER_TYPES:
+            raise ConfigError(f"layer_type must be one of {', '.join(LAYER_TYPES)}, got {self.layer_type!r}")
+        if self.layer_type == "lstm" and self.d_model % 2:
+            raise ConfigError(f"an lstm text encoder splits d_model over two directions; {self.d_model} is odd")
         if self.language_mode not in LANGUAGE_MODES:
             raise ConfigError(f"language_mode must be one of {LANGUAGE_MODES}, got {self.language_mode!r}")
         if self.d_model % self.heads:
@@ -165,9 +173,13 @@ class TextEncoder(nn.Module):
         self.config = config
         self.output_dim = config.d_model
         self.conditioning = Conditioning(config.d_model, config.signed_languages, config.signers, config.language_mode)
+        lstm = config.layer_type == "lstm" and config.layers > 0
         self.blocks = nn.ModuleList(
-            TransformerBlock(config.d_model, config.heads, config.ff_mult, config.dropout) for _ in range(config.layers)
+            TransformerBlock(config.d_model, config.heads, config.ff_mult, config.dropout)
+            for _ in range(0 if lstm else config.layers)
         )
+        self.lstm = nn.LSTM(config.d_model, config.d_model // 2, num_layers=config.layers, batch_first=True,
+                            bidirectional=True, dropout=config.dropout if config.layers > 1 else 0.0) if lstm else None
         self.norm = nn.LayerNorm(config.d_model)
 
     @property
@@ -200,6 +212,10 @@ class TextEncoder(nn.Module):
         key_mask = None if bool(mask.all()) else mask  # an all-real batch takes attention's fast path
         for block in self.blocks:
             x = block(x, key_mask)
+        if self.lstm is not None:
+            # Packed, so the backward direction starts at each text's own last token, not at padding.
+            packed = pack_padded_sequence(x, mask.sum(1).cpu(), batch_first=True, enforce_sorted=False)
+            x = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
         return self.norm(x) * mask[..., None], mask
 
 
