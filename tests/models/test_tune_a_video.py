@@ -126,6 +126,27 @@ def test_freeze_to_recipe_trains_temporal_layers_and_queries_only(sd):
     assert all(p.grad is None for n, p in net.backbone.named_parameters() if n not in trainable)
 
 
+def test_gradient_checkpointing_runs_through_diffusers_and_changes_no_gradient(sd):
+    from text2sign.models.checkpointing import enable_gradient_checkpointing
+
+    net = tune_a_video(sd).train()
+    for layer in net.backbone.temporal:
+        torch.nn.init.normal_(layer.attn.out.weight, std=0.5)
+    x, t = inputs()
+
+    def gradients():
+        net.zero_grad()
+        net(x, t, *net.encode(["hello", "ab"], ["ase", "ase"])).pow(2).mean().backward()
+        return {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+
+    plain = gradients()
+    assert enable_gradient_checkpointing(net, "video-diffusion") == 1  # the UNet; the frozen VAE is left alone
+    assert net.backbone.unet.is_gradient_checkpointing
+    checkpointed = gradients()
+    assert plain.keys() == checkpointed.keys() and any(n.startswith("backbone.temporal") for n in plain)
+    assert all(torch.allclose(plain[n], checkpointed[n], atol=1e-5) for n in plain)
+
+
 def test_checkpoints_leave_the_frozen_vae_and_text_encoder_out(sd):
     net = tune_a_video(sd)
     keys = set(net.state_dict())

@@ -104,3 +104,47 @@ def test_frame_dit_starts_from_an_image_dit_checkpoint_and_freezes_it(tmp_path):
     x, t = torch.randn(1, 3, 4, 8, 8), torch.tensor([10])
     context = model.encode(["ab"], ["ase"])
     assert torch.equal(rebuilt(x, t, *context), model(x, t, *context))
+
+
+@pytest.mark.parametrize("denoiser", sorted(SIZES))
+def test_gradient_checkpointing_changes_no_gradient(denoiser):
+    from text2sign.models.checkpointing import enable_gradient_checkpointing
+
+    model = net(denoiser)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    x, t = torch.randn(2, 3, 4, 8, 8), torch.tensor([3, 900])
+
+    def gradients():
+        model.zero_grad()
+        torch.manual_seed(0)  # the same dropout masks in both passes (checkpointing replays them too)
+        model(x, t, *model.encode(["ab", "a"], ["ase", "gsg"])).pow(2).mean().backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    plain = gradients()
+    assert enable_gradient_checkpointing(model, "video-diffusion") == 1
+    checkpointed = gradients()
+    assert plain.keys() == checkpointed.keys()
+    assert all(torch.allclose(plain[n], checkpointed[n], atol=1e-5) for n in plain)
+
+
+def test_gradient_checkpointing_where_nothing_supports_it_is_one_config_error():
+    from text2sign.models.checkpointing import enable_gradient_checkpointing
+
+    with pytest.raises(ConfigError, match="gan-nat family's networks do not support it"):
+        enable_gradient_checkpointing(torch.nn.Linear(2, 2), "gan-nat")
+
+
+def test_train_gradient_checkpointing_trains_a_video_model_and_refuses_a_family_without_it(tmp_path):
+    from text2sign.families.gan_nat import tiny_config as gan_nat_tiny
+    from text2sign.families.video_diffusion import tiny_config
+    from text2sign.training import parse_experiment, train
+
+    config = tiny_config(tmp_path)
+    config["train"] = {**config["train"], "gradient_checkpointing": True}
+    result = train(parse_experiment(config, source="test"), tmp_path / "run")
+    assert (result.checkpoint / "config.json").is_file()
+    gan = gan_nat_tiny(tmp_path)
+    gan["train"] = {**gan["train"], "gradient_checkpointing": True}
+    with pytest.raises(ConfigError, match="gan-nat family's networks do not support it"):
+        train(parse_experiment(gan, source="test"), tmp_path / "gan")

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from text2sign.errors import CheckpointError, first_line
+from text2sign.models.checkpointing import GradientCheckpointing
 from text2sign.models.video_denoisers import TemporalAttention, _modulate
 from text2sign.text.layers import Attention, masked_mean, sinusoidal_embedding
 
@@ -173,7 +174,7 @@ def _is_dit_parameter(name: str) -> bool:
     return parts[0] in _DIT_TOP_PARTS or (parts[0] == "blocks" and len(parts) > 2 and parts[2] in _DIT_BLOCK_PARTS)
 
 
-class FrameDiT(nn.Module):
+class FrameDiT(GradientCheckpointing, nn.Module):
     """``forward(x (B, C, T, H, W), t (B,), context (B, L, Dc), context_mask (B, L)) -> (B, C, T, H, W)``.
 
     `t` holds raw diffusion timesteps (int or float), embedded as DiT does; `context_mask` is True on real
@@ -247,14 +248,19 @@ class FrameDiT(nn.Module):
         cond = self.t_embedder(t) + self.text_pool(masked_mean(context, context_mask))  # (B, D)
         clip = torch.arange(b, device=x.device).repeat_interleave(frames)  # the clip each frame row belongs to
         tokens = self.x_embedder(x.transpose(1, 2).reshape(b * frames, c, h, w)) + self.pos_embed  # (B*T, N, D)
-        n, d = tokens.shape[1:]
         for block in self.blocks:
-            tokens = self._per_frame(block, tokens, cond, context, context_mask, clip)
-            tokens = block.temporal(tokens.view(b, frames, n, d)).reshape(b * frames, n, d)
+            tokens = self.run_block(self._block, block, tokens, cond, context, context_mask, clip, frames)
         out = self.final_layer(tokens, cond[clip])  # (B*T, N, p*p*C)
         p, side = self.patch, self.size // self.patch
         out = torch.einsum("nhwpqc->nchpwq", out.view(b * frames, side, side, p, p, c))  # DiT's unpatchify
         return out.reshape(b, frames, c, h, w).transpose(1, 2)
+
+    def _block(self, block: FrameDiTBlock, tokens: torch.Tensor, cond: torch.Tensor, context: torch.Tensor,
+               context_mask: torch.Tensor | None, clip: torch.Tensor, frames: int) -> torch.Tensor:
+        """One block: the per-frame part (in chunks of frames), then the temporal layer over all frames."""
+        rows, n, d = tokens.shape
+        tokens = self._per_frame(block, tokens, cond, context, context_mask, clip)
+        return block.temporal(tokens.view(rows // frames, frames, n, d)).reshape(rows, n, d)
 
     def _per_frame(self, block: FrameDiTBlock, tokens: torch.Tensor, cond: torch.Tensor, context: torch.Tensor,
                    context_mask: torch.Tensor | None, clip: torch.Tensor) -> torch.Tensor:

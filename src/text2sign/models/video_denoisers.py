@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from text2sign.models.checkpointing import GradientCheckpointing
 from text2sign.text.layers import Attention, TransformerBlock, sinusoidal_embedding
 
 
@@ -91,7 +92,7 @@ class TemporalAttention(nn.Module):
         return tokens + self.attn(y).view(b, n, t, d).transpose(1, 2)
 
 
-class UNet3D(nn.Module):
+class UNet3D(GradientCheckpointing, nn.Module):
     def __init__(self, channels: int, base: int, mults: tuple[int, ...], attention_levels: tuple[int, ...],
                  heads: int, temb: int, context_dim: int):
         super().__init__()
@@ -120,20 +121,20 @@ class UNet3D(nn.Module):
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
-    @staticmethod
-    def _attend(block: nn.Module, h, context, context_mask):
-        return h if isinstance(block, nn.Identity) else block(h, context, context_mask)
+    def _attend(self, block: nn.Module, h, context, context_mask):
+        return h if isinstance(block, nn.Identity) else self.run_block(block, h, context, context_mask)
 
     def forward(self, x, temb, context, context_mask):
         h = self.conv_in(x)  # (B, base, T, H, W)
         skips = []
         for block, attn, down in zip(self.down, self.down_attn, self.downsample):
-            h = self._attend(attn, block(h, temb), context, context_mask)
+            h = self._attend(attn, self.run_block(block, h, temb), context, context_mask)
             skips.append(h)
             h = down(h)
-        h = self.mid2(self.mid_attn(self.mid1(h, temb), context, context_mask), temb)
+        h = self._attend(self.mid_attn, self.run_block(self.mid1, h, temb), context, context_mask)
+        h = self.run_block(self.mid2, h, temb)
         for block, attn, up in zip(self.up, self.up_attn, self.upsample):
-            h = self._attend(attn, block(torch.cat([h, skips.pop()], dim=1), temb), context, context_mask)
+            h = self._attend(attn, self.run_block(block, torch.cat([h, skips.pop()], dim=1), temb), context, context_mask)
             if not isinstance(up, nn.Identity):
                 h = up(F.interpolate(h, scale_factor=(1, 2, 2), mode="nearest"))
         return self.conv_out(F.silu(self.norm_out(h)))
@@ -177,7 +178,7 @@ class DiTBlock(nn.Module):
         return x + mods[5][:, None] * self.mlp(_modulate(self.norm2(x), mods[3], mods[4]))
 
 
-class DiT3D(nn.Module):
+class DiT3D(GradientCheckpointing, nn.Module):
     def __init__(self, channels: int, frames: int, size: int, patch: int, patch_t: int, dim: int, depth: int,
                  heads: int, factorized: bool):
         super().__init__()
@@ -199,7 +200,7 @@ class DiT3D(nn.Module):
         b, c, t, h, w = x.shape
         tokens = self.embed(x).flatten(2).transpose(1, 2) + self.pos  # (B, T'*H'*W', D)
         for block in self.blocks:
-            tokens = block(tokens, temb, context, context_mask)
+            tokens = self.run_block(block, tokens, temb, context, context_mask)
         shift, scale = self.ada_out(F.silu(temb)).chunk(2, dim=-1)
         y = self.out(_modulate(self.norm_out(tokens), shift, scale))  # (B, N, C*pt*p*p)
         pt, p = self.patch_t, self.patch

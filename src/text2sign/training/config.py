@@ -62,6 +62,7 @@ class TrainConfig:
     grad_clip: float | None = bounded(1.0, min=0.0)  # max global grad norm per group; None or 0: no clipping
     ema_decay: float = bounded(0.999, min=0.0, max=1.0)  # 0: no EMA (the saved model is the raw weights)
     precision: Literal["fp32", "bf16", "fp16"] = "bf16"  # autocast dtype on CUDA; CPU always trains in fp32
+    gradient_checkpointing: bool = False  # recompute block activations in backward (networks that support it)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     seed: int = 0
     num_workers: int = bounded(0, min=0)  # DataLoader worker processes

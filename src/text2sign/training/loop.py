@@ -51,6 +51,7 @@ from text2sign.checkpoints import (
 )
 from text2sign.errors import CheckpointError, ConfigError, TrainingError, first_line
 from text2sign.families import Experiment, get_family
+from text2sign.models.checkpointing import enable_gradient_checkpointing
 from text2sign.training import distributed as dist_utils
 from text2sign.training.checkpoint import capture_rng, load_trainer_state, prune_checkpoints, read_config, restore_rng
 from text2sign.config import config_to_dict
@@ -143,6 +144,8 @@ class _Run:
             init_weights(self.experiment.objective.inference_model(), config.init["model"])
         self.objective = self.experiment.objective.to(self.device)
         self.objective.train()
+        if tc.gradient_checkpointing:
+            enable_gradient_checkpointing(self.objective, config.family)
         self.groups = {name: list(params) for name, params in self.objective.param_groups().items()}
         if len({id(p) for ps in self.groups.values() for p in ps}) != sum(len(ps) for ps in self.groups.values()):
             raise ValueError("a parameter is listed in more than one optimizer group by param_groups()")
