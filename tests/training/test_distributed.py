@@ -71,3 +71,34 @@ def test_the_latent_flow_trains_under_torchrun(tmp_path, child_env):
     flow = load_pipeline(str(tmp_path / "ddp"))
     spoken, signed = flow.language_pairs()[0]
     assert flow("ab", spoken, signed, seed=0, steps=2).outputs[0].num_frames > 0
+
+
+def test_a_video_model_trains_through_the_multi_node_rendezvous(tmp_path, child_env):
+    """The README's multi-node command (torchrun's c10d rendezvous at an explicit endpoint) with
+    one node of two ranks on this machine: the path several machines take, short of the network."""
+    import socket
+    import subprocess
+
+    import yaml
+
+    from text2sign.families.video_diffusion import tiny_config
+    from text2sign.pipelines import load_pipeline
+
+    raw = tiny_config(tmp_path)
+    raw["train"].update(steps=2, batch_size=2, validate_every=2, checkpoint_every=2)
+    config_path = tmp_path / "video.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+               "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "text2sign-test",
+               "-m", "text2sign.train", str(config_path), "--out", str(tmp_path / "ddp")]
+    done = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = torch.load(tmp_path / "ddp/checkpoints/step-000002/trainer_state.pt", weights_only=True)
+    assert state["world_size"] == 2
+    video = load_pipeline(str(tmp_path / "ddp"))
+    spoken, signed = video.language_pairs()[0]
+    clip = video(["a"], spoken, signed, seed=0).outputs[0]
+    assert clip.frames.shape[1:] == (16, 16, 3)
