@@ -179,6 +179,12 @@ def test_every_model_applies_one_rule_to_what_it_cannot_sign(model, tmp_path, ca
     assert "'👋'" in one_error_line(capsys) and not (tmp_path / "y.pose").exists()
 
 
+@pytest.mark.parametrize("model", ["fs-gan-nat", "fs-latent-flow"])
+def test_errors_name_the_model_as_the_user_named_it(model, tmp_path, capsys):
+    assert run(["generate", "hi 👋", "--model", model, "--strict", "-o", str(tmp_path / "x.pose")]) == 1
+    assert f"{model} cannot sign '👋'" in one_error_line(capsys)  # not its family's or pipeline's name
+
+
 def test_the_same_seed_gives_byte_identical_files(tmp_path):
     paths = [tmp_path / f"{n}.pose" for n in "abc"]
     for path, seed in zip(paths, ("5", "5", "6")):

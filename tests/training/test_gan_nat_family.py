@@ -84,7 +84,7 @@ def test_resume_continues_from_the_last_checkpoint(trained, tmp_path):
 def test_generate_errors_for_learned_models(trained, tmp_path, capsys):
     out = str(tmp_path / "x.pose")
     assert run(["generate", "abc", "--model", str(trained), "--signed", "gsg", "-o", out]) == 1
-    assert "signed language 'gsg' is not supported by gan-nat; supported: ase" in capsys.readouterr().err
+    assert f"signed language 'gsg' is not supported by {trained}; supported: ase" in capsys.readouterr().err
     assert run(["generate", "abc", "--model", "concat", "--frames", "10", "-o", out]) == 1
     assert "option frames does not apply to model concat" in capsys.readouterr().err
     assert run(["generate", "abc", "--model", str(tmp_path / "nothing"), "-o", out]) == 1

@@ -102,7 +102,7 @@ class VideoDiffusionNet(nn.Module):
         self.side = config.size // factor
         self.time_mlp = None  # for backbones that embed timesteps themselves
         self.pool_text = None
-        # Built in this order so that a seed draws the same initial weights as before VAEs existed.
+        # The text projection is built before the backbone, so a seed draws the weights earlier runs started from.
         unet = _inflated_unet(config, self.channels) if config.denoiser == "tune-a-video" else None
         d = unet.cross_attention_dim if unet is not None else config.width
         text_dim = self.text_encoder.output_dim

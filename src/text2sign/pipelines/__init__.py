@@ -46,7 +46,7 @@ def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: A
     if named is not None and named.checkpoint is None:
         family = get_family(named.family)
         _check_load_options(family, load_options, model)
-        return family.pipeline(**load_options)
+        return family.pipeline(**load_options).labelled(model)
     path = named.checkpoint if named is not None else Path(model)
     if not path.is_dir():
         raise Text2SignError(f"unknown model {model!r}; available: {', '.join(model_names())} or a checkpoint directory")
@@ -57,7 +57,7 @@ def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: A
     if family.pipeline is None:
         raise CheckpointError(f"{checkpoint.path} holds a {family.name} model, which does not generate signing")
     _check_load_options(family, load_options, model)
-    return family.pipeline(checkpoint, device)
+    return family.pipeline(checkpoint, device).labelled(model)
 
 
 def load_reconstruction(path: str | Path, device: Any = "cpu"):

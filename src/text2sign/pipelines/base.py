@@ -63,6 +63,15 @@ class Pipeline(abc.ABC):
     stochastic: ClassVar[bool] = False
     max_chars: int = MAX_TEXT_CHARS
 
+    @property
+    def label(self) -> str:
+        """What messages call the model: the name or directory it was loaded by, else its family."""
+        return self.__dict__.get("_label") or self.name
+
+    def labelled(self, label: str) -> Pipeline:
+        self._label = label
+        return self
+
     def __call__(
         self,
         texts: str | Sequence[str],
@@ -90,7 +99,7 @@ class Pipeline(abc.ABC):
             raise Text2SignError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
         unknown = sorted(k for k, v in options.items() if v is not None and k not in self.options)
         if unknown:
-            raise Text2SignError(f"option {', '.join(unknown)} does not apply to model {self.name} (its options: {', '.join(sorted(self.options)) or 'none'})")
+            raise Text2SignError(f"option {', '.join(unknown)} does not apply to model {self.label} (its options: {', '.join(sorted(self.options)) or 'none'})")
         options = {k: v for k, v in options.items() if v is not None}
         self.check_languages(spoken, signed)
         notes = Notes()
@@ -110,9 +119,9 @@ class Pipeline(abc.ABC):
         import numpy as np
 
         if not np.isfinite(data).all():
-            raise Text2SignError(f"model {self.name} produced NaN or infinite coordinates; its weights may be corrupt")
+            raise Text2SignError(f"model {self.label} produced NaN or infinite coordinates; its weights may be corrupt")
         if output.num_frames == 0 or not output.mask.any():
-            raise Text2SignError(f"model {self.name} produced a pose with no observed joint")
+            raise Text2SignError(f"model {self.label} produced a pose with no observed joint")
 
     @abc.abstractmethod
     def generate(
@@ -129,15 +138,15 @@ class Pipeline(abc.ABC):
         pairs = self.language_pairs()
         signed_known = sorted({si for _, si in pairs})
         if signed not in signed_known:
-            raise LanguageError(f"signed language {signed!r} is not supported by {self.name}; supported: {', '.join(signed_known)}")
+            raise LanguageError(f"signed language {signed!r} is not supported by {self.label}; supported: {', '.join(signed_known)}")
         spoken_for = sorted(sp for sp, si in pairs if si == signed)
         if "*" not in spoken_for and spoken not in spoken_for:
-            raise LanguageError(f"{self.name} signs {signed} from {', '.join(spoken_for)}, not from {spoken!r}")
+            raise LanguageError(f"{self.label} signs {signed} from {', '.join(spoken_for)}, not from {spoken!r}")
 
     def to(self, device: Any) -> Pipeline:
         """Move to `device`; pipelines without a network run on the CPU only."""
         if str(device) != "cpu":
-            raise Text2SignError(f"model {self.name} runs on the CPU only")
+            raise Text2SignError(f"model {self.label} runs on the CPU only")
         return self
 
 

@@ -148,7 +148,7 @@ class GanNatPipeline(Pipeline):
     def check_languages(self, spoken: str, signed: str) -> None:
         known = self.signed_languages
         if known and signed not in known:
-            raise LanguageError(f"signed language {signed!r} is not supported by {self.name}; supported: {', '.join(known)}")
+            raise LanguageError(f"signed language {signed!r} is not supported by {self.label}; supported: {', '.join(known)}")
         if self.language_pairs_known and spoken and (spoken, signed) not in self.language_pairs_known:
             spoken_for = sorted(sp for sp, si in self.language_pairs_known if si == signed)
             raise LanguageError(
@@ -201,11 +201,11 @@ class GanNatPipeline(Pipeline):
         mode = self.generator.cfg.input
         if mode == "text":
             if gloss is not None:
-                raise Text2SignError(f"this {self.name} model reads text only; a gloss does not apply")
+                raise Text2SignError(f"model {self.label} reads text only; a gloss does not apply")
             return texts
         if gloss is None:
             if mode == "both":
-                raise TextError(f"this {self.name} model reads text and gloss: give the gloss too (--gloss)")
+                raise TextError(f"model {self.label} reads text and gloss: give the gloss too (--gloss)")
             return texts  # a gloss model's text is its gloss
         glosses = [gloss] if isinstance(gloss, str) else list(gloss)
         if len(glosses) != len(texts):
@@ -217,7 +217,7 @@ class GanNatPipeline(Pipeline):
         if signer is None:
             return known[0] if known else None
         if not known:
-            raise Text2SignError(f"this {self.name} model was trained without signers; --signer does not apply")
+            raise Text2SignError(f"model {self.label} was trained without signers; --signer does not apply")
         if signer not in known:
             raise Text2SignError(f"unknown signer {signer!r}; this model knows: {', '.join(known)}")
         return signer
@@ -242,15 +242,15 @@ class GanNatPipeline(Pipeline):
             return pieces
         shown = ", ".join(repr(u) for u in dict.fromkeys(unknown))
         if strict:
-            raise TextError(f"{self.name} cannot sign {shown}")
+            raise TextError(f"{self.label} cannot sign {shown}")
         if self.generator.cfg.text.kind != "char":
-            notes.warn(f"{self.name} has never seen {shown}; read as unknown")
+            notes.warn(f"{self.label} has never seen {shown}; read as unknown")
             return pieces
         kept = ["".join(ch for ch in normalize_text(p, lowercase) if not unseen(ch)) for p in pieces]
         kept = [p for p in kept if p.strip()]
         if not kept:
-            raise TextError(f"nothing in {text!r} can be signed by {self.name} in this alphabet")
-        notes.warn(skipped(unknown, f"{self.name} has never seen {{it}} in {signed}"))
+            raise TextError(f"nothing in {text!r} can be signed by {self.label} in this alphabet")
+        notes.warn(skipped(unknown, f"{self.label} has never seen {{it}} in {signed}"))
         return kept
 
     def _generate(self, texts: list[str], signed: str, frames: int | None, seed: int, signer: str | None) -> list[PoseSequence]:

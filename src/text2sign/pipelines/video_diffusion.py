@@ -121,7 +121,7 @@ class VideoDiffusionPipeline(Pipeline):
         unknown = [u for text in texts for u in self.net.text_encoder.unknown_tokens(text)]
         if unknown:
             if strict:
-                raise Text2SignError(f"model {self.name} cannot read {', '.join(map(repr, dict.fromkeys(unknown)))}")
+                raise Text2SignError(f"model {self.label} cannot read {', '.join(map(repr, dict.fromkeys(unknown)))}")
             notes.warn(skipped(unknown, "the model never saw {it} and reads {it} as unknown"))
         rows = [(text, k) for text in texts for k in range(num_samples)]
         generators = [torch.Generator().manual_seed(seed + k) for _, k in rows]
