@@ -5,6 +5,11 @@ numbers of a trained one mean something:
   (what a model that ignores the text and the time would draw at best in PSNR);
 * ``reference-N``: the rendered reference itself, sampled to the model's N frames (what a perfect
   N-frame model gets after the harness stretches N frames to the reference's length: the ceiling).
+  ``--frames 16 32`` scores perfect models of other lengths too (at the model's rate scaled by
+  N / its frames, or at ``--rate``), to see how many frames a model needs to read back at all.
+  Every clip is sampled or padded to exactly N frames, as training data is: at a fixed rate and
+  enough frames, words keep their own pace and are padded; at the model's rate they are squeezed
+  or stretched to one length.
 
     .venv/bin/python benchmarks/video_baselines.py --like runs/fs-video-dit --videos data/fs-words-video32 \
         --corpus data/fs-words --split test --limit 40 --out out/video-baselines
@@ -33,6 +38,10 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", type=Path, required=True, help="folder for the JSON reports and Markdown rows")
+    parser.add_argument("--frames", type=int, nargs="+", default=None,
+                        help="frame counts of the perfect models to score (default: the model's)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="frame rate of those perfect models (default: the model's, scaled by N / its frames)")
     args = parser.parse_args()
 
     from text2sign.checkpoints import resolve_checkpoint
@@ -59,11 +68,18 @@ def main() -> None:
     def still(item):
         return VideoClip(np.repeat(mean[None], frames, axis=0), fps)
 
-    def reference(item):
-        drawn = np.stack(list(iter_frames(corpus.load_pose(item), width=size, height=size, fps=fps)))
-        return VideoClip(np.ascontiguousarray(fit_frames(drawn, frames)), fps)
+    def reference(count: int):
+        rate = args.rate or fps * count / frames
 
-    for name, generate in (("mean-frame", still), (f"reference-{frames}", reference)):
+        def draw(item):
+            drawn = np.stack(list(iter_frames(corpus.load_pose(item), width=size, height=size, fps=rate)))
+            return VideoClip(np.ascontiguousarray(fit_frames(drawn, count)), rate)
+
+        return draw
+
+    suffix = f"-at-{args.rate:g}fps" if args.rate else ""
+    baselines = [("mean-frame", still)] + [(f"reference-{n}{suffix}", reference(n)) for n in (args.frames or [frames])]
+    for name, generate in baselines:
         gifs = args.out / f"{name}-gifs"
         gifs.mkdir(exist_ok=True)
         result, failures = _evaluate_videos(generate, corpus, items, gifs, 2, None)
