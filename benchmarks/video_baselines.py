@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", type=Path, required=True, help="folder for the JSON reports and Markdown rows")
     parser.add_argument("--frames", type=int, nargs="+", default=None,
-                        help="frame counts of the perfect models to score (default: the model's)")
+                        help="frame counts of the perfect models to score (default: the model's; 0: every word at its own length)")
     parser.add_argument("--rate", type=float, default=None,
                         help="frame rate of those perfect models (default: the model's, scaled by N / its frames)")
     args = parser.parse_args()
@@ -69,16 +69,16 @@ def main() -> None:
         return VideoClip(np.repeat(mean[None], frames, axis=0), fps)
 
     def reference(count: int):
-        rate = args.rate or fps * count / frames
+        rate = args.rate or fps * (count or frames) / frames
 
         def draw(item):
             drawn = np.stack(list(iter_frames(corpus.load_pose(item), width=size, height=size, fps=rate)))
-            return VideoClip(np.ascontiguousarray(fit_frames(drawn, count)), rate)
+            return VideoClip(np.ascontiguousarray(fit_frames(drawn, count or None)), rate)
 
         return draw
 
     suffix = f"-at-{args.rate:g}fps" if args.rate else ""
-    baselines = [("mean-frame", still)] + [(f"reference-{n}{suffix}", reference(n)) for n in (args.frames or [frames])]
+    baselines = [("mean-frame", still)] + [(f"reference-{n or 'own-length'}{suffix}", reference(n)) for n in (args.frames or [frames])]
     for name, generate in baselines:
         gifs = args.out / f"{name}-gifs"
         gifs.mkdir(exist_ok=True)
