@@ -76,3 +76,14 @@ def test_longer_clips_are_overlapping_windows_of_the_training_length(pipeline, m
     np.testing.assert_allclose(frames(pipeline, ["ab", "ba"], frames=9)[1].astype(int), long[1].astype(int), atol=1)
     with pytest.raises(Text2SignError, match="frames must be from 1 to 64"):
         pipeline(["ab"], "en", "ase", frames=65)
+
+
+def test_generated_clips_play_at_the_rate_their_training_frames_stood_for():
+    from types import SimpleNamespace
+
+    from text2sign.families.video_diffusion import playback_rate
+
+    clips = [SimpleNamespace(fps=12.5, num_frames=n) for n in (20, 40, 50)]  # 1.6, 3.2 and 4 s
+    assert playback_rate(clips, 8) == 2.5  # every clip squeezed into 8 frames: the median of 5, 2.5, 2
+    assert playback_rate(clips, 64) == 12.5  # every clip padded: its own rate
+    assert playback_rate(clips, 40) == 12.5  # two of three kept their rate, the longest was squeezed to 10 fps

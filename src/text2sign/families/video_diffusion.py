@@ -99,8 +99,7 @@ def build(config) -> Experiment:
         if not items:
             raise CorpusError(f"{corpus.root} has no {data.train_split} clip with the text {data.one_clip!r} (data.one_clip)")
     model = _resolved_model(config.model, items)
-    durations = [i.num_frames / i.fps for i in items]
-    inference = dataclasses.replace(config.inference, fps=round(model.frames / float(np.median(durations)), 3))
+    inference = dataclasses.replace(config.inference, fps=playback_rate(items, model.frames))
     net = VideoDiffusionNet(model)
     for note in net.load_pretrained():
         print(f"note: {note}", file=sys.stderr)
@@ -120,6 +119,14 @@ def build(config) -> Experiment:
     resolved = dataclasses.replace(config, model=net.config, inference=inference)
     return Experiment(objective, train_set, dev_data=dev_set, collate_fn=collate_videos, sample=sample,
                       config=resolved, metadata={"language_pairs": [list(p) for p in pairs]})
+
+
+def playback_rate(items, frames: int) -> float:
+    """The rate a generated clip plays at: the median over training clips of the rate their
+    `frames` frames stood for. A clip sampled down to `frames` was squeezed into them (its rate
+    falls to frames / its duration); a shorter one was padded and kept its own rate."""
+    rates = [i.fps * min(1.0, frames / i.num_frames) for i in items]
+    return round(float(np.median(rates)), 3)
 
 
 def _resolved_model(model: VideoDiffusionConfig, items) -> VideoDiffusionConfig:
