@@ -49,6 +49,19 @@ def inputs(seed=0):
     return torch.randn(2, 4, FRAMES, 8, 8, generator=g), torch.tensor([10, 700])
 
 
+def model_and_inputs(sd, **extra):
+    """A fresh Tune-A-Video net, a batch of latents, timesteps and a text context."""
+    net = tune_a_video(sd, **extra)
+    x, t = inputs()
+    return net, x, t, *net.encode(["hello", "ab"], ["ase", "ase"])
+
+
+def changed_frame(x, frame):
+    changed = x.clone()
+    changed[:, :, frame] += 1.0
+    return changed
+
+
 def per_frame(unet, x, t, context, mask):
     """The image UNet on every frame alone: what the inflated UNet must equal before tuning."""
     frames = [unet(x[:, :, f], t, encoder_hidden_states=context, encoder_attention_mask=mask).sample
@@ -69,9 +82,7 @@ def test_text_passthrough_hands_clip_states_on_unchanged(sd):
 
 
 def test_without_sparse_causal_it_is_the_image_unet_frame_by_frame(sd):
-    net = tune_a_video(sd, sparse_causal=False)
-    x, t = inputs()
-    context, mask = net.encode(["hello", "ab"], ["ase", "ase"])
+    net, x, t, context, mask = model_and_inputs(sd, sparse_causal=False)
     with torch.no_grad():
         ours = net(x, t, context, mask)
         theirs = per_frame(image_unet(sd), x, t, context, mask)
@@ -80,33 +91,23 @@ def test_without_sparse_causal_it_is_the_image_unet_frame_by_frame(sd):
 
 
 def test_sparse_causal_attention_reads_the_first_and_previous_frame_only(sd):
-    net = tune_a_video(sd)
-    x, t = inputs()
-    context, mask = net.encode(["hello", "ab"], ["ase", "ase"])
+    net, x, t, context, mask = model_and_inputs(sd)
     with torch.no_grad():
         out = net(x, t, context, mask)
         assert torch.allclose(out[:, :, 0], per_frame(image_unet(sd), x[:, :, :1], t, context, mask)[:, :, 0], atol=1e-4)
-        last_changed = x.clone()
-        last_changed[:, :, -1] += 1.0
-        assert torch.equal(net(last_changed, t, context, mask)[:, :, :-1], out[:, :, :-1])  # causal: no frame reads a later one
-        first_changed = x.clone()
-        first_changed[:, :, 0] += 1.0
-        assert not torch.allclose(net(first_changed, t, context, mask)[:, :, 2], out[:, :, 2])  # frame 2 reads frame 0
+        assert torch.equal(net(changed_frame(x, -1), t, context, mask)[:, :, :-1], out[:, :, :-1])  # no frame reads a later one
+        assert not torch.allclose(net(changed_frame(x, 0), t, context, mask)[:, :, 2], out[:, :, 2])  # frame 2 reads frame 0
 
 
 def test_tuned_temporal_layers_mix_all_frames_and_a_deep_copy_keeps_its_own(sd):
-    net = tune_a_video(sd)
-    x, t = inputs()
-    context, mask = net.encode(["hello", "ab"], ["ase", "ase"])
+    net, x, t, context, mask = model_and_inputs(sd)
     with torch.no_grad():
         before = net(x, t, context, mask)
         ema = copy.deepcopy(net)  # how the training loop keeps its EMA copy
         for layer in net.backbone.temporal:
             torch.nn.init.normal_(layer.attn.out.weight, std=0.5)
         after = net(x, t, context, mask)
-        last_changed = x.clone()
-        last_changed[:, :, -1] += 1.0
-        assert not torch.allclose(net(last_changed, t, context, mask)[:, :, 0], after[:, :, 0])  # now frame 0 sees frame 3
+        assert not torch.allclose(net(changed_frame(x, -1), t, context, mask)[:, :, 0], after[:, :, 0])  # frame 0 sees frame 3
         assert torch.equal(ema(x, t, context, mask), before)  # the copy's hooks run the copy's (untouched) layers
 
 
