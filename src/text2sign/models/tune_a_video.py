@@ -80,8 +80,6 @@ class InflatedUNet(nn.Module):
     copies the image UNet's weights in (training does, once; a trained checkpoint holds them all).
     """
 
-    embeds_timesteps = True
-
     def __init__(self, directory: str | Path, sparse_causal: bool = True, temporal_heads: int = 8):
         super().__init__()
         diffusers = import_diffusers("denoiser tune-a-video")
