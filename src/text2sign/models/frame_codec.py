@@ -41,7 +41,8 @@ class FrameVAE(nn.Module):
     """``encode(videos (B, 3, T, H, W) in [-1, 1]) -> latents (B, C, T, H/f, W/f)`` and back.
 
     Encoding takes the posterior mean (no sampling), so a clip has one latent and dev losses
-    compare across passes; latents are scaled by the VAE's ``scaling_factor`` to unit variance.
+    compare across passes; latents are shifted and scaled by the VAE's ``shift_factor`` (if any) and
+    ``scaling_factor`` to unit variance, as diffusers' pipelines do.
     """
 
     def __init__(self, path: str | Path, frame_chunk: int = 0):
@@ -56,6 +57,7 @@ class FrameVAE(nn.Module):
         self.channels = vae.config.latent_channels
         self.factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.scaling = float(vae.config.scaling_factor)
+        self.shift = float(getattr(vae.config, "shift_factor", None) or 0.0)  # SD3-style VAEs centre their latents too
         self.frame_chunk = frame_chunk
 
     @torch.no_grad()
@@ -68,8 +70,8 @@ class FrameVAE(nn.Module):
 
     def encode(self, videos: torch.Tensor) -> torch.Tensor:
         vae = self.vae.module
-        return self._per_frame(videos, lambda x: vae.encode(x).latent_dist.mean * self.scaling)
+        return self._per_frame(videos, lambda x: (vae.encode(x).latent_dist.mean - self.shift) * self.scaling)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         vae = self.vae.module
-        return self._per_frame(latents, lambda z: vae.decode(z / self.scaling).sample.clamp(-1, 1))
+        return self._per_frame(latents, lambda z: vae.decode(z / self.scaling + self.shift).sample.clamp(-1, 1))
