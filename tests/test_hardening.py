@@ -119,7 +119,8 @@ def test_a_stopped_render_leaves_nothing(tmp_path, sig):
     cli = shutil.which("text2sign", path=str(Path(sys.executable).parent))
     # A shell's background job inherits SIGINT ignored; the child must get it as a terminal would send it.
     proc = subprocess.Popen([cli, "render", str(pose), "-o", str(out), "--width", "512", "--height", "512"],
-                            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL))  # noqa: PLW1509 -- the child only resets one signal before exec
     deadline = time.monotonic() + 30
     while not any(p.name.startswith(".long.mp4.") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)

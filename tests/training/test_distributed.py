@@ -94,7 +94,7 @@ def test_a_video_model_trains_through_the_multi_node_rendezvous(tmp_path, child_
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
                "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "text2sign-test",
                "-m", "text2sign.train", str(config_path), "--out", str(tmp_path / "ddp")]
-    done = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     state = torch.load(tmp_path / "ddp/checkpoints/step-000002/trainer_state.pt", weights_only=True)
     assert state["world_size"] == 2
