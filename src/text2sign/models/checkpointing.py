@@ -7,6 +7,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from text2sign.errors import ConfigError
+from text2sign.models.frozen import Frozen
 
 
 class GradientCheckpointing:
@@ -29,11 +30,10 @@ def enable_gradient_checkpointing(model: nn.Module, family: str) -> int:
     """Turn checkpointing on in every outermost part of `model` that supports it (ours and
     diffusers' models alike: both name the method ``enable_gradient_checkpointing``); returns how
     many parts."""
-    from text2sign.models.frozen import Frozen  # frozen parts never train: nothing to save
-
     parts: dict[str, nn.Module] = {}
     for name, module in model.named_modules():
         inside_a_part = any(name.startswith(f"{outer}.") for outer in parts)  # the outer part runs its own blocks
+        # Frozen parts never train: nothing to save.
         if not inside_a_part and not isinstance(module, Frozen) and callable(getattr(module, "enable_gradient_checkpointing", None)):
             parts[name] = module
     if not parts:

@@ -22,6 +22,8 @@ from torch import nn
 from text2sign.config import bounded
 from text2sign.errors import ConfigError
 from text2sign.models.frame_codec import FrameVAE
+from text2sign.models.frame_dit import FrameDiT, load_image_dit
+from text2sign.models.tune_a_video import InflatedUNet
 from text2sign.models.video_denoisers import DiT3D, UNet3D
 from text2sign.text.build import build_text_encoder
 from text2sign.text.encoders import TextEncoderConfig
@@ -116,8 +118,6 @@ class VideoDiffusionNet(nn.Module):
         if config.denoiser == "diffusers-unet3d":
             self.backbone = diffusers_unet3d(config, self.channels, self.side)
         elif config.denoiser == "frame-dit":
-            from text2sign.models.frame_dit import FrameDiT
-
             self.backbone = FrameDiT(self.channels, config.frames, self.side, config.patch, d, config.depth, config.heads,
                                      context_dim=d, temporal=config.temporal, frame_chunk=config.frame_chunk)
         else:
@@ -150,8 +150,6 @@ class VideoDiffusionNet(nn.Module):
             if config.freeze_pretrained:
                 notes += self.backbone.freeze_to_recipe()
         elif config.denoiser == "frame-dit" and config.pretrained:
-            from text2sign.models.frame_dit import load_image_dit
-
             notes += load_image_dit(self.backbone, config.pretrained)
             if config.freeze_pretrained:
                 self.backbone.freeze_spatial()
@@ -179,8 +177,6 @@ class VideoDiffusionNet(nn.Module):
 
 
 def _inflated_unet(config: VideoDiffusionConfig, channels: int) -> nn.Module:
-    from text2sign.models.tune_a_video import InflatedUNet
-
     unet = InflatedUNet(config.pretrained, config.sparse_causal, config.heads)
     if unet.in_channels != channels:
         raise ConfigError(f"the UNet in {config.pretrained} takes {unet.in_channels} channels, its VAE gives {channels}")
