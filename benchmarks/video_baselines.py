@@ -10,6 +10,8 @@ numbers of a trained one mean something:
   Every clip is sampled or padded to exactly N frames, as training data is: at a fixed rate and
   enough frames, words keep their own pace and are padded; at the model's rate they are squeezed
   or stretched to one length.
+* ``--autoencoder RUN``: each ``reference-N`` also through a trained ``video-ae`` (every frame
+  encoded and decoded): the ceiling of a latent model diffusing over that autoencoder.
 
     .venv/bin/python benchmarks/video_baselines.py --like runs/fs-video-dit --videos data/fs-words-video32 \
         --corpus data/fs-words --split test --limit 40 --out out/video-baselines
@@ -42,6 +44,8 @@ def main() -> None:
                         help="frame counts of the perfect models to score (default: the model's; 0: every word at its own length)")
     parser.add_argument("--rate", type=float, default=None,
                         help="frame rate of those perfect models (default: the model's, scaled by N / its frames)")
+    parser.add_argument("--autoencoder", type=Path, default=None,
+                        help="a video-ae run or checkpoint: score each perfect model through it too (a latent model's ceiling)")
     args = parser.parse_args()
 
     from text2sign.checkpoints import resolve_checkpoint
@@ -79,6 +83,9 @@ def main() -> None:
 
     suffix = f"-at-{args.rate:g}fps" if args.rate else ""
     baselines = [("mean-frame", still)] + [(f"reference-{n or 'own-length'}{suffix}", reference(n)) for n in (args.frames or [frames])]
+    if args.autoencoder:
+        baselines += [(f"{name}-through-autoencoder", through_autoencoder(draw, args.autoencoder))
+                      for name, draw in baselines if name.startswith("reference")]
     for name, generate in baselines:
         gifs = args.out / f"{name}-gifs"
         gifs.mkdir(exist_ok=True)
@@ -86,6 +93,24 @@ def main() -> None:
         report = _report(name, "video", corpus, args.split, items, failures, result, None, None)
         _, md = write_report(report, args.out / f"{name}.json")
         print(md.read_text().splitlines()[-1])
+
+
+def through_autoencoder(draw, run: Path):
+    """`draw`, with every frame of its clip encoded and decoded by the ``video-ae`` at `run`."""
+    import torch
+
+    from text2sign.checkpoints import load_checkpoint
+    from text2sign.data.video_corpus import frames_to_unit, unit_to_frames
+    from text2sign.models.frame_codec import FrameVAE
+
+    codec = FrameVAE(load_checkpoint(run).model.vae, frame_chunk=64, stored=True).eval()
+
+    def reconstructed(item):
+        clip = draw(item)
+        video = torch.from_numpy(frames_to_unit(clip.frames))[None]
+        return VideoClip(unit_to_frames(codec.decode(codec.encode(video))[0].numpy()), clip.fps)
+
+    return reconstructed
 
 
 if __name__ == "__main__":

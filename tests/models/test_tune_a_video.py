@@ -163,7 +163,7 @@ def test_checkpoints_leave_the_frozen_vae_and_text_encoder_out(sd):
 
 def test_frame_vae_encodes_per_frame_and_chunking_changes_nothing(sd):
     videos = torch.rand(2, 3, 5, 16, 16) * 2 - 1
-    whole, chunked = FrameVAE(sd), FrameVAE(sd / "vae", frame_chunk=3)
+    whole, chunked = FrameVAE.from_directory(sd), FrameVAE.from_directory(sd / "vae", frame_chunk=3)
     latents = whole.encode(videos)
     assert latents.shape == (2, 4, 5, 8, 8) and not latents.requires_grad
     assert torch.allclose(chunked.encode(videos), latents, atol=1e-5)
@@ -199,7 +199,7 @@ def test_bad_settings_are_one_line_errors(sd, tmp_path, monkeypatch):
                                                                       heads=4, passthrough=True)))
     monkeypatch.setitem(sys.modules, "diffusers", None)
     with pytest.raises(ConfigError, match=r"text2sign\[video\]"):
-        FrameVAE(sd)
+        FrameVAE.from_directory(sd)
 
 
 def test_the_shipped_config_tunes_one_clip_in_latent_space_and_generates_video(sd, tmp_path):
@@ -210,11 +210,12 @@ def test_the_shipped_config_tunes_one_clip_in_latent_space_and_generates_video(s
     from text2sign.training import load_config, train
 
     config_file = Path(__file__).resolve().parents[2] / "configs" / "fs-video-tune-a-video.yaml"
-    tiny = [f"data.corpus={tiny_video_corpus(tmp_path)}", f"model.pretrained={sd}", f"model.text.path={sd}",
+    tiny = [f"data.corpus={tiny_video_corpus(tmp_path)}", f"model.pretrained={sd}",
             "model.text.d_model=32", "model.text.heads=4", f"model.frames={FRAMES}", "model.size=16", "model.heads=4",
             "train.steps=2", "train.batch_size=2", "train.sample_every=2", "train.checkpoint_every=2",
             "inference.steps=2", "train.device=cpu"]
     config = load_config(config_file, [*tiny, "data.one_clip=b"])
+    assert config.model.text.path == str(sd)  # the hf text encoder reads the SD directory it is not given twice
     run = tmp_path / "run"
     train(config, run)
     assert list((run / "samples").rglob("*.gif"))  # GIF previews during tuning

@@ -115,7 +115,7 @@ def test_config_errors():
     with pytest.raises(ConfigError, match="needs corpus texts"):
         build_text_encoder(TextEncoderConfig())
     with pytest.raises(ConfigError, match="needs `path`"):
-        TextEncoderConfig(kind="hf")
+        build_text_encoder(TextEncoderConfig(kind="hf"))
     resolved = resolve_text_config(TextEncoderConfig(), ["ab"])
     assert resolved.vocab == ["<pad>", "<unk>", "a", "b"]
 

@@ -134,3 +134,24 @@ def collate_frame_batch(items: Sequence[FrameItem]) -> FrameBatch:
         torch.from_numpy(frames), torch.from_numpy(frame_mask),
         [it.text for it in items], [it.signed_language for it in items], [it.id for it in items],
     )
+
+
+class SingleFrames(torch.utils.data.Dataset):
+    """Every `stride`-th frame of `items`' clips as one ``(3, size, size)`` float32 image in
+    [-1, 1] (what a per-frame autoencoder learns from), read from the corpus's memory map at each
+    access; `limit` keeps that many, evenly spread (a bounded dev set)."""
+
+    def __init__(self, corpus: VideoCorpus, items: Sequence[VideoItem], size: int, stride: int = 1, limit: int | None = None):
+        self.corpus, self.items, self.size = corpus, list(items), size
+        index = [(i, f) for i, item in enumerate(self.items) for f in range(0, item.num_frames, stride)]
+        if limit is not None and len(index) > limit:
+            index = [index[k] for k in np.linspace(0, len(index) - 1, limit).round().astype(int)]
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        item, frame = self.index[index]
+        image = resize_frame(np.asarray(self.corpus.frames(self.items[item])[frame]), self.size, self.size)
+        return torch.from_numpy(image.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0)

@@ -50,6 +50,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "latent-distill": "text2sign.families.latent_distill",
     "video-diffusion": "text2sign.families.video_diffusion",
     "video-recognizer": "text2sign.families.video_recognizer",
+    "video-ae": "text2sign.families.video_ae",
 }
 
 _ASSETS = Path(__file__).resolve().parent.parent / "pipelines" / "assets"

@@ -8,24 +8,36 @@ Network :class:`VideoDiffusionNet` (``models/video_diffusion.py``, backbones in
 (``text2sign prepare video`` / ``prepare video-folder``); every clip is sampled or padded to
 ``model.frames`` frames and scaled to ``model.size`` pixels. The text encoder's vocabulary and
 signed languages, and the playback rate of generated clips, are filled in from the corpus.
+
+Latent space: a local VAE (``model.vae``) or a ``video-ae`` stage trained here
+(``init: {autoencoder: RUN}``, copied into the model with its weights, its latents scaled to unit
+spread over the training clips). Either way every training clip goes through the VAE once, before
+the first step, into a temporary memory-mapped file (:class:`EncodedClips`), not once a step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from text2sign.config import bounded
 from text2sign.data.video_corpus import VideoCorpus, fit_frames, frames_to_unit, resize_frames
-from text2sign.errors import CorpusError
+from text2sign.errors import ConfigError, CorpusError
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.video_diffusion import VideoDiffusionConfig, VideoDiffusionNet
-from text2sign.objectives.video_diffusion import VideoDiffusionObjective, VideoDiffusionObjectiveConfig, collate_videos
+from text2sign.objectives.video_diffusion import (
+    VideoDiffusionObjective,
+    VideoDiffusionObjectiveConfig,
+    collate_latents,
+    collate_videos,
+)
 from text2sign.pipelines.video_diffusion import VideoDiffusionInferenceConfig, VideoDiffusionPipeline, make_schedule
 from text2sign.text.encoders import resolve_text_config
 
@@ -99,15 +111,33 @@ def build(config) -> Experiment:
         if not items:
             raise CorpusError(f"{corpus.root} has no {data.train_split} clip with the text {data.one_clip!r} (data.one_clip)")
     model = _resolved_model(config.model, items)
+    autoencoder = None
+    if "autoencoder" in config.init:
+        autoencoder = load_frame_autoencoder(config.init["autoencoder"], model.size)
+        model = dataclasses.replace(model, autoencoder=autoencoder.config)
     inference = dataclasses.replace(config.inference, fps=playback_rate(items, model.frames))
     net = VideoDiffusionNet(model)
+    if autoencoder is not None:
+        net.frame_vae.vae.load_state_dict(autoencoder.vae.state_dict())
     for note in net.load_pretrained():
         print(f"note: {note}", file=sys.stderr)
-    objective = VideoDiffusionObjective(net, make_schedule(inference), config.objective)
+    objective = VideoDiffusionObjective(net, make_schedule(inference, pixel_space=net.frame_vae is None), config.objective)
     dev_items = chosen(data.dev_split)[: data.max_dev_items]
     # One clip fills every batch (each copy draws its own noise and timestep).
     train_set = VideoTextDataset(corpus, items * config.train.batch_size if data.one_clip else items, model.frames, model.size)
     dev_set = VideoTextDataset(corpus, dev_items, model.frames, model.size) if dev_items else None
+    collate = collate_videos
+    if net.frame_vae is not None:
+        print(f"note: encoding {len(items) + len(dev_items)} clips through the VAE once, before training", file=sys.stderr)
+        train_set = EncodedClips(train_set, net)
+        dev_set = EncodedClips(dev_set, net) if dev_set is not None else None
+        collate = collate_latents
+        if autoencoder is not None:
+            scaling = train_set.unit_scaling()
+            net.frame_vae.scaling = net.config.autoencoder.scaling_factor = scaling
+            for encoded in (train_set, dev_set):
+                if encoded is not None:
+                    encoded.scale = scaling
     pairs = sorted({(i.spoken_language, i.signed_language) for i in items})
     sample_items = dev_items[:: max(1, len(dev_items) // SAMPLES)][:SAMPLES]
 
@@ -117,8 +147,62 @@ def build(config) -> Experiment:
                 for i in sample_items}
 
     resolved = dataclasses.replace(config, model=net.config, inference=inference)
-    return Experiment(objective, train_set, dev_data=dev_set, collate_fn=collate_videos, sample=sample,
+    return Experiment(objective, train_set, dev_data=dev_set, collate_fn=collate, sample=sample,
                       config=resolved, metadata={"language_pairs": [list(p) for p in pairs]})
+
+
+class EncodedClips(Dataset):
+    """`clips` (a :class:`VideoTextDataset`) through `net`'s VAE once: ``(latents (C, T, h, w),
+    text, signed language)`` per clip, times `scale`. The latents live in a temporary memory-mapped
+    file (deleted with this object), so a corpus of any size costs disk, not RAM; a clip that
+    appears several times (one-clip tuning) is encoded once."""
+
+    def __init__(self, clips: VideoTextDataset, net: VideoDiffusionNet):
+        self.clips = clips
+        self.scale = 1.0
+        rows: dict[str, int] = {}
+        self.rows = [rows.setdefault(item.id, len(rows)) for item in clips.items]
+        # Open as long as the memmap lives; the OS deletes it when it is closed.
+        self._file = tempfile.TemporaryFile(prefix="text2sign-latents-")  # noqa: SIM115
+        self.latents = np.memmap(self._file, np.float32, "w+", shape=(len(rows), *net.latent_shape(clips.frames)))
+        first = {row: i for i, row in reversed(list(enumerate(self.rows)))}
+        with torch.no_grad():
+            for row, i in sorted(first.items()):
+                video = torch.from_numpy(clips[i][0])[None]
+                self.latents[row] = net.to_latent(video)[0].numpy()
+        self.latents.flush()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        item = self.clips.items[i]
+        return self.latents[self.rows[i]] * np.float32(self.scale), item.text, item.signed_language
+
+    def unit_scaling(self) -> float:
+        """1 / the standard deviation of every latent value (Stable Diffusion's scaling factor, measured)."""
+        total = total_sq = 0.0
+        for row in self.latents:
+            values = row.astype(np.float64)
+            total, total_sq = total + values.sum(), total_sq + np.square(values).sum()
+        count = self.latents.size
+        std = float(np.sqrt(max(total_sq / count - (total / count) ** 2, 0.0)))
+        if not np.isfinite(std) or std == 0.0:
+            raise ConfigError("the autoencoder's latents of the training clips do not vary: is init.autoencoder trained?")
+        return 1.0 / std
+
+
+def load_frame_autoencoder(path, size: int):
+    """The trained :class:`FrameAutoencoder` of a ``video-ae`` run or checkpoint (``init.autoencoder``)."""
+    from text2sign.checkpoints import load_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    if checkpoint.family.name != "video-ae":
+        raise ConfigError(f"init.autoencoder {checkpoint.path} is a {checkpoint.family.name} checkpoint, not video-ae")
+    network = checkpoint.model
+    if network.config.size != size:
+        raise ConfigError(f"model.size is {size} px but the autoencoder in {checkpoint.path} learnt {network.config.size} px frames")
+    return network
 
 
 def playback_rate(items, frames: int) -> float:
@@ -160,5 +244,6 @@ register_family(
     objective_config=VideoDiffusionObjectiveConfig,
     data_config=VideoDataConfig,
     build=build,
+    init_keys=("autoencoder",),
     tiny=tiny_config,
 )

@@ -6,13 +6,14 @@ from :class:`VideoDiffusionConfig` alone.
 the context comes from :meth:`VideoDiffusionNet.encode` (texts + signed languages) or
 :meth:`VideoDiffusionNet.null_context` (the learned "no text" of classifier-free guidance).
 Videos are pixels in [-1, 1]. Diffusion runs on pixels (C = 3, h = w = `size`) or, with a VAE
-(`model.vae`, and always for Tune-A-Video), on its latents: :meth:`to_latent` / :meth:`from_latent`.
+(`model.vae`, and always for Tune-A-Video) or of a trained ``video-ae`` stage (`model.autoencoder`), on its latents: :meth:`to_latent` / :meth:`from_latent`.
 Pretrained weights (`model.pretrained`) are copied in by :meth:`load_pretrained` when training
 starts; a trained checkpoint holds every trained weight itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -21,7 +22,7 @@ from torch import nn
 
 from text2sign.config import bounded
 from text2sign.errors import ConfigError
-from text2sign.models.frame_codec import FrameVAE
+from text2sign.models.frame_codec import FrameAutoencoder, FrameAutoencoderConfig, FrameVAE
 from text2sign.models.frame_dit import FrameDiT, load_image_dit
 from text2sign.models.tune_a_video import InflatedUNet
 from text2sign.models.video_denoisers import DiT3D, UNet3D
@@ -64,6 +65,9 @@ class VideoDiffusionConfig:
     # latent space: a local diffusers AutoencoderKL (a Stable Diffusion directory or its vae/ folder);
     # "" is pixel space, except for tune-a-video, which uses its directory's VAE
     vae: str = ""
+    # latent space of a trained `video-ae` stage: copied from init.autoencoder by the family's build,
+    # weights and all, so checkpoints load alone
+    autoencoder: FrameAutoencoderConfig | None = None
     fps: float = 0.0  # filled from the data: the rate the frames were rendered at
 
     def __post_init__(self) -> None:
@@ -73,11 +77,15 @@ class VideoDiffusionConfig:
             raise ConfigError(f"width {self.width} is not divisible by heads {self.heads}")
         if self.denoiser == "tune-a-video" and not self.pretrained:
             raise ConfigError("denoiser tune-a-video needs model.pretrained: a local Stable Diffusion directory")
+        if self.denoiser == "tune-a-video" and self.text.kind == "hf" and not self.text.path:
+            self.text = dataclasses.replace(self.text, path=self.pretrained)  # the directory's own CLIP text encoder
         if self.pretrained and self.denoiser not in PRETRAINED_DENOISERS:
             raise ConfigError(f"model.pretrained is for the {' and '.join(PRETRAINED_DENOISERS)} denoisers, not {self.denoiser}")
         if self.temporal not in TEMPORAL_LAYERS:
             raise ConfigError(f"temporal must be one of {', '.join(TEMPORAL_LAYERS)}, got {self.temporal!r}")
-        if not self.vae and self.denoiser != "tune-a-video":
+        if self.autoencoder is not None and (self.vae or self.denoiser == "tune-a-video"):
+            raise ConfigError("model.vae (or tune-a-video's VAE) and init.autoencoder are two latent spaces: choose one")
+        if not self.vae and self.autoencoder is None and self.denoiser != "tune-a-video":
             check_backbone_shape(self, self.size)
 
 
@@ -96,7 +104,9 @@ class VideoDiffusionNet(nn.Module):
         self.text_encoder = build_text_encoder(config.text)
         self.config.text = self.text_encoder.config
         vae = config.vae or (config.pretrained if config.denoiser == "tune-a-video" else "")
-        self.frame_vae = FrameVAE(vae, config.frame_chunk) if vae else None
+        self.frame_vae = FrameVAE.from_directory(vae, config.frame_chunk) if vae else None
+        if config.autoencoder is not None:
+            self.frame_vae = FrameVAE(FrameAutoencoder(config.autoencoder).vae, config.frame_chunk, stored=True)
         self.channels = self.frame_vae.channels if self.frame_vae else 3
         factor = self.frame_vae.factor if self.frame_vae else 1
         if config.size % factor:

@@ -1,7 +1,8 @@
 """Denoising objective for text-to-video diffusion (epsilon, v or sample prediction, as the schedule
 says), with the condition dropout that classifier-free guidance needs.
 
-A batch is :class:`VideoBatch`: videos ``(B, 3, T, H, W)`` in [-1, 1], texts and signed languages.
+A batch is :class:`VideoBatch`: videos ``(B, 3, T, H, W)`` in [-1, 1] (or their latents, encoded
+once before training), texts and signed languages.
 Each step draws a timestep and Gaussian noise per video (per latent, under a VAE), noises it with the schedule, and the
 loss is the mean squared error of the network's output against the schedule's target. With probability `cond_dropout` a video's
 text is replaced by the network's learned null context, so one network learns both the
@@ -10,6 +11,7 @@ conditional and the unconditional prediction that guidance mixes at sampling tim
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -30,17 +32,23 @@ class VideoDiffusionObjectiveConfig:
 
 @dataclass
 class VideoBatch:
-    videos: torch.Tensor  # (B, 3, T, H, W)
+    videos: torch.Tensor  # (B, 3, T, H, W) pixels, or (B, C, T, h, w) latents when `encoded`
     texts: list[str]
     languages: list[str]
+    encoded: bool = False  # already through the network's VAE (clips encoded once, before training)
 
     def to(self, device) -> VideoBatch:
-        return VideoBatch(self.videos.to(device), self.texts, self.languages)
+        return VideoBatch(self.videos.to(device), self.texts, self.languages, self.encoded)
 
 
 def collate_videos(items) -> VideoBatch:
     """Items ``(video (3, T, H, W) float32, text, signed language)`` -> one :class:`VideoBatch`."""
     return VideoBatch(torch.stack([torch.as_tensor(v) for v, _, _ in items]), [t for _, t, _ in items], [lang for _, _, lang in items])
+
+
+def collate_latents(items) -> VideoBatch:
+    """Items ``(latents (C, T, h, w) float32, text, signed language)`` -> one encoded :class:`VideoBatch`."""
+    return dataclasses.replace(collate_videos(items), encoded=True)
 
 
 class VideoDiffusionObjective(Objective):
@@ -49,7 +57,7 @@ class VideoDiffusionObjective(Objective):
         self.net, self.noise_schedule, self.config = net, schedule, config
 
     def forward(self, batch: VideoBatch, group: str, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        x0 = self.net.to_latent(batch.videos)
+        x0 = batch.videos if batch.encoded else self.net.to_latent(batch.videos)
         b, device = x0.shape[0], x0.device
         t = torch.randint(0, self.noise_schedule.num_train_timesteps, (b,), generator=generator).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)

@@ -76,8 +76,6 @@ class TextEncoderConfig:
             raise ConfigError(f"text encoder d_model {self.d_model} is not divisible by heads {self.heads}")
         if self.passthrough and self.kind not in PRETRAINED_KINDS:
             raise ConfigError(f"passthrough is for pretrained text encoders ({', '.join(PRETRAINED_KINDS)}), not {self.kind!r}")
-        if self.kind == "hf" and not self.path:
-            raise ConfigError("the hf text encoder needs `path`, a local Hugging Face model directory")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -105,6 +105,9 @@ class PretrainedEncoder(TextEncoder):
 
     def __init__(self, config: TextEncoderConfig):
         super().__init__(config)
+        if config.kind == "hf" and not config.path:
+            # Checked here, not in the config: a model that holds the directory (Tune-A-Video) fills it in.
+            raise ConfigError("the hf text encoder needs `path`, a local Hugging Face model directory")
         backbone = load_backbone(shipped_model_dir() if config.kind == "minilm" else config.path)
         self.projection = nn.Linear(backbone.hidden_size, config.d_model)
         self.backbone = Frozen(backbone) if config.freeze else backbone
