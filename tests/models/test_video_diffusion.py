@@ -148,3 +148,29 @@ def test_train_gradient_checkpointing_trains_a_video_model_and_refuses_a_family_
     gan["train"] = {**gan["train"], "gradient_checkpointing": True}
     with pytest.raises(ConfigError, match="gan-nat family's networks do not support it"):
         train(parse_experiment(gan, source="test"), tmp_path / "gan")
+
+
+def test_paced_text_gives_each_frame_its_letter_then_done():
+    torch.manual_seed(0)
+    model = VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=TEXT, frames=4, size=8, heads=2,
+                                                   paced_text=True, text_pace=1.5, text_lead=1.0, **SIZES["dit3d"]))
+    context, mask = model.encode(["ab", "a"], ["ase", "ase"])
+    paced = model.paced_context(context, mask, 6)
+    # letter k spans frames [1 + 1.5 k, 2.5 + 1.5 k): frame 0 is before the first letter, frames 1-2 sign
+    # letter 0, frame 3 letter 1 (floor((3 - 1) / 1.5) = 1), then "done"; "a" is done from frame 3
+    start, done = model.pace_start[0, 0], model.pace_done[0, 0]
+    expected_rows = [[start] + [context[0, 0]] * 2 + [context[0, 1]] + [done] * 2,
+                     [start] + [context[1, 0]] * 2 + [done] * 3]
+    assert torch.equal(paced, torch.stack([torch.stack(r) for r in expected_rows]))
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    x, t = torch.randn(1, 3, 4, 8, 8), torch.tensor([500])
+    ctx = model.encode(["ab"], ["ase"])
+    before = model(x, t, *ctx)
+    with torch.no_grad():
+        model.pace_proj.weight.normal_()  # only the paced path changes
+    assert not torch.allclose(before, model(x, t, *ctx))
+    with pytest.raises(ConfigError, match="paced_text is for the dit3d and factorized"):
+        VideoDiffusionConfig(denoiser="unet3d", paced_text=True)
+    with pytest.raises(ConfigError, match="char text encoder"):
+        VideoDiffusionConfig(denoiser="dit3d", paced_text=True, text=TextEncoderConfig(kind="word"))

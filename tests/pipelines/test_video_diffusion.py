@@ -87,3 +87,34 @@ def test_generated_clips_play_at_the_rate_their_training_frames_stood_for():
     assert playback_rate(clips, 8) == 2.5  # every clip squeezed into 8 frames: the median of 5, 2.5, 2
     assert playback_rate(clips, 64) == 12.5  # every clip padded: its own rate
     assert playback_rate(clips, 40) == 12.5  # two of three kept their rate, the longest was squeezed to 10 fps
+
+
+def test_a_paced_model_draws_at_most_its_own_frames():
+    text = TextEncoderConfig(d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"])
+    net = VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=text, frames=4, size=8, width=16, heads=2, depth=1,
+                                                 patch=4, paced_text=True, text_pace=2.0))
+    paced = VideoDiffusionPipeline(net, VideoDiffusionInferenceConfig(train_timesteps=50, steps=2, fps=5.0), [("en", "ase")])
+    assert paced(["ab"], "en", "ase", frames=3).samples[0][0].frames.shape[0] == 3
+    with pytest.raises(Text2SignError, match="frames must be from 1 to 4, got 5"):
+        paced(["ab"], "en", "ase", frames=5)
+
+
+def test_the_family_measures_the_pace_from_its_training_clips(tmp_path):
+    from text2sign.families import get_family
+    from text2sign.families.video_diffusion import text_pace, tiny_config
+    from text2sign.training import parse_experiment
+
+    raw = tiny_config(tmp_path)
+    raw["model"]["paced_text"] = True
+    experiment = get_family("video-diffusion").build(parse_experiment(raw, source="test"))
+    items = experiment.train_data.items
+    assert (experiment.config.model.text_pace, experiment.config.model.text_lead) == text_pace(items, 4)
+
+    class Clip:
+        def __init__(self, letters, frames):
+            self.text, self.num_frames = "x" * letters, frames
+
+    # 4 + 5 a letter (lead-in and lead-out 2 each); the 30-letter clip is squeezed into 48 frames and left out
+    clips = [Clip(1, 9), Clip(3, 19), Clip(5, 29), Clip(30, 154)]
+    assert text_pace(clips, 48) == (5.0, 2.0)
+    assert text_pace([Clip(2, 60), Clip(4, 70)], 48) == (16.0, 0.0)  # all squeezed: 48 frames over the median 3 letters

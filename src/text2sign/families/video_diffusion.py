@@ -218,7 +218,27 @@ def _resolved_model(model: VideoDiffusionConfig, items) -> VideoDiffusionConfig:
     if not text.signed_languages:
         text = dataclasses.replace(text, signed_languages=sorted({i.signed_language for i in items}))
     fps = float(np.median([i.fps for i in items]))
+    if model.paced_text and not model.text_pace:
+        pace, lead = text_pace(items, model.frames)
+        model = dataclasses.replace(model, text_pace=pace, text_lead=lead)
     return dataclasses.replace(model, text=text, fps=fps)
+
+
+def text_pace(items, frames: int) -> tuple[float, float]:
+    """(frames a letter, frames before the first letter) from a least-squares line of clip length
+    against letters, lead-in and lead-out taken as equal halves of its intercept. Only clips that fit
+    `frames` count: longer ones are squeezed into them at another pace."""
+    fitting = [i for i in items if i.num_frames <= frames]
+    if not fitting:  # every clip is squeezed into `frames`: its letters share them evenly
+        return round(frames / float(np.median([max(1, len(i.text)) for i in items])), 3), 0.0
+    letters = np.array([max(1, len(i.text)) for i in fitting], float)
+    lengths = np.array([i.num_frames for i in fitting], float)
+    if np.ptp(letters) == 0:  # one text length: no line to fit, no lead to tell apart
+        return round(float(np.median(lengths / letters)), 3), 0.0
+    pace, intercept = np.polyfit(letters, lengths, 1)
+    if pace <= 0:
+        raise CorpusError("clip lengths do not grow with their texts' letters: paced_text has no pace to learn")
+    return round(float(pace), 3), round(max(0.0, float(intercept)) / 2, 3)
 
 
 def tiny_config(workdir: Path) -> dict:

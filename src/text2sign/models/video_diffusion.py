@@ -33,6 +33,7 @@ from text2sign.text.layers import masked_mean, sinusoidal_embedding
 DENOISERS = ("unet3d", "dit3d", "factorized", "diffusers-unet3d", "tune-a-video", "frame-dit")
 PRETRAINED_DENOISERS = ("tune-a-video", "frame-dit")
 TEMPORAL_LAYERS = ("attention", "conv")
+PACED_DENOISERS = ("dit3d", "factorized")
 
 
 @dataclass
@@ -68,6 +69,14 @@ class VideoDiffusionConfig:
     # latent space of a trained `video-ae` stage: copied from init.autoencoder by the family's build,
     # weights and all, so checkpoints load alone
     autoencoder: FrameAutoencoderConfig | None = None
+    # dit3d / factorized with the char encoder: each frame's tokens also get the state of the letter
+    # it should be signing, letter k over frames [text_lead + k * text_pace, text_lead + (k + 1) * text_pace),
+    # a learned "start" vector before the first and a "done" vector after the last, so the model need
+    # not discover when each letter is signed from cross-attention alone. text_pace (frames a letter)
+    # and text_lead (frames before the first) are measured from the training clips when text_pace is 0.
+    paced_text: bool = False
+    text_pace: float = bounded(0.0, min=0.0, max=1000.0)
+    text_lead: float = bounded(0.0, min=0.0, max=1000.0)
     fps: float = 0.0  # filled from the data: the rate the frames were rendered at
 
     def __post_init__(self) -> None:
@@ -81,6 +90,10 @@ class VideoDiffusionConfig:
             self.text = dataclasses.replace(self.text, path=self.pretrained)  # the directory's own CLIP text encoder
         if self.pretrained and self.denoiser not in PRETRAINED_DENOISERS:
             raise ConfigError(f"model.pretrained is for the {' and '.join(PRETRAINED_DENOISERS)} denoisers, not {self.denoiser}")
+        if self.paced_text and self.denoiser not in PACED_DENOISERS:
+            raise ConfigError(f"paced_text is for the {' and '.join(PACED_DENOISERS)} denoisers, not {self.denoiser}")
+        if self.paced_text and (self.text.kind != "char" or self.text.language_mode != "add"):
+            raise ConfigError("paced_text needs the char text encoder with language_mode add (one state per letter)")
         if self.temporal not in TEMPORAL_LAYERS:
             raise ConfigError(f"temporal must be one of {', '.join(TEMPORAL_LAYERS)}, got {self.temporal!r}")
         if self.autoencoder is not None and (self.vae or self.denoiser == "tune-a-video"):
@@ -139,6 +152,10 @@ class VideoDiffusionNet(nn.Module):
                 self.backbone = DiT3D(self.channels, config.frames, self.side, config.patch, config.patch_t, d,
                                       config.depth, config.heads, factorized=config.denoiser == "factorized")
                 self.pool_text = nn.Linear(d, d)
+                if config.paced_text:
+                    self.pace_proj = nn.Linear(d, d)
+                    self.pace_start = nn.Parameter(torch.zeros(1, 1, d))
+                    self.pace_done = nn.Parameter(torch.zeros(1, 1, d))
 
     def latent_shape(self, frames: int) -> tuple[int, int, int, int]:
         """What the diffusion runs on for a clip of `frames` frames: (C, T, h, w)."""
@@ -183,7 +200,21 @@ class VideoDiffusionNet(nn.Module):
         temb = self.time_mlp(sinusoidal_embedding(t.float(), self.config.width))  # (B, D)
         if self.pool_text is not None:
             temb = temb + self.pool_text(masked_mean(context, context_mask))
+        if self.config.paced_text:
+            return self.backbone(x, temb, context, context_mask, self.pace_proj(self.paced_context(context, context_mask, x.shape[2])))
         return self.backbone(x, temb, context, context_mask)
+
+    def paced_context(self, context: torch.Tensor, context_mask: torch.Tensor, frames: int) -> torch.Tensor:
+        """(B, frames, D): frame f gets the state of letter floor((f - text_lead) / text_pace), the
+        "start" vector before the first letter and the "done" vector once the text's letters are used
+        up (the null context is a one-letter text)."""
+        config = self.config
+        letters = context_mask.sum(1)  # (B,): the char encoder's states are left-aligned, one a letter
+        which = ((torch.arange(frames, device=context.device) - config.text_lead) / config.text_pace).floor().long()  # (T,)
+        index = torch.minimum(which.clamp_min(0)[None], letters[:, None] - 1)  # (B, T)
+        states = torch.gather(context, 1, index[..., None].expand(-1, -1, context.shape[-1]))
+        states = torch.where((which[None] < letters[:, None])[..., None], states, self.pace_done)
+        return torch.where((which < 0)[None, :, None], self.pace_start, states)
 
 
 def _inflated_unet(config: VideoDiffusionConfig, channels: int) -> nn.Module:

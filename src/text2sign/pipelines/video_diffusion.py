@@ -116,7 +116,9 @@ class VideoDiffusionPipeline(Pipeline):
         steps = number_option(steps, inf.steps, "steps", int, 1, MAX_STEPS)
         guidance = number_option(guidance_scale, inf.guidance_scale, "guidance_scale", float, 0.0, 50.0)
         eta = number_option(eta, inf.eta, "eta", float, 0.0, 1.0)
-        frames = number_option(frames, cfg.frames, "frames", int, 1, MAX_FRAMES_FACTOR * cfg.frames)
+        # A paced model's letters are laid out over its own frames: windows past them would restart the word.
+        longest = cfg.frames if cfg.paced_text else MAX_FRAMES_FACTOR * cfg.frames
+        frames = number_option(frames, cfg.frames, "frames", int, 1, longest)
         seed = inf.seed if seed is None else seed
         unknown = [u for text in texts for u in self.net.text_encoder.unknown_tokens(text)]
         if unknown:
