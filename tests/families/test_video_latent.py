@@ -2,6 +2,7 @@
 `init: {autoencoder: RUN}` in the video-diffusion family."""
 
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -13,13 +14,13 @@ from text2sign.checkpoints import load_checkpoint
 from text2sign.data.video_corpus import VideoCorpus, fit_frames, frames_to_unit
 from text2sign.data.video_frames import SingleFrames
 from text2sign.errors import ConfigError
-from text2sign.families import get_family
+from text2sign.families import MODELS, get_family
 from text2sign.families.video_diffusion import tiny_config as tiny_video_config
 from text2sign.families.video_diffusion import tiny_video_corpus
 from text2sign.models.frame_codec import FrameAutoencoder, FrameAutoencoderConfig
 from text2sign.models.video_diffusion import VideoDiffusionConfig
 from text2sign.objectives.frame_autoencoder import FrameAutoencoderObjective, FrameAutoencoderObjectiveConfig
-from text2sign.pipelines import load_pipeline
+from text2sign.pipelines import list_models, load_pipeline
 from text2sign.training import parse_experiment, train
 
 AE = {"channels": [8, 8], "latent_channels": 2, "norm_groups": 4}
@@ -130,3 +131,26 @@ def test_motion_weight_counts_each_pixel_by_its_distance_from_the_mean_frame():
         assert float(objective(frames, "model")["rec"]) == pytest.approx(float(expected), rel=1e-5)
     with pytest.raises(ValueError, match="mean frame"):
         FrameAutoencoderObjective(net, config)
+
+
+def test_the_shipped_fs_video_writes_an_mp4_of_its_frames(tmp_path):
+    import av
+
+    from text2sign.cli import run
+
+    out = tmp_path / "hello.mp4"
+    assert run(["generate", "hello", "--model", "fs-video", "--steps", "2", "-o", str(out)]) == 0
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        rate = float(stream.average_rate)
+    config = load_checkpoint(MODELS["fs-video"].checkpoint).model_config
+    assert len(frames) == config.frames == 48 and frames[0].shape == (32, 32, 3) and rate == pytest.approx(12.5)
+
+
+def test_models_lists_fs_video_where_diffusers_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    rows = {row.name: row for row in list_models()}
+    assert "cannot load here" in rows["fs-video"].about and "text2sign[video]" in rows["fs-video"].about
+    assert ("en", "ase") in rows["fs-video"].languages and rows["fs-video"].output == "video"
+    assert rows["concat"].default

@@ -85,6 +85,12 @@ MODELS: dict[str, NamedModel] = {
         NamedModel("fs-latent-flow", "latent-distill",
                    "latent flow matching on FS-Words, distilled to 4 steps: face, body and both hands (design latent flow)",
                    _ASSETS / "fs-latent-flow", test_cer=15.58, p50_ms=7.183),
+        # A video model: read back by the video recognizer, whose CER does not compare with the pose
+        # recognizer's, so it has no test_cer here and never competes for the default.
+        NamedModel("fs-video", "video-diffusion",
+                   "latent video diffusion on FS-Words drawn at 32 px, 48 frames at 12.5 fps (needs the [video] extra); "
+                   "draws the signer, but its handshapes do not read back yet (93 % video CER)",
+                   _ASSETS / "fs-video"),
     )
 }
 

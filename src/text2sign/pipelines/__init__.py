@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from text2sign.errors import CheckpointError, Text2SignError
+from text2sign.errors import CheckpointError, ConfigError, Text2SignError
 from text2sign.families.registry import DEFAULT_MODEL, MODELS
 
 
@@ -107,17 +107,27 @@ class ModelInfo:
 def list_models(load: Callable[[str], Any] = load_pipeline) -> list[ModelInfo]:
     """Every model a user can name, with its family, output kind, language pairs and size on disk.
     `load` gets a model's pipeline by name: a caller that holds them (the server) passes its own."""
-    from text2sign.checkpoints import directory_size
+    from text2sign.checkpoints import directory_size, read_meta
     from text2sign.families import get_family
 
     rows = []
     for named in MODELS.values():
         family = get_family(named.family)
-        pipeline = load(named.name)
+        about = named.about
+        try:
+            pipeline = load(named.name)
+        except ConfigError as error:
+            if named.checkpoint is None:
+                raise
+            # A shipped model whose optional extra is not installed (fs-video needs [video]) is still listed.
+            pipeline, about = None, f"{about} [cannot load here: {error}]"
         if named.checkpoint is not None:
             size = directory_size(named.checkpoint)
         else:
             size = pipeline.size_bytes() if hasattr(pipeline, "size_bytes") else None
-        pairs = pipeline.language_pairs()
-        rows.append(ModelInfo(named.name, family.name, family.output, pairs, size, named.about, named.name == DEFAULT_MODEL))
+        if pipeline is not None:
+            pairs = pipeline.language_pairs()
+        else:
+            pairs = [tuple(p) for p in read_meta(named.checkpoint).metadata.get("language_pairs", [])]
+        rows.append(ModelInfo(named.name, family.name, family.output, pairs, size, about, named.name == DEFAULT_MODEL))
     return rows
