@@ -22,9 +22,9 @@ import torch
 from text2sign.config import bounded
 from text2sign.data.video_corpus import resize_frames
 from text2sign.data.video_frames import SingleFrames
-from text2sign.errors import CorpusError
+from text2sign.families.recognizer import split_items
 from text2sign.families.registry import Experiment, register_family
-from text2sign.families.video_diffusion import VideoCorpusDataConfig, load_video_corpus, tiny_video_corpus
+from text2sign.families.video_diffusion import VideoCorpusDataConfig, load_video_corpus, tiny_video_corpus, train_clips
 from text2sign.models.frame_codec import FrameAutoencoder, FrameAutoencoderConfig
 from text2sign.objectives.frame_autoencoder import FrameAutoencoderObjective, FrameAutoencoderObjectiveConfig
 
@@ -41,19 +41,12 @@ class FrameDataConfig(VideoCorpusDataConfig):
 def build(config) -> Experiment:
     data: FrameDataConfig = config.data
     corpus = load_video_corpus(data)
-
-    def chosen(split):
-        items = corpus.split(split)
-        return [i for i in items if i.signed_language in data.signed_languages] if data.signed_languages else items
-
-    items = chosen(data.train_split)
-    if not items:
-        raise CorpusError(f"{corpus.root} has no {data.train_split} clips for the chosen languages")
+    items = train_clips(corpus, data)
     model: FrameAutoencoderConfig = config.model
     if not model.size:
         model = dataclasses.replace(model, size=min(corpus.height, corpus.width))
     train_set = SingleFrames(corpus, items, model.size, data.frame_stride)
-    dev_items = chosen(data.dev_split)
+    dev_items = split_items(corpus, data.dev_split, data)
     dev_set = SingleFrames(corpus, dev_items, model.size, limit=data.max_dev_frames) if dev_items else None
     mean = mean_frame(corpus, items, model.size) if config.objective.motion_weight > 0 else None
     objective = FrameAutoencoderObjective(FrameAutoencoder(model), config.objective, mean)

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from text2sign.config import bounded
 from text2sign.data.video_corpus import VideoCorpus, fit_frames, frames_to_unit, resize_frames
 from text2sign.errors import ConfigError, CorpusError
+from text2sign.families.recognizer import split_items
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.video_diffusion import VideoDiffusionConfig, VideoDiffusionNet
 from text2sign.objectives.video_diffusion import (
@@ -60,6 +61,14 @@ class VideoDataConfig(VideoCorpusDataConfig):
     max_dev_items: int = bounded(64, min=1)
     # One-clip tuning (Tune-A-Video's original use): train on the one training clip with this text.
     one_clip: str = ""
+
+
+def train_clips(corpus: VideoCorpus, data: VideoCorpusDataConfig) -> list:
+    """The train split's clips in the chosen signed languages; none is an error."""
+    items = split_items(corpus, data.train_split, data)
+    if not items:
+        raise CorpusError(f"{corpus.root} has no {data.train_split} clips for the chosen languages")
+    return items
 
 
 def load_video_corpus(data: VideoCorpusDataConfig) -> VideoCorpus:
@@ -98,14 +107,7 @@ class VideoTextDataset(Dataset):
 def build(config) -> Experiment:
     data: VideoDataConfig = config.data
     corpus = load_video_corpus(data)
-
-    def chosen(split):
-        items = corpus.split(split)
-        return [i for i in items if i.signed_language in data.signed_languages] if data.signed_languages else items
-
-    items = chosen(data.train_split)
-    if not items:
-        raise CorpusError(f"{corpus.root} has no {data.train_split} clips for the chosen languages")
+    items = train_clips(corpus, data)
     if data.one_clip:
         items = [i for i in items if i.text == data.one_clip][:1]
         if not items:
@@ -122,7 +124,7 @@ def build(config) -> Experiment:
     for note in net.load_pretrained():
         print(f"note: {note}", file=sys.stderr)
     objective = VideoDiffusionObjective(net, make_schedule(inference, pixel_space=net.frame_vae is None), config.objective)
-    dev_items = chosen(data.dev_split)[: data.max_dev_items]
+    dev_items = split_items(corpus, data.dev_split, data)[: data.max_dev_items]
     # One clip fills every batch (each copy draws its own noise and timestep).
     train_set = VideoTextDataset(corpus, items * config.train.batch_size if data.one_clip else items, model.frames, model.size)
     dev_set = VideoTextDataset(corpus, dev_items, model.frames, model.size) if dev_items else None
