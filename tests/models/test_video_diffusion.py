@@ -172,5 +172,8 @@ def test_paced_text_gives_each_frame_its_letter_then_done():
     assert not torch.allclose(before, model(x, t, *ctx))
     with pytest.raises(ConfigError, match="paced_text is for the dit3d and factorized"):
         VideoDiffusionConfig(denoiser="unet3d", paced_text=True)
+    with pytest.raises(ConfigError, match="paced_text needs text_pace"):
+        VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=TEXT, frames=4, size=8, heads=2, paced_text=True,
+                                               **SIZES["dit3d"]))
     with pytest.raises(ConfigError, match="char text encoder"):
         VideoDiffusionConfig(denoiser="dit3d", paced_text=True, text=TextEncoderConfig(kind="word"))

@@ -5,8 +5,9 @@ from :class:`VideoDiffusionConfig` alone.
 ``forward(x_t (B, C, T, h, w), t (B,), context, context_mask) -> prediction (B, C, T, h, w)``, where
 the context comes from :meth:`VideoDiffusionNet.encode` (texts + signed languages) or
 :meth:`VideoDiffusionNet.null_context` (the learned "no text" of classifier-free guidance).
-Videos are pixels in [-1, 1]. Diffusion runs on pixels (C = 3, h = w = `size`) or, with a VAE
-(`model.vae`, and always for Tune-A-Video) or of a trained ``video-ae`` stage (`model.autoencoder`), on its latents: :meth:`to_latent` / :meth:`from_latent`.
+Videos are pixels in [-1, 1]. Diffusion runs on pixels (C = 3, h = w = `size`) or on the latents
+of a VAE (`model.vae`, and always for Tune-A-Video) or of a trained ``video-ae`` stage
+(`model.autoencoder`): :meth:`to_latent` / :meth:`from_latent`.
 Pretrained weights (`model.pretrained`) are copied in by :meth:`load_pretrained` when training
 starts; a trained checkpoint holds every trained weight itself.
 """
@@ -153,6 +154,8 @@ class VideoDiffusionNet(nn.Module):
                                       config.depth, config.heads, factorized=config.denoiser == "factorized")
                 self.pool_text = nn.Linear(d, d)
                 if config.paced_text:
+                    if not config.text_pace:
+                        raise ConfigError("paced_text needs text_pace: the video-diffusion family measures it from the training clips")
                     self.pace_proj = nn.Linear(d, d)
                     self.pace_start = nn.Parameter(torch.zeros(1, 1, d))
                     self.pace_done = nn.Parameter(torch.zeros(1, 1, d))
