@@ -154,4 +154,4 @@ class SingleFrames(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         item, frame = self.index[index]
         image = resize_frame(np.asarray(self.corpus.frames(self.items[item])[frame]), self.size, self.size)
-        return torch.from_numpy(image.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0)
+        return torch.from_numpy(to_unit(image[None])[0])

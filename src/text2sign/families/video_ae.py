@@ -21,7 +21,7 @@ import torch
 
 from text2sign.config import bounded
 from text2sign.data.video_corpus import resize_frames
-from text2sign.data.video_frames import SingleFrames
+from text2sign.data.video_frames import SingleFrames, to_unit
 from text2sign.families.recognizer import split_items
 from text2sign.families.registry import Experiment, register_family
 from text2sign.families.video_diffusion import VideoCorpusDataConfig, load_video_corpus, tiny_video_corpus, train_clips
@@ -61,7 +61,7 @@ def mean_frame(corpus, items, size: int) -> torch.Tensor:
         frames = resize_frames(np.asarray(corpus.frames(item)), size)
         total += frames.sum(axis=0, dtype=np.float64)
         count += len(frames)
-    return torch.from_numpy((total / count / 127.5 - 1.0).transpose(2, 0, 1).astype(np.float32))
+    return torch.from_numpy(to_unit((total / count)[None])[0])
 
 
 def tiny_config(workdir: Path) -> dict:

@@ -167,11 +167,12 @@ class EncodedClips(Dataset):
         # Open as long as the memmap lives; the OS deletes it when it is closed.
         self._file = tempfile.TemporaryFile(prefix="text2sign-latents-")  # noqa: SIM115
         self.latents = np.memmap(self._file, np.float32, "w+", shape=(len(rows), *net.latent_shape(clips.frames)))
-        first = {row: i for i, row in reversed(list(enumerate(self.rows)))}
+        encoded = 0  # rows are numbered in order of first appearance: a clip is new when its row is the next to fill
         with torch.no_grad():
-            for row, i in sorted(first.items()):
-                video = torch.from_numpy(clips[i][0])[None]
-                self.latents[row] = net.to_latent(video)[0].numpy()
+            for i, row in enumerate(self.rows):
+                if row == encoded:
+                    self.latents[row] = net.to_latent(torch.from_numpy(clips[i][0])[None])[0].numpy()
+                    encoded += 1
         self.latents.flush()
 
     def __len__(self) -> int:
