@@ -1,5 +1,13 @@
-import pytest
-import torch
+import os
+
+# Rich and typer size their output from COLUMNS when they create a console (at import time for the
+# CLI's), so a narrow terminal would wrap the tables and help texts that tests read. Tests assert on
+# what is printed, not on how a terminal of some width lays it out: give them one wide, fixed width.
+os.environ["COLUMNS"] = "200"
+os.environ.pop("LINES", None)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
