@@ -905,14 +905,18 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port (0: any free one).")] = 8000,
     model: Annotated[str, typer.Option("--model", help=f"Default model: {', '.join(MODELS)}.")] = "default",
     lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="concat: corpus of isolated signs.")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Model calls run at once (threads of one process).")] = 2,
+    workers: Annotated[int, typer.Option("--workers", help="Model calls for pose and JSON answers run at once (threads of one process).")] = 2,
+    draw_workers: Annotated[
+        int, typer.Option("--draw-workers", help="GIF and MP4 answers drawn at once, in threads of their own at a lower priority.")
+    ] = 2,
     queue: Annotated[int, typer.Option("--queue", help="Requests that may wait for a worker; past that: 503.")] = 32,
     cache_size: Annotated[int, typer.Option("--cache-size", help="Answers kept for repeated requests (0: none).")] = 128,
 ) -> None:
     """Serve the HTTP API and the web page (needs: pip install 'text2sign[serve]')."""
     from text2sign.server import ServerSettings, serve as run_server
 
-    run_server(ServerSettings(model=model, lexicon=lexicon, workers=workers, queue=queue, cache_size=cache_size), host, port)
+    settings = ServerSettings(model=model, lexicon=lexicon, workers=workers, queue=queue, cache_size=cache_size, draw_workers=draw_workers)
+    run_server(settings, host, port)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -8,13 +8,17 @@ import pytest
 @pytest.fixture(scope="session")
 def serve_in_thread():
     """A context manager that runs an app with uvicorn on a free 127.0.0.1 port in a thread and
-    yields its base URL: a real socket, for what an in-process client cannot show."""
+    yields its base URL: a real socket, for what an in-process client cannot show. Keywords go
+    to :func:`text2sign.server.server_config` (connections, read_timeout)."""
 
     @contextlib.contextmanager
-    def serve(app):
+    def serve(app, **protocol):
         import uvicorn
 
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, timeout_graceful_shutdown=2)
+        from text2sign.server import server_config
+
+        # The protocol and limits `text2sign serve` runs with; `protocol` may narrow them (connections, read_timeout).
+        config = server_config(app, timeout_graceful_shutdown=2, host="127.0.0.1", port=0, **protocol)
         sock = config.bind_socket()
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -211,3 +211,62 @@ def test_every_request_leaves_an_access_log_line(client, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "text2sign.server.access"]
     assert any('POST "/api/v1/generate" 200' in line and "model=concat format=pose cache=miss" in line for line in lines)
     assert any('GET "/no\\nwhere" 404' in line for line in lines)
+
+
+class DrawingBlocks(FakePipeline):
+    """Signs at once, except that making a drawing's pose waits until `release` is set."""
+
+    def __init__(self):
+        super().__init__()
+        import threading
+
+        self.release = threading.Event()
+
+    def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes):
+        if texts[0].startswith("draw"):
+            assert self.release.wait(60), "never released"
+        return super().generate(texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes)
+
+
+def test_pose_requests_do_not_wait_behind_drawings():
+    pipeline = DrawingBlocks()
+    app = create_app(ServerSettings(workers=1, draw_workers=1, queue=2, warm_up=False), Models("fake", pipelines={"fake": pipeline}))
+
+    async def mixed():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http:
+            drawings = [asyncio.ensure_future(http.post("/api/v1/generate", json={**ASL, "text": f"draw {i}", "format": "gif", "size": 64}))
+                        for i in range(3)]
+            await asyncio.sleep(0.1)
+            # Every drawing worker and its queue are taken; poses, the model list and health still answer.
+            poses = [await http.post("/api/v1/generate", json={**ASL, "text": f"pose {i}"}) for i in range(3)]
+            health = (await http.get("/healthz")).json()
+            over = await http.post("/api/v1/generate", json={**ASL, "text": "draw more", "format": "mp4", "size": 64})
+            pipeline.release.set()
+            return poses, health, over, await asyncio.gather(*drawings)
+
+    poses, health, over, drawings = asyncio.run(mixed())
+    assert [a.status_code for a in poses] == [200] * 3
+    assert health["in_flight"] == 3 and health["capacity"] == 6
+    assert over.status_code == 503 and over.headers["retry-after"] == "1"
+    assert [a.status_code for a in drawings] == [200] * 3 and all(a.content[:6] == b"GIF89a" for a in drawings)
+
+
+@pytest.mark.parametrize("model", ["fs-gan-nat", "fs-latent-flow"])
+@pytest.mark.parametrize("format, frames, words", [("pose", 400, 66), ("json", 200, 20), ("gif", 100, 10)])
+def test_a_length_over_the_limit_is_refused_before_the_model_runs(model, format, frames, words, monkeypatch):
+    from text2sign.pipelines.gan_nat import GanNatPipeline
+    from text2sign.pipelines.latent import LatentPipeline
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model ran")
+
+    monkeypatch.setattr(GanNatPipeline, "_generate", never)
+    monkeypatch.setattr(LatentPipeline, "_generate", never)
+    app = create_app(ServerSettings(warm_up=False))
+    with TestClient(app) as c:
+        answer = c.post("/api/v1/generate", json={**ASL, "model": model, "text": " ".join(["hi"] * words), "frames": frames, "format": format})
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert "the signing has at least" in error and "or ask for fewer frames" in error
+    assert int(error.split("at least ")[1].split()[0]) >= words * frames

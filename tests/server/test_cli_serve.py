@@ -69,3 +69,63 @@ def test_serve_starts_answers_logs_and_stops_on_sigterm(tmp_path):
     text = (tmp_path / "serve.log").read_text()
     assert f"serving concat on http://127.0.0.1:{port}" in text
     assert 'POST "/api/v1/generate" 200' in text and text.rstrip().endswith("stopped")
+
+
+def nan_checkpoint(tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from text2sign.families import MODELS
+
+    poisoned = tmp_path / "nan-model"
+    shutil.copytree(MODELS["fs-gan-nat"].checkpoint, poisoned)
+    weights = load_file(str(poisoned / "model.safetensors"))
+    name = next(k for k, v in weights.items() if v.is_floating_point())
+    weights[name][0] = float("nan")
+    save_file(weights, str(poisoned / "model.safetensors"))
+    return poisoned
+
+
+def broken_lexicon(tmp_path):
+    lexicon = tmp_path / "lexicon"
+    lexicon.mkdir()
+    (lexicon / "manifest.csv").write_text("id,split\n")
+    return lexicon
+
+
+@pytest.mark.parametrize("flags", [
+    lambda tmp: ["--model", "nope"],
+    lambda tmp: ["--model", str(nan_checkpoint(tmp))],
+    lambda tmp: ["--lexicon", str(broken_lexicon(tmp))],
+    lambda tmp: ["--model", str(tmp)],  # a folder that is no checkpoint
+])
+def test_a_model_or_lexicon_that_cannot_load_is_one_line_before_the_port_is_taken(flags, tmp_path, capsys):
+    pytest.importorskip("fastapi")
+    # The port is taken: had the server bound it first, the error would be about the port.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert run(["serve", "--port", str(port), *flags(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1 and err.startswith("error: ") and "cannot listen" not in err, err
+
+
+def test_hundreds_of_idle_connections_leave_the_server_reachable():
+    pytest.importorskip("fastapi")
+    import httpx
+
+    from text2sign.server.loadtest import running_server
+
+    with running_server() as (url, process):
+        port = int(url.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(300)]
+        try:
+            health = httpx.get(f"{url}/healthz", timeout=30)
+            assert health.status_code == 200 and health.json()["status"] == "ok"
+            answer = httpx.post(f"{url}/api/v1/generate", json={"text": "hi", "spoken": "en", "signed": "ase"}, timeout=30)
+            assert answer.status_code == 200
+        finally:
+            for sock in idle:
+                sock.close()

@@ -101,3 +101,67 @@ def test_a_body_cut_short_and_bytes_that_are_not_http(live_url):
         garbage.sendall(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03 not http\r\n\r\n")
         assert status_of(garbage) in (0, 400)
     still_serving(live_url)
+
+
+@pytest.fixture(scope="module")
+def guarded_url(serve_in_thread):
+    """A server that keeps at most 8 connections and gives a request 1 s to arrive."""
+    from text2sign.server import ServerSettings
+    from text2sign.server.app import create_app
+
+    with serve_in_thread(create_app(ServerSettings(workers=1, queue=1)), connections=8, read_timeout=1.0) as url:
+        yield url
+
+
+def open_sockets(url: str, count: int) -> list[socket.socket]:
+    return [connect(url) for _ in range(count)]
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(30)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_idle_connections_do_not_shut_out_other_clients(guarded_url):
+    idle = open_sockets(guarded_url, 40)
+    try:
+        health = httpx.get(f"{guarded_url}/healthz", timeout=30)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        still_serving(guarded_url)
+        # The last ones were never pushed out to make room: they go when their time to send a request is up.
+        assert all(closed_by_server(sock) for sock in idle[-3:])
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_a_request_that_trickles_in_is_cut_off(guarded_url):
+    head = request_head("/api/v1/generate", 200)
+    with connect(guarded_url) as slow:
+        with pytest.raises(OSError):
+            for byte in head * 50:
+                slow.sendall(bytes([byte]))
+                time.sleep(0.05)
+    still_serving(guarded_url)
+
+
+def test_past_the_connection_limit_with_every_connection_busy_the_answer_is_json(guarded_url):
+    busy = open_sockets(guarded_url, 8)
+    try:
+        for sock in busy:
+            sock.sendall(request_head("/api/v1/generate", 100) + b'{"text": ')  # a body still arriving
+        with connect(guarded_url) as late:
+            late.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = b""
+            while chunk := late.recv(4096):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503") and b"retry-after: 1" in head.lower()
+        assert "busy" in json.loads(body)["error"]
+    finally:
+        for sock in busy:
+            sock.close()
+    still_serving(guarded_url)

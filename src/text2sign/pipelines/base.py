@@ -123,6 +123,12 @@ class Pipeline(abc.ABC):
         if output.num_frames == 0 or not output.mask.any():
             raise Text2SignError(f"model {self.label} produced a pose with no observed joint")
 
+    def frames_at_least(self, text: str, signed: str, **options: Any) -> int:
+        """A lower bound on the frames :meth:`__call__` would make for `text` with `options`,
+        found without generating (0: no bound known), so a caller with a length limit can refuse
+        before spending the work. It never raises: a text the model refuses bounds nothing."""
+        return 0
+
     @abc.abstractmethod
     def generate(
         self, texts: list[str], spoken: str, signed: str, *, num_samples: int, seed: int | None, strict: bool,

@@ -193,6 +193,19 @@ class GanNatPipeline(Pipeline):
                 out[i].append(self._place(join_words([next(signed_words) for _ in text_words], self.inference.word_pause_frames)))
         return out
 
+    def frames_at_least(self, text: str, signed: str, frames: int | None = None, **options) -> int:
+        """With `frames` given the length is known before generating: a word-level model makes
+        each signable word `frames` long with a pause between words."""
+        if frames is None:
+            return 0
+        if not self.signs_words_separately:
+            return frames
+        try:
+            words = self._signable(text, split_words(text), signed, strict=False, notes=Notes())
+        except Text2SignError:
+            return 0
+        return len(words) * frames + max(0, len(words) - 1) * self.inference.word_pause_frames
+
     def _place(self, seq: PoseSequence) -> PoseSequence:
         return self.frame.invert(seq, self.inference.canvas).fit_canvas()
 

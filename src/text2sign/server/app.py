@@ -4,7 +4,8 @@
 Every request a client can send is answered with a 2xx or a 4xx whose JSON body ``{"error": ...}``
 says what is wrong: 400 for text, languages, models or options the model refuses, 404 / 405 for
 unknown routes, 413 for a body over the limit, 422 for a body that is not the documented JSON,
-503 (with ``Retry-After``) when the workers and their queue are full.
+503 (with ``Retry-After``) when the workers and their queue are full. GIF and MP4 answers are
+drawn by workers of their own (:mod:`.service`), so a pose never waits behind a drawing.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def create_app(settings: ServerSettings | None = None, models: Models | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        if settings.warm_up:
+        if settings.warm_up and not service.warm:
             await service.pool.run(service.warm_up)
         yield
         service.close()
@@ -192,7 +193,7 @@ def create_app(settings: ServerSettings | None = None, models: Models | None = N
     @app.get("/healthz", response_model=Health, summary="Liveness and load")
     async def healthz() -> Health:
         return Health(status="ok", default_model=service.models.default, loaded_models=service.models.loaded,
-                      in_flight=service.pool.in_flight, capacity=service.pool.capacity)
+                      in_flight=service.in_flight, capacity=service.capacity)
 
     @app.get("/api/v1/models", response_model=list[ModelRow], responses={503: ERRORS[503]}, summary="Models a request can name")
     async def list_models() -> list[dict]:
@@ -229,7 +230,7 @@ def create_app(settings: ServerSettings | None = None, models: Models | None = N
         answer = service.cache.get(key)
         hit = answer is not None
         if answer is None:
-            answer = await service.pool.run(service.produce, sign)
+            answer = await service.pool_for(sign).run(service.produce, sign)
             service.cache.put(key, answer)
         request.state.note = f"model={sign.model} format={sign.format} cache={'hit' if hit else 'miss'}"
         return Response(answer.body, media_type=answer.media_type, headers={**answer.headers, "X-Cache": "hit" if hit else "miss"})

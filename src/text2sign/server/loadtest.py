@@ -7,6 +7,10 @@ a warm-up) and after the run. It only ever talks to 127.0.0.1, and every loop en
 
     python -m text2sign.server.loadtest --clients 8 --seconds 30
     python -m text2sign.server.loadtest --clients 8 --seconds 30 --words hello,world,thanks --server-arg=--cache-size=0
+
+Mixed load: ``--draw-clients 4 --draw-size 256`` adds clients that ask for drawn GIFs (or
+``--draw-format mp4``) the whole time; the report's percentiles stay those of the measured
+clients, and ``draw`` holds the drawing clients' own.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class LoadReport:
     p99_ms: float | None = None
     rss_before_mb: float | None = None
     rss_after_mb: float | None = None
+    draw: dict | None = None  # the drawing clients' own report, under mixed load
 
     @property
     def rss_growth_mb(self) -> float | None:
@@ -114,44 +119,60 @@ def check_loopback(url: str) -> None:
         raise ValueError(f"load tests only target this machine (127.0.0.1), not {host!r}")
 
 
-async def load(url: str, bodies: list[dict], clients: int, seconds: float, timeout: float = 30.0) -> LoadReport:
+async def load(url: str, bodies: list[dict], clients: int, seconds: float, timeout: float = 30.0,
+               draw_bodies: list[dict] | None = None, draw_clients: int = 0) -> LoadReport:
     """`clients` concurrent clients, each sending `bodies` in turn to /api/v1/generate until
-    `seconds` have passed; a request counts as an error unless it answers 200."""
+    `seconds` have passed; a request counts as an error unless it answers 200. `draw_clients`
+    more send `draw_bodies` meanwhile, reported apart as ``report.draw``."""
     import httpx
 
     check_loopback(url)
-    if not 1 <= clients <= MAX_CLIENTS or not 0 < seconds <= MAX_SECONDS:
-        raise ValueError(f"clients must be 1-{MAX_CLIENTS} and seconds 0-{MAX_SECONDS}")
-    latencies: list[float] = []
-    statuses: Counter[str] = Counter()
+    if not 1 <= clients <= MAX_CLIENTS or not 0 <= draw_clients <= MAX_CLIENTS or not 0 < seconds <= MAX_SECONDS:
+        raise ValueError(f"clients must be 1-{MAX_CLIENTS}, drawing clients 0-{MAX_CLIENTS} and seconds 0-{MAX_SECONDS}")
     end = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    total = clients + draw_clients
+    limits = httpx.Limits(max_connections=total, max_keepalive_connections=total)
+    measured, drawing = _Tally(), _Tally()
 
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as http:
 
-        async def client(k: int) -> None:
+        async def client(k: int, sent: list[dict], tally: _Tally) -> None:
             i = k
             while time.perf_counter() < end:
-                body = bodies[i % len(bodies)]
+                body = sent[i % len(sent)]
                 i += 1
                 start = time.perf_counter()
                 try:
                     response = await http.post("/api/v1/generate", json=body)
                     await response.aread()
-                    statuses[str(response.status_code)] += 1
+                    tally.statuses[str(response.status_code)] += 1
                 except httpx.HTTPError as exc:
-                    statuses[type(exc).__name__] += 1
-                latencies.append((time.perf_counter() - start) * 1000)
+                    tally.statuses[type(exc).__name__] += 1
+                tally.latencies.append((time.perf_counter() - start) * 1000)
 
         started = time.perf_counter()
-        await asyncio.gather(*(client(k) for k in range(clients)))
+        await asyncio.gather(*(client(k, bodies, measured) for k in range(clients)),
+                             *(client(k, draw_bodies or [], drawing) for k in range(draw_clients)))
         elapsed = time.perf_counter() - started
-    report = LoadReport(clients, round(elapsed, 2), len(latencies), sum(v for k, v in statuses.items() if k != "200"), dict(statuses))
-    report.requests_per_s = round(len(latencies) / elapsed, 1)
-    if latencies:
-        p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-        report.p50_ms, report.p95_ms, report.p99_ms = round(float(p50), 2), round(float(p95), 2), round(float(p99), 2)
+    report = measured.report(clients, elapsed)
+    if draw_clients:
+        report.draw = drawing.report(draw_clients, elapsed).to_dict()
     return report
+
+
+@dataclass
+class _Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+
+    def report(self, clients: int, elapsed: float) -> LoadReport:
+        errors = sum(v for k, v in self.statuses.items() if k != "200")
+        report = LoadReport(clients, round(elapsed, 2), len(self.latencies), errors, dict(self.statuses))
+        report.requests_per_s = round(len(self.latencies) / elapsed, 1)
+        if self.latencies:
+            p50, p95, p99 = np.percentile(self.latencies, [50, 95, 99])
+            report.p50_ms, report.p95_ms, report.p99_ms = round(float(p50), 2), round(float(p95), 2), round(float(p99), 2)
+        return report
 
 
 def bodies_for(words: list[str], spoken: str, signed: str, format: str) -> list[dict]:
@@ -168,16 +189,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signed", default="ase")
     parser.add_argument("--format", default="pose", choices=["pose", "json", "gif", "mp4"])
     parser.add_argument("--server-arg", action="append", default=[], help="Extra `text2sign serve` argument (repeatable).")
+    parser.add_argument("--draw-clients", type=int, default=0, help="Clients asking for drawings meanwhile (mixed load).")
+    parser.add_argument("--draw-format", default="gif", choices=["gif", "mp4"])
+    parser.add_argument("--draw-size", type=int, default=256, help="Width and height of the drawings, in pixels.")
+    parser.add_argument("--draw-words", default="good morning,thank you,see you later", help="Comma-separated texts the drawing clients send.")
     args = parser.parse_args(argv)
     bodies = bodies_for([w for w in args.words.split(",") if w], args.spoken, args.signed, args.format)
+    draw_bodies = [{**body, "size": args.draw_size}
+                   for body in bodies_for([w for w in args.draw_words.split(",") if w], args.spoken, args.signed, args.draw_format)]
     with running_server(*args.server_arg) as (url, process):
         asyncio.run(_warm(url, bodies, args.warmup))
+        if args.draw_clients:
+            asyncio.run(_warm(url, draw_bodies, 1))  # drawing imports its libraries on first use
         before = rss_mb(process.pid)
-        report = asyncio.run(load(url, bodies, args.clients, args.seconds))
+        report = asyncio.run(load(url, bodies, args.clients, args.seconds, draw_bodies=draw_bodies, draw_clients=args.draw_clients))
         report.rss_before_mb, report.rss_after_mb = before, rss_mb(process.pid)
+    mixed = {"draw_format": args.draw_format, "draw_size": args.draw_size} if args.draw_clients else {}
     print(json.dumps({"url": "127.0.0.1 (loopback)", "words": args.words, "format": args.format,
-                      "server_args": args.server_arg, **report.to_dict()}))
-    return 0 if report.errors == 0 else 1
+                      "server_args": args.server_arg, **mixed, **report.to_dict()}))
+    failed = report.errors or (report.draw or {}).get("errors")
+    return 0 if not failed else 1
 
 
 async def _warm(url: str, bodies: list[dict], count: int) -> None:

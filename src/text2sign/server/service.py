@@ -1,6 +1,10 @@
-"""The server's work, without the web framework: models loaded once and shared, a bounded pool of
-worker threads that runs every model call off the event loop, a small LRU cache of answers, and
+"""The server's work, without the web framework: models loaded once and shared, bounded pools of
+worker threads that run every model call off the event loop, a small LRU cache of answers, and
 :meth:`Service.produce`, which turns one request into the bytes of its answer.
+
+Drawn answers (GIF, MP4) take seconds where a pose takes milliseconds, so they have a pool of
+their own, whose threads also run at a lower CPU priority (Linux): a queue of drawings never
+delays a pose, JSON, model list or language request.
 
 Thread safety: a pipeline call keeps its warnings in its own result, so the worker threads share
 one pipeline per model; the cache and the pool's counter are only touched on the event loop.
@@ -10,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import sys
 import tempfile
 import threading
 from collections import OrderedDict
@@ -35,6 +41,7 @@ MAX_STEPS = 200  # the `steps` option (sampling steps of diffusion / flow models
 MIN_SIZE, MAX_SIZE, DEFAULT_POSE_SIZE = 64, 768, 384
 CACHE_MAX_BYTES = 64 * 1024 * 1024
 RETRY_AFTER_S = 1
+DRAW_NICENESS = 10  # added to the drawing threads' niceness: the kernel runs cheap requests first
 
 FORMATS = {
     "pose": ("application/octet-stream", "pose"),
@@ -49,7 +56,8 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class ServerSettings:
     """How `text2sign serve` runs: its default model, how many model calls run at once
-    (`workers`), how many more may wait (`queue`; past it: 503), and cached answers (0: none)."""
+    (`workers` for pose and JSON answers, `draw_workers` for GIF and MP4), how many more may wait
+    in each pool (`queue`; past it: 503), and cached answers (0: none)."""
 
     model: str = "default"
     lexicon: Path | None = None
@@ -57,9 +65,11 @@ class ServerSettings:
     queue: int = 32
     cache_size: int = 128
     warm_up: bool = True
+    draw_workers: int = 2
 
     def __post_init__(self) -> None:
-        for name, value, low, high in (("workers", self.workers, 1, 64), ("queue", self.queue, 0, 10_000),
+        for name, value, low, high in (("workers", self.workers, 1, 64), ("draw workers", self.draw_workers, 1, 64),
+                                       ("queue", self.queue, 0, 10_000),
                                        ("cache size", self.cache_size, 0, 100_000)):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise Text2SignError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
@@ -140,12 +150,15 @@ class Models:
 
 
 class Pool:
-    """Model calls in `workers` threads; at most `queue` more calls wait, the rest get :class:`Busy`."""
+    """Model calls in `workers` threads; at most `queue` more calls wait, the rest get :class:`Busy`.
+    `niceness` is added to each thread's CPU niceness (Linux only; elsewhere it is ignored)."""
 
-    def __init__(self, workers: int, queue: int):
+    def __init__(self, workers: int, queue: int, name: str = "worker", niceness: int = 0):
         self.workers = workers
         self.capacity = workers + queue
         self.in_flight = 0
+        self.name = name
+        self.niceness = niceness
         self._executor: ThreadPoolExecutor | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -153,7 +166,8 @@ class Pool:
             raise Busy()
         if self._executor is None:
             # Made on first use, and again after a shutdown: an app's lifespan may run more than once.
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="text2sign-worker")
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=f"text2sign-{self.name}",
+                                                initializer=_lower_priority, initargs=(self.niceness,))
         self.in_flight += 1
         future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         # Counted until the thread finishes, not until the client leaves: the work still occupies a worker.
@@ -169,6 +183,16 @@ class Pool:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+
+def _lower_priority(niceness: int) -> None:
+    # Linux schedules threads alone, so a thread id renices only that thread; on other systems
+    # the same call would renice the whole process, or another one.
+    if niceness and sys.platform == "linux":
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+        except OSError:
+            pass  # a container may forbid it; the separate pool still keeps the queues apart
 
 
 class Cache:
@@ -208,11 +232,27 @@ class Service:
         self.settings = settings
         self.models = models or Models(settings.model, settings.lexicon)
         self.pool = Pool(settings.workers, settings.queue)
+        self.draw_pool = Pool(settings.draw_workers, settings.queue, "drawing", DRAW_NICENESS)
         self.cache = Cache(settings.cache_size)
         self._model_list: list[dict] | None = None
+        self.warm = False
+
+    @property
+    def in_flight(self) -> int:
+        return self.pool.in_flight + self.draw_pool.in_flight
+
+    @property
+    def capacity(self) -> int:
+        return self.pool.capacity + self.draw_pool.capacity
+
+    def pool_for(self, request: SignRequest) -> Pool:
+        return self.draw_pool if request.format in ("gif", "mp4") else self.pool
 
     def warm_up(self) -> None:
-        """Load the default model and sign one letter, so the first request pays no start-up cost."""
+        """Load the default model and sign one letter, so the first request pays no start-up cost
+        (once: ``serve`` does it before binding its port, the app's start-up otherwise)."""
+        if self.warm:
+            return
         pipeline = self.models.get()
         pairs = pipeline.language_pairs()
         if not pairs:
@@ -222,6 +262,7 @@ class Service:
             pipeline(["a"], spoken="en" if spoken == "*" else spoken, signed=signed)
         except Text2SignError:
             pass  # an alphabet without "a": the model is loaded, which is most of the cost
+        self.warm = True
 
     def model_list(self) -> list[dict]:
         """Every model a request can name, as ``text2sign models --json`` lists them; `default`
@@ -264,17 +305,17 @@ class Service:
             clauses = split_clauses(request.text)
         else:
             clauses = [Clause(request.text, tuple(split_words(request.text)), 0.0)]
+        drawn = request.format in ("gif", "mp4")
+        limit = MAX_RENDER_FRAMES if drawn else MAX_FRAMES
+        # The limit is checked before the work as far as the model can tell the length, and again after.
+        _check_length(self._planned_frames(pipeline, clauses, request, options), limit, request, at_least=True)
         clauses, outputs, warnings = self._sign(pipeline, clauses, request, options)
         if pipeline.output == "pose":
             signing, words, pauses = join_clauses(clauses, outputs)
         else:
             (signing,) = outputs
             words, pauses = word_spans(clauses[0].words, 0, signing.num_frames), []
-        drawn = request.format in ("gif", "mp4")
-        limit = MAX_RENDER_FRAMES if drawn else MAX_FRAMES
-        if signing.num_frames > limit:
-            more = "; ask for format pose or json, or sign a shorter text" if drawn else "; sign a shorter text"
-            raise TextError(f"the signing has {signing.num_frames} frames and format {request.format} is limited to {limit}{more}")
+        _check_length(signing.num_frames, limit, request)
         headers = {"X-Text2Sign-Model": request.model, "X-Text2Sign-Warnings": _ascii_json(warnings)}
         media_type, suffix = FORMATS[request.format]
         if suffix is not None:
@@ -293,6 +334,11 @@ class Service:
         else:
             body = _drawn(signing, suffix, request.size, pipeline.output)
         return Answer(body, media_type, headers)
+
+    @staticmethod
+    def _planned_frames(pipeline: Pipeline, clauses: list[Clause], request: SignRequest, options: dict) -> int:
+        """At least how many frames the answer will have (pauses left out: a bound, not a forecast)."""
+        return sum(pipeline.frames_at_least(clause.text, request.signed, **options) for clause in clauses)
 
     @staticmethod
     def _sign(pipeline: Pipeline, clauses: list[Clause], request: SignRequest, options: dict) -> tuple[list[Clause], list, list[str]]:
@@ -322,6 +368,17 @@ class Service:
 
     def close(self) -> None:
         self.pool.shutdown()
+        self.draw_pool.shutdown()
+
+
+def _check_length(frames: int, limit: int, request: SignRequest, at_least: bool = False) -> None:
+    if frames <= limit:
+        return
+    remedies = ["ask for format pose or json"] if request.format in ("gif", "mp4") else []
+    remedies += ["sign a shorter text", *(["ask for fewer frames"] if request.frames is not None else [])]
+    more = ", ".join(remedies[:-1]) + (" or " if len(remedies) > 1 else "") + remedies[-1]
+    count = f"at least {frames}" if at_least else f"{frames}"
+    raise TextError(f"the signing has {count} frames and format {request.format} is limited to {limit}; {more}")
 
 
 def _drawn(signing: Any, suffix: str, size: int | None, output: str) -> bytes:
