@@ -113,10 +113,12 @@ def test_pose_header_is_the_canvas_grown_to_contain_the_points(tmp_path):
     seq = fake_pose(2)
     seq.data[..., :2] = 50.0
     seq.data[1, 7, :2] = (150.5, 80.0)
+    # The figure spans 100.5 x 30 px, so the margin is ceil(5 % of 100.5) = 6 px: x needs
+    # 150 + 1 + 6 = 157 -> 158 (even); y keeps the canvas's 100, which already holds 80 + 1 + 6.
     write_pose(PoseSequence(seq.data, seq.mask, seq.fps, seq.layout, canvas=(100, 100)), tmp_path / "a.pose")
-    assert read_pose(tmp_path / "a.pose").canvas == (151, 100)
-    write_pose(seq, tmp_path / "b.pose")  # no canvas: the smallest one that contains the points
-    assert read_pose(tmp_path / "b.pose").canvas == (151, 81)
+    assert read_pose(tmp_path / "a.pose").canvas == (158, 100)
+    write_pose(seq, tmp_path / "b.pose")  # no canvas: the points' extent with the margin, even
+    assert read_pose(tmp_path / "b.pose").canvas == (158, 88)
     write_pose(seq, tmp_path / "c.pose", width=64, height=48)
     assert read_pose(tmp_path / "c.pose").canvas == (64, 48)
 
@@ -131,6 +133,37 @@ def test_npz_round_trip(tmp_path):
     write_npz(PoseSequence(seq.data, seq.mask, seq.fps, seq.layout, confidence, (640, 480)), tmp_path / "b.npz")
     back = read_npz(tmp_path / "b.npz")
     assert back.canvas == (640, 480) and np.array_equal(back.confidence, confidence)
+
+
+def test_every_writer_stores_zeros_at_masked_joints(tmp_path):
+    """Readers that ignore the mask (pose-evaluation) take the stored values as joints."""
+    seq = fake_pose(4, "holistic")
+    mask = seq.mask.copy()
+    mask[1, 40:60] = False  # a hand the model left out
+    mask[3, :] = False
+    data = seq.data.copy()
+    data[~mask] = 250.0  # what a shifted or de-normalised missing joint holds in memory
+    data[1, 45] = np.nan  # masked points may hold NaN in memory
+    seq = PoseSequence(data, mask, seq.fps, seq.layout, mask * np.float32(0.9))
+    write_pose(seq, tmp_path / "a.pose")
+    pose = Pose.read((tmp_path / "a.pose").read_bytes())
+    stored, confidence = np.asarray(pose.body.data.data)[:, 0], np.asarray(pose.body.confidence)[:, 0]
+    assert np.array_equal(confidence > 0, mask)
+    assert (stored[~mask] == 0).all() and np.array_equal(stored[mask], data[mask])
+    write_npz(seq, tmp_path / "a.npz")
+    with np.load(tmp_path / "a.npz") as archive:
+        assert (archive["data"][~mask] == 0).all() and np.array_equal(archive["data"][mask], data[mask])
+    assert read_npz(tmp_path / "a.npz").allclose(seq, atol=0)
+
+
+def test_masked_joints_of_a_pixel_frame_layout_are_zero_pixels():
+    """phoenix-50's units map to pixels around an origin of (320, 260): a masked joint is stored
+    at pixel 0, not at the origin, so that raw readers see it as pose-format's missing point."""
+    seq = fake_pose(3, "phoenix-50")
+    seq.mask[1, 5:9] = False
+    stored = np.asarray(to_pose_format(seq).body.data.data)[:, 0]
+    assert (stored[~seq.mask] == 0).all()
+    assert np.allclose(stored[seq.mask][:, :2], seq.layout.pixel_frame.to_pixels(seq.data)[seq.mask][:, :2])
 
 
 def test_typical_frame_is_the_median_signer_and_canvas():

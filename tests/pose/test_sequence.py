@@ -3,6 +3,7 @@ import pytest
 
 from text2sign.errors import InvalidPoseError
 from text2sign.pose import PoseSequence, get_layout
+from text2sign.pose.sequence import figure_margin
 from text2sign.testing import fake_pose
 
 
@@ -129,23 +130,52 @@ def test_fit_canvas_moves_by_whole_pixels_and_grows_the_canvas():
     seq.data[1, 140, :2] = (-3.5, 700.2)
     seq.data[2, 141, :2] = (620.0, -0.25)
     fitted = PoseSequence(seq.data, seq.mask, seq.fps, seq.layout, canvas=(500, 500)).fit_canvas()
-    assert np.allclose(fitted.data[..., :2], seq.data[..., :2] + (4, 1))
+    # The figure spans 623.5 x 700.45 px: margin ceil(5 % of 700.45) = 36 px. x moves by
+    # ceil(36 + 3.5) = 40, y by ceil(36 + 0.25) = 37; the canvas must hold 620 + 40 and 700.2 + 37
+    # with 36 px to spare: 697 -> 698 (even) wide, 774 high.
+    assert figure_margin(np.array([-3.5, -0.25]), np.array([620.0, 700.2])) == 36
+    assert np.allclose(fitted.data[..., :2], seq.data[..., :2] + (40, 37))
     assert np.array_equal(fitted.data[..., 2], seq.data[..., 2])
-    assert fitted.canvas == (625, 702)  # 620 + 4 and 700.2 + 1 must lie below width and height
+    assert fitted.canvas == (698, 774)
     points = fitted.data[fitted.mask][:, :2]
-    assert (points >= 0).all() and (points < fitted.canvas).all()
+    assert (points >= 36).all() and (points < np.array(fitted.canvas) - 36).all()
+    again = fitted.fit_canvas()
+    assert np.array_equal(again.data, fitted.data) and again.canvas == fitted.canvas
     inside = PoseSequence(fitted.data, fitted.mask, fitted.fps, fitted.layout, canvas=(800, 800))
     assert np.array_equal(inside.fit_canvas().data, inside.data) and inside.fit_canvas().canvas == (800, 800)
-    assert fake_pose(2).fit_canvas().canvas is not None  # without a canvas: the points' extent
+    odd = PoseSequence(fitted.data, fitted.mask, fitted.fps, fitted.layout, canvas=(801, 799))
+    assert odd.fit_canvas().canvas == (802, 800)  # room enough, but H.264 needs even sides
+    width, height = fake_pose(2).fit_canvas().canvas  # without a canvas: the points' extent and margin
+    assert width % 2 == 0 and height % 2 == 0
+
+
+def test_fit_canvas_is_idempotent_on_fractional_points():
+    """float32 puts a point moved by whole pixels a hair off; a second call must not move it again."""
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        seq = fake_pose(4)
+        spread = rng.uniform(1, 700)
+        seq.data[..., :2] = rng.uniform(-300, 900, size=2) + rng.uniform(0, 1, seq.data[..., :2].shape) * spread
+        once = seq.fit_canvas()
+        twice = once.fit_canvas()
+        assert twice.canvas == once.canvas and np.array_equal(twice.data, once.data)
+        phoenix = fake_pose(3, "phoenix-50")  # shifts in units, measured in the frame's pixels
+        phoenix.data[..., :2] = rng.uniform(-1.2, 0.3) + rng.uniform(0, 1, phoenix.data[..., :2].shape)
+        once = phoenix.fit_canvas()
+        assert np.array_equal(once.fit_canvas().data, once.data)
 
 
 def test_fit_canvas_ignores_world_landmarks_and_works_in_a_pixel_frame():
     seq = fake_pose(2, "holistic")
     seq.data[:, seq.layout.kind_indices("world")] = -1.0  # metres around the hips, not image positions
-    assert np.array_equal(seq.fit_canvas().data, seq.data)
+    fitted = seq.fit_canvas()
+    world = seq.layout.kind_indices("world")
+    assert np.array_equal(fitted.data[:, world], seq.data[:, world])
     phoenix = fake_pose(2, "phoenix-50")
     phoenix.data[:] = 0.0
-    phoenix.data[0, 3, :2] = (-0.7, 0.1)  # 500 px per unit, origin x 320: -30 px
+    phoenix.data[0, 3, :2] = (-0.7, 0.1)  # 500 px per unit, origin (320, 260): x from -30 to 320 px
     fitted = phoenix.fit_canvas()
     assert fitted.canvas is None  # the frame's canvas, grown when written
-    assert np.allclose(fitted.data[..., 0], phoenix.data[..., 0] + 30 / 500)
+    # margin ceil(5 % of 350 px) = 18: x moves by 30 + 18 px, y (from 260 px) stays
+    assert np.allclose(fitted.data[..., 0], phoenix.data[..., 0] + 48 / 500)
+    assert np.array_equal(fitted.data[..., 1], phoenix.data[..., 1])

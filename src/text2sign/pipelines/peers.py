@@ -5,7 +5,8 @@
 is brought into our frame of reference: the same skeleton layout as our corpora and the corpus
 frame rate (resampled in time only where the package's differs). Its coordinates, confidence
 values and canvas are kept; the canvas only grows (and the signing moves by whole pixels) where
-a joint would otherwise fall outside it (:meth:`PoseSequence.fit_canvas`).
+a joint would otherwise lie outside it or within its margin, and to even sizes
+(:meth:`PoseSequence.fit_canvas`).
 """
 
 from __future__ import annotations

@@ -3,13 +3,18 @@
 Every writer is atomic (temporary file, then rename). Every reader turns a bad file into a
 :class:`PoseFileError` with one line saying what is wrong, never a library traceback.
 
+Every writer stores a masked joint (confidence 0) as coordinates 0, so that readers which take
+the raw values (pose-evaluation, plain numpy loaders) see no joint that is not there.
+
 What a ``.pose`` round trip (:func:`read_pose` then :func:`write_pose`) keeps:
 
-* **bytes**, for a file pose-format wrote (version 0.2) with finite coordinates, a header whose
-  width and height contain its observed image joints, and a layout without a pixel frame;
+* **bytes**, for a file pose-format wrote (version 0.2) with finite coordinates, 0 at its
+  confidence-0 points, a header whose width and height contain its observed image joints, and a
+  layout without a pixel frame;
 * otherwise **values**: observed coordinates, confidence (float32, bit for bit), fps and the
-  header size, which only grows where it did not contain the points. Coordinates of a layout
-  with a pixel frame (phoenix-50) come back to within 1e-7 of its units.
+  header size, which only grows (with a margin, to even sizes) where it did not contain the
+  points. Coordinates of a layout with a pixel frame (phoenix-50) come back to within 1e-7 of
+  its units.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderD
 from text2sign.errors import InvalidPoseError, PoseFileError
 from text2sign.fileio import atomic_path, write_bytes_atomic
 from text2sign.pose.layout import Layout, get_layout, layout_from_components
-from text2sign.pose.sequence import PoseSequence, canvas_containing
+from text2sign.pose.sequence import PoseSequence, canvas_containing, column_extremes, figure_margin, framed_canvas
 
 POSE_FORMAT_VERSION = 0.2
 UINT16_MAX = 65535
@@ -47,7 +52,8 @@ def from_pose_format(pose: Pose, person: int = 0) -> PoseSequence:
     if data.ndim != 4:
         raise PoseFileError(f"pose body must be (frames, people, points, dims), got shape {data.shape}")
     if not 0 <= person < data.shape[1]:
-        raise PoseFileError(f"pose has {data.shape[1]} people; person {person} does not exist")
+        count = f"{data.shape[1]} people" if data.shape[1] != 1 else "1 person"
+        raise PoseFileError(f"pose has {count}; person {person} does not exist (persons are numbered from 0)")
     confidence = np.asarray(pose.body.confidence)[:, person].astype(np.float32)  # (T, J)
     layout = layout_from_components(pose.header.components, dims=data.shape[-1])
     mask = confidence > 0
@@ -65,21 +71,26 @@ def from_pose_format(pose: Pose, person: int = 0) -> PoseSequence:
 
 
 def to_pose_format(seq: PoseSequence, width: int | None = None, height: int | None = None) -> Pose:
-    """Convert to ``pose_format.Pose``.
+    """Convert to ``pose_format.Pose``, with coordinates 0 at every point of confidence 0.
 
     The header's width and height are `width` and `height` when given; otherwise the sequence's
-    canvas (the pixel frame's canvas for a layout with one, the points' extent without either),
-    grown where observed image joints lie beyond it so that viewers draw every point. Points at
+    canvas (the pixel frame's canvas for a layout with one) where it contains every observed
+    image joint, else one grown to contain them with a margin, to even sizes
+    (:func:`~text2sign.pose.sequence.framed_canvas`), so that viewers draw every point. Points at
     negative coordinates stay where they are (:meth:`PoseSequence.fit_canvas` moves them).
     """
     frame = seq.layout.pixel_frame
-    data = seq.data if frame is None else frame.to_pixels(seq.data)
+    data = zero_unobserved(seq.data if frame is None else frame.to_pixels(seq.data), seq.mask)
     if width is None or height is None:
         canvas = (frame.width, frame.height) if frame is not None else seq.canvas
         image = np.setdiff1d(np.arange(seq.layout.num_joints), seq.layout.kind_indices("world"))
-        fitted = canvas_containing(data[:, image][seq.mask[:, image]][:, :2], canvas)
-        # pose-format stores the header size as uint16.
-        width, height = width or min(fitted[0], UINT16_MAX), height or min(fitted[1], UINT16_MAX)
+        points = data[:, image][seq.mask[:, image]][:, :2]
+        if canvas is None or canvas_containing(points, canvas) != canvas:
+            low = column_extremes(points, np.min) if points.size else np.zeros(2)
+            high = column_extremes(points, np.max) if points.size else np.zeros(2)
+            canvas = framed_canvas(high, figure_margin(low, high), canvas)
+        # pose-format stores the header size as uint16; its largest even value keeps H.264 possible.
+        width, height = width or min(canvas[0], UINT16_MAX - 1), height or min(canvas[1], UINT16_MAX - 1)
     components = [
         PoseHeaderComponent(
             name=c.name,
@@ -95,6 +106,15 @@ def to_pose_format(seq: PoseSequence, width: int | None = None, height: int | No
     data = np.ma.masked_array(data[:, None], mask=np.repeat(~seq.mask[:, None, :, None], seq.layout.dims, axis=-1))
     body = NumPyPoseBody(fps=seq.fps, data=data, confidence=confidence[:, None])
     return Pose(header, body)
+
+
+def zero_unobserved(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`data` (``(T, J, D)``) with 0 at every coordinate of a masked joint, as written to files.
+
+    A point a model leaves out is confidence 0 and coordinates 0 in MediaPipe's and pose-format's
+    files; readers that do not apply the mask (pose-evaluation's metrics, plain numpy loaders)
+    take whatever is stored there as a joint, so a stale or shifted value would count as one."""
+    return np.where(mask[..., None], data, 0.0).astype(np.float32)
 
 
 def read_pose(path: str | Path, person: int | None = None) -> PoseSequence:
@@ -133,9 +153,10 @@ def write_pose(seq: PoseSequence, path: str | Path, width: int | None = None, he
 
 def write_npz(seq: PoseSequence, path: str | Path) -> Path:
     """NumPy archive with ``data``, ``mask``, ``fps``, the layout as JSON (custom layouts survive)
-    and, where known, ``confidence`` and ``canvas``: a round trip gives back equal arrays."""
+    and, where known, ``confidence`` and ``canvas``: a round trip gives back equal arrays (0 at
+    masked joints, as in every file we write)."""
     arrays = {
-        "data": seq.data,
+        "data": zero_unobserved(seq.data, seq.mask),
         "mask": seq.mask,
         "fps": np.float64(seq.fps),
         "layout": np.array(seq.layout.to_json()),
@@ -194,7 +215,7 @@ def format_skels_line(seq: PoseSequence) -> str:
     """Inverse of :func:`parse_skels_line`, byte for byte: joints with 5 decimals, the counter t/T with 4."""
     seq = seq.to_layout("phoenix-50")
     frames = seq.num_frames
-    flat = np.where(seq.mask[..., None], seq.data, 0.0).reshape(frames, -1)
+    flat = zero_unobserved(seq.data, seq.mask).reshape(frames, -1)
     return " ".join(" ".join(f"{v:.5f}" for v in row) + f" {t / frames:.4f}" for t, row in enumerate(flat))
 
 

@@ -20,12 +20,18 @@ Only one person per sequence: sign language production produces one signer.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from text2sign.errors import InvalidPoseError
 from text2sign.pose.layout import Layout, get_layout
+
+# Free space around a figure on a canvas we choose, as a fraction of the figure's larger side.
+CANVAS_MARGIN = 0.05
+# float32 rounding of a point moved by whole pixels, far below anything a viewer shows.
+SHIFT_TOLERANCE_PX = 1e-3
 
 
 @dataclass
@@ -217,10 +223,14 @@ class PoseSequence:
     # --- where the points are -------------------------------------------------------------------
 
     def fit_canvas(self) -> PoseSequence:
-        """This signing as a viewer can show all of it: shifted by whole pixels where an observed
-        joint has a negative x or y, on the canvas (or, without one, the points' extent) grown
-        until it contains every observed joint. For a layout with a pixel frame this works in the
-        frame's pixels and the canvas stays the frame's (``.pose`` writing grows that one).
+        """This signing as every viewer shows it whole: on an even-sized canvas with a margin of
+        :func:`figure_margin` pixels between the observed joints and each edge.
+
+        The points move by whole pixels where an observed joint is nearer than the margin to the
+        left or top edge; the canvas (or, without one, the points' extent) grows until the margin
+        fits on the right and bottom too, then to even sizes (:func:`framed_canvas`). For a layout
+        with a pixel frame this works in the frame's pixels and the canvas stays the frame's
+        (``.pose`` writing grows that one). Applying it twice gives the same sequence.
 
         World coordinates (metres around the hips) are not image positions and are left out.
         """
@@ -237,8 +247,10 @@ class PoseSequence:
         high = np.array([np.max(self.data[..., c], where=observed, initial=-np.inf) for c in (0, 1)])  # (2,)
         if frame is not None:
             low, high = (np.asarray(frame.to_pixels(np.stack([low, high])), np.float64))  # (2, 2) -> low, high
-        shift = np.ceil(np.maximum(-low, 0.0))  # (2,) whole pixels
-        canvas = None if frame is not None else canvas_containing((high + shift)[None], self.canvas)
+        margin = figure_margin(low, high)
+        # The tolerance keeps a second call from moving points that float32 put a hair short of the margin.
+        shift = np.ceil(np.maximum(margin - low - SHIFT_TOLERANCE_PX, 0.0))  # (2,) whole pixels
+        canvas = None if frame is not None else framed_canvas(high + shift, margin, self.canvas)
         if not shift.any() and canvas == self.canvas:
             return self
         out = copy.copy(self)  # the data is already checked; only its place and canvas change
@@ -264,6 +276,26 @@ def canvas_containing(points: np.ndarray, canvas: tuple[int, int] | None = None)
         top = np.floor(column_extremes(points, np.max)).astype(np.int64) + 1  # (2,)
         width, height = max(int(width), int(top[0])), max(int(height), int(top[1]))
     return width, height
+
+
+def figure_margin(low: np.ndarray, high: np.ndarray) -> int:
+    """Whole pixels to keep free around a figure whose ``(x, y)`` extremes are `low` and `high`:
+    :data:`CANVAS_MARGIN` of its larger side, at least 1. Viewers fill the canvas, so a joint on
+    the edge looks cut off."""
+    extent = float(np.max(np.asarray(high, np.float64) - np.asarray(low, np.float64)))
+    # Less than a thousandth of a pixel below a whole number counts as it: whole-pixel shifts in
+    # float32 must not change the margin they were made for.
+    return max(1, math.ceil(CANVAS_MARGIN * extent - SHIFT_TOLERANCE_PX))
+
+
+def framed_canvas(high: np.ndarray, margin: int, canvas: tuple[int, int] | None = None) -> tuple[int, int]:
+    """`canvas` (or the smallest one at the origin) grown until every point up to `high` (``(x,
+    y)``) lies `margin` pixels inside its right and bottom edges, then to even width and height:
+    H.264 in yuv420p (what pose-format's ``save_video`` and every browser need) halves both."""
+    need = np.floor(np.asarray(high, np.float64)).astype(np.int64) + 1 + int(margin)  # (2,)
+    width, height = canvas if canvas is not None else (1, 1)
+    width, height = max(int(width), int(need[0])), max(int(height), int(need[1]))
+    return width + width % 2, height + height % 2
 
 
 def time_positions(source_frames: int, target_frames: int) -> np.ndarray:
