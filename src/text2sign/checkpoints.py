@@ -31,6 +31,7 @@ from typing import Any
 from text2sign.config import config_to_dict, from_dict
 from text2sign.errors import CheckpointError, ConfigError
 from text2sign.fileio import atomic_dir
+from text2sign.outputs import OutputKind
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -42,6 +43,28 @@ READABLE_VERSIONS = (1, 2)
 CHECKPOINTS_DIR = "checkpoints"
 BEST_DIR = "best"
 _STEP_DIR = re.compile(r"step-(\d+)")
+RUN_CONFIG = "config.yaml"
+RUN_LOGS = "tensorboard"
+
+
+def _is_checkpoint_config(root: Path) -> bool:
+    try:
+        raw = json.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    # "text2sign-recognizer" too: the recognizer's own format before it became a family.
+    return isinstance(raw, dict) and str(raw.get("format", "")).startswith("text2sign-")
+
+
+# What `train-recognizer --out` (and anything saving a checkpoint a user names) may replace.
+CHECKPOINT_OUTPUT = OutputKind(
+    "text2sign checkpoint", markers=(CONFIG_NAME,), entries=(CONFIG_NAME, WEIGHTS_NAME, STATS_NAME, STATE_NAME),
+    own=_is_checkpoint_config,
+)
+# What `train --out` may write into: a run started earlier (the loop refuses one with checkpoints
+# unless it is resumed).
+RUN_OUTPUT = OutputKind("text2sign run directory", markers=(RUN_CONFIG, RUN_LOGS), entries=(RUN_CONFIG, RUN_LOGS, "samples", CHECKPOINTS_DIR))
+
 # config.json keys that belong to the format; the rest of a version-1 file is metadata.
 _FORMAT_KEYS = ("format", "version", "step", "model_class", "experiment", "family", "model", "inference", "metadata", "metrics")
 
@@ -59,6 +82,16 @@ class CheckpointMeta:
     metrics: dict
     step: int | None
     experiment: dict | None  # the training config; inference never reads it
+
+    def language_pairs(self) -> list[tuple[str, str]]:
+        """The (spoken, signed) pairs the model was trained on, read without loading it; a model from
+        before they were recorded reads any spoken text ("*") for its text encoder's signed languages."""
+        recorded = self.metadata.get("language_pairs")
+        if isinstance(recorded, list):
+            return sorted(tuple(pair) for pair in recorded if isinstance(pair, list) and len(pair) == 2)
+        text = self.model.get("text") if isinstance(self.model.get("text"), dict) else {}
+        signed = text.get("signed_languages")
+        return [("*", s) for s in sorted(signed) if isinstance(s, str)] if isinstance(signed, list) else []
 
 
 @dataclass

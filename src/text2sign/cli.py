@@ -13,10 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from text2sign.errors import Text2SignError
+from text2sign.families.registry import SHIPPED_VIDEO_SIZE
 from text2sign.pipelines import DEFAULT_MODEL, model_names
 
 app = typer.Typer(
-    help="Sign language production: text in, signing out as .pose skeletons and video.",
+    help="Sign language production: text in, signing out as .pose skeletons and video.\n\n"
+    "Model families from outside text2sign come from installed packages (entry points in the group "
+    "'text2sign.families') or from Python modules you name in the TEXT2SIGN_PLUGINS environment variable "
+    "(comma-separated), never from a file: a config or checkpoint only names a registered family.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -26,8 +30,9 @@ export_app = typer.Typer(help="Write a corpus back out in another format.", no_a
 app.add_typer(prepare_app, name="prepare")
 app.add_typer(export_app, name="export")
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a line piped to a file or a narrow terminal stays one line (greppable); tables still fit the width.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 MODELS = (f"default (= {DEFAULT_MODEL})", *(name for name in model_names() if name != "default"), "a checkpoint or run directory (see: text2sign models)")
 
@@ -79,6 +84,17 @@ SyncOption = Annotated[
 ]
 
 
+# Index rows and symlinks that lead out of the folder a command was given are refused (text2sign.sources).
+AllowOutsideOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-paths",
+        help="Also read files that an index row or a symlink places outside the source folder (refused by default, "
+        "so that a dataset cannot make text2sign read your other files).",
+    ),
+]
+
+
 def sampling_options(steps, guidance_scale, eta, lambda_prior, sync_guidance) -> dict:
     """The sampling flags a user gave, as pipeline options (a model refuses those it does not take)."""
     given = {"steps": steps, "guidance_scale": guidance_scale, "eta": eta, "lambda_prior": lambda_prior, "sync_guidance": sync_guidance}
@@ -94,8 +110,13 @@ def print_warnings(messages: list[str]) -> None:
 def generate(
     text: Annotated[str, typer.Argument(help="Text to sign, e.g. 'hello world'.")],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output: .pose or .npz for pose models; .gif, .mp4 or a folder of PNG frames for video models.")
-    ],
+        Optional[Path],
+        typer.Option(
+            "--output", "-o",
+            help="Output: .pose or .npz for pose models; .gif, .mp4 or a folder of PNG frames for video models. "
+            "Optional when --gif or --mp4 is given.",
+        ),
+    ] = None,
     spoken: Annotated[str, typer.Option("--spoken", help="Spoken language code of TEXT.")] = "en",
     signed: Annotated[str, typer.Option("--signed", help="Signed language code to produce.")] = "ase",
     model: Annotated[str, typer.Option("--model", help=f"Model: {', '.join(MODELS)}.")] = "default",
@@ -125,23 +146,29 @@ def generate(
     ] = None,
     hide: Annotated[str, typer.Option("--hide", help="Pose models: component kinds not drawn, comma-separated (face, world, ...).")] = "world",
 ) -> None:
-    """Generate signing for TEXT: a pose file (pose models) or a video (video models), optionally also GIF / MP4."""
+    """Generate signing for TEXT: a pose file (pose models) or a video (video models), and/or a GIF / MP4 of it.
+
+    -o is the model's own output; --gif / --mp4 also draw it into that file, for every model: one alone is enough.
+    """
     from text2sign.fileio import check_output_path
     from text2sign.rendering import check_output_kind, write_output
     from text2sign.video.clip import check_output_side
 
+    if output is None and gif is None and mp4 is None:
+        raise Text2SignError("nothing to write: give -o FILE, --gif FILE.gif or --mp4 FILE.mp4")
     for flag, path in (("--gif", gif), ("--mp4", mp4)):
         if path is not None:
             if path.suffix.lower() != "." + flag[2:]:
                 raise Text2SignError(f"{flag} takes a file name ending in .{flag[2:]}, not {path.name!r}")
             check_output_path(path)
-    if not output.is_dir():  # a folder is a video model's PNG-frame output
+    if output is not None and not output.is_dir():  # a folder is a video model's PNG-frame output
         check_output_path(output)
     if size is not None:
         check_output_side(size, "--size")
     hidden = parse_hide(hide)
     pipeline = build_pipeline(model, lexicon)
-    check_output_kind(pipeline.output, output)
+    if output is not None:
+        check_output_kind(pipeline.output, output)
     result = pipeline([text], spoken=spoken, signed=signed, seed=seed, strict=strict, frames=frames, signer=signer, gloss=gloss,
                       **sampling_options(steps, guidance_scale, eta, lambda_prior, sync_guidance))
     print_warnings(result.warnings)
@@ -247,13 +274,14 @@ def prepare_fingerspelling(
 def prepare_phoenix(
     src: Annotated[Path, typer.Argument(help="Directory with {split}.skels/.text/.gloss/.files (Progressive Transformers format).")],
     out: Annotated[Path, typer.Option("--out", help="Corpus directory to create.")],
+    allow_outside: AllowOutsideOption = False,
 ) -> None:
     """Import PHOENIX-2014T data in the Progressive Transformers text format."""
     from text2sign.data.phoenix import import_phoenix
 
     with progress_bar() as progress:
         task = progress.add_task("PHOENIX", total=None)
-        corpus = import_phoenix(src, out, on_item=lambda: progress.advance(task))
+        corpus = import_phoenix(src, out, on_item=lambda: progress.advance(task), allow_outside=allow_outside)
     print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
 
 
@@ -323,18 +351,19 @@ def extract(
     ] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Videos extracted at once, each in its own process.")] = 1,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Extract again videos whose .pose already exists (default: skip them).")] = False,
+    allow_outside: AllowOutsideOption = False,
 ) -> None:
     """Extract MediaPipe Holistic poses from videos, one .pose per video (needs: pip install "text2sign\\[extract]").
 
     A finished output is skipped, so a stopped run resumes; a video that cannot be read is reported
     and the others go on (the exit code is then 1)."""
-    from text2sign.data.extract import check_extract_available, extract_videos, find_videos
+    from text2sign.data.extract import check_extract_available, check_extraction_output, extract_videos, find_videos
 
     check_jobs(jobs)
+    check_extraction_output(output, inputs, "--output")
+    pairs = [(video, output / relative.with_suffix(".pose")) for video, relative in find_videos(inputs, allow_outside)]
+    # After the arguments: a mistyped path is worth knowing before installing an extra for it.
     check_extract_available()
-    if output.exists() and not output.is_dir():
-        raise Text2SignError(f"output folder {output} is a file")
-    pairs = [(video, output / relative.with_suffix(".pose")) for video, relative in find_videos(inputs)]
     with extraction_progress() as callbacks:
         report = extract_videos(pairs, reduce=reduce, jobs=jobs, overwrite=overwrite, **callbacks)
     console.print(f"{report.summary()} -> {output}", highlight=False, markup=False, soft_wrap=True)
@@ -357,13 +386,15 @@ def prepare_lexicon(
     extracted: Annotated[
         Optional[Path], typer.Option("--extracted", help="Folder for the poses extracted from videos, kept for later runs (default: OUT-extracted).")
     ] = None,
+    allow_outside: AllowOutsideOption = False,
 ) -> None:
     """Build a lexicon of isolated signs from a dictionary of clips: rest frames trimmed, duplicates and conflicts reported."""
     from text2sign.data.dictionary import build_dictionary
 
     check_jobs(jobs)
     with extraction_progress() as callbacks:
-        report = build_dictionary(src, index or src / "index.csv", out, spoken, signed, layout, jobs, extracted, **callbacks)
+        report = build_dictionary(src, index or src / "index.csv", out, spoken, signed, layout, jobs, extracted, **callbacks,
+                                  allow_outside=allow_outside)
     print_warnings(report.notes)
     if report.extraction is not None:
         err_console.print(report.extraction.summary(), highlight=False, markup=False, soft_wrap=True)
@@ -385,11 +416,17 @@ def prepare_gan_nat_csv(
         typer.Option("--face-map", help="The MediaPipe face-mesh index of each of the 94 face points: a file or a comma-separated list."),
     ] = None,
     root: Annotated[
-        Optional[Path], typer.Option("--root", help="Folder the CSV's feature paths are relative to (default: the CSV's folder, then the current one).")
+        Optional[Path],
+        typer.Option("--root", help="Folder the CSV's feature paths are relative to and must lie in (default: the CSV's folder)."),
     ] = None,
     fps: Annotated[float, typer.Option("--fps", help="Frame rate of the features (the files do not store it).")] = 25.0,
     spoken: Annotated[Optional[str], typer.Option("--spoken", help="Spoken language of rows without a spoken_language column.")] = None,
     signed: Annotated[Optional[str], typer.Option("--signed", help="Signed language of rows without a signed_language column.")] = None,
+    allow_outside: Annotated[
+        bool,
+        typer.Option("--allow-outside-paths", help="Also read feature paths that are absolute or lead out of --root "
+                     "(relative ones then fall back to the current folder, as the design's notebook reads them)."),
+    ] = False,
 ) -> None:
     """Import the GAN-NAT design's data: (T, 540) .npy features listed in a metadata CSV."""
     from text2sign.data.gan_nat_csv import import_gan_nat_csv, parse_face_map
@@ -397,7 +434,8 @@ def prepare_gan_nat_csv(
     mapping = parse_face_map(face_map) if face_map else None
     with progress_bar() as progress:
         task = progress.add_task("GAN-NAT", total=None)
-        corpus = import_gan_nat_csv(meta, out, stats, mapping, root, fps, spoken, signed, on_item=lambda: progress.advance(task))
+        corpus = import_gan_nat_csv(meta, out, stats, mapping, root, fps, spoken, signed, on_item=lambda: progress.advance(task),
+                                    allow_outside=allow_outside)
     print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
 
 
@@ -415,13 +453,15 @@ def prepare_latent_features(
     trim_to_shorter: Annotated[
         bool, typer.Option("--trim-to-shorter", help="Cut a pose and its NMMs to the shorter of the two, as the design's loader does, instead of failing.")
     ] = False,
+    allow_outside: AllowOutsideOption = False,
 ) -> None:
     """Import the latent-flow design's data into the 214-value layout latent-flow-214 (manual and non-manual kept apart)."""
     from text2sign.data.latent_features import count_samples, import_latent_features
 
     with progress_bar() as progress:
         task = progress.add_task("latent features", total=count_samples(data) if data.is_dir() else None)
-        corpus = import_latent_features(data, out, spoken, signed, trust_pickles, fps, trim_to_shorter, on_item=lambda: progress.advance(task))
+        corpus = import_latent_features(data, out, spoken, signed, trust_pickles, fps, trim_to_shorter, on_item=lambda: progress.advance(task),
+                                        allow_outside=allow_outside)
     if corpus.stats["items_without_text"]:
         missing = corpus.stats["items_without_text"]
         print_warnings([f"no text for {missing} of {len(corpus)} items (no line for them in {{split}}.txt): text-to-pose training needs one"])
@@ -436,15 +476,20 @@ def prepare_openpose(
     ],
     out: Annotated[Path, typer.Option("--out", help="Corpus directory to create.")],
     fps: Annotated[float, typer.Option("--fps", help="Frame rate of the clips (OpenPose's JSON does not store it).")] = 25.0,
-    spoken: Annotated[Optional[str], typer.Option("--spoken", help="Spoken language of rows without a spoken_language.")] = None,
-    signed: Annotated[Optional[str], typer.Option("--signed", help="Signed language of rows without a signed_language.")] = None,
+    spoken: Annotated[
+        Optional[str], typer.Option("--spoken", help="Spoken language of rows without a spoken_language (every clip needs both languages).")
+    ] = None,
+    signed: Annotated[
+        Optional[str], typer.Option("--signed", help="Signed language of rows without a signed_language (every clip needs both languages).")
+    ] = None,
+    allow_outside: AllowOutsideOption = False,
 ) -> None:
     """Import OpenPose JSON keypoints (BODY_25 + face 70 + hands) as .pose files in the openpose-137 layout."""
     from text2sign.data.openpose import import_openpose
 
     with progress_bar() as progress:
         task = progress.add_task("OpenPose", total=None)
-        corpus = import_openpose(src, index, out, fps, spoken, signed, on_item=lambda: progress.advance(task))
+        corpus = import_openpose(src, index, out, fps, spoken, signed, on_item=lambda: progress.advance(task), allow_outside=allow_outside)
     print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
 
 
@@ -452,7 +497,9 @@ def prepare_openpose(
 def prepare_video(
     out: Annotated[Path, typer.Option("--out", help="Video corpus directory to create.")],
     source: Annotated[Path, typer.Option("--from", help="Pose corpus to draw (e.g. FS-Words from `prepare fingerspelling`).")] = Path("data/fs-words"),
-    size: Annotated[int, typer.Option("--size", help="Width and height of the frames, pixels.")] = 64,
+    size: Annotated[
+        int, typer.Option("--size", help="Width and height of the frames, pixels (default: what the shipped video models read).")
+    ] = SHIPPED_VIDEO_SIZE,
     fps: Annotated[float, typer.Option("--fps", help="Frame rate of the drawn clips.")] = 12.5,
 ) -> None:
     """Draw every item of a pose corpus with text2sign's renderer into a video corpus (what video models train on)."""
@@ -481,6 +528,7 @@ def prepare_video_folder(
     signed: Annotated[str, typer.Option("--signed", help="Signed language of the clips.")] = "ase",
     dev_fraction: Annotated[float, typer.Option("--dev-fraction", help="Share of clips outside split folders put in dev (by a hash of the name).")] = 0.05,
     test_fraction: Annotated[float, typer.Option("--test-fraction", help="Share of such clips put in test.")] = 0.05,
+    allow_outside: AllowOutsideOption = False,
 ) -> None:
     """Import the video designs' folder layout (GIF or MP4 + .txt); clips are decoded once and cached memory-mappable."""
     from text2sign.data.video_corpus import FolderOptions, folder_clips, import_video_folder
@@ -495,8 +543,8 @@ def prepare_video_folder(
         raise Text2SignError("--dev-fraction and --test-fraction must be >= 0 and add up to less than 1")
     options = FolderOptions(frames, resize, crop, fps, spoken, signed, dev_fraction, test_fraction)
     with progress_bar() as progress:
-        task = progress.add_task("decoding clips", total=len(folder_clips(src)) if src.is_dir() else None)
-        videos, skipped = import_video_folder(src, out, options, on_item=lambda: progress.advance(task))
+        task = progress.add_task("decoding clips", total=len(folder_clips(src, allow_outside)) if src.is_dir() else None)
+        videos, skipped = import_video_folder(src, out, options, on_item=lambda: progress.advance(task), allow_outside=allow_outside)
     print_warnings(skipped)
     print_video_corpus_summary(videos)
 
@@ -510,6 +558,7 @@ def print_video_corpus_summary(videos) -> None:
 def info(
     path: Annotated[Path, typer.Argument(help="A .pose/.npz file, a pose or video corpus, a checkpoint or a training run directory.")],
     person: Annotated[Optional[int], typer.Option("--person", help="Which person of a .pose file with several (0, 1, ...).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="A checkpoint: print long lists (a vocabulary) whole.")] = False,
 ) -> None:
     """Describe a pose file (layout, frames, fps), a corpus (splits, languages), a checkpoint
     (family, config, parameters, metrics) or a run (its checkpoints)."""
@@ -520,7 +569,7 @@ def info(
         from text2sign.data.video_corpus import FRAMES, VideoCorpus
 
         if (path / CONFIG_NAME).is_file():
-            print_checkpoint(path)
+            print_checkpoint(path, full)
         elif (path / CHECKPOINTS_DIR).is_dir():
             print_run(path)
         elif (path / FRAMES).is_file():
@@ -545,10 +594,11 @@ def info(
     console.print(table)
 
 
-def print_checkpoint(path: Path) -> None:
+def print_checkpoint(path: Path, full: bool = False) -> None:
     import yaml
 
     from text2sign.checkpoints import directory_size, parameter_count, read_meta
+    from text2sign.config import abridge_lists
 
     meta = read_meta(path)
     step = f", step {meta.step}" if meta.step is not None else ""
@@ -560,7 +610,8 @@ def print_checkpoint(path: Path) -> None:
     sections = {"model": meta.model, "inference": meta.inference, "metrics": meta.metrics}
     if meta.metadata:
         sections["metadata"] = meta.metadata
-    console.print(yaml.safe_dump(sections, sort_keys=False, allow_unicode=True, width=120).rstrip(), highlight=False, markup=False)
+    shown = sections if full else abridge_lists(sections)
+    console.print(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True, width=120).rstrip(), highlight=False, markup=False)
 
 
 def print_run(path: Path) -> None:
@@ -690,9 +741,11 @@ def evaluate(
 ) -> None:
     """Generate every item of a corpus split with a model and score it: pose, back-translation and distribution metrics."""
     from text2sign.evaluation.harness import evaluate as run_evaluation
-    from text2sign.evaluation.harness import markdown_header, markdown_row, write_report
+    from text2sign.evaluation.harness import evaluation_inputs, markdown_header, markdown_row, write_report
     from text2sign.fileio import check_output_path
+    from text2sign.outputs import check_apart
 
+    check_apart(out, evaluation_inputs(model, corpus, recognizer, lexicon))
     # A report path names where results go; its folders are made (README: --out out/eval/concat.json).
     out.parent.mkdir(parents=True, exist_ok=True)
     check_output_path(out)
@@ -737,28 +790,17 @@ def train_command(
         bool, typer.Option("--dry-run", help="Build everything, run one step on one batch, print parameters, memory and time per step; write nothing.")
     ] = False,
 ) -> None:
-    """Train a model from an experiment YAML; Ctrl-C saves a checkpoint and stops (exit code 130)."""
-    from text2sign.train import EXIT_INTERRUPTED, prepare, torchrun_command
+    """Train a model from an experiment YAML; Ctrl-C saves a checkpoint and stops (exit code 130).
 
-    overrides = list(overrides or [])
-    if device is not None:
-        if device not in ("cpu", "cuda", "mps"):
-            raise Text2SignError(f"--device must be cpu, cuda or mps, got {device!r}")
-        overrides.append(f"train.device={device}")
+    Its `family:` is a registered family: built in, a 'text2sign.families' entry point, or from a TEXT2SIGN_PLUGINS module."""
+    from text2sign.train import EXIT_INTERRUPTED, prepare, torchrun_command, with_device
+    from text2sign.train import dry_run as run_dry
+
+    overrides = with_device(list(overrides or []), device)
     experiment, run_dir, checkpoint = prepare(config, overrides, resume, out)
     if dry_run:
-        from text2sign.training import train
-
-        report = train(experiment, run_dir, dry_run=True)
-        groups = ", ".join(f"{g} {n:,}" for g, n in report.parameters.items())
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in report.losses.items())
-        console.print(f"{report.family} on {report.device}: parameters {groups}", highlight=False)
-        console.print(f"one step: {losses}", highlight=False)
-        console.print(
-            f"{report.seconds_per_step * 1000:.0f} ms a step; {experiment.train.steps} steps ≈ "
-            f"{report.estimated_seconds / 60:.1f} min; peak memory {report.peak_memory_mb:.0f} MB",
-            highlight=False,
-        )
+        for line in run_dry(experiment, run_dir):
+            console.print(line, highlight=False, markup=False)
         return
     if nproc > 1:
         import subprocess
@@ -912,7 +954,7 @@ def serve(
     queue: Annotated[int, typer.Option("--queue", help="Requests that may wait for a worker; past that: 503.")] = 32,
     cache_size: Annotated[int, typer.Option("--cache-size", help="Answers kept for repeated requests (0: none).")] = 128,
 ) -> None:
-    """Serve the HTTP API and the web page (needs: pip install 'text2sign[serve]')."""
+    """Serve the HTTP API and the web page (needs: pip install "text2sign\\[serve]")."""
     from text2sign.server import ServerSettings, serve as run_server
 
     settings = ServerSettings(model=model, lexicon=lexicon, workers=workers, queue=queue, cache_size=cache_size, draw_workers=draw_workers)

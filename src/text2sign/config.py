@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from text2sign.errors import ConfigError
+from text2sign.limits import MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES, MAX_LIST_ITEMS
 
 
 def bounded(default: Any = dataclasses.MISSING, *, min: float | None = None, max: float | None = None, **kwargs) -> Any:
@@ -39,8 +40,9 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
             raise ConfigError(f"--set takes key.path=value, got {item!r}")
         try:
             value = yaml.safe_load(text)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             raise ConfigError(f"--set {item}: the value is not valid YAML") from None
+        check_config_size(value, f"--set {item}")
         node = raw
         parts = key.split(".")
         for i, part in enumerate(parts[:-1]):
@@ -52,6 +54,40 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
             node = child
         node[parts[-1]] = value
     return raw
+
+
+def load_yaml_config(text: str, source: str) -> Any:
+    """The value of a YAML config's text, safely loaded (no tags that build objects) and within
+    :mod:`text2sign.limits`: nesting and the number of values, each use of an alias counted, are
+    checked before anything copies or walks the value (a few lines of aliases can stand for
+    billions of values)."""
+    try:
+        value = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{source} is nested too deeply (a config may nest {MAX_CONFIG_DEPTH} levels)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {' '.join(str(exc).split())}") from None
+    check_config_size(value, source)
+    return value
+
+
+def check_config_size(value: Any, source: str) -> None:
+    """`value` (from YAML or JSON) nests at most MAX_CONFIG_DEPTH levels, holds at most
+    MAX_CONFIG_VALUES values counting every path to a shared one, and no list of over MAX_LIST_ITEMS."""
+    stack, seen = [(value, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > MAX_CONFIG_VALUES:
+            raise ConfigError(f"{source} holds over {MAX_CONFIG_VALUES:,} values (YAML aliases counted at each use)")
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{source} is nested too deeply (a config may nest {MAX_CONFIG_DEPTH} levels)")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, (list, tuple)):
+            if len(node) > MAX_LIST_ITEMS:
+                raise ConfigError(f"{source} has a list of {len(node):,} items; a config's lists may have at most {MAX_LIST_ITEMS:,}")
+            stack.extend((v, depth + 1) for v in node)
 
 
 def config_to_dict(config: Any) -> Any:
@@ -119,6 +155,8 @@ def _convert(tp: Any, value: Any, key: str, source: str) -> Any:
     if origin is list or origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"'{key}' in {source} must be {_type_name(tp)}, got {describe_value(value)}")
+        if len(value) > MAX_LIST_ITEMS:
+            raise ConfigError(f"'{key}' in {source} has {len(value):,} items; a config's lists may have at most {MAX_LIST_ITEMS:,}")
         if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
             if len(value) != len(args):
                 raise ConfigError(f"'{key}' in {source} must have {len(args)} items, got {len(value)}")
@@ -188,6 +226,19 @@ def describe_value(value: Any) -> str:
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}"
+
+
+def abridge_lists(value: Any, limit: int = 12) -> Any:
+    """`value` with every list longer than `limit` replaced by a one-line summary (its length and
+    first items), so a config with a vocabulary of thousands prints in a screenful."""
+    if isinstance(value, dict):
+        return {k: abridge_lists(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) <= limit:
+            return [abridge_lists(v, limit) for v in value]
+        head = ", ".join(str(v) for v in value[: min(limit, 8)])
+        return f"{len(value):,} items: {head}, ..."
+    return value
 
 
 def _join(path: str, key: str) -> str:

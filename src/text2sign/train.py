@@ -24,6 +24,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m text2sign.train",
         description="Train a text2sign model from an experiment YAML (one process, or one of many under torchrun).",
+        epilog="The YAML's family is a registered one: built in, a 'text2sign.families' entry point, or registered by "
+        "a module named in the TEXT2SIGN_PLUGINS environment variable (comma-separated).",
     )
     p.add_argument("config", nargs="?", type=Path, help="experiment YAML (see configs/README.md); optional with --resume")
     p.add_argument(
@@ -39,12 +41,46 @@ def parser() -> argparse.ArgumentParser:
         help="run directory for TensorBoard logs, samples and checkpoints "
         "(default: the resumed run's directory, else runs/<config name>)",
     )
+    p.add_argument("--device", help="cpu, cuda or mps (default: train.device, 'auto' = CUDA when present)")
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="build everything, run one step on one batch, print parameters, memory and time per step; write nothing",
+    )
     return p
 
 
+DEVICES = ("cpu", "cuda", "mps")
+
+
+def with_device(overrides: list[str], device: str | None) -> list[str]:
+    """`overrides` plus the ``--device`` choice as a ``train.device`` override."""
+    if device is None:
+        return list(overrides)
+    if device not in DEVICES:
+        raise Text2SignError(f"--device must be {', '.join(DEVICES[:-1])} or {DEVICES[-1]}, got {device!r}")
+    return [*overrides, f"train.device={device}"]
+
+
+def dry_run(experiment, run_dir: Path) -> list[str]:
+    """Build the experiment, run one step on one batch and say what a full run would cost."""
+    from text2sign.training import train
+
+    report = train(experiment, run_dir, dry_run=True)
+    groups = ", ".join(f"{g} {n:,}" for g, n in report.parameters.items())
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in report.losses.items())
+    return [
+        f"{report.family} on {report.device}: parameters {groups}",
+        f"one step: {losses}",
+        f"{report.seconds_per_step * 1000:.0f} ms a step; {experiment.train.steps} steps ≈ "
+        f"{report.estimated_seconds / 60:.1f} min; peak memory {report.peak_memory_mb:.0f} MB",
+    ]
+
+
 def prepare(config: Path | None, overrides: list[str], resume: Path | None, out: Path | None):
-    """Resolve a command line into ``(ExperimentConfig, run directory, checkpoint to resume or None)``."""
-    from text2sign.checkpoints import CHECKPOINTS_DIR, resolve_checkpoint
+    """Resolve a command line into ``(ExperimentConfig, run directory, checkpoint to resume or None)``;
+    the run directory must be new, empty or a run, and apart from what the experiment reads."""
+    from text2sign.checkpoints import CHECKPOINTS_DIR, RUN_OUTPUT, resolve_checkpoint
+    from text2sign.outputs import check_output_dir
     from text2sign.training.checkpoint import read_config
     from text2sign.config import apply_overrides, config_to_dict
     from text2sign.training.config import load_config, parse_experiment
@@ -63,6 +99,9 @@ def prepare(config: Path | None, overrides: list[str], resume: Path | None, out:
         run_dir = checkpoint.parent.parent
     else:
         run_dir = DEFAULT_RUNS_DIR / (experiment.name or "run")
+    # The resumed checkpoint is not among the inputs: it lives in the run it continues.
+    inputs = [config, getattr(experiment.data, "corpus", None) or None, *experiment.init.values()]
+    check_output_dir(run_dir, RUN_OUTPUT, inputs, "--out", make_parents=True)
     return experiment, run_dir, checkpoint
 
 
@@ -80,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from text2sign.training.loop import train
 
-        experiment, run_dir, checkpoint = prepare(args.config, args.overrides, args.resume, args.out)
+        overrides = with_device(args.overrides, args.device)
+        experiment, run_dir, checkpoint = prepare(args.config, overrides, args.resume, args.out)
+        if args.dry_run:
+            if is_main:
+                print("\n".join(dry_run(experiment, run_dir)))
+            return 0
         result = train(experiment, run_dir, resume=checkpoint)
     except Text2SignError as exc:
         if is_main:

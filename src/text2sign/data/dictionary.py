@@ -36,15 +36,23 @@ from pathlib import Path
 
 import numpy as np
 
-from text2sign.data.corpus import Corpus
-from text2sign.data.extract import VIDEO_SUFFIXES, ExtractPlan, ExtractReport, ExtractResult, extract_videos
-from text2sign.data.importing import check_corpus_output, parse_split, read_index, row_languages, write_corpus
+from text2sign.data.corpus import Corpus, check_corpus_output
+from text2sign.data.extract import (
+    VIDEO_SUFFIXES,
+    ExtractPlan,
+    ExtractReport,
+    ExtractResult,
+    check_extraction_output,
+    extract_videos,
+)
+from text2sign.data.importing import check_languages_given, parse_split, read_index, row_languages, write_corpus
 from text2sign.data.lexicon import normalize_key
 from text2sign.errors import CorpusError, InvalidPoseError
 from text2sign.pose.io import POSE_SUFFIXES, load_pose
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import shoulder_normalization
 from text2sign.pose.sequence import PoseSequence
+from text2sign.sources import inside
 
 REST_LINE = 0.8  # shoulder widths below the shoulder midpoint
 REST_MARGIN = 2  # rest frames kept before and after the signing
@@ -99,13 +107,15 @@ class DictionaryReport:
 
 
 def read_dictionary_index(src: Path, index_csv: Path, spoken: str | None, signed: str | None,
-                          report: DictionaryReport) -> list[DictionaryEntry]:
-    """The rows to import, duplicates and conflicts left out (and noted in `report`)."""
+                          report: DictionaryReport, allow_outside: bool = False) -> list[DictionaryEntry]:
+    """The rows to import, duplicates and conflicts left out (and noted in `report`); a clip outside
+    `src` is refused unless `allow_outside` (see :mod:`text2sign.sources`)."""
     rows = read_index(index_csv, ["path", "text"], OPTIONAL_COLUMNS)
+    check_languages_given(rows, spoken, signed, index_csv)
     kept: dict[tuple[str, str], DictionaryEntry] = {}
     for row in rows:
         where = f"{index_csv}:{row.line}"
-        clip = src / row.get("path")
+        clip = inside(src, row.get("path"), where, allow_outside)
         if not clip.is_file():
             raise CorpusError(f"{where}: no clip at {clip}")
         suffix = clip.suffix.lower()
@@ -156,20 +166,26 @@ def build_dictionary(
     on_plan: Callable[[ExtractPlan], None] | None = None,
     on_frames: Callable[[int], None] | None = None,
     on_result: Callable[[ExtractResult], None] | None = None,
+    allow_outside: bool = False,
 ) -> DictionaryReport:
     """Import the dictionary (module docstring). Videos are extracted into `extracted_dir`
     (default: ``OUT-extracted`` beside the corpus); if any cannot be, nothing is written, and
-    the ones that could are kept there for the next run."""
+    the ones that could are kept there for the next run. A clip the index names outside `src_dir`
+    is refused unless `allow_outside`."""
     src, out, index_csv = Path(src_dir), Path(out_dir), Path(index_csv)
     if not src.is_dir():
         raise CorpusError(f"dictionary folder not found: {src}")
     target = get_layout(layout)
-    check_corpus_output(out)
-    report = DictionaryReport()
-    entries = read_dictionary_index(src, index_csv, spoken, signed, report)
+    check_corpus_output(out, [src, index_csv])
     if extracted_dir is None:
         extracted_dir = out.absolute().with_name(f"{out.absolute().name}-extracted")
     extracted_dir = Path(extracted_dir)
+    check_extraction_output(extracted_dir, [src, index_csv], "--extracted")
+    if extracted_dir.resolve() == out.resolve() or out.resolve() in extracted_dir.resolve().parents:
+        # The corpus replaces OUT as a whole: extractions kept inside it would be deleted with it.
+        raise CorpusError(f"--extracted {extracted_dir} lies inside --out {out}, which is replaced as a whole; keep it beside")
+    report = DictionaryReport()
+    entries = read_dictionary_index(src, index_csv, spoken, signed, report, allow_outside)
     videos = [e for e in entries if e.clip.suffix.lower() in VIDEO_SUFFIXES]
     poses = {e.line: e.clip for e in entries if e.clip.suffix.lower() in POSE_SUFFIXES}
     if videos:
@@ -199,7 +215,7 @@ def build_dictionary(
         extra["trimmed_frames"] = report.trimmed_frames
 
     extra = {"source": "lexicon", "rest_trimming": {"rest_line": REST_LINE, "margin": REST_MARGIN}}
-    report.corpus = write_corpus(out, items(), pose_suffix=".pose", extra_stats=extra)
+    report.corpus = write_corpus(out, items(), pose_suffix=".pose", extra_stats=extra, inputs=[src, index_csv])
     return report
 
 

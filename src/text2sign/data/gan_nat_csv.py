@@ -34,12 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from text2sign.data.corpus import Corpus
-from text2sign.data.importing import IndexRow, first_column, parse_split, read_index, row_languages, write_corpus
+from text2sign.data.corpus import Corpus, check_corpus_output
+from text2sign.data.importing import IndexRow, check_languages_given, first_column, parse_split, read_index, row_languages, write_corpus
 from text2sign.pose.imported_layouts import GAN_NAT_FACE_POINTS, gan_nat_layout
 from text2sign.errors import CorpusError, InvalidPoseError
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.sequence import PoseSequence
+from text2sign.sources import inside
 
 FEATURES = 540
 BODY, HAND = 33, 21
@@ -193,24 +194,32 @@ def import_gan_nat_csv(
     spoken: str | None = None,
     signed: str | None = None,
     on_item: Callable[[], None] | None = None,
+    allow_outside: bool = False,
 ) -> Corpus:
     """Build a corpus from the design's CSV. Feature paths are relative to `root` (default: the
-    CSV's folder, then the working directory, where the notebook resolves them)."""
+    CSV's folder) and must lie inside it; with `allow_outside`, absolute paths are read too and a
+    relative one not under the CSV's folder is tried in the working directory, where the notebook
+    resolves them."""
     meta_csv = Path(meta_csv)
     if not np.isfinite(fps) or fps <= 0:
         raise CorpusError(f"--fps must be a positive number, got {fps}")
+    check_corpus_output(out_dir, [meta_csv, stats])
     rows = read_index(meta_csv, ["feature_path", TEXT_COLUMNS], OPTIONAL_COLUMNS, other_columns=True)
+    check_languages_given(rows, spoken, signed, meta_csv)
     mean_std = read_stats(stats) if stats is not None else None
     planned, seen = [], {}
     for row in rows:
         where = f"{meta_csv}:{row.line}"
-        path = _feature_file(row.get("feature_path"), meta_csv, root, where)
+        path = _feature_file(row.get("feature_path"), meta_csv, root, where, allow_outside)
         item_id = row.get("id") or path.stem
         if item_id in seen:
             raise CorpusError(f"{where}: id {item_id!r} is already line {seen[item_id]}'s (give an id column to tell them apart)")
         seen[item_id] = row.line
         split = parse_split(row.get("split"), where)
         planned.append((row, path, item_id, split, row_languages(row, spoken, signed, where)))
+    # The feature files are inputs too (the CSV's folder is not: a corpus beside the CSV is common).
+    inputs = [meta_csv, stats, *(path for _, path, *_ in planned)]
+    check_corpus_output(out_dir, inputs)
 
     def items() -> Iterator[tuple[PoseSequence, dict]]:
         for row, path, item_id, split, (spoken_language, signed_language) in planned:
@@ -224,7 +233,7 @@ def import_gan_nat_csv(
                 on_item()
 
     source = {"source": "gan-nat-csv", "face_map": list(face_map) if face_map else None, "destandardized": mean_std is not None}
-    return write_corpus(out_dir, items(), pose_suffix=".npz", extra_stats=source)
+    return write_corpus(out_dir, items(), pose_suffix=".npz", extra_stats=source, inputs=inputs)
 
 
 def _meta(row: IndexRow, item_id: str, split: str, spoken: str, signed: str) -> dict:
@@ -239,14 +248,17 @@ def _meta(row: IndexRow, item_id: str, split: str, spoken: str, signed: str) -> 
     }
 
 
-def _feature_file(value: str, meta_csv: Path, root: str | Path | None, where: str) -> Path:
+def _feature_file(value: str, meta_csv: Path, root: str | Path | None, where: str, allow_outside: bool) -> Path:
     path = Path(value)
-    if path.is_absolute():
+    base = Path(root) if root is not None else meta_csv.parent
+    if not allow_outside:
+        candidates = [inside(base, path, where)]
+    elif path.is_absolute():
         candidates = [path]
     elif root is not None:
-        candidates = [Path(root) / path]
+        candidates = [base / path]
     else:
-        candidates = [meta_csv.parent / path, path]
+        candidates = [base / path, path]
     for candidate in candidates:
         if candidate.is_file():
             return candidate

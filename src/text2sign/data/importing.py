@@ -13,9 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from text2sign.data.corpus import MANIFEST, SPLITS, Corpus, CorpusWriter
+from text2sign.data.corpus import SPLITS, Corpus, corpus_output
 from text2sign.errors import CorpusError, InvalidPoseError
-from text2sign.fileio import atomic_dir, check_writable_dir
 from text2sign.pose.normalize import shoulder_normalization
 from text2sign.pose.sequence import PoseSequence
 
@@ -88,6 +87,21 @@ def first_column(row: IndexRow, names: Sequence[str]) -> str:
     return next((row.get(n) for n in names if row.get(n)), "")
 
 
+def check_languages_given(rows: Sequence[IndexRow], spoken: str | None, signed: str | None, source: str | Path) -> None:
+    """Every row has a spoken and a signed language, from its columns or from --spoken / --signed;
+    else one line saying how many rows lack which, before any row is read."""
+    lacking = {
+        flag: [row.line for row in rows if not (row.get(column) or given)]
+        for flag, column, given in (("--spoken", "spoken_language", spoken), ("--signed", "signed_language", signed))
+    }
+    if any(lacking.values()):
+        parts = [f"{len(lines)} rows have no {flag[2:]}_language (first: line {lines[0]})" for flag, lines in lacking.items() if lines]
+        raise CorpusError(
+            f"{source}: {' and '.join(parts)}; every clip needs both languages: give --spoken and --signed "
+            "for the whole index, or fill the spoken_language and signed_language columns"
+        )
+
+
 def row_languages(row: IndexRow, spoken: str | None, signed: str | None, where: str) -> tuple[str, str]:
     """(spoken, signed) from the row's ``spoken_language``/``signed_language``, else the flags."""
     pair = (row.get("spoken_language") or spoken or "", row.get("signed_language") or signed or "")
@@ -106,19 +120,6 @@ def parse_split(value: str, where: str, default: str = "train") -> str:
     return split
 
 
-def check_corpus_output(out: str | Path) -> Path:
-    """`out` can become a corpus: its parent is writable, and it is new, empty or a corpus
-    (which the import replaces). Anything else is refused rather than deleted."""
-    out = Path(out)
-    check_writable_dir(out.parent if str(out.parent) else Path("."))
-    if out.exists():
-        if not out.is_dir():
-            raise CorpusError(f"corpus output {out} exists and is not a directory")
-        if any(out.iterdir()) and not (out / MANIFEST).is_file():
-            raise CorpusError(f"{out} exists and is not a text2sign corpus (no {MANIFEST}); choose a new or empty directory")
-    return out
-
-
 def check_normalizable(seq: PoseSequence, where: str) -> None:
     """Every model and the corpus statistics centre poses on the shoulders: say now which item
     cannot be, rather than fail later without its name."""
@@ -133,13 +134,13 @@ def write_corpus(
     items: Iterable[tuple[PoseSequence, dict]],
     pose_suffix: str = ".pose",
     extra_stats: dict | None = None,
+    inputs: Iterable[str | Path | None] = (),
 ) -> Corpus:
     """Write `items` (a pose and its manifest fields, ``id`` and ``split`` at least) as the corpus
-    `out`, atomically. `extra_stats` is read after the last item, so an importer can fill it in
-    while its items are produced."""
-    out = check_corpus_output(out)
-    with atomic_dir(out) as tmp:
-        writer = CorpusWriter(tmp, pose_suffix=pose_suffix)
+    `out`, atomically; `inputs` are the paths the import reads, which `out` must stay apart from.
+    `extra_stats` is read after the last item, so an importer can fill it in while its items are
+    produced. Importers call :func:`check_corpus_output` before reading anything, too."""
+    with corpus_output(out, pose_suffix, inputs) as writer:
         for seq, meta in items:
             check_normalizable(seq, f"item {meta['id']}")
             writer.add(seq, **meta)

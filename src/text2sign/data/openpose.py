@@ -21,19 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
-from text2sign.data.corpus import Corpus
-from text2sign.data.importing import parse_split, read_index, row_languages, write_corpus
+from text2sign.data.corpus import Corpus, check_corpus_output
+from text2sign.data.importing import check_languages_given, parse_split, read_index, row_languages, write_corpus
 from text2sign.pose.imported_layouts import openpose_layout
 from text2sign.errors import CorpusError
 from text2sign.pose.sequence import PoseSequence
+from text2sign.sources import inside
 
 DEFAULT_FPS = 25.0
 FRAME_FILE = "*_keypoints.json"
 OPTIONAL_COLUMNS = ("split", "gloss", "spoken_language", "signed_language", "signer")
 
 
-def read_openpose_folder(folder: str | Path, fps: float = DEFAULT_FPS) -> PoseSequence:
-    """One clip folder -> an ``openpose-137`` pose, frame `n` from the file numbered `n`."""
+def read_openpose_folder(folder: str | Path, fps: float = DEFAULT_FPS, allow_outside: bool = False) -> PoseSequence:
+    """One clip folder -> an ``openpose-137`` pose, frame `n` from the file numbered `n`; a frame
+    file that is a symlink out of the folder is refused unless `allow_outside`."""
     from pose_format.utils.openpose import OPENPOSE_FRAME_PATTERN
 
     folder = Path(folder)
@@ -41,6 +43,7 @@ def read_openpose_folder(folder: str | Path, fps: float = DEFAULT_FPS) -> PoseSe
         raise CorpusError(f"OpenPose clip folder not found: {folder}")
     files: dict[int, Path] = {}
     for path in sorted(folder.glob(FRAME_FILE)):
+        inside(folder, path.name, str(path), allow_outside)
         numbers = re.findall(OPENPOSE_FRAME_PATTERN, path.name)
         if not numbers:
             raise CorpusError(f"{path}: no frame number before _keypoints.json")
@@ -108,15 +111,19 @@ def import_openpose(
     spoken: str | None = None,
     signed: str | None = None,
     on_item: Callable[[], None] | None = None,
+    allow_outside: bool = False,
 ) -> Corpus:
-    """Build a corpus from OpenPose clip folders under `src_dir` named by the index's ``name`` column."""
+    """Build a corpus from OpenPose clip folders under `src_dir` named by the index's ``name`` column
+    (a name leading out of `src_dir` is refused unless `allow_outside`)."""
     src = Path(src_dir)
     if not src.is_dir():
         raise CorpusError(f"OpenPose directory not found: {src}")
     if not np.isfinite(fps) or fps <= 0:
         raise CorpusError(f"--fps must be a positive number, got {fps}")
     index_csv = Path(index_csv)
+    check_corpus_output(out_dir, [src, index_csv])
     rows = read_index(index_csv, ["name", "text"], OPTIONAL_COLUMNS)
+    check_languages_given(rows, spoken, signed, index_csv)
     planned, seen = [], {}
     for row in rows:
         where = f"{index_csv}:{row.line}"
@@ -124,13 +131,13 @@ def import_openpose(
         if name in seen:
             raise CorpusError(f"{where}: clip {name!r} is already line {seen[name]}'s")
         seen[name] = row.line
-        if not (src / name).is_dir():
+        if not inside(src, name, where, allow_outside).is_dir():
             raise CorpusError(f"{where}: no clip folder {src / name}")
         planned.append((row, parse_split(row.get("split"), where), row_languages(row, spoken, signed, where)))
 
     def items() -> Iterator[tuple[PoseSequence, dict]]:
         for row, split, (spoken_language, signed_language) in planned:
-            seq = read_openpose_folder(src / row.get("name"), fps)
+            seq = read_openpose_folder(src / row.get("name"), fps, allow_outside)
             yield seq, {
                 "id": row.get("name"),
                 "split": split,
@@ -143,4 +150,4 @@ def import_openpose(
             if on_item is not None:
                 on_item()
 
-    return write_corpus(out_dir, items(), pose_suffix=".pose", extra_stats={"source": "openpose"})
+    return write_corpus(out_dir, items(), pose_suffix=".pose", extra_stats={"source": "openpose"}, inputs=[src, index_csv])

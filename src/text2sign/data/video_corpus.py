@@ -26,21 +26,31 @@ import hashlib
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from text2sign.data.corpus import SPLITS, Corpus
+from text2sign.data.corpus import SPLITS, VIDEO_FRAMES, Corpus, check_item_text, manifest_errors
 from text2sign.errors import CorpusError
-from text2sign.fileio import atomic_dir, write_text_atomic
-from text2sign.video.clip import VideoClip, check_fps, resize_frame
+from text2sign.fileio import atomic_dir, read_json_mapping, read_text_bounded, write_text_atomic
+from text2sign.limits import MAX_INDEX_BYTES, MAX_ITEM_TEXT_BYTES
+from text2sign.outputs import OutputKind, check_output_dir
+from text2sign.sources import inside
+from text2sign.video.clip import VideoClip, check_fps, resample_indices, resize_frame
 
 MANIFEST = "manifest.csv"
-FRAMES = "frames.u8"
+FRAMES = VIDEO_FRAMES
 STATS = "stats.json"
+# What `prepare video` and `prepare video-folder` may replace (a pose corpus is not one: it has poses/).
+VIDEO_CORPUS_OUTPUT = OutputKind("text2sign video corpus", markers=(FRAMES, MANIFEST), entries=(MANIFEST, FRAMES, STATS))
+
+
+def check_video_corpus_output(root: str | Path, inputs: Iterable[str | Path | None] = ()) -> Path:
+    """`root` can become a video corpus: new, empty or one (replaced), and apart from `inputs`."""
+    return check_output_dir(root, VIDEO_CORPUS_OUTPUT, inputs, error=CorpusError)
 
 
 @dataclass(frozen=True)
@@ -73,13 +83,18 @@ class VideoCorpus:
         if not (root / MANIFEST).is_file() or not (root / FRAMES).is_file() or not (root / STATS).is_file():
             hint = " (a pose corpus: make its videos with `text2sign prepare video --from`)" if (root / "poses").is_dir() else ""
             raise CorpusError(f"{root} is not a video corpus: it needs {MANIFEST}, {FRAMES} and {STATS}{hint}")
-        stats = json.loads((root / STATS).read_text(encoding="utf-8"))
-        with open(root / MANIFEST, newline="", encoding="utf-8") as f:
+        stats = read_json_mapping(root / STATS, MAX_INDEX_BYTES, "a video corpus's stats.json", CorpusError)
+        for key in ("height", "width", "total_frames"):
+            if isinstance(stats.get(key), bool) or not isinstance(stats.get(key), int) or stats[key] < 1:
+                raise CorpusError(f"{root / STATS}: '{key}' must be a positive whole number, got {stats.get(key)!r}")
+        with manifest_errors(root / MANIFEST), open(root / MANIFEST, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-        items = [
-            VideoItem(**{**r, "start": int(r["start"]), "num_frames": int(r["num_frames"]), "fps": float(r["fps"])})
-            for r in rows
-        ]
+        items = []
+        for line, r in enumerate(rows, start=2):
+            try:
+                items.append(VideoItem(**{**r, "start": int(r["start"]), "num_frames": int(r["num_frames"]), "fps": float(r["fps"])}))
+            except (KeyError, TypeError, ValueError):
+                raise CorpusError(f"{root / MANIFEST}:{line}: malformed row (columns: {', '.join(COLUMNS)})") from None
         expected = int(stats["height"]) * int(stats["width"]) * 3 * int(stats["total_frames"])
         if (root / FRAMES).stat().st_size != expected:
             raise CorpusError(f"{root / FRAMES} has {(root / FRAMES).stat().st_size} bytes; stats.json says {expected}")
@@ -115,6 +130,8 @@ class VideoCorpusWriter:
             raise CorpusError(f"unknown split {split!r}")
         if item_id in self._ids:
             raise CorpusError(f"duplicate clip id {item_id!r}")
+        for column in ("text", "gloss"):
+            check_item_text(meta.get(column) or "", f"clip {item_id}'s {column}")
         count = 0
         for frame in frames:
             if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
@@ -157,15 +174,13 @@ class VideoCorpusWriter:
         write_text_atomic(directory / MANIFEST, buffer.getvalue())
 
 
-def build_video_corpus(root: str | Path, height: int, width: int, fill: Callable[[VideoCorpusWriter], str]) -> VideoCorpus:
+def build_video_corpus(root: str | Path, height: int, width: int, fill: Callable[[VideoCorpusWriter], str],
+                       inputs: Iterable[str | Path | None] = ()) -> VideoCorpus:
     """A video corpus at `root` from ``fill(writer)``, which adds the clips and returns a description
-    of their source. It is built in a temporary directory renamed into place: on any error nothing
-    is left behind and an older corpus at `root` stays as it was."""
-    root = Path(root)
-    if not root.parent.is_dir():
-        raise CorpusError(f"output directory does not exist: {root.parent}")
-    if root.exists() and not root.is_dir():
-        raise CorpusError(f"corpus output {root} exists and is not a directory")
+    of their source (`inputs`: the paths it reads, which `root` must stay apart from). It is built in
+    a temporary directory renamed into place: on any error nothing is left behind and an older
+    corpus at `root` stays as it was."""
+    root = check_video_corpus_output(root, inputs)
     with atomic_dir(root) as tmp:
         with open(tmp / FRAMES, "wb") as out:
             writer = VideoCorpusWriter(out, height, width)
@@ -183,6 +198,7 @@ def render_pose_corpus(
     from text2sign.rendering import iter_frames
 
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus)
+    check_video_corpus_output(out, [corpus.root])
     fps = check_fps(fps)
 
     def fill(writer: VideoCorpusWriter) -> str:
@@ -193,7 +209,7 @@ def render_pose_corpus(
                 on_item()
         return f"rendered from {corpus.root} at {size} px, {fps:g} fps"
 
-    return build_video_corpus(out, size, size, fill)
+    return build_video_corpus(out, size, size, fill, [corpus.root])
 
 
 def _text_columns(item) -> dict[str, str]:
@@ -233,73 +249,121 @@ def split_for(name: str, dev_fraction: float, test_fraction: float) -> str:
     return "dev" if u < dev_fraction else "test" if u < dev_fraction + test_fraction else "train"
 
 
-def folder_clips(root: Path) -> list[tuple[Path, Path]]:
-    """(video, text) pairs of the designs' layout; subfolders train/ dev/ test/ name splits."""
+def folder_clips(root: Path, allow_outside: bool = False) -> list[tuple[Path, Path]]:
+    """(video, text) pairs of the designs' layout; subfolders train/ dev/ test/ name splits. A video
+    or text that is a symlink out of `root` is refused unless `allow_outside`."""
     from text2sign.video.io import VIDEO_SUFFIXES
 
     pairs = []
     for video in sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()):
         text = video.with_suffix(".txt")
         if text.is_file():
-            pairs.append((video, text))
+            pairs.append(tuple(inside(root, p.relative_to(root), str(p), allow_outside) for p in (video, text)))
     return pairs
 
 
-def shape_clip(clip: VideoClip, options: FolderOptions) -> VideoClip:
-    if options.fps is not None:
-        clip = clip.resample(options.fps)
+def shaped_frames(path: Path, options: FolderOptions) -> tuple[float, Iterator[np.ndarray]]:
+    """The frame rate and the frames of the video at `path` shaped by `options`, decoded and shaped
+    one at a time: memory is one frame however long the video. Which source frames are kept
+    (resampled in time, then sampled or padded to `options.frames`) is worked out from the frame
+    count before any is decoded, which takes a first decoding pass when it is needed."""
+    from text2sign.video.io import iter_video, video_rate, video_rate_and_count
+
+    if options.fps is None and options.frames is None:
+        return video_rate(path), (_shape_frame(frame, options, path) for frame in iter_video(path))
+    fps, count = video_rate_and_count(path)
+    picks = np.arange(count)
+    if options.fps is not None and abs(check_fps(options.fps) - fps) >= 1e-9:
+        picks, fps = resample_indices(count, fps, options.fps), check_fps(options.fps)
+    picks = fit_frames(picks, options.frames)  # (T',) source frame of each output frame, in order
+    return fps, _picked(iter_video(path), picks, options, path)
+
+
+def _picked(frames: Iterator[np.ndarray], picks: np.ndarray, options: FolderOptions, path: Path) -> Iterator[np.ndarray]:
+    repeats = np.bincount(picks)  # how often each source frame is shown
+    for index, frame in enumerate(frames):
+        if index >= len(repeats):
+            break
+        if repeats[index]:
+            shaped = _shape_frame(frame, options, path)
+            for _ in range(repeats[index]):
+                yield shaped
+
+
+def _shape_frame(frame: np.ndarray, options: FolderOptions, path: Path) -> np.ndarray:
+    height, width = frame.shape[:2]
     if options.resize is not None:
-        scale = options.resize / min(clip.width, clip.height)
-        clip = clip.resize(max(1, round(clip.width * scale)), max(1, round(clip.height * scale)))
+        scale = options.resize / min(width, height)
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        frame = resize_frame(frame, width, height)
     if options.crop is not None:
-        clip = clip.center_crop(options.crop)
-    return VideoClip(np.ascontiguousarray(fit_frames(clip.frames, options.frames)), clip.fps)
+        if options.crop > width or options.crop > height:
+            raise CorpusError(f"{path}: cannot crop {options.crop} x {options.crop} out of a {width} x {height} video")
+        left, top = (width - options.crop) // 2, (height - options.crop) // 2
+        frame = frame[top : top + options.crop, left : left + options.crop]
+    return np.ascontiguousarray(frame)  # (H', W', 3)
+
+
+def read_clip_text(path: Path) -> str:
+    """A clip's NAME.txt: UTF-8, at most :data:`~text2sign.limits.MAX_ITEM_TEXT_CHARS` characters."""
+    text = read_text_bounded(path, MAX_ITEM_TEXT_BYTES, "a clip's text", CorpusError).strip()
+    check_item_text(text, str(path))
+    return text
 
 
 def import_video_folder(
     root: str | Path, out: str | Path, options: FolderOptions = FolderOptions(),
-    on_item: Callable[[], None] | None = None,
+    on_item: Callable[[], None] | None = None, allow_outside: bool = False,
 ) -> tuple[VideoCorpus, list[str]]:
     """The designs' GIF/MP4 + ``.txt`` folder as a video corpus; returns it and what was skipped.
 
     Every clip must come out the same size (give `resize`/`crop` when the files differ). A clip
     under a ``train``/``dev``/``test`` folder takes that split, any other one a split by hash.
     """
-    from text2sign.video.io import load_video
-
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(f"video folder not found: {root}")
-    pairs = folder_clips(root)
+    check_video_corpus_output(out, [root])
+    pairs = folder_clips(root, allow_outside)
     if not pairs:
         raise CorpusError(f"{root} holds no NAME.gif / NAME.mp4 with a NAME.txt next to it")
-    first = shape_clip(load_video(pairs[0][0]), options)
+    texts = [read_clip_text(text_file) for _, text_file in pairs]  # every text checked before any video is decoded
+    first_frames = shaped_frames(pairs[0][0], options)[1]
+    first = next(first_frames, None)
+    first_frames.close()
+    if first is None:
+        raise CorpusError(f"{pairs[0][0]} holds no video frames")
+    height, width = first.shape[:2]
     skipped: list[str] = []
 
     def fill(writer: VideoCorpusWriter) -> str:
-        for video, text_file in pairs:
+        for (video, _), text in zip(pairs, texts):
             rel = video.relative_to(root)
-            text = text_file.read_text(encoding="utf-8").strip()
             if not text:
                 skipped.append(f"{rel}: empty text")
                 continue
-            clip = shape_clip(load_video(video), options)
-            if (clip.height, clip.width) != (first.height, first.width):
-                raise CorpusError(
-                    f"{rel} is {clip.width} x {clip.height} after shaping, {pairs[0][0].name} is "
-                    f"{first.width} x {first.height}: give --resize and/or --crop"
-                )
+            fps, frames = shaped_frames(video, options)
             named = rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in SPLITS else None
             item_id = rel.with_suffix("").as_posix()
             writer.add(
-                clip.frames, clip.fps, id=item_id, split=named or split_for(item_id, options.dev_fraction, options.test_fraction),
+                _same_size(frames, (height, width), rel, pairs[0][0].name), fps, id=item_id,
+                split=named or split_for(item_id, options.dev_fraction, options.test_fraction),
                 text=text, spoken_language=options.spoken, signed_language=options.signed,
             )
             if on_item:
                 on_item()
         return f"imported from {root}"
 
-    return build_video_corpus(out, first.height, first.width, fill), skipped
+    return build_video_corpus(out, height, width, fill, [root]), skipped
+
+
+def _same_size(frames: Iterator[np.ndarray], size: tuple[int, int], rel: Path, first: str) -> Iterator[np.ndarray]:
+    for frame in frames:
+        if frame.shape[:2] != size:
+            raise CorpusError(
+                f"{rel} is {frame.shape[1]} x {frame.shape[0]} after shaping, {first} is {size[1]} x {size[0]}: give --resize and/or --crop"
+            )
+        yield frame
 
 
 def frames_to_unit(frames: np.ndarray) -> np.ndarray:

@@ -44,11 +44,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from text2sign.checkpoints import CONFIG_NAME, Checkpoint, best_dir, load_checkpoint, read_meta, save_checkpoint
+from text2sign.checkpoints import CHECKPOINT_OUTPUT, CONFIG_NAME, Checkpoint, best_dir, load_checkpoint, read_meta, save_checkpoint
 from text2sign.data.corpus import SPLITS, Corpus, CorpusItem
 from text2sign.data.torch_data import PoseItem, collate_pose_batch, first_dims, hands_relative_to_wrist, pose_features
 from text2sign.errors import CheckpointError, CorpusError, LanguageError, Text2SignError, TextError
 from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
+from text2sign.outputs import check_output_dir
 from text2sign.pose.layout import DEFAULT_KINDS
 from text2sign.pose.normalize import FeatureStats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
@@ -267,6 +268,7 @@ class BaseRecognizer:
         the items' original texts.
         """
         corpus = corpus if isinstance(corpus, self.corpus_type) else self.corpus_type.load(corpus)
+        self.check_corpus(corpus)
         if split not in SPLITS:
             raise CorpusError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
         items = corpus.split(split)
@@ -277,6 +279,9 @@ class BaseRecognizer:
         references = self._references(corpus, items, corruption, seed)
         hypotheses = self._decode(self._items(references, signed_languages), self.batch_size)
         return error_rates([i.text for i in items], hypotheses)
+
+    def check_corpus(self, corpus) -> None:
+        """Refuse, in one line, a corpus this recognizer would read but misjudge."""
 
     def _references(self, corpus, items: Sequence, corruption: str | None, seed: int) -> list:
         """The items' references as :meth:`recognize` reads them, optionally corrupted."""
@@ -421,17 +426,10 @@ def corrupted_poses(
 # --- checkpoint directories ---------------------------------------------------------------------
 
 
-def check_checkpoint_target(path: str | Path) -> Path:
-    """Fail early (before any training) if `path` cannot become a checkpoint directory."""
-    root = Path(path)
-    if not root.parent.is_dir():
-        raise CheckpointError(f"output directory does not exist: {root.parent}")
-    if root.exists():
-        if not root.is_dir():
-            raise CheckpointError(f"checkpoint output {root} exists and is not a directory")
-        if any(root.iterdir()) and not (root / CONFIG_NAME).is_file():
-            raise CheckpointError(f"refusing to overwrite {root}: it is not empty and holds no {CONFIG_NAME}")
-    return root
+def check_checkpoint_target(path: str | Path, inputs: Sequence[str | Path | None] = ()) -> Path:
+    """Fail early (before any training) if `path` cannot become a checkpoint directory: it must be
+    new, empty or a checkpoint (replaced), and apart from `inputs`."""
+    return check_output_dir(path, CHECKPOINT_OUTPUT, inputs, error=CheckpointError)
 
 
 def _is_old_format(root: Path) -> bool:
@@ -549,7 +547,7 @@ def train_recognizer(
     from text2sign.training import train
 
     cfg = cfg or RecognizerTrainConfig()
-    out = check_checkpoint_target(out_dir)
+    out = check_checkpoint_target(out_dir, [corpus_dir])
     corpus = Corpus.load(corpus_dir)
     train_items = corpus.split("train")
     if not train_items:

@@ -86,4 +86,5 @@ register_family(
     data_config=FrameDataConfig,
     build=build,
     tiny=tiny_config,
+    extra="video",
 )

@@ -129,17 +129,24 @@ def build(config) -> Experiment:
     train_set = VideoTextDataset(corpus, items * config.train.batch_size if data.one_clip else items, model.frames, model.size)
     dev_set = VideoTextDataset(corpus, dev_items, model.frames, model.size) if dev_items else None
     collate = collate_videos
+    prepare = None
     if net.frame_vae is not None:
-        print(f"note: encoding {len(items) + len(dev_items)} clips through the VAE once, before training", file=sys.stderr)
         train_set = EncodedClips(train_set, net)
         dev_set = EncodedClips(dev_set, net) if dev_set is not None else None
         collate = collate_latents
-        if autoencoder is not None:
-            scaling = train_set.unit_scaling()
-            net.frame_vae.scaling = net.config.autoencoder.scaling_factor = scaling
+
+        def prepare() -> None:
+            # Not in a dry run, which needs one batch: a corpus takes minutes through the VAE.
+            print(f"note: encoding {len(items) + len(dev_items)} clips through the VAE once, before training", file=sys.stderr)
             for encoded in (train_set, dev_set):
                 if encoded is not None:
-                    encoded.scale = scaling
+                    encoded.encode_all()
+            if autoencoder is not None:
+                scaling = train_set.unit_scaling()
+                net.frame_vae.scaling = net.config.autoencoder.scaling_factor = scaling
+                for encoded in (train_set, dev_set):
+                    if encoded is not None:
+                        encoded.scale = scaling
     pairs = sorted({(i.spoken_language, i.signed_language) for i in items})
     sample_items = dev_items[:: max(1, len(dev_items) // SAMPLES)][:SAMPLES]
 
@@ -149,7 +156,7 @@ def build(config) -> Experiment:
                 for i in sample_items}
 
     resolved = dataclasses.replace(config, model=net.config, inference=inference)
-    return Experiment(objective, train_set, dev_data=dev_set, collate_fn=collate, sample=sample,
+    return Experiment(objective, train_set, dev_data=dev_set, collate_fn=collate, sample=sample, prepare=prepare,
                       config=resolved, metadata={"language_pairs": [list(p) for p in pairs]})
 
 
@@ -157,7 +164,8 @@ class EncodedClips(Dataset):
     """`clips` (a :class:`VideoTextDataset`) through `net`'s VAE once: ``(latents (C, T, h, w),
     text, signed language)`` per clip, times `scale`. The latents live in a temporary memory-mapped
     file (deleted with this object), so a corpus of any size costs disk, not RAM; a clip that
-    appears several times (one-clip tuning) is encoded once."""
+    appears several times (one-clip tuning) is encoded once. A clip is encoded when first read,
+    or all at once by :meth:`encode_all` (before training, so loader workers only read)."""
 
     def __init__(self, clips: VideoTextDataset, net: VideoDiffusionNet):
         self.clips = clips
@@ -167,12 +175,22 @@ class EncodedClips(Dataset):
         # Open as long as the memmap lives; the OS deletes it when it is closed.
         self._file = tempfile.TemporaryFile(prefix="text2sign-latents-")  # noqa: SIM115
         self.latents = np.memmap(self._file, np.float32, "w+", shape=(len(rows), *net.latent_shape(clips.frames)))
-        encoded = 0  # rows are numbered in order of first appearance: a clip is new when its row is the next to fill
-        with torch.no_grad():
-            for i, row in enumerate(self.rows):
-                if row == encoded:
-                    self.latents[row] = net.to_latent(torch.from_numpy(clips[i][0])[None])[0].numpy()
-                    encoded += 1
+        self.net = net
+        self.encoded = np.zeros(len(rows), dtype=bool)
+        # Rows are numbered in order of first appearance: the first index of each clip.
+        self.first_index = [self.rows.index(row) for row in range(len(rows))]
+
+    def _latent(self, row: int) -> np.ndarray:
+        if not self.encoded[row]:
+            with torch.no_grad():
+                frames = torch.from_numpy(self.clips[self.first_index[row]][0])[None]
+                self.latents[row] = self.net.to_latent(frames)[0].numpy()
+            self.encoded[row] = True
+        return self.latents[row]
+
+    def encode_all(self) -> None:
+        for row in range(len(self.encoded)):
+            self._latent(row)
         self.latents.flush()
 
     def __len__(self) -> int:
@@ -180,10 +198,11 @@ class EncodedClips(Dataset):
 
     def __getitem__(self, i: int):
         item = self.clips.items[i]
-        return self.latents[self.rows[i]] * np.float32(self.scale), item.text, item.signed_language
+        return self._latent(self.rows[i]) * np.float32(self.scale), item.text, item.signed_language
 
     def unit_scaling(self) -> float:
         """1 / the standard deviation of every latent value (Stable Diffusion's scaling factor, measured)."""
+        self.encode_all()
         total = total_sq = 0.0
         for row in self.latents:
             values = row.astype(np.float64)

@@ -106,28 +106,28 @@ class ModelInfo:
 
 def list_models(load: Callable[[str], Any] = load_pipeline) -> list[ModelInfo]:
     """Every model a user can name, with its family, output kind, language pairs and size on disk.
-    `load` gets a model's pipeline by name: a caller that holds them (the server) passes its own."""
+
+    A checkpoint is described from its ``config.json`` alone, never loaded: listing stays fast
+    and works where a model's optional extra is missing. `load` gets the pipeline of a model
+    without a checkpoint (a lookup reads its lexicon for its languages): a caller that holds
+    them (the server) passes its own."""
     from text2sign.checkpoints import directory_size, read_meta
     from text2sign.families import get_family
+    from text2sign.families.registry import missing_extra
 
     rows = []
     for named in MODELS.values():
         family = get_family(named.family)
         about = named.about
-        try:
-            pipeline = load(named.name)
-        except ConfigError as error:
-            if named.checkpoint is None:
-                raise
-            # A shipped model whose optional extra is not installed (fs-video needs [video]) is still listed.
-            pipeline, about = None, f"{about} [cannot load here: {error}]"
         if named.checkpoint is not None:
             size = directory_size(named.checkpoint)
+            pairs = read_meta(named.checkpoint).language_pairs()
+            install = missing_extra(named.extra)
+            if install is not None:
+                about = f"{about} [cannot load here: {install}]"
         else:
+            pipeline = load(named.name)
             size = pipeline.size_bytes() if hasattr(pipeline, "size_bytes") else None
-        if pipeline is not None:
             pairs = pipeline.language_pairs()
-        else:
-            pairs = [tuple(p) for p in read_meta(named.checkpoint).metadata.get("language_pairs", [])]
         rows.append(ModelInfo(named.name, family.name, family.output, pairs, size, about, named.name == DEFAULT_MODEL))
     return rows

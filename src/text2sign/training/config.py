@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from text2sign.config import apply_overrides, bounded, describe_value, from_dict
+from text2sign.config import apply_overrides, bounded, describe_value, from_dict, load_yaml_config
 from text2sign.errors import ConfigError
+from text2sign.fileio import read_text_bounded
+from text2sign.limits import MAX_CONFIG_BYTES
 
 
 @dataclass
@@ -106,10 +106,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    raw = load_yaml_config(read_text_bounded(path, MAX_CONFIG_BYTES, "an experiment config", ConfigError), str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -158,7 +155,19 @@ def parse_experiment(raw: dict, source: str) -> ExperimentConfig:
     for key in init:
         if key not in allowed:
             raise ConfigError(f"unknown key 'init.{key}' in {source} (family {family_name} starts from: {', '.join(allowed)})")
-    return ExperimentConfig(family=family_name, name=name, init={str(k): v for k, v in init.items()}, **sections)
+    return ExperimentConfig(family=family_name, name=name, init={str(k): shipped_or_path(v) for k, v in init.items()}, **sections)
+
+
+def shipped_or_path(value: str) -> str:
+    """An ``init:`` value: a checkpoint or run directory, or the name of a shipped model (``fs-gan-nat``),
+    which stands for its checkpoint inside the installed package, so a config works from any directory.
+    A directory of that name in the working directory wins: it is what the user pointed at."""
+    from text2sign.families.registry import MODELS
+
+    named = MODELS.get(value)
+    if named is None or named.checkpoint is None or Path(value).exists():
+        return value
+    return str(named.checkpoint)
 
 
 def check_group_overrides(config: TrainConfig, groups: list[str]) -> None:

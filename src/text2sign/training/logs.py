@@ -19,6 +19,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import TextColumn
 
+from text2sign.checkpoints import RUN_LOGS
 from text2sign.progress import progress_bar
 
 SAMPLE_SIZE = 256
@@ -39,7 +40,7 @@ class RunLogger:
         from torch.utils.tensorboard import SummaryWriter
 
         # purge_step drops events a crashed run wrote after the checkpoint we resume from.
-        self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=start_step or None)
+        self.writer = SummaryWriter(str(self.run_dir / RUN_LOGS), purge_step=start_step or None)
         self.show_progress = show_progress
         self.progress = progress_bar(
             self.console, TextColumn("{task.fields[info]}"), transient=False,
@@ -51,6 +52,13 @@ class RunLogger:
     def step(self, step: int, info: str) -> None:
         if self.progress is not None:
             self.progress.update(self.task, completed=step, info=info)
+
+    def phase(self, step: int, text: str) -> None:
+        """Say what a long pause between steps is (a dev pass), so the bar does not sit at "eta 0:00"."""
+        if self.progress is not None:
+            self.progress.update(self.task, info=text)
+        if self.enabled and self.show_progress and not self.console.is_terminal:
+            self.console.print(f"step {step}: {text}", highlight=False, markup=False)
 
     def scalars(self, step: int, values: Mapping[str, float], total_steps: int) -> None:
         if not self.enabled:

@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from text2sign.checkpoints import (
+    RUN_CONFIG,
     best_dir,
     list_checkpoints,
     load_checkpoint,
@@ -333,6 +334,8 @@ class _Run:
                 self.experiment.collate_fn, tc.num_workers, pin_memory=self.device.type == "cuda",
             )
 
+        if self.experiment.prepare is not None:
+            self.experiment.prepare()
         stream = BatchStream(make_loader, *self.position)
         fresh_dir = not run_dir.exists()
         if info.is_main:
@@ -415,6 +418,7 @@ class _Run:
         saved = None
         give_up = False
         if self.info.is_main:
+            logger.phase(self.step, "validating on the dev split")
             values = self.validate()
             self.last_metrics = values
             self.validations.append({"step": self.step, **values})
@@ -535,6 +539,7 @@ def _sample(experiment, net, device, logger, step) -> None:
     was_training = net.training
     rng = capture_rng()
     net.eval()
+    logger.phase(step, "drawing samples")
     try:
         with torch.no_grad():
             samples = experiment.sample(net, device)
@@ -568,7 +573,7 @@ def _write_run_config(run_dir: Path, config: ExperimentConfig) -> None:
 
     from text2sign.fileio import write_text_atomic
 
-    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    write_text_atomic(run_dir / RUN_CONFIG, yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 
 def seed_everything(seed: int) -> None:
