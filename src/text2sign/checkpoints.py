@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from text2sign.config import config_to_dict, from_dict
+from text2sign.config import check_config_size, config_to_dict, from_dict
 from text2sign.errors import CheckpointError, ConfigError
-from text2sign.fileio import atomic_dir
+from text2sign.fileio import atomic_dir, read_json_mapping
+from text2sign.limits import MAX_CHECKPOINT_CONFIG_BYTES
 from text2sign.outputs import OutputKind
 
 CONFIG_NAME = "config.json"
@@ -202,11 +203,12 @@ def read_meta(path: str | os.PathLike) -> CheckpointMeta:
     file = path / CONFIG_NAME
     if not file.is_file():
         raise CheckpointError(f"{path} is not a checkpoint: {CONFIG_NAME} is missing")
+    raw = read_json_mapping(file, MAX_CHECKPOINT_CONFIG_BYTES, "a checkpoint's config", CheckpointError)
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{file} is not valid JSON ({exc})") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        check_config_size(raw, str(file))
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
+    if raw.get("format") != FORMAT:
         raise CheckpointError(f"{file} is not a text2sign checkpoint config (no 'format': '{FORMAT}')")
     version = raw.get("version")
     if version not in READABLE_VERSIONS:

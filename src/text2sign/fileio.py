@@ -146,3 +146,40 @@ def write_bytes_atomic(path: str | os.PathLike, payload: bytes) -> Path:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def read_text_bounded(path: str | os.PathLike, max_bytes: int, what: str, error: type[Text2SignError] = Text2SignError) -> str:
+    """The UTF-8 text of `path`, refused in one line (naming the file) when it is over `max_bytes`
+    (checked before reading), unreadable or not UTF-8."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(f"{path} has {size:,} bytes; {what} may have at most {max_bytes:,}")
+        with open(path, "rb") as f:
+            # Read one byte past the limit: a file that grew since stat() is still caught.
+            data = f.read(max_bytes + 1)
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise error(f"{path} has over {max_bytes:,} bytes; {what} may have at most {max_bytes:,}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path} is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x}); save it as UTF-8") from None
+
+
+def read_json_mapping(path: str | os.PathLike, max_bytes: int, what: str, error: type[Text2SignError] = Text2SignError) -> dict:
+    """The JSON object in `path` (see :func:`read_text_bounded`); anything else is one line naming the file."""
+    import json
+
+    text = read_text_bounded(path, max_bytes, what, error)
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise error(f"{path} is not valid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        raise error(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise error(f"{path} must hold a JSON object (a mapping of names to values), got {type(value).__name__}")
+    return value

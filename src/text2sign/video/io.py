@@ -15,11 +15,13 @@ import re
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from text2sign.errors import Text2SignError
 from text2sign.fileio import atomic_dir, atomic_path, check_output_path
+from text2sign.limits import MAX_VIDEO_BYTES
 from text2sign.video.clip import InvalidVideoError, VideoClip, check_fps
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -288,27 +290,82 @@ def _read_png_frames(directory: Path) -> np.ndarray:
 
 
 def _read_av(path: Path) -> tuple[np.ndarray, float]:
-    """Every frame of the file's first video stream as RGB, and the stream's frame rate."""
+    """Every frame of the file's first video stream as RGB, and the stream's frame rate; a video
+    whose frames would take over :data:`~text2sign.limits.MAX_VIDEO_BYTES` is refused as soon as
+    the decoder gets there (:func:`iter_video` streams one of any length)."""
+    frames: list[np.ndarray] = []
+    held = 0
+    with _video_stream(path) as (container, stream):
+        for frame in container.decode(stream):
+            frames.append(frame.to_ndarray(format="rgb24"))  # (H, W, 3)
+            held += frames[-1].nbytes
+            if held > MAX_VIDEO_BYTES:
+                raise VideoFileError(
+                    f"{path}: its frames take over {MAX_VIDEO_BYTES // 2**20:,} MiB decoded, too many to hold at once; "
+                    "cut the video shorter or make it smaller"
+                )
+        seconds, rate = _timing(stream)
+    if not frames:
+        raise VideoFileError(f"{path} holds no video frames")
+    return np.stack(frames), _frame_rate(path, len(frames), seconds, rate)  # (T, H, W, 3)
+
+
+def video_rate_and_count(path: str | os.PathLike) -> tuple[float, int]:
+    """A video file's frame rate and number of frames, from one pass of the decoder that keeps no frame."""
+    path = Path(path)
+    count = 0
+    with _video_stream(path) as (container, stream):
+        for _ in container.decode(stream):
+            count += 1
+        seconds, rate = _timing(stream)
+    if not count:
+        raise VideoFileError(f"{path} holds no video frames")
+    return _frame_rate(path, count, seconds, rate), count
+
+
+def video_rate(path: str | os.PathLike) -> float:
+    """A video file's frame rate; only a GIF's takes a decoding pass (it is its frames over its length)."""
+    path = Path(path)
+    if path.suffix.lower() == ".gif":
+        return video_rate_and_count(path)[0]
+    with _video_stream(path) as (_, stream):
+        return _frame_rate(path, 0, *_timing(stream))
+
+
+def iter_video(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """The RGB frames ``(H, W, 3)`` uint8 of a video file, decoded one at a time as they are asked for."""
+    path = Path(path)
+    with _video_stream(path) as (container, stream):
+        for frame in container.decode(stream):
+            yield frame.to_ndarray(format="rgb24")
+
+
+@contextlib.contextmanager
+def _video_stream(path: Path):
+    """The open container and its first video stream; FFmpeg's errors as one line naming the file."""
     import av
 
+    if not path.is_file():
+        raise VideoFileError(f"video file not found: {path}")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise VideoFileError(f"{path} has no video stream")
-            stream = container.streams.video[0]
-            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]  # T x (H, W, 3)
-            seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
-            rate = stream.average_rate or stream.guessed_rate
+            yield container, container.streams.video[0]
     except av.FFmpegError as exc:
         # FFmpeg's own words without its error number and the path it repeats.
         raise VideoFileError(f"cannot read {path} as video: {getattr(exc, 'strerror', None) or exc}") from exc
-    if not frames:
-        raise VideoFileError(f"{path} holds no video frames")
+
+
+def _timing(stream) -> tuple[float, Any]:
+    seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+    return seconds, stream.average_rate or stream.guessed_rate
+
+
+def _frame_rate(path: Path, count: int, seconds: float, rate: Any) -> float:
     if path.suffix.lower() == ".gif" and seconds > 0:
         # The average rate FFmpeg reports for a GIF comes from a few early delays; the total is exact.
-        fps = len(frames) / seconds
-    elif rate:
-        fps = float(rate)
-    else:
-        raise VideoFileError(f"{path} does not say its frame rate")
-    return np.stack(frames), fps  # (T, H, W, 3)
+        return count / seconds
+    if rate:
+        return float(rate)
+    raise VideoFileError(f"{path} does not say its frame rate")
