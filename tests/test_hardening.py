@@ -89,7 +89,7 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_run_directory(tm
 
     from text2sign.training import parse_experiment, train
 
-    config = parse_experiment({"family": "toy_family:toy-regression", "train": {"steps": 5, "checkpoint_every": 0}}, "test")
+    config = parse_experiment({"family": "toy-regression", "train": {"steps": 5, "checkpoint_every": 0}}, "test")
 
     def boom(info):
         raise ValueError("the data broke")
@@ -192,3 +192,241 @@ def test_the_same_seed_gives_byte_identical_files(tmp_path):
     for path, seed in zip(paths, ("5", "5", "6")):
         assert run(["generate", "hello", "--model", "fs-gan-nat", "--seed", seed, "-o", str(path)]) == 0
     assert paths[0].read_bytes() == paths[1].read_bytes() != paths[2].read_bytes()
+
+
+# --- nothing of the user's is destroyed ------------------------------------------------------
+
+CONFIG = Path(__file__).resolve().parent.parent / "configs" / "fs-gan-nat.yaml"
+
+
+def snapshot(root: Path) -> list:
+    """Every path under `root` with its bytes: what a refused command must leave exactly as it was."""
+    return sorted((str(p.relative_to(root)), p.read_bytes() if p.is_file() else None) for p in root.rglob("*"))
+
+
+@pytest.fixture
+def inputs(tmp_path, tiny_fs_words):
+    """What the commands below read: a pose corpus, a video folder, a PHOENIX folder, a dictionary
+    folder; each a copy of its own, so that a command that wrongly deletes one harms nothing else."""
+    from text2sign.video import fake_video, save_video
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(tiny_fs_words.root, corpus)
+    videos = tmp_path / "vf"
+    videos.mkdir()
+    save_video(fake_video(6, 16, 16), videos / "clip.gif")
+    (videos / "clip.txt").write_text("hello")
+    phoenix = tmp_path / "phoenix"
+    phoenix.mkdir()
+    for suffix, line in (("skels", "1 2 3"), ("text", "hallo"), ("files", "dev/x")):
+        (phoenix / f"train.{suffix}").write_text(line + "\n")
+    signs = tmp_path / "signs"
+    signs.mkdir()
+    save_pose(fake_pose(12), signs / "hello.pose")
+    (signs / "index.csv").write_text("path,text\nhello.pose,hello\n")
+    return {"tmp": tmp_path, "corpus": corpus, "vf": videos, "phoenix": phoenix, "signs": signs, "config": CONFIG}
+
+
+EVALUATE = ["evaluate", "--model", "reference", "--corpus", "{corpus}", "--out", "{tmp}/report.json", "--gifs", "0"]
+WRITERS = [
+    ["prepare", "video-folder", "{vf}", "--out", "{target}"],
+    ["prepare", "video", "--from", "{corpus}", "--out", "{target}"],
+    ["prepare", "fingerspelling", "--languages", "ase", "--out", "{target}"],
+    ["prepare", "phoenix", "{phoenix}", "--out", "{target}"],
+    ["prepare", "lexicon", "{signs}", "--out", "{target}", "--spoken", "en", "--signed", "ase"],
+    ["export", "phoenix", "{corpus}", "--out", "{target}"],
+    ["extract", "{vf}", "-o", "{target}"],
+    ["train", "{config}", "--set", "data.corpus={corpus}", "--out", "{target}"],
+    ["train-recognizer", "{corpus}", "--out", "{target}"],
+    [*EVALUATE, "--save-predictions", "{target}"],
+]
+
+
+@pytest.mark.parametrize("argv", WRITERS, ids=lambda argv: " ".join(argv[:2]))
+def test_no_command_overwrites_a_folder_it_did_not_make(argv, inputs, capsys):
+    victim = inputs["tmp"] / "victim"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "notes.txt").write_text("my own notes")
+    (victim / "sub" / "data.bin").write_bytes(b"\x00\x01")
+    before = snapshot(inputs["tmp"])
+    assert run([a.format(target=victim, **inputs) for a in argv]) == 1
+    assert f"refusing to overwrite {victim}: it is not empty" in one_error_line(capsys)
+    assert snapshot(inputs["tmp"]) == before
+
+
+@pytest.mark.parametrize(
+    "argv, target, relation",
+    [
+        (WRITERS[0], "{vf}", "is"),
+        (WRITERS[0], "{vf}/corpus", "lies inside"),
+        (WRITERS[1], "{corpus}", "is"),
+        (WRITERS[1], "{corpus}/videos", "lies inside"),
+        (WRITERS[1], "{tmp}", "contains"),
+        (WRITERS[3], "{phoenix}/corpus", "lies inside"),
+        (WRITERS[4], "{signs}/lexicon", "lies inside"),
+        (WRITERS[5], "{corpus}", "is"),
+        (WRITERS[6], "{vf}/poses", "lies inside"),
+        (WRITERS[7], "{corpus}/run", "lies inside"),
+        (WRITERS[8], "{corpus}/recognizer", "lies inside"),
+        (WRITERS[9], "{corpus}/predictions", "lies inside"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(v[:2]),
+)
+def test_an_output_that_is_contains_or_lies_inside_an_input_is_refused(argv, target, relation, inputs, capsys):
+    before = snapshot(inputs["tmp"])
+    target = target.format(**inputs)
+    assert run([a.format(target=target, **inputs) for a in argv]) == 1
+    assert f"{target} {relation} the input" in one_error_line(capsys)
+    assert snapshot(inputs["tmp"]) == before
+
+
+def test_an_output_is_replaced_only_by_a_command_that_writes_its_kind(inputs, capsys):
+    videos = inputs["tmp"] / "videos"
+    assert run(["prepare", "video-folder", str(inputs["vf"]), "--out", str(videos)]) == 0
+    assert run(["prepare", "video-folder", str(inputs["vf"]), "--out", str(videos)]) == 0  # its own: replaced
+    other = inputs["tmp"] / "other-corpus"
+    shutil.copytree(inputs["corpus"], other)
+    assert run(["prepare", "video", "--from", str(inputs["corpus"]), "--out", str(other)]) == 1
+    assert "is not a text2sign video corpus" in one_error_line(capsys)
+    assert run(["train-recognizer", str(inputs["corpus"]), "--out", str(videos)]) == 1
+    assert "is not a text2sign checkpoint" in one_error_line(capsys)
+    assert (videos / "frames.u8").is_file() and (other / "manifest.csv").is_file()
+
+
+def test_a_failed_command_leaves_no_output_folder(inputs, capsys):
+    out = inputs["tmp"] / "out"
+    assert run(["prepare", "phoenix", str(inputs["phoenix"]), "--out", str(out)]) == 1
+    assert "train.skels:1" in one_error_line(capsys)
+    assert not out.exists()
+    assert run(["export", "phoenix", str(inputs["corpus"]), "--out", str(out)]) == 1  # holistic poses have no PHOENIX layout
+    one_error_line(capsys)
+    assert not out.exists()
+    assert sorted(p.name for p in inputs["tmp"].iterdir()) == ["corpus", "phoenix", "signs", "vf"]
+
+
+# --- files are read only from inside the folder a command was given ----------------------------
+
+
+@pytest.mark.parametrize("row", ["../outside.pose", "{outside}", "link.pose", "sub/../../outside.pose"])
+def test_an_index_row_leading_outside_the_folder_is_refused(row, inputs, capsys):
+    outside = inputs["tmp"] / "outside.pose"
+    save_pose(fake_pose(12), outside)
+    signs = inputs["signs"]
+    (signs / "link.pose").symlink_to(outside)
+    (signs / "sub").mkdir()
+    (signs / "index.csv").write_text(f"path,text\nhello.pose,hello\n{row.format(outside=outside)},bye\n")
+    out = inputs["tmp"] / "lexicon"
+    argv = ["prepare", "lexicon", str(signs), "--out", str(out), "--spoken", "en", "--signed", "ase"]
+    assert run(argv) == 1
+    line = one_error_line(capsys)
+    assert f"{signs / 'index.csv'}:3:" in line and "leads outside" in line and "--allow-outside-paths" in line
+    assert not out.exists()
+    assert run([*argv, "--allow-outside-paths"]) == 0  # the user says so
+
+
+def test_an_openpose_row_leading_outside_the_folder_is_refused(inputs, capsys):
+    clip = inputs["tmp"] / "elsewhere"
+    clip.mkdir()
+    (clip / "x_000000000000_keypoints.json").write_text('{"version": 1.3, "people": []}')
+    src = inputs["tmp"] / "openpose"
+    src.mkdir()
+    (src / "index.csv").write_text("name,text\n../elsewhere,hello\n")
+    assert run(["prepare", "openpose", str(src), "--index", str(src / "index.csv"), "--out", str(inputs["tmp"] / "op"),
+                "--spoken", "en", "--signed", "ase"]) == 1
+    assert f"{src / 'index.csv'}:2: ../elsewhere leads outside {src}" in one_error_line(capsys)
+
+
+def test_a_symlink_out_of_a_video_folder_is_refused(inputs, capsys):
+    secret = inputs["tmp"] / "secret.txt"
+    secret.write_text("the user's private text")
+    from text2sign.video import fake_video, save_video
+
+    save_video(fake_video(6, 16, 16), inputs["vf"] / "leak.gif")
+    (inputs["vf"] / "leak.txt").symlink_to(secret)
+    out = inputs["tmp"] / "videos"
+    assert run(["prepare", "video-folder", str(inputs["vf"]), "--out", str(out)]) == 1
+    assert f"{inputs['vf'] / 'leak.txt'}: leak.txt leads outside" in one_error_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("path", ["/etc/hostname", "../../outside.pose", "poses/../../outside.pose"])
+def test_a_corpus_manifest_path_leading_outside_the_corpus_is_refused_by_every_reader(path, inputs, capsys):
+    corpus = inputs["corpus"]
+    save_pose(fake_pose(12), inputs["tmp"] / "outside.pose")
+    manifest = (corpus / "manifest.csv").read_text().splitlines()
+    columns = manifest[0].split(",")
+    for n in range(1, len(manifest)):
+        row = manifest[n].split(",")
+        row[columns.index("path")] = path
+        manifest[n] = ",".join(row)
+    (corpus / "manifest.csv").write_text("\n".join(manifest) + "\n")
+    for argv in (
+        [*EVALUATE],
+        ["recognize", str(corpus)],
+        ["generate", "hi", "--model", "concat", "--lexicon", str(corpus), "-o", str(inputs["tmp"] / "x.pose")],
+        ["prepare", "video", "--from", str(corpus), "--out", str(inputs["tmp"] / "v")],
+    ):
+        assert run([a.format(**inputs) for a in argv]) == 1
+        line = one_error_line(capsys)
+        assert f"{corpus / 'manifest.csv'}:2: {path} leads outside {corpus}" in line, argv[0]
+    assert not (inputs["tmp"] / "x.pose").exists() and not (inputs["tmp"] / "v").exists()
+
+
+# --- no code is imported because a file names it ------------------------------------------------
+
+
+@pytest.fixture
+def planted_module(tmp_path, monkeypatch):
+    """A module on sys.path that leaves a mark when imported: what a hostile file would name."""
+    mark = tmp_path / "imported"
+    (tmp_path / "planted_family.py").write_text(f"open({str(mark)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield mark
+    sys.modules.pop("planted_family", None)
+
+
+def test_a_checkpoint_or_config_naming_a_module_imports_nothing(planted_module, tmp_path, capsys):
+    import json
+
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(MODELS["fs-gan-nat"].checkpoint, checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text())
+    config["family"] = "planted_family:gan-nat"
+    (checkpoint / "config.json").write_text(json.dumps(config))
+    assert run(["generate", "hi", "--model", str(checkpoint), "-o", str(tmp_path / "x.pose")]) == 1
+    assert "family 'planted_family:gan-nat' in" in one_error_line(capsys)
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(CONFIG.read_text().replace("family: gan-nat", "family: planted_family:gan-nat"))
+    assert "planted_family:gan-nat" in experiment.read_text()
+    assert run(["train", str(experiment), "--dry-run"]) == 1
+    assert "names a module to import" in one_error_line(capsys)
+    assert not planted_module.exists() and "planted_family" not in sys.modules
+
+
+def test_families_come_from_entry_points_and_plugins_the_user_installed_or_named(tmp_path, monkeypatch):
+    from text2sign.families import get_family, registered_families
+    from text2sign.families import registry
+
+    site = tmp_path / "site"
+    site.mkdir()
+    for module, family in (("ep_family", "ep-toy"), ("plugin_family", "plugin-toy")):
+        (site / f"{module}.py").write_text(
+            f"from text2sign.families import register_family\nregister_family({family!r}, output='pose', pipeline=None)\n"
+        )
+    dist = site / "ep_toy-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-toy\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[text2sign.families]\nep-toy = ep_family\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("TEXT2SIGN_PLUGINS", "plugin_family")
+    try:
+        assert "ep-toy" in registered_families() and "ep_family" not in sys.modules  # listed, not imported
+        assert get_family("ep-toy").name == "ep-toy"
+        assert get_family("plugin-toy").name == "plugin-toy"
+        with pytest.raises(ConfigError, match="unknown family 'nobody' in the config"):
+            get_family("nobody")
+    finally:
+        for module, family in (("ep_family", "ep-toy"), ("plugin_family", "plugin-toy")):
+            sys.modules.pop(module, None)
+            registry._FAMILIES.pop(family, None)
+        registry._imported_plugins.discard("plugin_family")

@@ -223,8 +223,9 @@ def test_latent_features_bad_layouts_are_one_line(tmp_path):
     np.savez(root / "train" / "poses" / "a.npz", keypoints=np.zeros((4, 50, 3)))
     with pytest.raises(CorpusError, match=r"\(frames, 75, 2\)"):
         import_latent_features(root, tmp_path / "corpus", "de", "gsg", trust_pickles=True)
+    (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusError, match="holds no samples"):
-        import_latent_features(tmp_path, tmp_path / "corpus", "de", "gsg", trust_pickles=True)
+        import_latent_features(tmp_path / "empty", tmp_path / "corpus", "de", "gsg", trust_pickles=True)
 
 
 # --- OpenPose ---------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Two tiny families registered from outside the package, to prove the family contract.
 
-``toy_families:toy-pose``: text -> a fixed number of pose frames (body joints only).
-``toy_families:toy-video``: text -> a few frames of video, trained on our renderings of the same
+``toy-pose``: text -> a fixed number of pose frames (body joints only).
+``toy-video``: text -> a few frames of video, trained on our renderings of the same
 pose corpus (what ``prepare video --from CORPUS`` will make for real video models).
 
 Each is a network, an objective, a pipeline and one ``register_family`` call: nothing in the
@@ -264,7 +264,7 @@ def tiny(family: str):
     def config(workdir: Path) -> dict:
         corpus = make_corpus(workdir / "toy-corpus")
         return {
-            "family": f"toy_families:{family}",
+            "family": family,
             "data": {"corpus": str(corpus)},
             "train": {"steps": 3, "batch_size": 2, "lr": 1e-2, "ema_decay": 0.0, "sample_every": 0},
         }

@@ -153,7 +153,7 @@ def test_check_output_kind_fails_in_one_line(tmp_path, kind, name, message):
 
 def test_check_output_kind_refuses_a_folder_holding_other_files(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
-    with pytest.raises(Text2SignError, match="holds files other than PNG frames"):
+    with pytest.raises(Text2SignError, match="is not empty and is not a folder of PNG frames"):
         check_output_kind("video", tmp_path)
     with pytest.raises(ValueError, match="kind 'text'"):
         check_output_kind("text", tmp_path / "x.txt")

@@ -12,7 +12,7 @@ from text2sign.training import load_config, read_config, train
 from text2sign.training.checkpoint import load_trainer_state
 
 TEXT = """\
-family: toy_family:toy-regression
+family: toy-regression
 model: {hidden_dim: 12}
 train: {steps: 6, batch_size: 4, lr: 0.05, ema_decay: 0.5, checkpoint_every: 3}
 """
@@ -34,7 +34,7 @@ def test_checkpoint_directory_contents(trained):
     meta = json.loads((ckpt / "config.json").read_text())
     assert meta["format"] == "text2sign-checkpoint" and meta["step"] == 6
     assert meta["model"] == meta["experiment"]["model"] == {"in_dim": 4, "hidden_dim": 12, "out_dim": 2}
-    assert meta["family"] == "toy_family:toy-regression" and meta["version"] == 2
+    assert meta["family"] == "toy-regression" and meta["version"] == 2
     assert meta["model_class"] == "toy_family.ToyNet"
     # every file as readable as a plain open() makes it (safetensors alone writes 0600)
     modes = {p.name: p.stat().st_mode & 0o777 for p in ckpt.iterdir()}
@@ -101,8 +101,8 @@ def test_hand_edited_config_is_caught(trained, tmp_path):
     # Inference reads family, model and inference only: training sections may change freely.
     edit_config(ckpt, lambda e: (e["experiment"]["train"].update(renamed_flag=1), e["experiment"].pop("objective")))
     assert from_pretrained(ckpt).layers[0].weight.shape == (12, 4)
-    edit_config(ckpt, lambda e: e.update(family="toy_family:gone"))
-    with pytest.raises(CheckpointError, match="unknown family 'toy_family:gone'"):
+    edit_config(ckpt, lambda e: e.update(family="gone"))
+    with pytest.raises(CheckpointError, match="unknown family 'gone'"):
         from_pretrained(ckpt)
 
 

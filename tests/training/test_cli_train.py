@@ -13,7 +13,7 @@ from text2sign.cli import run as cli_run
 from text2sign.train import main as train_main
 from text2sign.checkpoints import list_checkpoints
 
-TOY = "family: toy_family:toy-regression\ntrain: {steps: 3, batch_size: 4, checkpoint_every: 0}\n"
+TOY = "family: toy-regression\ntrain: {steps: 3, batch_size: 4, checkpoint_every: 0}\n"
 
 
 def test_help_documents_every_flag(capsys):
@@ -59,7 +59,7 @@ def test_train_then_resume_from_the_run_directory(toy_yaml, tmp_path):
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(toy_yaml, tmp_path, child_env):
     config_path = toy_yaml(
-        "family: toy_family:toy-regression\n"
+        "family: toy-regression\n"
         "train: {steps: 1000000, batch_size: 4, log_every: 1, checkpoint_every: 0, num_workers: 1}\n"
     )
     proc = subprocess.Popen(

@@ -8,7 +8,7 @@ from text2sign.training import apply_overrides, config_to_dict, load_config, par
 from text2sign.training.config import TrainConfig
 
 BASE = """\
-family: toy_family:toy-regression
+family: toy-regression
 model:
   hidden_dim: 8
 train:
@@ -63,7 +63,7 @@ def test_unknown_model_key_and_top_level_key(toy_yaml):
     with pytest.raises(ConfigError, match="unknown key 'trian'"):
         load_config(toy_yaml(BASE + "trian: {}\n"))
     with pytest.raises(ConfigError, match="'model' in .* must be a section"):
-        load_config(toy_yaml("family: toy_family:toy-regression\nmodel: 3\n"))
+        load_config(toy_yaml("family: toy-regression\nmodel: 3\n"))
 
 
 def test_family_errors(toy_yaml):
@@ -71,10 +71,8 @@ def test_family_errors(toy_yaml):
         load_config(toy_yaml("train: {steps: 3}\n"))
     with pytest.raises(ConfigError, match=r"unknown family 'no-such' in .*registered:"):
         load_config(toy_yaml("family: no-such\n"))
-    with pytest.raises(ConfigError, match="cannot import module 'no_such_module'"):
+    with pytest.raises(ConfigError, match="family 'no_such_module:x' in .* names a module to import"):
         load_config(toy_yaml("family: no_such_module:x\n"))
-    with pytest.raises(ConfigError, match="module 'toy_family' did not register it"):
-        load_config(toy_yaml("family: toy_family:nope\n"))
 
 
 def test_missing_required_key(toy_yaml):

@@ -14,7 +14,7 @@ from text2sign.training import load_config, train
 from text2sign.train import torchrun_command
 
 DDP = """\
-family: toy_family:toy-regression
+family: toy-regression
 data: {num_items: 32, dev_items: 8}
 objective: {dump_final_weights: true}
 train: {steps: 6, batch_size: 4, lr: 0.05, ema_decay: 0.5, checkpoint_every: 0, validate_every: 2, patience: 5}

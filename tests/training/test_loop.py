@@ -9,14 +9,14 @@ from text2sign.checkpoints import list_checkpoints
 from text2sign.training import load_config, train
 
 REGRESSION = """\
-family: toy_family:toy-regression
+family: toy-regression
 data: {num_items: 40}
 objective: {input_noise: 0.1}
 train: {steps: 20, batch_size: 8, grad_accum: 2, lr: 0.01, warmup_steps: 3, ema_decay: 0.9,
         checkpoint_every: 0, log_every: 5}
 """
 GAN = """\
-family: toy_family:toy-gan
+family: toy-gan
 data: {num_items: 40}
 train: {steps: 20, batch_size: 8, lr: 0.01, warmup_steps: 3, checkpoint_every: 0,
         optimizers: {discriminator: {lr: 0.005}}}
@@ -61,7 +61,7 @@ def test_interrupt_and_resume_equals_uninterrupted_run(toy_yaml, tmp_path, text)
 
 
 def test_gradient_accumulation_matches_a_larger_batch(toy_yaml, tmp_path):
-    text = "family: toy_family:toy-regression\ndata: {num_items: 16}\ntrain: {steps: 6, lr: 0.05, checkpoint_every: 0}\n"
+    text = "family: toy-regression\ndata: {num_items: 16}\ntrain: {steps: 6, lr: 0.05, checkpoint_every: 0}\n"
     accumulated = load_config(toy_yaml(text), ["train.batch_size=1", "train.grad_accum=2"])
     large = load_config(toy_yaml(text), ["train.batch_size=2", "train.grad_accum=1"])
     r1, l1 = run(accumulated, tmp_path / "accum")
@@ -73,7 +73,7 @@ def test_gradient_accumulation_matches_a_larger_batch(toy_yaml, tmp_path):
 
 
 def test_loss_goes_down(toy_yaml, tmp_path):
-    config = load_config(toy_yaml("family: toy_family:toy-regression\ntrain: {steps: 80, batch_size: 16, lr: 0.03, "
+    config = load_config(toy_yaml("family: toy-regression\ntrain: {steps: 80, batch_size: 16, lr: 0.03, "
                                   "warmup_steps: 5, checkpoint_every: 0}\n"))
     _, losses = run(config, tmp_path / "run")
     values = [x["model/loss"] for x in losses]
@@ -104,7 +104,7 @@ def test_tensorboard_scalars_and_sample_gifs(toy_yaml, tmp_path):
     assert {"weights/layers.0.weight", "weights/layers.2.bias"} <= set(events.Tags()["histograms"])
     assert [e.step for e in events.Histograms("weights/layers.0.weight")] == [5, 10]
     texts = {tag: events.Tensors(tag)[0].tensor_proto.string_val[0].decode() for tag in ("config/text_summary", "parameters/text_summary")}
-    assert "    family: toy_family:toy-regression" in texts["config/text_summary"]
+    assert "    family: toy-regression" in texts["config/text_summary"]
     assert "| inference | 114 |" in texts["parameters/text_summary"]
     assert [e.step for e in events.Scalars("train/model/loss")] == [5, 10]
     assert {"samples/pose sample", "samples/video"} <= set(events.Tags()["images"])

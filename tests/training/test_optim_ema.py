@@ -25,7 +25,7 @@ def test_warmup_cosine_at_hand_computed_steps():
 def test_loop_uses_the_schedule_and_per_group_overrides(toy_yaml, tmp_path):
     config = load_config(
         toy_yaml(
-            "family: toy_family:toy-gan\n"
+            "family: toy-gan\n"
             "train: {steps: 12, batch_size: 4, lr: 0.01, warmup_steps: 2, min_lr_ratio: 0.1,\n"
             "        optimizers: {discriminator: {lr: 0.002, betas: [0.5, 0.9]}}, checkpoint_every: 0}\n"
             "objective: {generator_only_steps: 3}\n"

@@ -13,7 +13,7 @@ from text2sign.errors import CheckpointError, ConfigError
 from text2sign.training import load_config, train
 
 VALIDATED = """\
-family: toy_family:toy-regression
+family: toy-regression
 data: {num_items: 32, dev_items: 16}
 train: {steps: 8, batch_size: 8, lr: 0.05, ema_decay: 0.0, checkpoint_every: 0, validate_every: 2, keep_last_k: 1}
 """
@@ -70,7 +70,7 @@ def test_init_model_starts_from_another_runs_weights(toy_yaml, tmp_path):
 def test_a_later_stage_copies_the_earlier_one_and_loads_alone(toy_yaml, tmp_path):
     first = train(load_config(toy_yaml(VALIDATED)), tmp_path / "first")
     stacked = toy_yaml(
-        f"family: toy_family:toy-stacked\ninit: {{first_stage: {first.checkpoint}}}\n"
+        f"family: toy-stacked\ninit: {{first_stage: {first.checkpoint}}}\n"
         "train: {steps: 4, batch_size: 8, lr: 0.05, ema_decay: 0.0}\n",
         name="stacked.yaml",
     )

@@ -1,10 +1,12 @@
 """Two tiny model families that exercise the training loop without pose data.
 
-``toy_family:toy-regression``: an MLP fitting a fixed random function (one optimizer group).
-``toy_family:toy-gan``: a generator and a discriminator with hinge losses (two groups).
+``toy-regression``: an MLP fitting a fixed random function (one optimizer group).
+``toy-gan``: a generator and a discriminator with hinge losses (two groups).
 
-Importing this module registers both (the YAML names them ``toy_family:<name>``; tests put
-this directory on sys.path / PYTHONPATH).
+Importing this module registers them through the public API (:func:`register_family`), as a
+third-party family's module does; the tests import it, and child processes find it through
+``TEXT2SIGN_PLUGINS=toy_family`` (see conftest.py's ``child_env``): a config names the family, never
+the module.
 """
 
 from __future__ import annotations

@@ -235,7 +235,7 @@ def test_png_folder_replaces_an_earlier_write(tmp_path):
 
 def test_png_folder_with_other_files_is_refused_untouched(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
-    with pytest.raises(Text2SignError, match="holds files other than PNG frames"):
+    with pytest.raises(Text2SignError, match="is not empty and is not a folder of PNG frames"):
         write_png_frames(fake_video().frames, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 

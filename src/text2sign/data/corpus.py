@@ -46,7 +46,7 @@ def _has_manifest_header(root: Path) -> bool:
 
 # What a `prepare` command that builds a pose corpus may replace.
 CORPUS_OUTPUT = OutputKind(
-    "text2sign pose corpus", markers=(MANIFEST,), entries=(MANIFEST, STATS, "poses"), own=_has_manifest_header,
+    "text2sign corpus", markers=(MANIFEST,), entries=(MANIFEST, STATS, "poses"), own=_has_manifest_header,
 )
 # Corpora are written by text2sign with every pose under poses/: a manifest pointing elsewhere was edited.
 CORPUS_PATHS_HINT = "a corpus reads only files inside its own folder (its pose files live under poses/)"

@@ -37,7 +37,9 @@ import numpy as np
 
 from text2sign.errors import Text2SignError
 from text2sign.fileio import check_writable_dir
+from text2sign.outputs import OutputKind, check_output_dir, remove_if_empty
 from text2sign.pose.sequence import PoseSequence
+from text2sign.sources import inside
 from text2sign.video.io import VideoFileError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".gif")
@@ -46,6 +48,14 @@ FACE_REFINEMENT_POINTS = 10  # the iris points that make the face 478 points, as
 HOLISTIC_CONFIG = {"model_complexity": 1, "refine_face_landmarks": True}
 REDUCED_LAYOUT = "holistic-178"
 POLL_SECONDS = 0.2
+# What extraction writes: .pose files, in subfolders that mirror an input folder's. A folder holding
+# anything else is the user's, and extraction (which adds to its output to resume) stays out of it.
+EXTRACTION_OUTPUT = OutputKind("folder of extracted .pose files", entries=("*.pose",), recursive=True)
+
+
+def check_extraction_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike], option: str = "--output") -> Path:
+    """`path` can take extracted poses: new, empty or holding only .pose files, and apart from `inputs`."""
+    return check_output_dir(path, EXTRACTION_OUTPUT, inputs, option, make_parents=True)
 
 
 def check_extract_available() -> None:
@@ -236,9 +246,10 @@ class ExtractReport:
         return "; ".join(parts)
 
 
-def find_videos(inputs: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
+def find_videos(inputs: Sequence[str | os.PathLike], allow_outside: bool = False) -> list[tuple[Path, Path]]:
     """(video, path relative to the output folder without suffix) for each input: a file as
-    itself, a directory as every video under it (by suffix, recursively, keeping subfolders)."""
+    itself, a directory as every video under it (by suffix, recursively, keeping subfolders; a
+    symlink out of the directory is refused unless `allow_outside`)."""
     found: dict[Path, tuple[Path, Path]] = {}  # a video named twice (a file and its folder) is done once
     for raw in inputs:
         source = Path(raw)
@@ -247,6 +258,7 @@ def find_videos(inputs: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
             if not videos:
                 raise Text2SignError(f"{source} holds no videos ({', '.join(VIDEO_SUFFIXES)})")
             for video in videos:
+                inside(source, video.relative_to(source), str(video), allow_outside)
                 found.setdefault(video.resolve(), (video, video.relative_to(source).with_suffix("")))
         elif source.is_file():
             found.setdefault(source.resolve(), (source, Path(source.stem)))
@@ -278,13 +290,18 @@ def plan_extraction(pairs: Sequence[tuple[Path, Path]], overwrite: bool = False)
     return plan
 
 
-def prepare_output_dirs(jobs: Sequence[ExtractJob]) -> None:
-    """Make the output folders and try writing in each, before any worker spends minutes on a video."""
+def prepare_output_dirs(jobs: Sequence[ExtractJob]) -> list[Path]:
+    """Make the output folders and try writing in each, before any worker spends minutes on a video;
+    returns those it made (deepest first), which :func:`run_extraction` removes if they stay empty."""
+    made = []
     for directory in sorted({job.output.parent for job in jobs}):
         if directory.exists() and not directory.is_dir():
             raise Text2SignError(f"output folder {directory} is a file")
+        missing = [d for d in (directory, *directory.parents) if not d.exists()]
         directory.mkdir(parents=True, exist_ok=True)
+        made += missing
         check_writable_dir(directory)
+    return sorted(set(made), key=lambda d: len(d.parts), reverse=True)
 
 
 def extract_videos(
@@ -328,7 +345,7 @@ def run_extraction(
     if not jobs:
         return []
     check_extract_available()
-    prepare_output_dirs(jobs)
+    made = prepare_output_dirs(jobs)
     context = multiprocessing.get_context("spawn")
     waiting = collections.deque(range(len(jobs)))
     results: dict[int, ExtractResult] = {}
@@ -398,6 +415,9 @@ def run_extraction(
                 process.join(timeout=5)
         for conn in busy:
             conn.close()
+        # A run whose videos all failed leaves no empty folders behind.
+        for directory in made:
+            remove_if_empty(directory)
     return [results[i] for i in range(len(jobs))]
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from text2sign.data.corpus import Corpus, CorpusWriter
+from text2sign.data.corpus import Corpus, CorpusWriter, check_corpus_output, corpus_output
 from text2sign.data.lexicon import DEFAULT_FPS, DEFAULT_LAYOUT, Lexicon, borrowed_alphabets, read_fingerspelling_entries
 from text2sign.errors import LanguageError
 from text2sign.pose.concatenate import compose
@@ -119,7 +119,9 @@ def build_fs_words(
     signed_languages: list[str] | None = None,
     on_language: Callable[[str, int], None] | None = None,
 ) -> Corpus:
-    """Build FS-Words into `out_dir`; `on_language(signed, items)` reports progress."""
+    """Build FS-Words into `out_dir` (new, empty or a corpus it replaces); `on_language(signed, items)`
+    reports progress."""
+    check_corpus_output(out_dir)
     entries = read_fingerspelling_entries()
     pairs = sorted({(e.signed_language, e.spoken_language) for e in entries})
     available = [si for si, _ in pairs]
@@ -131,7 +133,22 @@ def build_fs_words(
             raise LanguageError(f"no fingerspelling alphabet for {', '.join(unknown)}{hint}; available: {', '.join(available)}")
         pairs = [(si, sp) for si, sp in pairs if si in signed_languages]
     lexicon = Lexicon(entries, cfg.layout, cfg.fps, name="fingerspelling")
-    writer = CorpusWriter(out_dir)
+    with corpus_output(out_dir) as writer:
+        word_sources = _add_languages(writer, lexicon, pairs, cfg, on_language)
+        writer.close(
+            extra_stats={
+                "source": "fingerspelling (spoken-to-signed lexicon)",
+                "seed": cfg.seed,
+                "word_source": word_sources,
+                "borrowed_alphabets_not_built": borrowed_alphabets(),
+            }
+        )
+    return Corpus.load(out_dir)
+
+
+def _add_languages(writer: CorpusWriter, lexicon: Lexicon, pairs: list[tuple[str, str]], cfg: FSWordsConfig,
+                   on_language: Callable[[str, int], None] | None) -> dict[str, str]:
+    """Every letter clip and chosen word of each (signed, spoken) pair; returns where the words came from."""
     word_sources = {}
     for signed, spoken in pairs:
         rng = np.random.default_rng(language_seed(cfg.seed, signed))
@@ -171,11 +188,4 @@ def build_fs_words(
                 count += 1
         if on_language:
             on_language(signed, count)
-    return writer.close(
-        extra_stats={
-            "source": "fingerspelling (spoken-to-signed lexicon)",
-            "seed": cfg.seed,
-            "word_source": word_sources,
-            "borrowed_alphabets_not_built": borrowed_alphabets(),
-        }
-    )
+    return word_sources

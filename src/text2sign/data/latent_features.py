@@ -29,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from text2sign.data.corpus import SPLITS, Corpus
+from text2sign.data.corpus import SPLITS, Corpus, check_corpus_output
 from text2sign.data.importing import write_corpus
 from text2sign.pose.imported_layouts import MOUTH_POINTS, NMM_SCALARS, latent_flow_layout
 from text2sign.errors import CorpusError
 from text2sign.pose.sequence import PoseSequence
+from text2sign.sources import inside
 
 MANUAL_POINTS = 75
 NMM_ARRAYS = {"facial_aus": (17,), "head_pose": (3,), "eye_gaze": (4,), "mouth_shape": (MOUTH_POINTS, 2)}
@@ -55,10 +56,11 @@ def import_latent_features(
     fps: float = DEFAULT_FPS,
     trim_to_shorter: bool = False,
     on_item: Callable[[], None] | None = None,
+    allow_outside: bool = False,
 ) -> Corpus:
     """Build a corpus from the design's folder (see the module docstring). A pose and its NMMs
     must have as many frames, unless `trim_to_shorter` cuts both to the shorter as the design's
-    own loader does."""
+    own loader does. A file that is a symlink out of the folder is refused unless `allow_outside`."""
     data = Path(data_dir)
     if not data.is_dir():
         raise CorpusError(f"latent-features directory not found: {data}")
@@ -66,11 +68,16 @@ def import_latent_features(
         raise CorpusError("give the languages of the data: --spoken and --signed")
     if not np.isfinite(fps) or fps <= 0:
         raise CorpusError(f"--fps must be a positive number, got {fps}")
+    check_corpus_output(out_dir, [data])
     samples = _find_samples(data)
     if not trust_pickles:
         raise CorpusError(f"{data} keeps its non-manual features in pickles (nmms/*.pkl); {PICKLE_RISK}")
-    stats_note = _check_stats(data / STATS_FILE)
-    texts = {split: _read_texts(data / f"{split}.txt") for split in {s for s, _, _, _ in samples}}
+    for _, _, pose_path, nmm_path in samples:
+        for path in (pose_path, nmm_path):
+            inside(data, path.relative_to(data), str(path), allow_outside)
+    stats_note = _check_stats(inside(data, STATS_FILE, str(data / STATS_FILE), allow_outside))
+    splits = {s for s, _, _, _ in samples}
+    texts = {split: _read_texts(inside(data, f"{split}.txt", str(data / f"{split}.txt"), allow_outside)) for split in splits}
 
     def items() -> Iterator[tuple[PoseSequence, dict]]:
         for split, sample_id, pose_path, nmm_path in samples:
@@ -89,7 +96,7 @@ def import_latent_features(
 
     # Text-to-pose training needs a text for every item; the design's loader falls back to "".
     extra = {"source": "latent-features", "source_normalization": stats_note, "items_without_text": 0}
-    return write_corpus(out_dir, items(), pose_suffix=".npz", extra_stats=extra)
+    return write_corpus(out_dir, items(), pose_suffix=".npz", extra_stats=extra, inputs=[data])
 
 
 def count_samples(data_dir: str | Path) -> int:

@@ -115,7 +115,7 @@ class Lexicon:
     def from_corpus(cls, corpus_dir: str | Path, layout: Layout | str | None = None, fps: float = DEFAULT_FPS) -> Lexicon:
         corpus = Corpus.load(corpus_dir)
         entries = [
-            LexiconEntry(item.lexicon_key, item.spoken_language, item.signed_language, corpus.root / item.path)
+            LexiconEntry(item.lexicon_key, item.spoken_language, item.signed_language, corpus.item_path(item))
             for item in corpus.items
             if item.lexicon_key and len(item.lexicon_key.split()) == 1
         ]

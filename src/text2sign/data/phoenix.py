@@ -21,12 +21,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from text2sign.errors import CorpusError, InvalidPoseError
-from text2sign.fileio import write_text_atomic
+from text2sign.fileio import atomic_dir, write_text_atomic
+from text2sign.outputs import OutputKind, check_output_dir
 from text2sign.pose.io import PHOENIX_SCALE_NOTE, parse_skels_line, write_skels
 from text2sign.pose.layout import PHOENIX_PIXEL_FRAME, Layout, get_layout
 from text2sign.pose.sequence import PoseSequence
+from text2sign.sources import inside
 
-from .corpus import SPLITS, Corpus, CorpusItem, CorpusWriter
+from .corpus import SPLITS, Corpus, CorpusItem, check_corpus_output, corpus_output
 
 PHOENIX_FPS = 25.0
 PHOENIX_LAYOUT = "phoenix-50"
@@ -40,6 +42,10 @@ COORDINATES_NOTE = (
 
 REQUIRED_SUFFIXES = (".skels", ".text", ".files")
 OPTIONAL_SUFFIXES = (".gloss",)
+# What `export phoenix` writes, and so may replace.
+EXPORT_OUTPUT = OutputKind(
+    "PHOENIX export", entries=tuple(f"{s}{suffix}" for s in SPLITS for suffix in REQUIRED_SUFFIXES + OPTIONAL_SUFFIXES)
+)
 
 
 def find_splits(src_dir: str | Path) -> list[str]:
@@ -76,16 +82,28 @@ def import_phoenix(
     src_dir: str | Path,
     out_dir: str | Path,
     on_item: Callable[[], None] | None = None,
+    allow_outside: bool = False,
 ) -> Corpus:
-    """Build a text2sign corpus from PHOENIX-2014T ``.skels``/``.text``/``.gloss``/``.files``.
+    """Build a text2sign corpus from PHOENIX-2014T ``.skels``/``.text``/``.gloss``/``.files``
+    (a file that is a symlink out of `src_dir` is refused unless `allow_outside`).
 
     `on_item` is called once after each imported sequence (e.g. to advance a progress bar; the
     total is ``sum(count_items(src_dir).values())``).
     """
     src = Path(src_dir)
+    check_corpus_output(out_dir, [src])
     # Every split is checked before anything is written, so a misaligned split fails fast.
     counts = count_items(src)
-    writer = CorpusWriter(out_dir, pose_suffix=".pose")
+    for split in counts:
+        for suffix in REQUIRED_SUFFIXES + OPTIONAL_SUFFIXES:
+            inside(src, f"{split}{suffix}", str(src / f"{split}{suffix}"), allow_outside)
+    with corpus_output(out_dir, ".pose", [src]) as writer:
+        _import_splits(src, counts, writer, on_item)
+        writer.close(extra_stats={"source": "phoenix", "note": COORDINATES_NOTE})
+    return Corpus.load(out_dir)
+
+
+def _import_splits(src: Path, counts: dict[str, int], writer, on_item: Callable[[], None] | None) -> None:
     for split in counts:
         skels = src / f"{split}.skels"
         texts = _read_lines(src / f"{split}.text")
@@ -115,7 +133,6 @@ def import_phoenix(
             )
             if on_item is not None:
                 on_item()
-    return writer.close(extra_stats={"source": "phoenix", "note": COORDINATES_NOTE})
 
 
 def export_phoenix(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
@@ -123,12 +140,8 @@ def export_phoenix(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, int
 
     Items keep manifest order. Returns the number of sequences written per split.
     """
+    out = check_output_dir(out_dir, EXPORT_OUTPUT, [corpus_dir], error=CorpusError)
     corpus = Corpus.load(corpus_dir)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise CorpusError(f"export output {out} exists and is not a directory")
-    if not out.parent.is_dir():
-        raise CorpusError(f"output directory does not exist: {out.parent}")
     target = get_layout(PHOENIX_LAYOUT)
     written: dict[str, int] = {}
     splits = [s for s in SPLITS if corpus.split(s)]
@@ -136,16 +149,17 @@ def export_phoenix(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, int
         raise CorpusError(f"corpus {corpus.root} has no items to export")
     # CorpusWriter gives all items one layout, so the first one tells before anything is created.
     _to_phoenix_layout(corpus, corpus.items[0], target)
-    out.mkdir(exist_ok=True)
     for split in splits:
-        items = corpus.split(split)
-        _check_single_lines(items)
-        # A generator, so the poses of a full PHOENIX split (hundreds of MB) are never all in memory.
-        write_skels((_skels_pose(corpus, item, target) for item in items), out / f"{split}.skels")
-        write_text_atomic(out / f"{split}.text", "".join(f"{i.text}\n" for i in items))
-        write_text_atomic(out / f"{split}.gloss", "".join(f"{i.gloss}\n" for i in items))
-        write_text_atomic(out / f"{split}.files", "".join(f"{i.id}\n" for i in items))
-        written[split] = len(items)
+        _check_single_lines(corpus.split(split))
+    with atomic_dir(out) as tmp:
+        for split in splits:
+            items = corpus.split(split)
+            # A generator, so the poses of a full PHOENIX split (hundreds of MB) are never all in memory.
+            write_skels((_skels_pose(corpus, item, target) for item in items), tmp / f"{split}.skels")
+            write_text_atomic(tmp / f"{split}.text", "".join(f"{i.text}\n" for i in items))
+            write_text_atomic(tmp / f"{split}.gloss", "".join(f"{i.gloss}\n" for i in items))
+            write_text_atomic(tmp / f"{split}.files", "".join(f"{i.id}\n" for i in items))
+            written[split] = len(items)
     return written
 
 

@@ -32,6 +32,7 @@ that needs no download). `--recognizer` names the recognizer of the model's outp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import time
@@ -40,14 +41,20 @@ from pathlib import Path
 
 import numpy as np
 
-from text2sign.data.corpus import Corpus, CorpusItem
+from text2sign.data.corpus import Corpus, CorpusItem, safe_filename
 from text2sign.errors import CorpusError, Text2SignError
 from text2sign.evaluation import metrics
-from text2sign.fileio import check_output_path, write_text_atomic
+from text2sign.fileio import atomic_dir, check_output_path, write_text_atomic
+from text2sign.outputs import OutputKind, check_output_dir
 from text2sign.pose.normalize import normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 
 REFERENCE = "reference"
+# What an evaluation writes beside its report, and so may replace.
+GIFS_OUTPUT = OutputKind("folder of evaluation GIFs", entries=("*.gif",))
+PREDICTIONS_OUTPUT = OutputKind(
+    "--save-predictions folder", markers=("predictions.csv",), entries=("predictions.csv", "*.pose", "*.mp4")
+)
 # PSNR of a frame that matches its reference exactly is infinite; capped so one such frame
 # does not make a whole split's mean infinite (common_metrics_on_video_quality does the same).
 PSNR_CAP_DB = 100.0
@@ -122,10 +129,17 @@ def evaluate(
     "reference") on `split` of `corpus`; returns the report (see the module docstring).
 
     `seed` goes to every generation call (stochastic models), and so do `options` (a pipeline's
-    own, e.g. ``steps``); `predictions_dir` keeps every generated item (see :class:`Predictions`)."""
+    own, e.g. ``steps``); `predictions_dir` keeps every generated item (see :class:`Predictions`).
+    Both folders are checked first (new, empty or what an evaluation wrote, apart from the inputs)
+    and written whole at the end: a failed evaluation leaves neither."""
     from text2sign.pipelines import load_pipeline, load_reconstruction
 
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus)
+    inputs = evaluation_inputs(model, corpus.root, recognizer_dir, lexicon)
+    if gif_dir is not None:
+        check_output_dir(gif_dir, GIFS_OUTPUT, inputs, "the GIF folder", make_parents=True)
+    if predictions_dir is not None:
+        check_output_dir(predictions_dir, PREDICTIONS_OUTPUT, inputs, "--save-predictions", make_parents=True)
     items = corpus.split(split)
     if limit is not None:
         items = items[:limit]
@@ -135,10 +149,36 @@ def evaluate(
     if reconstruct is not None and (options or lexicon is not None):
         raise Text2SignError(f"{model} reconstructs the references; it takes no generation options")
     pipeline = None if model == REFERENCE or reconstruct is not None else load_pipeline(model, lexicon=lexicon)
-    if gif_dir is not None:
-        Path(gif_dir).mkdir(parents=True, exist_ok=True)
     output = pipeline.output if pipeline is not None else "pose"
-    saver = Predictions(predictions_dir, output) if predictions_dir is not None else None
+    with contextlib.ExitStack() as folders:
+        gif_tmp = _folder(folders, gif_dir)
+        predictions_tmp = _folder(folders, predictions_dir)
+        saver = Predictions(predictions_tmp, output) if predictions_tmp is not None else None
+        report, read = _evaluate(model, corpus, split, items, output, pipeline, reconstruct, recognizer_dir, gif_tmp,
+                                 num_gifs, on_item, seed, saver, options)
+        if saver is not None:
+            saver.close(read)
+            report["predictions"] = str(predictions_dir)
+    return report
+
+
+def evaluation_inputs(model: str, corpus_root: Path, recognizer_dir, lexicon) -> list[Path | None]:
+    """What an evaluation reads from disk: its outputs must stay apart from these."""
+    model_dir = Path(model) if model != REFERENCE and Path(model).exists() else None
+    return [corpus_root, model_dir, recognizer_dir, lexicon]
+
+
+def _folder(stack: contextlib.ExitStack, path: str | Path | None) -> Path | None:
+    """A temporary folder that becomes `path` when the evaluation succeeds (its parents are made)."""
+    if path is None:
+        return None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return stack.enter_context(atomic_dir(path))
+
+
+def _evaluate(model, corpus, split, items, output, pipeline, reconstruct, recognizer_dir, gif_dir, num_gifs, on_item,
+              seed, saver, options) -> tuple[dict, dict]:
+    """The report, and what the recognizer read back by item id."""
 
     def generate(item: CorpusItem):
         if reconstruct is not None:
@@ -157,27 +197,21 @@ def evaluate(
     else:
         generator = generate if model != REFERENCE else None
         report, read = _evaluate_poses(model, generator, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item)
-    if saver is not None:
-        report["predictions"] = str(saver.close(read))
-    return report
+    return report, read
 
 
 class Predictions:
     """Every generated item kept next to the report: ``ID.pose`` (pose models) or ``ID.mp4``
     (video models) in one folder, and ``predictions.csv`` (id, text, languages, file, and what
-    the recognizer read back) written last, so a complete folder has it."""
+    the recognizer read back) written last, so a complete folder has it. :func:`evaluate` gives it
+    a temporary folder renamed into place at the end."""
 
     def __init__(self, directory: str | Path, output: str):
-        from text2sign.fileio import check_writable_dir
-
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        check_writable_dir(self.directory)
         self.suffix = ".mp4" if output == "video" else ".pose"
         self.rows: list[dict] = []
 
     def add(self, item: CorpusItem, signing) -> None:
-        from text2sign.data.corpus import safe_filename
         from text2sign.rendering import write_output
 
         name = safe_filename(item.id) + self.suffix
@@ -264,7 +298,7 @@ def _evaluate_videos(
             reference_features.append(recognizer.embed([VideoClip(reference, clip.fps)], item.signed_language)[0])
         if item.id in gif_items:
             side_by_side = np.concatenate([matched, reference], axis=2)  # (T, H, 2W, 3)
-            save_video(VideoClip(side_by_side, clip.fps), Path(gif_dir) / f"{item.id}.gif")
+            save_video(VideoClip(side_by_side, clip.fps), Path(gif_dir) / f"{safe_filename(item.id)}.gif")
         if on_item:
             on_item(n + 1, len(items))
     result = {
@@ -338,7 +372,7 @@ def _evaluate_poses(model, generate, corpus, split, items, recognizer_dir, gif_d
             from text2sign.rendering import write_side_by_side_gif
 
             write_side_by_side_gif(
-                [gen_view, ref_view], Path(gif_dir) / f"{item.id}.gif", titles=[f"{model}: {item.text}", "reference"]
+                [gen_view, ref_view], Path(gif_dir) / f"{safe_filename(item.id)}.gif", titles=[f"{model}: {item.text}", "reference"]
             )
         if on_item:
             on_item(n + 1, len(items))

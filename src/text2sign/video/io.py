@@ -22,12 +22,15 @@ import numpy as np
 from text2sign.errors import Text2SignError
 from text2sign.fileio import atomic_dir, atomic_path, check_output_path
 from text2sign.limits import MAX_VIDEO_BYTES
+from text2sign.outputs import OutputKind, check_output_dir
 from text2sign.video.clip import InvalidVideoError, VideoClip, check_fps
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 DEFAULT_FOLDER_FPS = 25.0
 FRAME_NAME = "frame-{:06d}.png"
 FRAME_PATTERN = re.compile(r"frame-(\d{6,})\.png")
+# An existing frame folder is replaced as a whole, so it may only hold frames of an earlier write.
+FRAMES_OUTPUT = OutputKind("folder of PNG frames", entries=("frame-[0-9][0-9][0-9][0-9][0-9][0-9]*.png",))
 
 # GIF stores each frame's delay in hundredths of a second, and players show delays under 2 as 10.
 GIF_TICKS_PER_SECOND = 100
@@ -257,17 +260,9 @@ def _palettise(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _check_frame_folder(directory: str | os.PathLike) -> Path:
     # Resolved so that "." or "frames/" still name a folder with a parent to hold the temporary copy.
     directory = Path(directory).resolve()
-    if not directory.parent.is_dir():
-        raise Text2SignError(f"output directory does not exist: {directory.parent}")
     if directory.exists() and not directory.is_dir():
         raise Text2SignError(f"output path is a file, expected a folder for PNG frames: {directory}")
-    if directory.is_dir():
-        others = sorted(p.name for p in directory.iterdir() if not FRAME_PATTERN.fullmatch(p.name))
-        if others:
-            raise Text2SignError(
-                f"{directory} holds files other than PNG frames (such as {others[0]}); choose a new or empty folder"
-            )
-    return directory
+    return check_output_dir(directory, FRAMES_OUTPUT, option="the frame folder")
 
 
 def _read_png_frames(directory: Path) -> np.ndarray:
