@@ -311,6 +311,16 @@ def print_corpus_summary(root: Path, summary: dict, layout: Optional[str]) -> No
 MAX_JOBS = 64
 
 
+def parse_int_list(text: str, flag: str) -> tuple[int, ...]:
+    """Whole numbers separated by commas ("1,2,4"), or one line naming the flag and what is wrong."""
+    items = [item.strip() for item in text.split(",")]
+    bad = [item for item in items if not item.lstrip("-").isdigit()]
+    if bad:
+        shown = repr(bad[0]) if bad[0] else "an empty item"
+        raise Text2SignError(f"{flag} takes whole numbers separated by commas (like 1,2,4); got {shown} in {text!r}")
+    return tuple(int(item) for item in items)
+
+
 def check_jobs(jobs: int) -> int:
     if not 1 <= jobs <= MAX_JOBS:
         raise Text2SignError(f"--jobs must be from 1 to {MAX_JOBS}, got {jobs}")
@@ -856,7 +866,7 @@ def train_recognizer_command(
         "hidden": hidden,
         "downsample": downsample,
         "num_threads": threads,
-        "dilations": tuple(int(d) for d in dilations.split(",")) if dilations else None,
+        "dilations": parse_int_list(dilations, "--dilations") if dilations else None,
         "kinds": tuple(k.strip() for k in kinds.split(",") if k.strip()) if kinds else None,
     }
     cfg = RecognizerTrainConfig(augment=not no_augment, **{k: v for k, v in options.items() if v is not None})

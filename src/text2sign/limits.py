@@ -21,6 +21,8 @@ MAX_LIST_ITEMS = 200_000  # items of one list in a config (a word vocabulary of 
 # Poses.
 MAX_POSE_FRAMES = 100_000  # frames of one pose sequence: over an hour at 25 fps
 MAX_POSE_BYTES = 1 * GIB  # the arrays a pose file declares, before they are read
+MAX_POSE_HEADER_BYTES = 16 * MIB  # a .pose header (its components' names, points, limbs and colours)
+MAX_MISSING_FRAMES = 10_000  # OpenPose frames with no file (unobserved) before a clip's last, beyond as many as it has
 
 # Corpora and the files they are built from.
 MAX_INDEX_BYTES = 64 * MIB  # a corpus's stats.json, a lexicon's index

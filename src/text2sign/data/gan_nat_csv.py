@@ -39,6 +39,7 @@ from text2sign.data.importing import IndexRow, check_languages_given, first_colu
 from text2sign.pose.imported_layouts import GAN_NAT_FACE_POINTS, gan_nat_layout
 from text2sign.errors import CorpusError, InvalidPoseError
 from text2sign.pose.layout import Layout, get_layout
+from text2sign.npfiles import check_npz, load_npy
 from text2sign.pose.sequence import PoseSequence
 from text2sign.sources import inside
 
@@ -50,6 +51,7 @@ STATS_EPSILON = 1e-6  # the notebook's (std + 1e-6)
 ABSENT = 1e-5  # a part whose values are all within this of zero was not detected
 VISIBILITY_SLACK = 1e-3  # de-standardising is exact only to float rounding
 DEFAULT_FPS = 25.0
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # poses are float32: a larger value would become infinite
 TEXT_COLUMNS = ("sentence_text", "sentence")
 OPTIONAL_COLUMNS = ("sentence_gloss", "split", "id", "spoken_language", "signed_language", "signer")
 
@@ -87,6 +89,7 @@ def read_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise CorpusError(f"stats file not found: {path}")
     try:
         with np.load(path, allow_pickle=False) as archive:
+            check_npz(path, archive, CorpusError)
             missing = {"feature_mean", "feature_std"} - set(archive.files)
             if missing:
                 raise CorpusError(f"{path} lacks {', '.join(sorted(missing))} (it has: {', '.join(archive.files)})")
@@ -108,9 +111,9 @@ def features_to_pose(features: np.ndarray, fps: float, where: str, face_map: tup
         raise CorpusError(
             f"{where}: expected (frames, {FEATURES}) features (body 33 x 4, hands 2 x 21 x 3, face 94 x 3), got shape {features.shape}"
         )
-    bad = np.argwhere(~np.isfinite(features))
+    bad = np.argwhere(~(np.abs(features) <= FLOAT32_MAX))
     if bad.size:
-        raise InvalidPoseError(f"{where}: NaN or infinite value at frame {bad[0][0]}, value {bad[0][1]}")
+        raise InvalidPoseError(f"{where}: NaN, infinite or out-of-range value at frame {bad[0][0]}, value {bad[0][1]}")
     frames = features.shape[0]
     body = features[:, :BODY_VALUES].reshape(frames, BODY, 4)
     rest = features[:, BODY_VALUES:]
@@ -226,7 +229,8 @@ def import_gan_nat_csv(
             features = _load_features(path)
             if mean_std is not None:
                 mean, std = mean_std
-                features = features * (std + STATS_EPSILON) + mean
+                with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused next, naming the file
+                    features = features * (std + STATS_EPSILON) + mean
             seq = features_to_pose(features, fps, str(path), face_map)
             yield seq, _meta(row, item_id, split, spoken_language, signed_language)
             if on_item is not None:
@@ -267,10 +271,4 @@ def _feature_file(value: str, meta_csv: Path, root: str | Path | None, where: st
 
 
 def _load_features(path: Path) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except Exception as exc:  # a pickled object array, a cut or foreign file
-        raise CorpusError(f"{path} is not a readable .npy array ({type(exc).__name__}: {exc})") from None
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
-        raise CorpusError(f"{path} does not hold a numeric array")
-    return array
+    return load_npy(path, CorpusError)

@@ -33,6 +33,7 @@ from text2sign.data.corpus import SPLITS, Corpus, check_corpus_output
 from text2sign.data.importing import write_corpus
 from text2sign.pose.imported_layouts import MOUTH_POINTS, NMM_SCALARS, latent_flow_layout
 from text2sign.errors import CorpusError
+from text2sign.npfiles import check_npz
 from text2sign.pose.sequence import PoseSequence
 from text2sign.sources import inside
 
@@ -138,6 +139,7 @@ def _find_samples(data: Path) -> list[tuple[str, str, Path, Path]]:
 def _read_keypoints(path: Path) -> np.ndarray:
     try:
         with np.load(path, allow_pickle=False) as archive:
+            check_npz(path, archive, CorpusError)
             if "keypoints" not in archive.files:
                 raise CorpusError(f"{path} has no 'keypoints' array (it has: {', '.join(archive.files) or 'nothing'})")
             keypoints = np.asarray(archive["keypoints"], dtype=np.float64)
@@ -190,9 +192,9 @@ def _combine(manual: np.ndarray, nmms: dict[str, np.ndarray], pose_path: Path, n
     if count == 0:
         raise CorpusError(f"{nmm_path} has no frames")
     combined = np.concatenate([manual[:count], *(nmms[k][:count] for k in NMM_ARRAYS)], axis=1)  # (T, 214)
-    bad = np.argwhere(~np.isfinite(combined))
+    bad = np.argwhere(~(np.abs(combined) <= np.finfo(np.float32).max))  # poses are float32
     if bad.size:
-        raise CorpusError(f"{pose_path}: NaN or infinite value at frame {bad[0][0]}, feature {bad[0][1]} of {FEATURES}")
+        raise CorpusError(f"{pose_path}: NaN, infinite or out-of-range value at frame {bad[0][0]}, feature {bad[0][1]} of {FEATURES}")
     return combined
 
 
@@ -220,6 +222,7 @@ def _check_stats(path: Path) -> str | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as archive:
+            check_npz(path, archive, CorpusError)
             arrays = {k: np.asarray(archive[k]) for k in archive.files}
     except Exception as exc:  # numpy raises OSError, ValueError, BadZipFile... on foreign or cut files
         raise CorpusError(f"{path} is not a readable .npz file ({type(exc).__name__}: {exc})") from None

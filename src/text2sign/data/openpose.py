@@ -24,11 +24,13 @@ import numpy as np
 from text2sign.data.corpus import Corpus, check_corpus_output
 from text2sign.data.importing import check_languages_given, parse_split, read_index, row_languages, write_corpus
 from text2sign.pose.imported_layouts import openpose_layout
-from text2sign.errors import CorpusError
+from text2sign.errors import CorpusError, InvalidPoseError
+from text2sign.limits import MAX_MISSING_FRAMES, MAX_POSE_FRAMES
 from text2sign.pose.sequence import PoseSequence
 from text2sign.sources import inside
 
 DEFAULT_FPS = 25.0
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 FRAME_FILE = "*_keypoints.json"
 OPTIONAL_COLUMNS = ("split", "gloss", "spoken_language", "signed_language", "signer")
 
@@ -48,6 +50,8 @@ def read_openpose_folder(folder: str | Path, fps: float = DEFAULT_FPS, allow_out
         if not numbers:
             raise CorpusError(f"{path}: no frame number before _keypoints.json")
         frame = int(numbers[-1])
+        if frame >= MAX_POSE_FRAMES:
+            raise CorpusError(f"{path}: frame number {frame:,} is out of range (a pose may have at most {MAX_POSE_FRAMES:,} frames)")
         if frame in files:
             raise CorpusError(f"{path} and {files[frame].name} are both frame {frame}")
         files[frame] = path
@@ -55,13 +59,21 @@ def read_openpose_folder(folder: str | Path, fps: float = DEFAULT_FPS, allow_out
         raise CorpusError(f"{folder} holds no OpenPose frames ({FRAME_FILE})")
     layout = openpose_layout()
     frames = max(files) + 1
+    if frames - len(files) > max(len(files), MAX_MISSING_FRAMES):
+        raise CorpusError(
+            f"{folder}: its last frame is number {frames - 1:,} but it has {len(files):,} frame files; OpenPose writes one per "
+            f"frame, and at most {MAX_MISSING_FRAMES:,} missing ones are read as unobserved (number the files from 0)"
+        )
     data = np.zeros((frames, layout.num_joints, 2), np.float32)
     confidence = np.zeros((frames, layout.num_joints), np.float32)
     for frame, path in files.items():
         data[frame], confidence[frame] = _read_frame(path)
     mask = confidence > 0
     data = np.where(mask[..., None], data, 0.0)
-    return PoseSequence(data, mask, fps, layout, confidence)
+    try:
+        return PoseSequence(data, mask, fps, layout, confidence)
+    except InvalidPoseError as exc:
+        raise InvalidPoseError(f"{folder}: {exc}") from None
 
 
 def _read_frame(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +105,8 @@ def _read_frame(path: Path) -> tuple[np.ndarray, np.ndarray]:
             triples = np.asarray(values, dtype=np.float64).reshape(-1, 3)
         except (TypeError, ValueError):
             raise CorpusError(f"{path}: {component.name} holds something other than numbers") from None
-        if not np.isfinite(triples).all():
-            raise CorpusError(f"{path}: {component.name} holds NaN or infinite values")
+        if not (np.abs(triples) <= FLOAT32_MAX).all():
+            raise CorpusError(f"{path}: {component.name} holds NaN, infinite or out-of-range values")
         if (triples[:, 2] < 0).any():
             raise CorpusError(f"{path}: {component.name} has a negative confidence")
         where = layout.component_slice(component.name)

@@ -31,6 +31,8 @@ from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderD
 
 from text2sign.errors import InvalidPoseError, PoseFileError
 from text2sign.fileio import atomic_path, write_bytes_atomic
+from text2sign.limits import MAX_POSE_BYTES, MAX_POSE_FRAMES, MAX_POSE_HEADER_BYTES
+from text2sign.npfiles import check_npz
 from text2sign.pose.layout import Layout, get_layout, layout_from_components
 from text2sign.pose.sequence import PoseSequence, canvas_containing, column_extremes, figure_margin, framed_canvas
 
@@ -123,9 +125,7 @@ def read_pose(path: str | Path, person: int | None = None) -> PoseSequence:
     path = Path(path)
     if not path.is_file():
         raise PoseFileError(f"pose file not found: {path}")
-    payload = path.read_bytes()
-    if not payload:
-        raise PoseFileError(f"{path} is empty")
+    payload = _declared_pose_bytes(path)
     try:
         pose = Pose.read(payload)
     except Exception as exc:  # pose-format raises struct/Unicode/Value errors on foreign or cut files
@@ -140,6 +140,51 @@ def read_pose(path: str | Path, person: int | None = None) -> PoseSequence:
         return from_pose_format(pose, person)
     except InvalidPoseError as exc:
         raise InvalidPoseError(f"{path}: {exc}") from None
+
+
+def _declared_pose_bytes(path: Path) -> bytes:
+    """The bytes of a ``.pose`` file that its header declares, and no more: the frame count and the
+    points are read first and checked against :mod:`text2sign.limits`, so neither a header asking
+    for billions of frames nor gigabytes after the data are ever read into memory."""
+    import struct
+
+    from pose_format.pose_header import PoseHeader
+    from pose_format.utils.reader import BufferReader
+
+    size = path.stat().st_size
+    if size == 0:
+        raise PoseFileError(f"{path} is empty")
+    with open(path, "rb") as f:
+        head = f.read(min(size, MAX_POSE_HEADER_BYTES))
+        try:
+            reader = BufferReader(head)
+            header = PoseHeader.read(reader)
+            start = reader.read_offset
+            points = sum(len(c.points) for c in header.components)
+            dims = header.num_dims()
+            version = round(header.version, 3)
+            if version == 0.2:
+                _, frames, people = struct.unpack_from("<fIH", head, start)
+                body = 10 + 4 * frames * people * points * (dims + 1)
+            elif version == 0.1:
+                (people,) = struct.unpack_from("<H", head, start + 4)
+                per_frame = 4 * people * points * (dims + 1)
+                # Version 0.1 stores no frame count: every byte after the header is data.
+                frames, body = ((size - start - 6) // per_frame if per_frame else 0), size - start
+            else:
+                raise PoseFileError(f"{path} is a .pose file of version {header.version:g}; text2sign reads 0.1 and 0.2")
+        except PoseFileError:
+            raise
+        except Exception as exc:  # pose-format raises struct/Unicode/Value errors on foreign or cut headers
+            raise PoseFileError(f"{path} is not a readable .pose file ({type(exc).__name__}: {exc})") from None
+        if frames > MAX_POSE_FRAMES:
+            raise PoseFileError(f"{path} declares {frames:,} frames; a pose may have at most {MAX_POSE_FRAMES:,}")
+        if body > MAX_POSE_BYTES:
+            raise PoseFileError(f"{path} declares {body:,} bytes of pose data; a pose file may hold at most {MAX_POSE_BYTES:,}")
+        if start + body > size:
+            raise PoseFileError(f"{path} is not a readable .pose file (cut short: its header declares {start + body:,} bytes, the file has {size:,})")
+        f.seek(0)
+        return f.read(start + body)
 
 
 def write_pose(seq: PoseSequence, path: str | Path, width: int | None = None, height: int | None = None) -> Path:
@@ -180,12 +225,15 @@ def read_npz(path: str | Path) -> PoseSequence:
             missing = {"data", "mask", "fps", "layout"} - set(archive.files)
             if missing:
                 raise PoseFileError(f"{path} lacks the arrays {sorted(missing)} of a text2sign .npz pose")
+            check_npz(path, archive, PoseFileError, text=("layout",))
             layout = Layout.from_dict(json.loads(str(archive["layout"])))
             confidence = archive["confidence"] if "confidence" in archive.files else None
             canvas = tuple(int(v) for v in archive["canvas"]) if "canvas" in archive.files else None
             return PoseSequence(archive["data"], archive["mask"], float(archive["fps"]), layout, confidence, canvas)
-    except (PoseFileError, InvalidPoseError):
+    except PoseFileError:
         raise
+    except InvalidPoseError as exc:
+        raise InvalidPoseError(f"{path}: {exc}") from None
     except Exception as exc:
         raise PoseFileError(f"{path} is not a readable .npz pose file ({type(exc).__name__}: {exc})") from None
 
@@ -206,7 +254,7 @@ def parse_skels_line(line: str, fps: float = 25.0, where: str = "") -> PoseSeque
     frames = values.reshape(-1, per_frame)[:, :-1].reshape(-1, layout.num_joints, layout.dims)
     mask = np.ones(frames.shape[:2], bool)
     try:
-        return PoseSequence(frames.astype(np.float32), mask, fps, layout)
+        return PoseSequence(frames, mask, fps, layout)  # cast by PoseSequence, which refuses what float32 cannot hold
     except InvalidPoseError as exc:
         raise InvalidPoseError(f"{where}{exc}") from None
 

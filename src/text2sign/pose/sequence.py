@@ -34,6 +34,17 @@ CANVAS_MARGIN = 0.05
 SHIFT_TOLERANCE_PX = 1e-3
 
 
+def real_float32(values, what: str) -> np.ndarray:
+    """`values` as float32, refused when they are not real numbers (complex, text, objects). A value
+    beyond float32's range becomes infinite, quietly: the caller's finiteness check says so in one
+    line, where numpy would print a warning first."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise InvalidPoseError(f"{what} must be real numbers, got {array.dtype} values")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return array.astype(np.float32, copy=False)
+
+
 @dataclass
 class PoseSequence:
     data: np.ndarray
@@ -44,7 +55,7 @@ class PoseSequence:
     canvas: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        self.data = np.asarray(self.data, dtype=np.float32)
+        self.data = real_float32(self.data, "pose data")
         self.mask = np.asarray(self.mask, dtype=bool)
         if self.data.ndim != 3:
             raise InvalidPoseError(f"pose data must be (frames, joints, dims), got shape {self.data.shape}")
@@ -59,7 +70,7 @@ class PoseSequence:
         if not np.isfinite(self.fps) or self.fps <= 0:
             raise InvalidPoseError(f"fps must be a positive number, got {self.fps}")
         if self.confidence is not None:
-            self.confidence = np.asarray(self.confidence, dtype=np.float32)
+            self.confidence = real_float32(self.confidence, "confidence")
             if self.confidence.shape != self.mask.shape or not np.array_equal(self.confidence > 0, self.mask):
                 raise InvalidPoseError("confidence must have the mask's shape and be > 0 exactly where mask is True")
         if self.canvas is not None:

@@ -219,10 +219,9 @@ def write_contact_sheet(
 
     Fewer frames are shown when the pose is shorter; unused cells of the last row stay background.
     `fps` resamples first, like the video writers do, so :func:`render` takes the same options for
-    every suffix.
+    every suffix. The PNG is encoded one row of cells at a time, so memory is bounded by one row
+    of the sheet, not the whole sheet.
     """
-    from PIL import Image
-
     if not isinstance(columns, (int, np.integer)) or columns < 1:
         raise Text2SignError(f"columns must be a positive whole number, got {columns!r}")
     if not isinstance(frames, (int, np.integer)) or frames < 1:
@@ -234,18 +233,57 @@ def write_contact_sheet(
     count = min(frames, seq.num_frames)
     picks = np.unique(np.round(np.linspace(0, seq.num_frames - 1, count)).astype(int))
     # Fitted over the whole sequence, so every cell shares one scale and the motion reads across cells.
-    drawn = list(_draw(seq, width, height, hide, background, thickness, picks))
-    width, height = drawn[0].shape[1], drawn[0].shape[0]
+    drawn = _draw(seq, width, height, hide, background, thickness, picks)
+    width, height = _check_size(width, height)
     columns = min(columns, len(picks))
     rows = math.ceil(len(picks) / columns)
-    sheet = np.empty((rows * height, columns * width, 3), np.uint8)
-    sheet[...] = background
-    for cell, frame in enumerate(drawn):
-        r, c = divmod(cell, columns)
-        sheet[r * height : (r + 1) * height, c * width : (c + 1) * width] = frame
-    with atomic_path(path) as tmp:
-        Image.fromarray(sheet).save(tmp, format="PNG", optimize=False)
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        png = StreamedPNG(out, columns * width, rows * height)
+        band = np.empty((height, columns * width, 3), np.uint8)  # one row of cells, reused for each
+        for _ in range(rows):
+            band[...] = background
+            for c, frame in zip(range(columns), drawn):
+                band[:, c * width : (c + 1) * width] = frame
+            png.write(band)
+        png.close()
     return Path(path)
+
+
+class StreamedPNG:
+    """An 8-bit RGB PNG written a band of rows at a time (Pillow encodes only whole images)."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, out, width: int, height: int):
+        import struct
+        import zlib
+
+        self.out, self.width = out, width
+        self._zlib = zlib.compressobj(6)
+        self._pending = b""
+        out.write(b"\x89PNG\r\n\x1a\n")
+        self._chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+
+    def write(self, rows: np.ndarray) -> None:
+        """Rows ``(n, width, 3)`` uint8, top to bottom; each gets PNG's filter byte 0 (none)."""
+        for start in range(0, rows.shape[0], 64):
+            part = rows[start : start + 64]
+            lines = np.zeros((part.shape[0], 1 + 3 * self.width), np.uint8)
+            lines[:, 1:] = part.reshape(part.shape[0], -1)
+            self._pending += self._zlib.compress(lines.tobytes())
+            if len(self._pending) >= self.CHUNK:
+                self._chunk(b"IDAT", self._pending)
+                self._pending = b""
+
+    def close(self) -> None:
+        self._chunk(b"IDAT", self._pending + self._zlib.flush())
+        self._chunk(b"IEND", b"")
+
+    def _chunk(self, kind: bytes, data: bytes) -> None:
+        import struct
+        import zlib
+
+        self.out.write(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
 
 _WRITERS = {".gif": write_gif, ".mp4": write_mp4, ".png": write_contact_sheet}
@@ -393,7 +431,7 @@ def robust_bounds(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _fit_to_canvas(seq: PoseSequence, width: int, height: int) -> PoseSequence:
     """Scale (uniformly) and shift x, y so the observed joints of every frame fit the canvas
     (robustly: a single joint at 1e30 must not shrink the signer to a dot)."""
-    xy = seq.data[..., :2][seq.mask]
+    xy = seq.data[..., :2][seq.mask].astype(np.float64)  # float32 arithmetic on a glitch near its maximum overflows
     low, high = robust_bounds(xy)
     extent = high - low
     room = np.array([width, height], np.float64) * (1 - 2 * MARGIN)
@@ -404,6 +442,9 @@ def _fit_to_canvas(seq: PoseSequence, width: int, height: int) -> PoseSequence:
     centre_out = np.array([width, height], np.float64) / 2
     data = seq.data.astype(np.float64)
     data[..., :2] = (data[..., :2] - centre_in) * scale + centre_out
+    # A glitched joint far off the canvas stays off it, at a distance OpenCV's integer pixels can hold.
+    far = 4 * max(width, height)
+    data[..., :2] = np.clip(data[..., :2], -far, far)
     if data.shape[-1] > 2:
         data[..., 2:] *= scale
     # Masked joints are never drawn, but the visualizer still rounds them to int; keep them finite.
