@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.text2sign-installed
 DEMO_TEXT ?= hello
 
-.PHONY: demo test test-all bench install clean
+.PHONY: demo test test-all bench docs install clean
 
 install: $(STAMP)
 
@@ -35,6 +35,16 @@ bench: $(STAMP)
 	benchmarks/bench_models.sh
 	$(BIN)/python benchmarks/cold_start.py --runs 10
 	benchmarks/evaluate_fs_words.sh
+
+# The guides and API reference into site/ (the build reads nothing from the network); --strict: a
+# broken link or anchor, or a documented name that no longer exists, fails it.
+DOCS_STAMP := $(VENV)/.text2sign-docs-installed
+$(DOCS_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/pip install -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf out build dist src/*.egg-info .pytest_cache
