@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from text2sign.errors import Text2SignError
-from text2sign.families.registry import SHIPPED_VIDEO_SIZE
-from text2sign.pipelines import DEFAULT_MODEL, model_names
+from text2sign.families.registry import DEFAULT_MODEL, SHIPPED_VIDEO_SIZE
+from text2sign.pipelines import model_names
 
 app = typer.Typer(
     help="Sign language production: text in, signing out as .pose skeletons and video.\n\n"
@@ -856,7 +856,7 @@ def train_recognizer_command(
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch (default: 2).")] = None,
 ) -> None:
     """Train the back-translation recognizer (pose -> text, CTC over characters) and print its dev/test scores."""
-    from text2sign.evaluation.recognizer import RecognizerTrainConfig, train_recognizer
+    from text2sign.training.recognizer import RecognizerTrainConfig, train_recognizer
 
     options = {
         "epochs": epochs,

@@ -57,6 +57,64 @@ def tiny_fs_words(root: Path) -> Path:
     return root
 
 
+def tiny_video_corpus(workdir: Path) -> Path:
+    """A three-word ASL FS-Words drawn at 16 px in `workdir` (once): the data of the video
+    families' tiny configs for the contract tests."""
+    from text2sign.data.video_corpus import render_pose_corpus
+
+    videos = workdir / "fs-ase-video16"
+    if not (videos / "manifest.csv").is_file():
+        render_pose_corpus(tiny_fs_words(workdir / "fs-ase"), videos, size=16, fps=12.5)
+    return videos
+
+
+def tiny_autoencoder(workdir: Path) -> Path:
+    """A seconds-long ``latent-ae`` run on a three-word ASL FS-Words (trained once per `workdir`):
+    the earlier stage of the later latent stages' tiny configs."""
+    from text2sign.checkpoints import resolve_checkpoint
+    from text2sign.training import parse_experiment, train
+
+    run = workdir / "tiny-latent-ae"
+    if not (run / "checkpoints").exists():
+        corpus = tiny_fs_words(workdir / "fs-ase")
+        raw = {
+            "family": "latent-ae", "name": "tiny-latent-ae",
+            "data": {"corpus": str(corpus), "max_frames": 60},
+            "model": {"d_model": 16, "heads": 2, "encoder_layers": 1, "coarse_layers": 1, "medium_layers": 0,
+                      "fine_layers": 1, "latent_dim": 8, "downsample": 2},
+            "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
+        }
+        train(parse_experiment(raw, source="tiny latent-ae config"), run)
+    return resolve_checkpoint(run)
+
+
+def tiny_stage2(family: str, workdir: Path, **sections) -> dict:
+    """A seconds-long experiment of latent stage `family` on the tiny autoencoder, for the family
+    contract test; `sections` replace or add whole config sections."""
+    return {
+        "family": family,
+        "data": {"corpus": str(tiny_fs_words(workdir / "fs-ase")), "max_frames": 60},
+        "model": {"predictor": {"text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2}, "d_model": 16, "layers": 1,
+                                "heads": 2, "min_frames": 2, "max_frames": 40, "length_bin": 1, "alignment": "durations"}},
+        "init": {"autoencoder": str(tiny_autoencoder(workdir))},
+        "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
+        **sections,
+    }
+
+
+def tiny_teacher(workdir: Path) -> Path:
+    """A seconds-long ``latent-flow`` run (trained once per `workdir`) for ``latent-distill`` to distill from."""
+    from text2sign.checkpoints import resolve_checkpoint
+    from text2sign.families import get_family
+    from text2sign.training import parse_experiment, train
+
+    run = workdir / "tiny-latent-flow"
+    if not (run / "checkpoints").exists():
+        flow = get_family("latent-flow").tiny(workdir)
+        train(parse_experiment({**flow, "name": "tiny-latent-flow"}, source="tiny latent-flow config"), run)
+    return resolve_checkpoint(run)
+
+
 def one_error_line(capsys) -> str:
     """What the CLI printed to stderr, checked to be one ``error: ...`` line and no traceback
     (pytest's `capsys`): the shape of every error a user can cause."""

@@ -4,16 +4,9 @@ import torch
 
 from text2sign.data.augment import scale
 from text2sign.data.corpus import CorpusWriter
-from text2sign.data.torch_data import (
-    PoseItem,
-    PoseTextDataset,
-    collate_pose_batch,
-    first_dims,
-    hands_relative_to_wrist,
-    kinds_layout,
-    pose_features,
-)
+from text2sign.data.torch_data import PoseItem, PoseTextDataset, collate_pose_batch
 from text2sign.errors import CorpusError
+from text2sign.pose.features import first_dims, hands_relative_to_wrist, kinds_layout, pose_features
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import FeatureStats, compute_feature_stats, normalize_by_shoulders
 from text2sign.testing import fake_pose
@@ -173,7 +166,7 @@ def test_hands_relative_to_wrist_subtracts_each_hands_wrist():
 
 
 def test_wrist_offsets_round_trip():
-    from text2sign.data.torch_data import hands_from_wrist_offsets, hands_relative_to_wrist
+    from text2sign.pose.features import hands_from_wrist_offsets, hands_relative_to_wrist
 
     seq = fake_pose(6, seed=4)
     back = hands_from_wrist_offsets(hands_relative_to_wrist(seq))

@@ -5,7 +5,7 @@ from PIL import Image
 
 from text2sign.cli import run
 from text2sign.evaluation.harness import evaluate, markdown_header, markdown_row, write_report
-from text2sign.evaluation.recognizer import RecognizerTrainConfig, train_recognizer
+from text2sign.training.recognizer import RecognizerTrainConfig, train_recognizer
 
 
 @pytest.fixture(scope="module")

@@ -8,23 +8,22 @@ import torch
 from text2sign.checkpoints import load_checkpoint, read_meta
 from text2sign.config import config_to_dict
 from text2sign.data.fingerspelling import FSWordsConfig, build_fs_words
-from text2sign.data.torch_data import first_dims, kinds_layout
 from text2sign.errors import CheckpointError, LanguageError, Text2SignError
 from text2sign.evaluation.recognizer import (
     Recognizer,
-    RecognizerTrainConfig,
     greedy_decode,
     letter_swapped,
     shipped_recognizer_dir,
     time_shuffled,
-    train_recognizer,
 )
 from text2sign.families import get_family
 from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
+from text2sign.pose.features import first_dims, kinds_layout
 from text2sign.pose.layout import DEFAULT_KINDS, get_layout
 from text2sign.pose.normalize import compute_feature_stats, normalize_by_shoulders
 from text2sign.testing import fake_pose
 from text2sign.training import load_config, parse_experiment, train
+from text2sign.training.recognizer import RecognizerTrainConfig, train_recognizer
 
 TINY = {"hidden": 32, "dilations": (1, 2), "batch_size": 8, "lr": 3e-3, "num_threads": 1, "evaluate_test": False}
 GAN_NAT = shipped_recognizer_dir().parents[2] / "pipelines" / "assets" / "fs-gan-nat"

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from text2sign.families.video_diffusion import EncodedClips
+from text2sign.data.video_clips import EncodedClips
 
 
 class CountingVae:

@@ -90,7 +90,7 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def flow(workdir):
-    from text2sign.families.latent_distill import tiny_teacher
+    from text2sign.testing import tiny_teacher
     from text2sign.pipelines import load_pipeline
 
     return load_pipeline(str(tiny_teacher(workdir)))
@@ -136,7 +136,7 @@ def test_the_ssm_prior_trains_and_steers_sampling(workdir):
 def test_an_autoencoder_is_evaluated_on_its_reconstructions_of_the_references(workdir, monkeypatch):
     from text2sign.data.corpus import Corpus
     from text2sign.evaluation.harness import evaluate
-    from text2sign.families.latent_ae import tiny_autoencoder
+    from text2sign.testing import tiny_autoencoder
     from text2sign.pipelines import load_pipeline, load_reconstruction
     from text2sign.pose.normalize import shoulder_normalization
 
@@ -221,7 +221,7 @@ def test_the_fs_words_latent_configs_train_every_stage_on_a_phoenix_corpus(tmp_p
 
 def test_a_flow_can_start_from_an_earlier_flows_predictor_but_keeps_its_own_decoder(workdir):
     from text2sign.checkpoints import load_checkpoint
-    from text2sign.families.latent_distill import tiny_teacher
+    from text2sign.testing import tiny_teacher
     from text2sign.families.latent_flow import build, tiny_config
     from text2sign.training import parse_experiment
 

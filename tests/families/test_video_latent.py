@@ -16,7 +16,7 @@ from text2sign.data.video_frames import SingleFrames
 from text2sign.errors import ConfigError
 from text2sign.families import MODELS, get_family
 from text2sign.families.video_diffusion import tiny_config as tiny_video_config
-from text2sign.families.video_diffusion import tiny_video_corpus
+from text2sign.testing import tiny_video_corpus
 from text2sign.models.frame_codec import FrameAutoencoder, FrameAutoencoderConfig
 from text2sign.models.video_diffusion import VideoDiffusionConfig
 from text2sign.objectives.frame_autoencoder import FrameAutoencoderObjective, FrameAutoencoderObjectiveConfig

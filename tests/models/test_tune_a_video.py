@@ -205,7 +205,7 @@ def test_bad_settings_are_one_line_errors(sd, tmp_path, monkeypatch):
 def test_the_shipped_config_tunes_one_clip_in_latent_space_and_generates_video(sd, tmp_path):
     from pathlib import Path
 
-    from text2sign.families.video_diffusion import tiny_video_corpus
+    from text2sign.testing import tiny_video_corpus
     from text2sign.pipelines import load_pipeline
     from text2sign.training import load_config, train
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from text2sign.data.torch_data import PoseItem, collate_pose_batch, pose_features
+from text2sign.data.torch_data import PoseItem, collate_pose_batch
 from text2sign.errors import ConfigError
 from text2sign.models.alignment import duration_ends, frame_token_index, monotonic_alignment, per_frame
 from text2sign.models.gan_nat import DiscriminatorConfig, GanNatConfig
@@ -18,9 +18,9 @@ from text2sign.objectives.gan_nat import (
     hinge_generator_loss,
     r1_penalty,
     reconstruction_losses,
-    select_feature_stats,
     weighted_square_distances,
 )
+from text2sign.pose.features import pose_features, select_feature_stats
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import compute_feature_stats
 from text2sign.testing import fake_pose

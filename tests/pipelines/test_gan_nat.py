@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from text2sign.data.torch_data import PoseItem, collate_pose_batch, pose_features
+from text2sign.data.torch_data import PoseItem, collate_pose_batch
 from text2sign.errors import CheckpointError, LanguageError, Text2SignError, TextError
 from text2sign.models.gan_nat import DiscriminatorConfig, GanNatConfig
 from text2sign.objectives.gan_nat import GanNatObjectiveConfig, build_gan_nat_objective
 from text2sign.pipelines.gan_nat import GanNatInferenceConfig, GanNatPipeline
+from text2sign.pose.features import pose_features
 from text2sign.pose.normalize import compute_feature_stats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 from text2sign.testing import fake_pose
@@ -221,7 +222,8 @@ def test_shipped_fs_gan_nat_model_generates_every_language():
 def test_build_measures_the_training_corpus_frame_into_the_inference_section(tiny_fs_words, tmp_path):
     from text2sign.data.corpus import Corpus
     from text2sign.families import get_family
-    from text2sign.families.gan_nat import corpus_frame, tiny_config
+    from text2sign.data.selection import corpus_frame
+    from text2sign.families.gan_nat import tiny_config
     from text2sign.training import parse_experiment
 
     raw = tiny_config(tmp_path)

@@ -94,7 +94,7 @@ def test_generate_errors_for_learned_models(trained, tmp_path, capsys):
 def test_items_without_the_models_input_are_left_out_of_training():
     from types import SimpleNamespace
 
-    from text2sign.families.gan_nat import has_model_input
+    from text2sign.data.selection import has_model_input
 
     text_only, gloss_only, both, neither = (SimpleNamespace(text=t, gloss=g) for t, g in (("ab", ""), ("", "AB"), ("ab", "AB"), (" ", "")))
     assert [has_model_input(i, "text") for i in (text_only, gloss_only, both, neither)] == [True, False, True, False]

@@ -1,8 +1,8 @@
-"""The ``data:`` section shared by families that train on a pose corpus."""
+"""The ``data:`` sections shared by families that train on a pose corpus or on a video corpus."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from text2sign.config import bounded
@@ -23,3 +23,13 @@ class PoseDataConfig:
     input: Literal["text", "gloss", "both"] = "text"
     signer: bool = False  # condition on the corpus `signer` column (a style id); --signer picks one
 
+
+
+@dataclass
+class VideoCorpusDataConfig:
+    """The ``data:`` section every family that trains on a video corpus starts from."""
+
+    corpus: str = ""  # a video corpus directory
+    train_split: str = "train"
+    dev_split: str = "dev"
+    signed_languages: list[str] = field(default_factory=list)  # empty: all

@@ -1,15 +1,7 @@
 """The torch data layer every trainable model shares: a corpus split as a Dataset, and padded batches.
 
-How a pose becomes features (:func:`pose_features`), the same in training and at inference:
-
-1. shoulder normalization (centre at the shoulder midpoint, unit shoulder width, per sequence);
-   then, with ``dims=2``, only x and y are kept (:func:`first_dims`);
-2. optional augmentation (training only; it works on the normalized pose, see data/augment.py),
-   then an optional deterministic `transform` (e.g. :func:`hands_relative_to_wrist`);
-3. ``to_features(kinds)``: joints of the chosen component kinds flattened to ``(T, J' * D)``;
-4. standardization with :class:`FeatureStats` (computed on the train split);
-5. missing joints set to exactly 0 again, so after standardization "unseen" reads as the
-   feature mean and never as a stale coordinate; ``joint_mask`` says which joints were seen.
+An item's features are :func:`text2sign.pose.features.pose_features` of its pose (the same as at
+inference), after an optional augmentation (training only) and transform.
 
 A batch pads every sequence to the longest one: padded frames are zero in ``features``,
 False in ``joint_mask`` and ``frame_mask``; ``lengths`` gives the real frame counts.
@@ -19,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from text2sign.data.corpus import Corpus, CorpusItem
-from text2sign.errors import CorpusError, Text2SignError
+from text2sign.data.selection import has_model_input
+from text2sign.errors import ConfigError, CorpusError, Text2SignError
+from text2sign.pose.features import MIN_FEATURE_STD, first_dims, hands_relative_to_wrist, kinds_layout, pose_features, select_feature_stats
 from text2sign.pose.layout import Layout, get_layout
-from text2sign.pose.normalize import FeatureStats, normalize_by_shoulders
+from text2sign.pose.normalize import FeatureStats, compute_feature_stats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 
 Augment = Callable[[PoseSequence, np.random.Generator], PoseSequence]
@@ -76,96 +71,6 @@ class PoseItem:
     spoken_language: str = ""
     id: str = ""
     signer: str = ""
-
-
-def kinds_layout(layout: Layout, kinds: tuple[str, ...] | None) -> Layout:
-    """The components of `layout` a model with `kinds` needs: those kinds plus the body (for the shoulders)."""
-    if not kinds:
-        return layout
-    keep = [c.name for c in layout.components if c.kind in kinds or c.kind == "body"]
-    sub, _ = layout.select(keep, name=f"{layout.name}[{'+'.join(keep)}]")
-    return sub
-
-
-def first_dims(seq: PoseSequence, dims: int | None) -> PoseSequence:
-    """`seq` with only its first `dims` coordinates (None: all).
-
-    MediaPipe's depth is not on the scale of x and y (after shoulder normalization its spread
-    is ~1/100 of theirs), so standardizing it blows noise up to unit variance, and a rotation
-    about the vertical axis would pour x into it; models that read such poses use ``dims=2``.
-    """
-    if dims is None or dims == seq.layout.dims:
-        return seq
-    if not 1 <= dims <= seq.layout.dims:
-        raise Text2SignError(f"cannot keep {dims} coordinates of a {seq.layout.dims}D pose")
-    layout = Layout(f"{seq.layout.name}[{dims}d]", seq.layout.components, dims)
-    return PoseSequence(seq.data[..., :dims], seq.mask, seq.fps, layout, seq.confidence)
-
-
-HAND_ROOTS = ("WRIST", "BASE")
-
-
-def hand_wrists(layout: Layout) -> list[tuple[int, list[int]]]:
-    """For each hand component with a wrist point (MediaPipe's WRIST, OpenPose's BASE): (wrist
-    joint, the hand's other joints)."""
-    out = []
-    for comp in layout.components:
-        name = next((p for p in HAND_ROOTS if p in comp.points), None)
-        if comp.kind not in ("left_hand", "right_hand") or name is None:
-            continue
-        span = layout.component_slice(comp.name)
-        wrist = span.start + comp.points.index(name)
-        out.append((wrist, [j for j in range(span.start, span.stop) if j != wrist]))
-    return out
-
-
-def hands_relative_to_wrist(seq: PoseSequence) -> PoseSequence:
-    """Each hand's joints as offsets from its wrist (the wrist itself stays where it is).
-
-    Handshape is what tells fingerspelled letters apart; as absolute positions it is a small
-    ripple on top of large arm movements, as offsets from the wrist it is what the numbers say.
-    An offset is observed only where both the joint and its wrist are.
-    """
-    data, mask = seq.data.copy(), seq.mask.copy()
-    for wrist, others in hand_wrists(seq.layout):
-        data[:, others] -= data[:, wrist : wrist + 1]
-        mask[:, others] &= mask[:, wrist : wrist + 1]
-    data = np.where(mask[..., None], data, 0.0)
-    return PoseSequence(data, mask, seq.fps, seq.layout)
-
-
-def hands_from_wrist_offsets(seq: PoseSequence) -> PoseSequence:
-    """Inverse of :func:`hands_relative_to_wrist`: hand joints back to absolute positions."""
-    data = seq.data.copy()
-    for wrist, others in hand_wrists(seq.layout):
-        data[:, others] += data[:, wrist : wrist + 1]
-    return PoseSequence(data, seq.mask.copy(), seq.fps, seq.layout)
-
-
-def pose_features(
-    seq: PoseSequence,
-    stats: FeatureStats,
-    kinds: tuple[str, ...] | None = None,
-    normalized: bool = False,
-    dims: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(features (T, F) float32, joint_mask (T, J') bool)`` as described in the module docstring.
-
-    `normalized`: the pose is already shoulder-normalized (e.g. normalized, then augmented).
-    `dims`: keep only the first `dims` coordinates of each joint (after normalization).
-    """
-    if not normalized:
-        seq, _ = normalize_by_shoulders(seq)
-    seq = first_dims(seq, dims)
-    features, joint_mask = seq.to_features(kinds)
-    if features.shape[1] != stats.mean.shape[0]:
-        raise Text2SignError(
-            f"feature statistics describe {stats.mean.shape[0]} features but kinds {kinds or 'all'} "
-            f"of layout {seq.layout.name} give {features.shape[1]}"
-        )
-    feature_mask = np.repeat(joint_mask, seq.layout.dims, axis=1)  # (T, F)
-    features = np.where(feature_mask, stats.standardize(features), 0.0).astype(np.float32)
-    return features, joint_mask
 
 
 class EpochSeededDataset(Dataset):
@@ -270,6 +175,69 @@ class PoseTextDataset(EpochSeededDataset):
         return PoseItem(
             features, joint_mask, item.text, item.gloss, item.signed_language, item.spoken_language, item.id, item.signer
         )
+
+
+def transformed_feature_stats(dataset: PoseTextDataset, transform: Callable[[PoseSequence], PoseSequence], kinds) -> FeatureStats:
+    """Statistics of the features of `kinds` of `dataset`'s poses after `transform` (e.g. hands
+    as wrist offsets, which the corpus statistics of absolute coordinates do not describe), with
+    the std floored at :data:`~text2sign.pose.features.MIN_FEATURE_STD`."""
+    poses = (transform(dataset.pose(i)) for i in range(len(dataset)))
+    return compute_feature_stats(poses, kinds, normalize=False, min_std=MIN_FEATURE_STD)
+
+
+@dataclass
+class PoseSplits:
+    """A pose corpus's train and dev datasets of one feature set (:func:`pose_splits`)."""
+
+    corpus: Corpus
+    items: list
+    dev_items: list
+    train: PoseTextDataset
+    dev: PoseTextDataset | None
+    stats: FeatureStats
+    fps: float
+    layout: Layout
+
+
+def pose_splits(data: Any, kinds, hand_relative: bool, seed: int, stats: FeatureStats | None = None,
+                input_mode: str | None = None) -> PoseSplits:
+    """Train and dev datasets of `kinds` for the ``data:`` section `data` (a PoseDataConfig),
+    hands as wrist offsets with `hand_relative`; statistics computed on train unless given (a
+    latent stage reuses its autoencoder's, since its decoder speaks them). `input_mode` (text,
+    gloss, both): leave out items without that input (an autoencoder learns from every pose; a
+    text-to-pose model cannot)."""
+    corpus = Corpus.load(data.corpus)
+    if not corpus.layout_name:
+        raise CorpusError(f"{corpus.root} does not name its skeleton layout in stats.json")
+    if data.kinds is not None and list(data.kinds) != list(kinds):
+        raise ConfigError(f"data.kinds {data.kinds} and the autoencoder's kinds {list(kinds)} differ: set model.kinds only")
+    layout = get_layout(corpus.layout_name)
+    kinds = tuple(kinds)
+
+    def usable(item) -> bool:
+        return input_mode is None or has_model_input(item, input_mode)
+
+    items = [i for i in corpus.split(data.train_split) if usable(i)]
+    if data.signed_languages:
+        items = [i for i in items if i.signed_language in data.signed_languages]
+    if not items:
+        raise CorpusError(f"{corpus.root} has no {data.train_split} items{f' with {input_mode}' if input_mode else ''} for the chosen languages")
+    transform = hands_relative_to_wrist if hand_relative else None
+    if stats is None:
+        corpus_stats = corpus.feature_stats()
+        if corpus_stats is None:
+            raise CorpusError(f"{corpus.root} has no feature statistics in stats.json")
+        stats = select_feature_stats(corpus_stats, layout, kinds)
+        if transform is not None:
+            raw = PoseTextDataset(corpus, data.train_split, stats, kinds, max_frames=data.max_frames, items=items)
+            stats = transformed_feature_stats(raw, transform, kinds)
+    train = PoseTextDataset(corpus, data.train_split, stats, kinds, max_frames=data.max_frames, seed=seed, items=items, transform=transform)
+    languages = {i.signed_language for i in items}
+    dev_items = [i for i in corpus.split(data.dev_split) if i.signed_language in languages and usable(i)]
+    dev = None
+    if dev_items:
+        dev = PoseTextDataset(corpus, data.dev_split, stats, kinds, max_frames=data.max_frames, items=dev_items, transform=transform)
+    return PoseSplits(corpus, items, dev_items, train, dev, stats, float(items[0].fps), layout)
 
 
 def collate_pose_batch(items: Sequence[PoseItem]) -> PoseBatch:

@@ -114,6 +114,13 @@ class VideoCorpus:
         return VideoClip(np.array(self.frames(item)), item.fps)
 
 
+def load_video_corpus(data) -> VideoCorpus:
+    """The video corpus a ``data:`` section (a :class:`~text2sign.data.config.VideoCorpusDataConfig`) names."""
+    if not data.corpus:
+        raise CorpusError("data.corpus is empty: name a video corpus (text2sign prepare video --from CORPUS --out DIR)")
+    return VideoCorpus.load(data.corpus)
+
+
 class VideoCorpusWriter:
     """Appends clips to an open ``frames.u8`` and records their rows; see :func:`build_video_corpus`."""
 

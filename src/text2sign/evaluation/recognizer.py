@@ -16,7 +16,7 @@ recognizer shipped inside the package, so evaluation works offline out of the bo
 Inference: a pose is converted to the recognizer's joints by name (``PoseSequence.to_layout``),
 resampled to its fps, shoulder-normalized, reduced to x and y (``dims=2``: MediaPipe's depth is
 not on their scale), hand joints made offsets from their wrist (``hands_relative_to_wrist``:
-handshape is what spells a letter) and standardized (``data.torch_data.pose_features``);
+handshape is what spells a letter) and standardized (:func:`text2sign.pose.features.pose_features`);
 missing joints are zero features plus a False flag in the joint mask the network also reads.
 Decoding is greedy CTC (argmax per frame, merge repeats, drop blanks).
 
@@ -24,33 +24,28 @@ Two corruptions show that the recognizer reads the signing rather than guessing 
 duration or language: :func:`time_shuffled` (frames permuted) and :func:`letter_swapped`
 (the word re-spelled from its own letters in reverse order, reference text unchanged).
 
-:func:`train_recognizer` is ``text2sign train-recognizer``: it turns a
-:class:`RecognizerTrainConfig` (epochs) into an experiment of the loop (steps) and keeps the
-checkpoint with the best dev CER; ``text2sign train configs/fs-words-recognizer.yaml`` is the
-same run from a YAML file.
+Training is :mod:`text2sign.training.recognizer` (``text2sign train-recognizer``) or the loop
+on ``configs/fs-words-recognizer.yaml``; :func:`dev_cer_validation` is how both recognizer
+families validate a run.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from text2sign.checkpoints import CHECKPOINT_OUTPUT, CONFIG_NAME, Checkpoint, best_dir, load_checkpoint, read_meta, save_checkpoint
+from text2sign.checkpoints import CHECKPOINT_OUTPUT, CONFIG_NAME, Checkpoint, load_checkpoint, save_checkpoint
 from text2sign.data.corpus import SPLITS, Corpus, CorpusItem
-from text2sign.data.torch_data import PoseItem, collate_pose_batch, first_dims, hands_relative_to_wrist, pose_features
-from text2sign.errors import CheckpointError, CorpusError, LanguageError, Text2SignError, TextError
+from text2sign.data.torch_data import PoseItem, collate_pose_batch
+from text2sign.errors import CheckpointError, CorpusError, InvalidPoseError, LanguageError, Text2SignError, TextError
 from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
 from text2sign.outputs import check_output_dir
-from text2sign.pose.layout import DEFAULT_KINDS
+from text2sign.pose.features import first_dims, hands_relative_to_wrist, pose_features
 from text2sign.pose.normalize import FeatureStats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 
@@ -371,8 +366,25 @@ class Recognizer(BaseRecognizer):
     def recognize(
         self, poses: Sequence[PoseSequence], signed_languages: Sequence[str] | str, batch_size: int = 32
     ) -> list[str]:
-        """The text read from each pose (greedy CTC). `signed_languages`: one per pose, or one for all."""
-        return self._decode(self._items(poses, signed_languages), batch_size)
+        """The text read from each pose (greedy CTC). `signed_languages`: one per pose, or one for all.
+        A pose that cannot be put in the recognizer's frame (no frame shows both shoulders) reads
+        as nothing: a generated sign can be that bad, and scoring it must not stop an evaluation."""
+        if isinstance(signed_languages, str):
+            signed_languages = [signed_languages] * len(poses)
+        if len(signed_languages) != len(poses):
+            raise ValueError(f"{len(poses)} poses but {len(signed_languages)} signed languages")
+        self.check_languages(signed_languages)
+        items, readable = [], []
+        for index, (seq, language) in enumerate(zip(poses, signed_languages)):
+            try:
+                items.append(self._item(seq, language))
+            except InvalidPoseError:
+                continue
+            readable.append(index)
+        texts = [""] * len(poses)
+        for index, text in zip(readable, self._decode(items, batch_size) if items else []):
+            texts[index] = text
+        return texts
 
     def embed(
         self, poses: Sequence[PoseSequence], signed_languages: Sequence[str] | str, batch_size: int = 32
@@ -439,188 +451,19 @@ def _is_old_format(root: Path) -> bool:
         return False
 
 
-# --- training ------------------------------------------------------------------------------------
-
-# The share of the steps spent warming the learning rate up (the one-cycle schedule this
-# recognizer was first trained with warmed up for the same share).
-WARMUP_FRACTION = 0.1
+# --- validation of a recognizer run -------------------------------------------------------------
 
 
-@dataclass
-class RecognizerTrainConfig:
-    """The options of ``text2sign train-recognizer``, in epochs; :meth:`experiment` makes them an
-    experiment of the ``recognizer`` family, in steps."""
+def dev_cer_validation(dev_set, reader: Callable, keep_items: bool = True):
+    """Validation: greedy CTC reading of the dev items by `reader(model)` (a recognizer), scored
+    as CER and WER in percent. `keep_items`: prepare the dev items once and keep them."""
+    kept = []
 
-    epochs: int = 50
-    batch_size: int = 16
-    lr: float = 2e-3  # peak of the warmup + cosine schedule
-    weight_decay: float = 0.01
-    seed: int = 0
-    kinds: tuple[str, ...] = DEFAULT_KINDS
-    dims: int = 2  # coordinates read per joint: x, y (see data.torch_data.first_dims)
-    hand_relative: bool = True  # hand joints as offsets from the wrist (data.torch_data.hands_relative_to_wrist)
-    # network (see text2sign.models.recognizer.RecognizerConfig)
-    hidden: int = 128
-    kernel_size: int = 5
-    downsample: int = 2
-    dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4)
-    dropout: float = 0.1
-    # augmentation of the train split, in shoulder widths and degrees (see data/augment.py)
-    augment: bool = True
-    speed: tuple[float, float] = (0.8, 1.25)
-    noise_std: float = 0.01
-    max_vertical_degrees: float = 15.0
-    max_view_degrees: float = 10.0
-    scale: tuple[float, float] = (0.9, 1.1)
-    max_frames: int | None = 512
-    num_threads: int = 2
-    evaluate_test: bool = True
+    def validate(model, device) -> dict[str, float]:
+        items = kept or [dev_set[i] for i in range(len(dev_set))]
+        if keep_items and not kept:
+            kept.extend(items)
+        scores = reader(model).evaluate_items(items)
+        return {"dev/cer": scores["cer"], "dev/wer": scores["wer"]}
 
-    def __post_init__(self) -> None:
-        self.kinds = tuple(self.kinds)
-        self.dilations = tuple(self.dilations)
-        self.speed, self.scale = tuple(self.speed), tuple(self.scale)
-        for name in ("epochs", "batch_size", "num_threads"):
-            if getattr(self, name) < 1:
-                raise Text2SignError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise Text2SignError(f"lr must be positive, got {self.lr}")
-        # Every other option is checked as the experiment YAML reader checks it (the corpus is not read here).
-        self.experiment("", self.batch_size)
-
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def experiment(self, corpus: str | Path, train_items: int):
-        """These options as an ExperimentConfig of the ``recognizer`` family (for the defaults,
-        what configs/fs-words-recognizer.yaml holds): an epoch is ``train_items // batch_size``
-        steps, because the loop drops the last incomplete batch."""
-        from text2sign.training.config import parse_experiment
-
-        # A corpus smaller than one batch still trains, on batches of all of it.
-        batch_size = min(self.batch_size, train_items)
-        steps_per_epoch = max(1, train_items // batch_size)
-        steps = self.epochs * steps_per_epoch
-        raw = {
-            "family": FAMILY,
-            "name": "recognizer",
-            "data": {"corpus": str(corpus), "max_frames": self.max_frames},
-            "model": {
-                "hidden": self.hidden, "kernel_size": self.kernel_size, "downsample": self.downsample,
-                "dilations": list(self.dilations), "dropout": self.dropout, "kinds": list(self.kinds),
-                "dims": self.dims, "hand_relative": self.hand_relative,
-            },
-            "objective": {
-                "augment": self.augment, "speed": list(self.speed), "noise_std": self.noise_std,
-                "max_vertical_degrees": self.max_vertical_degrees, "max_view_degrees": self.max_view_degrees,
-                "scale": list(self.scale),
-            },
-            "train": {
-                "steps": steps, "batch_size": batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
-                "seed": self.seed, "warmup_steps": round(WARMUP_FRACTION * steps), "min_lr_ratio": 0.0,
-                "ema_decay": 0.0, "validate_every": steps_per_epoch, "log_every": steps_per_epoch,
-                "checkpoint_every": 10 * steps_per_epoch, "sample_every": 0,
-            },
-        }
-        return parse_experiment(raw, "the train-recognizer options")
-
-
-def train_recognizer(
-    corpus_dir: str | Path,
-    out_dir: str | Path,
-    cfg: RecognizerTrainConfig | None = None,
-    on_progress: Callable[[int, int, dict], None] | None = None,
-) -> dict:
-    """Train on the train split (augmented), keep the epoch with the best dev CER, save to `out_dir`.
-
-    The run goes through the training loop in a temporary run directory next to `out_dir`, which
-    is removed afterwards; its ``best/`` checkpoint (else its last) becomes `out_dir`, with the
-    scores below in its metrics and the training record in its metadata. An interrupted run
-    (Ctrl-C) writes nothing and raises KeyboardInterrupt.
-
-    `on_progress(step, total_steps, info)` is called after every optimizer step; `info` has the
-    epoch, the epoch's running loss and the best dev CER so far (NaN before the first). Returns
-    the training record (config, corpus, best epoch, epochs, steps, parameters, train seconds,
-    history) and ``scores``: ``{cer, wer, n}`` on dev and test (real references = the ceiling)
-    and on time-shuffled / letter-swapped test references.
-    """
-    from text2sign.training import train
-
-    cfg = cfg or RecognizerTrainConfig()
-    out = check_checkpoint_target(out_dir, [corpus_dir])
-    corpus = Corpus.load(corpus_dir)
-    train_items = corpus.split("train")
-    if not train_items:
-        raise CorpusError(f"{corpus.root} has no train items")
-    experiment = cfg.experiment(corpus.root, len(train_items))
-    steps_per_epoch = experiment.train.validate_every  # a dev pass after every epoch
-    progress = _Progress(steps_per_epoch, experiment.train.steps, on_progress)
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.num_threads)
-    run_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".run", dir=out.parent))
-    try:
-        started = time.perf_counter()
-        result = train(experiment, run_dir, callbacks=[progress], quiet=True)
-        train_seconds = time.perf_counter() - started
-        if result.interrupted:
-            raise KeyboardInterrupt
-        checkpoint = load_checkpoint(result.best or result.checkpoint)
-        recognizer = Recognizer.from_checkpoint(checkpoint)
-        dev_cer = {v["step"] // steps_per_epoch: v["dev/cer"] for v in result.validations}
-        history = [{**h, "dev_cer": dev_cer[h["epoch"]]} if h["epoch"] in dev_cer else h for h in progress.history]
-        training = {
-            "config": cfg.to_dict(),
-            "corpus": str(corpus.root),
-            "best_epoch": checkpoint.meta.step // steps_per_epoch,
-            "epochs": cfg.epochs,
-            "steps": experiment.train.steps,
-            "parameters": recognizer.num_parameters,
-            "train_seconds": round(train_seconds, 1),
-            "history": history,
-        }
-        scores = _scores(recognizer, corpus, cfg)
-        recognizer.metadata["training"] = training
-        recognizer.metrics["scores"] = scores
-        recognizer.save(out, experiment=checkpoint.meta.experiment, step=checkpoint.meta.step)
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        torch.set_num_threads(previous_threads)
-    return {**training, "scores": scores}
-
-
-class _Progress:
-    """The loop's step callback: the mean train loss of every epoch, and `on_progress`."""
-
-    def __init__(self, steps_per_epoch: int, total_steps: int, on_progress: Callable[[int, int, dict], None] | None):
-        self.steps_per_epoch = steps_per_epoch
-        self.total_steps = total_steps
-        self.on_progress = on_progress
-        self.losses: list[float] = []
-        self.history: list[dict] = []
-        self.best_dev_cer = float("nan")
-
-    def __call__(self, info) -> None:
-        epoch = (info.step - 1) // self.steps_per_epoch + 1
-        if self.losses and (info.step - 1) % self.steps_per_epoch == 0:
-            # The loop validated after the previous step; best/ holds the best dev CER so far.
-            if (best_dir(info.run_dir) / CONFIG_NAME).is_file():
-                self.best_dev_cer = read_meta(best_dir(info.run_dir)).metrics.get("dev/cer", self.best_dev_cer)
-            self.losses = []
-        self.losses.append(info.losses["model/loss"])
-        loss = float(np.mean(self.losses))
-        if info.step % self.steps_per_epoch == 0:
-            self.history.append({"epoch": epoch, "loss": loss})
-        if self.on_progress is not None:
-            self.on_progress(info.step, self.total_steps, {"epoch": epoch, "loss": loss, "dev_cer": self.best_dev_cer})
-
-
-def _scores(recognizer: Recognizer, corpus: Corpus, cfg: RecognizerTrainConfig) -> dict:
-    scores = {}
-    if corpus.split("dev"):
-        scores["dev"] = recognizer.evaluate_split(corpus, "dev")
-    if cfg.evaluate_test and corpus.split("test"):
-        scores["test"] = recognizer.evaluate_split(corpus, "test")
-        scores["test time-shuffled"] = recognizer.evaluate_split(corpus, "test", "time-shuffle", cfg.seed)
-        if str(corpus.stats.get("source", "")).startswith("fingerspelling"):
-            scores["test letter-swapped"] = recognizer.evaluate_split(corpus, "test", "letter-swap", cfg.seed)
-    return scores
+    return validate

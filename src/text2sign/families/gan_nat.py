@@ -18,20 +18,20 @@ from pathlib import Path
 
 from text2sign.data.config import PoseDataConfig
 from text2sign.data.corpus import Corpus
-from text2sign.data.torch_data import PoseTextDataset, collate_pose_batch, hands_relative_to_wrist
-from text2sign.errors import ConfigError, CorpusError, InvalidPoseError
+from text2sign.data.selection import alphabets, corpus_frame, has_model_input, model_conditioning
+from text2sign.data.torch_data import PoseTextDataset, collate_pose_batch, transformed_feature_stats
+from text2sign.errors import ConfigError, CorpusError
+from text2sign.evaluation.read_back import generate_item, read_back_cer
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.gan_nat import GanNatConfig, GanNatGenerator
-from text2sign.objectives.gan_nat import GanNatObjectiveConfig, build_gan_nat_objective, select_feature_stats
+from text2sign.objectives.gan_nat import GanNatObjectiveConfig, build_gan_nat_objective
 from text2sign.pipelines.gan_nat import GanNatInferenceConfig, GanNatPipeline
+from text2sign.pose.features import hands_relative_to_wrist, select_feature_stats
 from text2sign.pose.layout import get_layout
-from text2sign.pose.normalize import ShoulderNormalization, compute_feature_stats, typical_frame
 from text2sign.text.inputs import model_input
 
 FAMILY = "gan-nat"
 SAMPLES = 2
-MIN_FEATURE_STD = 0.01
-FRAME_ITEMS = 256  # evenly spaced training sequences measured for the typical frame; a median needs no more
 
 
 def build(config) -> Experiment:
@@ -52,7 +52,7 @@ def build(config) -> Experiment:
         items = [i for i in items if i.signed_language in data.signed_languages]
     if not items:
         raise CorpusError(f"{corpus.root} has no {data.train_split} items with {model.input} for the chosen languages")
-    model = _with_conditioning(model, data, items)
+    model = model.with_conditioning(*model_conditioning(items, data, model.text.signers))
     transform = hands_relative_to_wrist if model.hand_relative else None
     dataset = PoseTextDataset(
         corpus, data.train_split, select_feature_stats(stats, layout, kinds), kinds,
@@ -60,11 +60,7 @@ def build(config) -> Experiment:
     )
     if transform is not None:
         # The corpus statistics describe absolute coordinates; these features are wrist offsets.
-        # The std floor (a hundredth of a shoulder width) keeps MediaPipe's nearly flat hand depth
-        # from being blown up into noise the generator would have to chase.
-        poses = (transform(dataset.pose(i)) for i in range(len(dataset)))
-        stats = compute_feature_stats(poses, kinds, normalize=False, min_std=MIN_FEATURE_STD)
-        dataset.stats = stats
+        stats = dataset.stats = transformed_feature_stats(dataset, transform, kinds)
     else:
         stats = dataset.stats
     objective = build_gan_nat_objective(
@@ -94,7 +90,7 @@ def build(config) -> Experiment:
     def sample(generator, device):
         generate = pipeline(generator, device)
         return {
-            f"{item.signed_language}-{item.text}": _generate_item(generate, item).outputs[0]
+            f"{item.signed_language}-{item.text}": generate_item(generate, item).outputs[0]
             for item in sample_items
         }
 
@@ -102,78 +98,13 @@ def build(config) -> Experiment:
     if config.objective.dev_metric == "cer":
         if not dev_items:
             raise CorpusError(f"objective.dev_metric is cer but {corpus.root} has no {data.dev_split} items to read back")
-        validate, metric = _read_back_cer(pipeline, dev_items), "dev/cer"
+        validate, metric = read_back_cer(pipeline, dev_items), "dev/cer"
     resolved = dataclasses.replace(config, model=objective.generator.cfg, inference=inference)
     return Experiment(
         objective, dataset, dev_data=dev_set, validate=validate, metric=metric, collate_fn=collate_pose_batch,
         feature_stats=stats, sample=sample, config=resolved,
         metadata={"language_pairs": [list(p) for p in pairs], "alphabets": alphabets(items, resolved.model)},
     )
-
-
-def has_model_input(item, mode: str) -> bool:
-    """Whether a text-to-pose model reading `mode` can learn from `item` (imported corpora may
-    hold poses without text or gloss)."""
-    text, gloss = item.text.strip(), item.gloss.strip()
-    return bool(text) if mode == "text" else bool(gloss) and (mode == "gloss" or bool(text))
-
-
-def corpus_frame(corpus: Corpus, items) -> tuple[ShoulderNormalization, tuple[int, int] | None]:
-    """The typical frame (median shoulder centre and width, median canvas) of `items`' poses."""
-    chosen = items[:: max(1, len(items) // FRAME_ITEMS)][:FRAME_ITEMS]
-    try:
-        return typical_frame(corpus.load_pose(item) for item in chosen)
-    except InvalidPoseError as exc:
-        raise CorpusError(f"{corpus.root}: {exc}") from None
-
-
-def _with_conditioning(model: GanNatConfig, data: PoseDataConfig, items) -> GanNatConfig:
-    """The model config reading what `data` asks for: text, gloss or both, and the signers."""
-    signers = list(model.text.signers)
-    if data.signer:
-        unnamed = [i.id for i in items if not i.signer]
-        if unnamed:
-            raise CorpusError(f"data.signer is on but {len(unnamed)} train items have no signer (e.g. {unnamed[0]})")
-        signers = sorted({i.signer for i in items})
-    for item in items:
-        model_input(item.text, item.gloss, data.input)  # every item must have what the model reads
-    text = dataclasses.replace(model.text, signers=signers)
-    return dataclasses.replace(model, input=data.input, text=text)
-
-
-def alphabets(items, model: GanNatConfig) -> dict[str, str]:
-    """The characters each signed language's training inputs use, as the text encoder reads them."""
-    from text2sign.text.encoders import normalize_text
-
-    seen: dict[str, set[str]] = {}
-    for item in items:
-        text = normalize_text(model_input(item.text, item.gloss, model.input), model.text.lowercase)
-        seen.setdefault(item.signed_language, set()).update(ch for ch in text if not ch.isspace())
-    return {lang: "".join(sorted(chars)) for lang, chars in sorted(seen.items())}
-
-
-def _generate_item(pipeline: GanNatPipeline, item):
-    """`item` signed by `pipeline`, reading what the model was trained on (its signer too)."""
-    cfg = pipeline.generator.cfg
-    gloss = item.gloss if cfg.input != "text" else None
-    signer = item.signer if item.signer in cfg.text.signers else None
-    return pipeline(item.text, item.spoken_language, item.signed_language, gloss=gloss, signer=signer)
-
-
-def _read_back_cer(pipeline, items):
-    """Validation by back-translation: generate every dev item, read it with the shipped recognizer."""
-    from text2sign.evaluation.metrics import cer
-    from text2sign.evaluation.recognizer import Recognizer
-
-    recognizer = Recognizer.from_pretrained()
-
-    def validate(generator, device) -> dict[str, float]:
-        generate = pipeline(generator, device)
-        poses = [_generate_item(generate, i).outputs[0] for i in items]
-        read = recognizer.recognize(poses, [i.signed_language for i in items])
-        return {"dev/cer": cer(read, [i.text for i in items])}
-
-    return validate
 
 
 def tiny_config(workdir: Path) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from text2sign.families.latent_flow import build_stage2, tiny_stage2
+from text2sign.families.latent_stages import build_stage2
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.latent import LatentGenerator, LatentGeneratorConfig
 from text2sign.objectives.latent import DistillObjective, LatentObjectiveConfig
@@ -30,19 +30,9 @@ def build(config) -> Experiment:
     return build_stage2(config, make, mode="flow", init_key="teacher")
 
 
-def tiny_teacher(workdir: Path) -> Path:
-    """A tiny latent-flow run (trained once per `workdir`) to distill from."""
-    from text2sign.checkpoints import resolve_checkpoint
-    from text2sign.families.latent_flow import tiny_config as flow_config
-    from text2sign.training import parse_experiment, train
-
-    run = workdir / "tiny-latent-flow"
-    if not (run / "checkpoints").exists():
-        train(parse_experiment({**flow_config(workdir), "name": "tiny-latent-flow"}, source="tiny latent-flow config"), run)
-    return resolve_checkpoint(run)
-
-
 def tiny_config(workdir: Path) -> dict:
+    from text2sign.testing import tiny_stage2, tiny_teacher
+
     raw = tiny_stage2(FAMILY, workdir, inference={"steps": 2, "guidance_scale": 1.0},
                       objective={"teacher_steps": 4, "student_steps": [1, 2]})
     raw.pop("model")

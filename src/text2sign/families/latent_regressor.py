@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from text2sign.families.latent_flow import build_stage2, tiny_stage2
+from text2sign.families.latent_stages import build_stage2
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.latent import LatentGenerator, LatentGeneratorConfig
 from text2sign.objectives.latent import LatentObjectiveConfig, LatentRegressorObjective
@@ -28,6 +28,8 @@ def build(config) -> Experiment:
 
 
 def tiny_config(workdir: Path) -> dict:
+    from text2sign.testing import tiny_stage2
+
     return tiny_stage2(FAMILY, workdir)
 
 

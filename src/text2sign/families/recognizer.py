@@ -13,27 +13,19 @@ decoding, so the loop keeps the checkpoint with the best dev CER as ``best/``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
-from torch.utils.data import Dataset
 
 from text2sign.data.augment import default_augmentation
 from text2sign.data.config import PoseDataConfig
 from text2sign.data.corpus import Corpus, CorpusItem
-from text2sign.data.torch_data import (
-    PoseTextDataset,
-    collate_pose_batch,
-    first_dims,
-    hands_relative_to_wrist,
-    kinds_layout,
-)
+from text2sign.data.selection import read_facts, split_items
+from text2sign.data.torch_data import PoseTextDataset, collate_pose_batch
 from text2sign.errors import ConfigError, CorpusError
-from text2sign.evaluation.recognizer import Recognizer
+from text2sign.evaluation.recognizer import Recognizer, dev_cer_validation
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.recognizer import PoseRecognizer, RecognizerConfig
 from text2sign.objectives.recognizer import RecognizerObjective, RecognizerObjectiveConfig
+from text2sign.pose.features import first_dims, hands_relative_to_wrist, kinds_layout
 from text2sign.pose.normalize import compute_feature_stats, normalize_by_shoulders
 
 FAMILY = "recognizer"
@@ -66,40 +58,16 @@ def build(config) -> Experiment:
         dims=model.dims, transform=transform,
     )
     objective = RecognizerObjective(PoseRecognizer(model))
-    return recognizer_experiment(
-        config, model, corpus, objective, dataset,
-        dev_set_of=lambda dev_items: PoseTextDataset(
-            corpus, data.dev_split, stats, kinds, items=dev_items, dims=model.dims, transform=transform
-        ),
-        validation=lambda dev_set: _dev_cer(dev_set, stats),
-        collate_fn=collate_pose_batch, feature_stats=stats,
+    # Dev items are read whole, as `text2sign recognize` reads them, so dev/cer is the CER it reports.
+    dev_items = [i for i in split_items(corpus, data.dev_split, data) if i.signed_language in model.languages]
+    dev_set = validate = None
+    if dev_items:
+        dev_set = PoseTextDataset(corpus, data.dev_split, stats, kinds, items=dev_items, dims=model.dims, transform=transform)
+        validate = _dev_cer(dev_set, stats)
+    return Experiment(
+        objective, dataset, dev_data=dev_set, validate=validate, metric="dev/cer", metric_mode="min",
+        collate_fn=collate_pose_batch, feature_stats=stats, config=dataclasses.replace(config, model=model),
     )
-
-
-def split_items(corpus, split: str, data) -> list:
-    """The items of a pose or video corpus split in `data.signed_languages` (empty or None: all)."""
-    items = corpus.split(split)
-    if data.signed_languages:
-        items = [i for i in items if i.signed_language in data.signed_languages]
-    return items
-
-
-def read_facts(model, items: list, noun: str) -> dict:
-    """The model config's vocabulary, signed languages and frame rate, from the train `items`.
-
-    A vocabulary or language list `model` already gives is kept (e.g. to fine-tune a recognizer
-    on new data in the same output order); `noun` names the items in errors."""
-    languages = model.languages or sorted({i.signed_language for i in items})
-    missing = sorted({i.signed_language for i in items} - set(languages))
-    if missing:
-        raise ConfigError(
-            f"model.languages lacks {', '.join(missing)} of the train {noun}: add them, or leave them out with data.signed_languages"
-        )
-    return {
-        "vocab": model.vocab or sorted(set("".join(i.text for i in items))),
-        "languages": languages,
-        "fps": float(np.median([i.fps for i in items])),
-    }
 
 
 def _resolve(model: RecognizerConfig, corpus: Corpus, items: list[CorpusItem]) -> RecognizerConfig:
@@ -110,42 +78,6 @@ def _resolve(model: RecognizerConfig, corpus: Corpus, items: list[CorpusItem]) -
     if model.dims > layout.dims:
         raise CorpusError(f"model.dims is {model.dims} but the corpus poses ({layout.name}) have {layout.dims} coordinates")
     return dataclasses.replace(model, layout=layout.to_dict(), **read_facts(model, items, "items"))
-
-
-def recognizer_experiment(
-    config, model, corpus, objective, train_set,
-    dev_set_of: Callable[[list], Dataset], validation: Callable[[Dataset], Callable], **experiment,
-) -> Experiment:
-    """The Experiment of a recognizer family: validated on the dev items in the model's languages
-    (`dev_set_of(items)`, scored by `validation(dev_set)`) with the dev CER as the metric, so the
-    loop keeps the checkpoint with the best dev CER as ``best/``. `experiment`: the rest of the
-    Experiment's fields."""
-    data = config.data
-    dev_items = [i for i in split_items(corpus, data.dev_split, data) if i.signed_language in model.languages]
-    dev_set = validate = None
-    if dev_items:
-        # Dev items are read whole, as `text2sign recognize` reads them, so dev/cer is the CER it reports.
-        dev_set = dev_set_of(dev_items)
-        validate = validation(dev_set)
-    return Experiment(
-        objective, train_set, dev_data=dev_set, validate=validate, metric="dev/cer", metric_mode="min",
-        config=dataclasses.replace(config, model=model), **experiment,
-    )
-
-
-def dev_cer_validation(dev_set: Dataset, reader: Callable, keep_items: bool = True):
-    """Validation: greedy CTC reading of the dev items by `reader(model)` (a recognizer), scored
-    as CER and WER in percent. `keep_items`: prepare the dev items once and keep them."""
-    kept = []
-
-    def validate(model, device) -> dict[str, float]:
-        items = kept or [dev_set[i] for i in range(len(dev_set))]
-        if keep_items and not kept:
-            kept.extend(items)
-        scores = reader(model).evaluate_items(items)
-        return {"dev/cer": scores["cer"], "dev/wer": scores["wer"]}
-
-    return validate
 
 
 def _dev_cer(dev_set: PoseTextDataset, stats):

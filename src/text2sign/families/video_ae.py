@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from text2sign.config import bounded
-from text2sign.data.video_corpus import resize_frames
+from text2sign.data.config import VideoCorpusDataConfig
+from text2sign.data.selection import split_items, train_clips
+from text2sign.data.video_corpus import load_video_corpus, resize_frames
 from text2sign.data.video_frames import SingleFrames, to_unit
-from text2sign.families.recognizer import split_items
 from text2sign.families.registry import Experiment, register_family
-from text2sign.families.video_diffusion import VideoCorpusDataConfig, load_video_corpus, tiny_video_corpus, train_clips
 from text2sign.models.frame_codec import FrameAutoencoder, FrameAutoencoderConfig
 from text2sign.objectives.frame_autoencoder import FrameAutoencoderObjective, FrameAutoencoderObjectiveConfig
 
@@ -66,6 +66,8 @@ def mean_frame(corpus, items, size: int) -> torch.Tensor:
 
 def tiny_config(workdir: Path) -> dict:
     """A seconds-long run on a three-word ASL FS-Words drawn at 16 px, for the contract test."""
+    from text2sign.testing import tiny_video_corpus
+
     return {
         "family": FAMILY,
         "data": {"corpus": str(tiny_video_corpus(workdir)), "frame_stride": 2, "max_dev_frames": 16},

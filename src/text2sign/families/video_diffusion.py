@@ -12,25 +12,25 @@ signed languages, and the playback rate of generated clips, are filled in from t
 Latent space: a local VAE (``model.vae``) or a ``video-ae`` stage trained here
 (``init: {autoencoder: RUN}``, copied into the model with its weights, its latents scaled to unit
 spread over the training clips). Either way every training clip goes through the VAE once, before
-the first step, into a temporary memory-mapped file (:class:`EncodedClips`), not once a step.
+the first step, into a temporary memory-mapped file
+(:class:`~text2sign.data.video_clips.EncodedClips`), not once a step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from text2sign.config import bounded
-from text2sign.data.video_corpus import VideoCorpus, fit_frames, frames_to_unit, resize_frames
+from text2sign.data.config import VideoCorpusDataConfig
+from text2sign.data.selection import split_items, train_clips
+from text2sign.data.video_clips import EncodedClips, VideoTextDataset
+from text2sign.data.video_corpus import load_video_corpus
 from text2sign.errors import ConfigError, CorpusError
-from text2sign.families.recognizer import split_items
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.video_diffusion import VideoDiffusionConfig, VideoDiffusionNet
 from text2sign.objectives.video_diffusion import (
@@ -47,61 +47,10 @@ SAMPLES = 2
 
 
 @dataclass
-class VideoCorpusDataConfig:
-    """The ``data:`` section every family that trains on a video corpus starts from."""
-
-    corpus: str = ""  # a video corpus directory
-    train_split: str = "train"
-    dev_split: str = "dev"
-    signed_languages: list[str] = field(default_factory=list)  # empty: all
-
-
-@dataclass
 class VideoDataConfig(VideoCorpusDataConfig):
     max_dev_items: int = bounded(64, min=1)
     # One-clip tuning (Tune-A-Video's original use): train on the one training clip with this text.
     one_clip: str = ""
-
-
-def train_clips(corpus: VideoCorpus, data: VideoCorpusDataConfig) -> list:
-    """The train split's clips in the chosen signed languages; none is an error."""
-    items = split_items(corpus, data.train_split, data)
-    if not items:
-        raise CorpusError(f"{corpus.root} has no {data.train_split} clips for the chosen languages")
-    return items
-
-
-def load_video_corpus(data: VideoCorpusDataConfig) -> VideoCorpus:
-    if not data.corpus:
-        raise CorpusError("data.corpus is empty: name a video corpus (text2sign prepare video --from CORPUS --out DIR)")
-    return VideoCorpus.load(data.corpus)
-
-
-def tiny_video_corpus(workdir: Path) -> Path:
-    """A three-word ASL FS-Words drawn at 16 px in `workdir` (once), for the contract tests."""
-    from text2sign.data.video_corpus import render_pose_corpus
-    from text2sign.testing import tiny_fs_words
-
-    videos = workdir / "fs-ase-video16"
-    if not (videos / "manifest.csv").is_file():
-        render_pose_corpus(tiny_fs_words(workdir / "fs-ase"), videos, size=16, fps=12.5)
-    return videos
-
-
-class VideoTextDataset(Dataset):
-    """``(video (3, T, H, W) float32 in [-1, 1], text, signed language)`` per clip, read from the
-    corpus's memory map at each access."""
-
-    def __init__(self, corpus: VideoCorpus, items, frames: int, size: int):
-        self.corpus, self.items, self.frames, self.size = corpus, items, frames, size
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int):
-        item = self.items[i]
-        frames = resize_frames(fit_frames(self.corpus.frames(item), self.frames), self.size)
-        return frames_to_unit(frames), item.text, item.signed_language
 
 
 def build(config) -> Experiment:
@@ -160,60 +109,6 @@ def build(config) -> Experiment:
                       config=resolved, metadata={"language_pairs": [list(p) for p in pairs]})
 
 
-class EncodedClips(Dataset):
-    """`clips` (a :class:`VideoTextDataset`) through `net`'s VAE once: ``(latents (C, T, h, w),
-    text, signed language)`` per clip, times `scale`. The latents live in a temporary memory-mapped
-    file (deleted with this object), so a corpus of any size costs disk, not RAM; a clip that
-    appears several times (one-clip tuning) is encoded once. A clip is encoded when first read,
-    or all at once by :meth:`encode_all` (before training, so loader workers only read)."""
-
-    def __init__(self, clips: VideoTextDataset, net: VideoDiffusionNet):
-        self.clips = clips
-        self.scale = 1.0
-        rows: dict[str, int] = {}
-        self.rows = [rows.setdefault(item.id, len(rows)) for item in clips.items]
-        # Open as long as the memmap lives; the OS deletes it when it is closed.
-        self._file = tempfile.TemporaryFile(prefix="text2sign-latents-")  # noqa: SIM115
-        self.latents = np.memmap(self._file, np.float32, "w+", shape=(len(rows), *net.latent_shape(clips.frames)))
-        self.net = net
-        self.encoded = np.zeros(len(rows), dtype=bool)
-        # Rows are numbered in order of first appearance: the first index of each clip.
-        self.first_index = [self.rows.index(row) for row in range(len(rows))]
-
-    def _latent(self, row: int) -> np.ndarray:
-        if not self.encoded[row]:
-            with torch.no_grad():
-                frames = torch.from_numpy(self.clips[self.first_index[row]][0])[None]
-                self.latents[row] = self.net.to_latent(frames)[0].numpy()
-            self.encoded[row] = True
-        return self.latents[row]
-
-    def encode_all(self) -> None:
-        for row in range(len(self.encoded)):
-            self._latent(row)
-        self.latents.flush()
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int):
-        item = self.clips.items[i]
-        return self._latent(self.rows[i]) * np.float32(self.scale), item.text, item.signed_language
-
-    def unit_scaling(self) -> float:
-        """1 / the standard deviation of every latent value (Stable Diffusion's scaling factor, measured)."""
-        self.encode_all()
-        total = total_sq = 0.0
-        for row in self.latents:
-            values = row.astype(np.float64)
-            total, total_sq = total + values.sum(), total_sq + np.square(values).sum()
-        count = self.latents.size
-        std = float(np.sqrt(max(total_sq / count - (total / count) ** 2, 0.0)))
-        if not np.isfinite(std) or std == 0.0:
-            raise ConfigError("the autoencoder's latents of the training clips do not vary: is init.autoencoder trained?")
-        return 1.0 / std
-
-
 def load_frame_autoencoder(path, size: int):
     """The trained :class:`FrameAutoencoder` of a ``video-ae`` run or checkpoint (``init.autoencoder``)."""
     from text2sign.checkpoints import load_checkpoint
@@ -265,6 +160,8 @@ def text_pace(items, frames: int) -> tuple[float, float]:
 
 def tiny_config(workdir: Path) -> dict:
     """A seconds-long experiment on a three-word ASL FS-Words drawn at 16 px, for the contract test."""
+    from text2sign.testing import tiny_video_corpus
+
     return {
         "family": FAMILY,
         "data": {"corpus": str(tiny_video_corpus(workdir))},

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from text2sign.config import bounded
-from text2sign.data.video_corpus import VideoCorpus, VideoItem
+from text2sign.data.config import VideoCorpusDataConfig
+from text2sign.data.selection import read_facts, split_items
+from text2sign.data.video_corpus import VideoCorpus, VideoItem, load_video_corpus
 from text2sign.data.video_frames import VideoFramesDataset, collate_frame_batch
 from text2sign.errors import CorpusError
+from text2sign.evaluation.recognizer import dev_cer_validation
 from text2sign.evaluation.video_recognizer import FAMILY, VideoRecognizer
-from text2sign.families.recognizer import dev_cer_validation, read_facts, recognizer_experiment, split_items
 from text2sign.families.registry import Experiment, register_family
-from text2sign.families.video_diffusion import VideoCorpusDataConfig, load_video_corpus, tiny_video_corpus
 from text2sign.models.video_recognizer import VideoRecognizerConfig, VideoRecognizerNet
 from text2sign.objectives.video_recognizer import VideoRecognizerObjective, VideoRecognizerObjectiveConfig
 
@@ -44,12 +45,16 @@ def build(config) -> Experiment:
         corpus, items, model.size, model.fps, config.objective.augmentation(), data.max_frames, seed=config.train.seed
     )
     objective = VideoRecognizerObjective(VideoRecognizerNet(model))
-    return recognizer_experiment(
-        config, model, corpus, objective, train_set,
-        dev_set_of=lambda dev_items: VideoFramesDataset(corpus, dev_items, model.size, model.fps),
+    # Dev clips are read whole, as `text2sign recognize` reads them, so dev/cer is the CER it reports.
+    dev_items = [i for i in split_items(corpus, data.dev_split, data) if i.signed_language in model.languages]
+    dev_set = validate = None
+    if dev_items:
+        dev_set = VideoFramesDataset(corpus, dev_items, model.size, model.fps)
         # Prepared clips are frames of floats, far larger than pose features: read them again each time.
-        validation=lambda dev_set: dev_cer_validation(dev_set, VideoRecognizer, keep_items=False),
-        collate_fn=collate_frame_batch,
+        validate = dev_cer_validation(dev_set, VideoRecognizer, keep_items=False)
+    return Experiment(
+        objective, train_set, dev_data=dev_set, validate=validate, metric="dev/cer", metric_mode="min",
+        collate_fn=collate_frame_batch, config=dataclasses.replace(config, model=model),
     )
 
 
@@ -60,6 +65,8 @@ def _resolve(model: VideoRecognizerConfig, corpus: VideoCorpus, items: list[Vide
 
 def tiny_config(workdir: Path) -> dict:
     """A seconds-long experiment on a three-word ASL FS-Words drawn at 16 px, for the contract test."""
+    from text2sign.testing import tiny_video_corpus
+
     return {
         "family": FAMILY,
         "data": {"corpus": str(tiny_video_corpus(workdir))},

@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from text2sign.errors import ConfigError
-from text2sign.models.frozen import Frozen
+from text2sign.text.layers import Frozen
 
 
 class GradientCheckpointing:

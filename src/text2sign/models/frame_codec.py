@@ -23,7 +23,7 @@ from torch import nn
 
 from text2sign.config import bounded
 from text2sign.errors import CheckpointError, ConfigError, first_line
-from text2sign.models.frozen import Frozen
+from text2sign.text.layers import Frozen
 
 
 def diffusers_component(path: str | Path, folder: str) -> Path:

@@ -28,7 +28,7 @@ pretrained) and, on its token states,
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -116,6 +116,11 @@ class GanNatConfig:
     @property
     def num_length_bins(self) -> int:
         return (self.max_frames - self.min_frames) // self.length_bin + 1
+
+    def with_conditioning(self, input: str, signers: list[str]) -> GanNatConfig:
+        """This config reading `input` (text, gloss or both) and knowing the styles of `signers`:
+        what GAN-NAT and the latent stages' predictor (a GanNatConfig too) are conditioned on."""
+        return replace(self, input=input, text=replace(self.text, signers=list(signers)))
 
     def to_dict(self) -> dict:
         return asdict(self)

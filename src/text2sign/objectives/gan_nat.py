@@ -51,6 +51,7 @@ from text2sign.models.gan_nat import (
     lengths_to_bins,
 )
 from text2sign.objectives.base import Objective
+from text2sign.pose.features import feature_joint_indices, select_feature_stats
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.normalize import FeatureStats
 from text2sign.text.encoders import resolve_text_config
@@ -97,26 +98,6 @@ class GanNatObjectiveConfig:
 
 
 # --- feature geometry --------------------------------------------------------------------------
-
-
-def feature_joint_indices(layout: Layout, kinds: tuple[str, ...] | list[str] | None) -> np.ndarray:
-    """Joint indices of `layout` that the features of `kinds` hold, in feature order."""
-    return layout.kind_indices(*kinds) if kinds else np.arange(layout.num_joints)
-
-
-def select_feature_stats(stats: FeatureStats, layout: Layout, kinds: tuple[str, ...] | list[str] | None) -> FeatureStats:
-    """`stats` for the features of `kinds`: as is when they already match, sliced from whole-layout stats."""
-    index = feature_joint_indices(layout, kinds)
-    size = len(index) * layout.dims
-    if stats.mean.shape[0] == size:
-        return stats
-    if stats.mean.shape[0] == layout.num_joints * layout.dims:
-        cols = (index[:, None] * layout.dims + np.arange(layout.dims)).reshape(-1)
-        return FeatureStats(stats.mean[cols], stats.std[cols], stats.layout, tuple(kinds) if kinds else None, stats.frames)
-    raise ConfigError(
-        f"feature statistics have {stats.mean.shape[0]} features; kinds {list(kinds) if kinds else 'all'} "
-        f"of {layout.name} need {size}"
-    )
 
 
 class FeatureGeometry(nn.Module):

@@ -44,6 +44,7 @@ from text2sign.objectives.gan_nat import (
     feature_weights,
     visibility_loss,
 )
+from text2sign.pose.features import group_columns
 from text2sign.pose.layout import get_layout
 from text2sign.schedulers.flow import euler_sample
 from text2sign.text.inputs import model_input
@@ -55,18 +56,9 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -
     return (((pred - target) ** 2) * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def group_columns(layout_name: str, kinds, dims: int) -> dict[str, torch.Tensor]:
-    """Feature columns of each kind among `kinds` (features hold the components of `kinds` in layout order)."""
-    layout = get_layout(layout_name)
-    out: dict[str, list[int]] = {}
-    start = 0
-    for c in layout.components:
-        if c.kind not in kinds:
-            continue
-        size = len(c.points) * dims
-        out.setdefault(c.kind, []).extend(range(start, start + size))
-        start += size
-    return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
+def column_tensors(layout_name: str, kinds, dims: int) -> dict[str, torch.Tensor]:
+    """:func:`~text2sign.pose.features.group_columns` as index tensors."""
+    return {kind: torch.from_numpy(cols) for kind, cols in group_columns(layout_name, kinds, dims).items()}
 
 
 def group_errors(recon, real, weights, columns: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -87,7 +79,7 @@ class AutoencoderObjective(Objective):
         self.cfg = cfg
         ae = autoencoder.cfg
         self.dims = get_layout(ae.layout).dims
-        self.columns = group_columns(ae.layout, ae.kinds, self.dims)
+        self.columns = column_tensors(ae.layout, ae.kinds, self.dims)
 
     def forward(self, batch: Any, group: str = "model") -> dict[str, torch.Tensor]:
         real, frame_mask = batch.features, batch.frame_mask
@@ -148,7 +140,7 @@ class _Stage2(Objective):
         self.cfg = cfg
         ae = generator.cfg.autoencoder
         self.dims = get_layout(ae.layout).dims
-        self.columns = group_columns(ae.layout, ae.kinds, self.dims)
+        self.columns = column_tensors(ae.layout, ae.kinds, self.dims)
         self.step = 0
 
     def schedule(self, step: int):

