@@ -395,6 +395,7 @@ def test_a_checkpoint_or_config_naming_a_module_imports_nothing(planted_module, 
     (checkpoint / "config.json").write_text(json.dumps(config))
     assert run(["generate", "hi", "--model", str(checkpoint), "-o", str(tmp_path / "x.pose")]) == 1
     assert "family 'planted_family:gan-nat' in" in one_error_line(capsys)
+    assert not planted_module.exists()
     experiment = tmp_path / "exp.yaml"
     experiment.write_text(CONFIG.read_text().replace("family: gan-nat", "family: planted_family:gan-nat"))
     assert "planted_family:gan-nat" in experiment.read_text()

@@ -99,9 +99,11 @@ def prepare(config: Path | None, overrides: list[str], resume: Path | None, out:
         run_dir = checkpoint.parent.parent
     else:
         run_dir = DEFAULT_RUNS_DIR / (experiment.name or "run")
+    # Under torchrun only rank 0 looks: the others could find the run it has begun half written.
     # The resumed checkpoint is not among the inputs: it lives in the run it continues.
-    inputs = [config, getattr(experiment.data, "corpus", None) or None, *experiment.init.values()]
-    check_output_dir(run_dir, RUN_OUTPUT, inputs, "--out", make_parents=True)
+    if os.environ.get("RANK", "0") == "0":
+        inputs = [config, getattr(experiment.data, "corpus", None) or None, *experiment.init.values()]
+        check_output_dir(run_dir, RUN_OUTPUT, inputs, "--out", make_parents=True)
     return experiment, run_dir, checkpoint
 
 

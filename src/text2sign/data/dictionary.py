@@ -177,16 +177,17 @@ def build_dictionary(
         raise CorpusError(f"dictionary folder not found: {src}")
     target = get_layout(layout)
     check_corpus_output(out, [src, index_csv])
+    report = DictionaryReport()
+    entries = read_dictionary_index(src, index_csv, spoken, signed, report, allow_outside)
     if extracted_dir is None:
         extracted_dir = out.absolute().with_name(f"{out.absolute().name}-extracted")
     extracted_dir = Path(extracted_dir)
-    check_extraction_output(extracted_dir, [src, index_csv], "--extracted")
-    if extracted_dir.resolve() == out.resolve() or out.resolve() in extracted_dir.resolve().parents:
-        # The corpus replaces OUT as a whole: extractions kept inside it would be deleted with it.
-        raise CorpusError(f"--extracted {extracted_dir} lies inside --out {out}, which is replaced as a whole; keep it beside")
-    report = DictionaryReport()
-    entries = read_dictionary_index(src, index_csv, spoken, signed, report, allow_outside)
     videos = [e for e in entries if e.clip.suffix.lower() in VIDEO_SUFFIXES]
+    if videos:
+        check_extraction_output(extracted_dir, [src, index_csv], "--extracted")
+        if extracted_dir.resolve() == out.resolve() or out.resolve() in extracted_dir.resolve().parents:
+            # The corpus replaces OUT as a whole: extractions kept inside it would be deleted with it.
+            raise CorpusError(f"--extracted {extracted_dir} lies inside --out {out}, which is replaced as a whole; keep it beside")
     poses = {e.line: e.clip for e in entries if e.clip.suffix.lower() in POSE_SUFFIXES}
     if videos:
         # Rows may share a clip (synonyms); each video is extracted once.

@@ -92,11 +92,11 @@ def import_phoenix(
     """
     src = Path(src_dir)
     check_corpus_output(out_dir, [src])
-    # Every split is checked before anything is written, so a misaligned split fails fast.
-    counts = count_items(src)
-    for split in counts:
+    for split in find_splits(src):
         for suffix in REQUIRED_SUFFIXES + OPTIONAL_SUFFIXES:
             inside(src, f"{split}{suffix}", str(src / f"{split}{suffix}"), allow_outside)
+    # Every split is checked before anything is written, so a misaligned split fails fast.
+    counts = count_items(src)
     with corpus_output(out_dir, ".pose", [src]) as writer:
         _import_splits(src, counts, writer, on_item)
         writer.close(extra_stats={"source": "phoenix", "note": COORDINATES_NOTE})

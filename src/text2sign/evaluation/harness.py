@@ -162,10 +162,10 @@ def evaluate(
     return report
 
 
-def evaluation_inputs(model: str, corpus_root: Path, recognizer_dir, lexicon) -> list[Path | None]:
-    """What an evaluation reads from disk: its outputs must stay apart from these."""
-    model_dir = Path(model) if model != REFERENCE and Path(model).exists() else None
-    return [corpus_root, model_dir, recognizer_dir, lexicon]
+def evaluation_inputs(model: str, corpus_root: Path, recognizer_dir, lexicon) -> list[str | Path | None]:
+    """What an evaluation reads from disk (a model named, not a directory, does not exist as a path and
+    is skipped by the check): its outputs must stay apart from these."""
+    return [corpus_root, None if model == REFERENCE else model, recognizer_dir, lexicon]
 
 
 def _folder(stack: contextlib.ExitStack, path: str | Path | None) -> Path | None:
