@@ -224,7 +224,14 @@ def inputs(tmp_path, tiny_fs_words):
     signs.mkdir()
     save_pose(fake_pose(12), signs / "hello.pose")
     (signs / "index.csv").write_text("path,text\nhello.pose,hello\n")
-    return {"tmp": tmp_path, "corpus": corpus, "vf": videos, "phoenix": phoenix, "signs": signs, "config": CONFIG}
+    openpose = tmp_path / "openpose"
+    (openpose / "clip").mkdir(parents=True)
+    (openpose / "clip" / "clip_000000000000_keypoints.json").write_text('{"version": 1.3, "people": []}')
+    (openpose / "index.csv").write_text("name,text\nclip,hello\n")
+    meta = tmp_path / "meta.csv"
+    meta.write_text("feature_path,sentence_text\nfeatures/a.npy,hello\n")
+    return {"tmp": tmp_path, "corpus": corpus, "vf": videos, "phoenix": phoenix, "signs": signs, "config": CONFIG,
+            "openpose": openpose, "meta": meta}
 
 
 EVALUATE = ["evaluate", "--model", "reference", "--corpus", "{corpus}", "--out", "{tmp}/report.json", "--gifs", "0"]
@@ -239,6 +246,9 @@ WRITERS = [
     ["train", "{config}", "--set", "data.corpus={corpus}", "--out", "{target}"],
     ["train-recognizer", "{corpus}", "--out", "{target}"],
     [*EVALUATE, "--save-predictions", "{target}"],
+    ["prepare", "openpose", "{openpose}", "--index", "{openpose}/index.csv", "--out", "{target}", "--spoken", "en", "--signed", "ase"],
+    ["prepare", "gan-nat-csv", "{meta}", "--out", "{target}", "--spoken", "en", "--signed", "ase"],
+    ["prepare", "latent-features", "{phoenix}", "--out", "{target}", "--spoken", "de", "--signed", "gsg", "--trust-pickles"],
 ]
 
 
@@ -269,6 +279,9 @@ def test_no_command_overwrites_a_folder_it_did_not_make(argv, inputs, capsys):
         (WRITERS[7], "{corpus}/run", "lies inside"),
         (WRITERS[8], "{corpus}/recognizer", "lies inside"),
         (WRITERS[9], "{corpus}/predictions", "lies inside"),
+        (WRITERS[10], "{openpose}/corpus", "lies inside"),
+        (WRITERS[11], "{meta}", "is"),
+        (WRITERS[12], "{phoenix}/corpus", "lies inside"),
     ],
     ids=lambda v: v if isinstance(v, str) else " ".join(v[:2]),
 )
@@ -301,7 +314,7 @@ def test_a_failed_command_leaves_no_output_folder(inputs, capsys):
     assert run(["export", "phoenix", str(inputs["corpus"]), "--out", str(out)]) == 1  # holistic poses have no PHOENIX layout
     one_error_line(capsys)
     assert not out.exists()
-    assert sorted(p.name for p in inputs["tmp"].iterdir()) == ["corpus", "phoenix", "signs", "vf"]
+    assert sorted(p.name for p in inputs["tmp"].iterdir()) == ["corpus", "meta.csv", "openpose", "phoenix", "signs", "vf"]
 
 
 # --- files are read only from inside the folder a command was given ----------------------------
@@ -328,8 +341,7 @@ def test_an_openpose_row_leading_outside_the_folder_is_refused(inputs, capsys):
     clip = inputs["tmp"] / "elsewhere"
     clip.mkdir()
     (clip / "x_000000000000_keypoints.json").write_text('{"version": 1.3, "people": []}')
-    src = inputs["tmp"] / "openpose"
-    src.mkdir()
+    src = inputs["openpose"]
     (src / "index.csv").write_text("name,text\n../elsewhere,hello\n")
     assert run(["prepare", "openpose", str(src), "--index", str(src / "index.csv"), "--out", str(inputs["tmp"] / "op"),
                 "--spoken", "en", "--signed", "ase"]) == 1

@@ -466,8 +466,10 @@ def prepare_latent_features(
     allow_outside: AllowOutsideOption = False,
 ) -> None:
     """Import the latent-flow design's data into the 214-value layout latent-flow-214 (manual and non-manual kept apart)."""
+    from text2sign.data.corpus import check_corpus_output
     from text2sign.data.latent_features import count_samples, import_latent_features
 
+    check_corpus_output(out, [data])  # before counting: a refused output must not wait on the data
     with progress_bar() as progress:
         task = progress.add_task("latent features", total=count_samples(data) if data.is_dir() else None)
         corpus = import_latent_features(data, out, spoken, signed, trust_pickles, fps, trim_to_shorter, on_item=lambda: progress.advance(task),
@@ -541,7 +543,7 @@ def prepare_video_folder(
     allow_outside: AllowOutsideOption = False,
 ) -> None:
     """Import the video designs' folder layout (GIF or MP4 + .txt); clips are decoded once and cached memory-mappable."""
-    from text2sign.data.video_corpus import FolderOptions, folder_clips, import_video_folder
+    from text2sign.data.video_corpus import FolderOptions, check_video_corpus_output, folder_clips, import_video_folder
     from text2sign.video.clip import check_output_fps, check_output_side
 
     for name, value in (("--frames", frames), ("--resize", resize), ("--crop", crop)):
@@ -552,6 +554,7 @@ def prepare_video_folder(
     if not (0 <= dev_fraction and 0 <= test_fraction and dev_fraction + test_fraction < 1):
         raise Text2SignError("--dev-fraction and --test-fraction must be >= 0 and add up to less than 1")
     options = FolderOptions(frames, resize, crop, fps, spoken, signed, dev_fraction, test_fraction)
+    check_video_corpus_output(out, [src])  # before counting: a refused output must not wait on the data
     with progress_bar() as progress:
         task = progress.add_task("decoding clips", total=len(folder_clips(src, allow_outside)) if src.is_dir() else None)
         videos, skipped = import_video_folder(src, out, options, on_item=lambda: progress.advance(task), allow_outside=allow_outside)
