@@ -129,35 +129,18 @@ def train(
 
 
 class _Run:
-    """One training run's state; :meth:`fit` is the loop, the other methods its parts."""
+    """One training run. :meth:`fit` is the loop and reads top to bottom: start (fresh or
+    restored), then per step: step, callbacks, log, samples, validate, save; the methods below it
+    are those parts, in that order. :meth:`dry_run` is the one-batch check."""
 
     def __init__(self, config: ExperimentConfig, run_dir: Path, info: dist_utils.DistInfo):
         self.info = info
         self.run_dir = run_dir
         self.device = info.device
-        tc = config.train
         # Same seed on every rank while building, so every rank starts from the same weights.
-        seed_everything(tc.seed)
-        self.family = get_family(config.family)
-        self.experiment: Experiment = self.family.build(config)
-        self.config = config = self.experiment.config or config
-        if "model" in config.init:
-            init_weights(self.experiment.objective.inference_model(), config.init["model"])
-        self.objective = self.experiment.objective.to(self.device)
-        self.objective.train()
-        if tc.gradient_checkpointing:
-            enable_gradient_checkpointing(self.objective, config.family)
-        self.groups = {name: list(params) for name, params in self.objective.param_groups().items()}
-        if len({id(p) for ps in self.groups.values() for p in ps}) != sum(len(ps) for ps in self.groups.values()):
-            raise ValueError("a parameter is listed in more than one optimizer group by param_groups()")
-        check_group_overrides(tc, list(self.groups))
-        self.optimizers = {g: build_optimizer(params, tc, g) for g, params in self.groups.items()}
-        self.schedulers = {g: build_scheduler(opt, tc) for g, opt in self.optimizers.items()}
-        self.use_amp = self.device.type == "cuda" and tc.precision != "fp32"
-        amp_dtype = torch.bfloat16 if tc.precision == "bf16" else torch.float16
-        self.autocast = torch.autocast(device_type=self.device.type, dtype=amp_dtype, enabled=self.use_amp)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and tc.precision == "fp16")
-        self.ema = EMA(self.objective.inference_model(), tc.ema_decay) if tc.ema_decay > 0 else None
+        seed_everything(config.train.seed)
+        self._build(config)
+        self._build_optimizers()
         self.model: nn.Module = self.objective
         if info.distributed:
             # find_unused_parameters: a discriminator step leaves the generator unused, and vice versa.
@@ -172,24 +155,96 @@ class _Run:
         self.last_metrics: dict[str, float] = {}
         self.validations: list[dict] = []
 
-    # --- parts of the loop -------------------------------------------------------------------
+    def _build(self, config: ExperimentConfig) -> None:
+        """The family's experiment, its config as the build resolved it, and the objective on the device."""
+        self.family = get_family(config.family)
+        self.experiment: Experiment = self.family.build(config)
+        self.config = config = self.experiment.config or config
+        if "model" in config.init:
+            init_weights(self.experiment.objective.inference_model(), config.init["model"])
+        self.objective = self.experiment.objective.to(self.device)
+        self.objective.train()
+        if config.train.gradient_checkpointing:
+            enable_gradient_checkpointing(self.objective, config.family)
+
+    def _build_optimizers(self) -> None:
+        """An optimizer and LR schedule per parameter group, mixed precision, and the EMA copy."""
+        tc = self.config.train
+        self.groups = {name: list(params) for name, params in self.objective.param_groups().items()}
+        if len({id(p) for ps in self.groups.values() for p in ps}) != sum(len(ps) for ps in self.groups.values()):
+            raise ValueError("a parameter is listed in more than one optimizer group by param_groups()")
+        check_group_overrides(tc, list(self.groups))
+        self.optimizers = {g: build_optimizer(params, tc, g) for g, params in self.groups.items()}
+        self.schedulers = {g: build_scheduler(opt, tc) for g, opt in self.optimizers.items()}
+        self.use_amp = self.device.type == "cuda" and tc.precision != "fp32"
+        amp_dtype = torch.bfloat16 if tc.precision == "bf16" else torch.float16
+        self.autocast = torch.autocast(device_type=self.device.type, dtype=amp_dtype, enabled=self.use_amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and tc.precision == "fp16")
+        self.ema = EMA(self.objective.inference_model(), tc.ema_decay) if tc.ema_decay > 0 else None
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def fit(self, resume: str | Path | None, callbacks: list[Callable[[StepInfo], None]], quiet: bool = False) -> TrainResult:
+        resumed = self._start(resume)
+        stream = self._batch_stream()
+        fresh_dir = not self.run_dir.exists()
+        logger = self._open_logger(quiet)
+        outcome = _Outcome(last_saved=self.step if resumed else None)
+        try:
+            self._loop(stream, logger, [*self.experiment.callbacks, *callbacks], outcome)
+        except Exception:
+            logger.close()
+            self._remove_failed_run(fresh_dir)
+            raise
+        finally:
+            logger.close()
+        if not quiet:
+            self._report(outcome)
+        best = best_dir(self.run_dir) if (best_dir(self.run_dir) / "config.json").is_file() else None
+        return TrainResult(self.run_dir, self.step, outcome.checkpoint, outcome.interrupted, best, self.best_score,
+                           outcome.stopped_early, self.validations)
+
+    def _loop(self, stream: BatchStream, logger: RunLogger, callbacks: list[Callable], outcome: _Outcome) -> None:
+        tc = self.config.train
+        clock = _Clock(self.step)
+        with _StopOnSignal() as stop:
+            while self.step < tc.steps:
+                losses, grad_norms, lrs = self.train_step(stream)
+                done = self.step == tc.steps
+                if self._call_back(callbacks, losses, lrs, done):
+                    stop.requested = True
+                self._log(logger, clock, losses, grad_norms, lrs, done)
+                self._sample_if_due(logger, done)
+                give_up = self._validate_if_due(logger, done, outcome)
+                self._save_if_due(done or give_up, outcome)
+                if give_up:
+                    outcome.stopped_early = True
+                    break
+                if dist_utils.any_rank(stop.requested, self.info):
+                    outcome.interrupted = not done
+                    break
+            if outcome.interrupted and outcome.last_saved != self.step:
+                outcome.checkpoint = self.save(step_dir(self.run_dir, self.step)) or outcome.checkpoint
+
+    # --- start -------------------------------------------------------------------------------
+
+    def _start(self, resume: str | Path | None) -> bool:
+        """Restore `resume` (a checkpoint or run directory), or seed a fresh run, which must not
+        write over another run's checkpoints. True when resumed."""
+        resume = resolve_checkpoint(resume) if resume is not None else None
+        if resume is None and list_checkpoints(self.run_dir):
+            raise ConfigError(f"{self.run_dir} already holds checkpoints: continue with --resume {self.run_dir}, or pick another --out")
+        if resume is not None:
+            self.restore(resume)
+        else:
+            seed_everything(self.config.train.seed + 1000 * (self.info.rank + 1))
+        return resume is not None
 
     def restore(self, resume: Path) -> None:
         """Continue exactly where the checkpoint `resume` stopped (same weights, optimizers, data order, RNG)."""
         _check_resumable(self.config, resume)
         state = load_trainer_state(resume)
-        try:
-            self.objective.load_state_dict(state["objective"])
-            for g in self.groups:
-                self.optimizers[g].load_state_dict(state["optimizers"][g])
-                self.schedulers[g].load_state_dict(state["schedulers"][g])
-            if state["scaler"] and self.scaler.is_enabled():
-                self.scaler.load_state_dict(state["scaler"])
-            if self.ema is not None and state["ema"] is not None:
-                self.ema.load_state_dict(state["ema"])
-        except (KeyError, RuntimeError, ValueError) as exc:
-            reason = first_line(exc)
-            raise CheckpointError(f"cannot resume {resume}: its trainer state does not fit this experiment ({reason})") from None
+        self._load_state_dicts(state, resume)
         self.step = state["step"]
         self.position = (state["epoch"], state["batch_in_epoch"])
         validation = state.get("validation") or {}
@@ -207,6 +262,47 @@ class _Run:
             if self.info.is_main:
                 print(f"note: resuming with {self.info.world_size} processes, saved with {state['world_size']}: "
                       "the data order differs from an uninterrupted run", file=sys.stderr)
+
+    def _load_state_dicts(self, state: dict, resume: Path) -> None:
+        try:
+            self.objective.load_state_dict(state["objective"])
+            for g in self.groups:
+                self.optimizers[g].load_state_dict(state["optimizers"][g])
+                self.schedulers[g].load_state_dict(state["schedulers"][g])
+            if state["scaler"] and self.scaler.is_enabled():
+                self.scaler.load_state_dict(state["scaler"])
+            if self.ema is not None and state["ema"] is not None:
+                self.ema.load_state_dict(state["ema"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            reason = first_line(exc)
+            raise CheckpointError(f"cannot resume {resume}: its trainer state does not fit this experiment ({reason})") from None
+
+    def _batch_stream(self) -> BatchStream:
+        """The training batches from where the run stands, after the family's one-off preparation."""
+        tc, info = self.config.train, self.info
+
+        def make_loader(ep: int, skip: int):
+            return epoch_loader(
+                self.experiment.train_data, tc.batch_size, ep, tc.seed, info.rank, info.world_size, skip,
+                self.experiment.collate_fn, tc.num_workers, pin_memory=self.device.type == "cuda",
+            )
+
+        if self.experiment.prepare is not None:
+            self.experiment.prepare()
+        return BatchStream(make_loader, *self.position)
+
+    def _open_logger(self, quiet: bool) -> RunLogger:
+        if self.info.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            _write_run_config(self.run_dir, self.config)
+        logger = RunLogger(
+            self.run_dir, self.config.train.steps, self.step, enabled=self.info.is_main, name=self.config.name or "train",
+            show_progress=not quiet,
+        )
+        logger.describe(self.config, self._parameter_counts())
+        return logger
+
+    # --- step --------------------------------------------------------------------------------
 
     def train_step(self, stream: BatchStream) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
         """One iteration: every scheduled group steps once. Returns (losses, grad norms, learning rates)."""
@@ -231,9 +327,81 @@ class _Run:
         self.position = stream.position
         return losses, grad_norms, lrs
 
+    def _call_back(self, callbacks: list[Callable], losses: dict, lrs: dict, done: bool) -> bool:
+        """Every callback after a step; True when one asks the run to stop (KeyboardInterrupt)."""
+        info = StepInfo(self.step, self.position[0], losses, lrs, self.objective, self.info.rank, self.info.world_size,
+                        self.run_dir, done)
+        try:
+            for callback in callbacks:
+                callback(info)
+        except KeyboardInterrupt:
+            return True
+        return False
+
+    # --- log ---------------------------------------------------------------------------------
+
+    def _log(self, logger: RunLogger, clock: _Clock, losses: dict, grad_norms: dict, lrs: dict, done: bool) -> None:
+        """The progress line every step; every ``train.log_every`` steps the losses and gradient
+        norms (means over ranks), learning rates and speed; weight histograms every ``train.histogram_every``."""
+        tc, step = self.config.train, self.step
+        logger.step(step, "  ".join(f"{k} {v:.4g}" for k, v in losses.items() if k.endswith("/loss")))
+        if step % tc.log_every == 0 or done:
+            steps_per_s = clock.lap(step)
+            reduced = dist_utils.all_reduce_mean(
+                {**{f"train/{k}": v for k, v in losses.items()}, **{f"grad_norm/{g}": v for g, v in grad_norms.items()}},
+                self.info,
+            )
+            reduced.update({f"lr/{g}": v for g, v in lrs.items()})
+            reduced["perf/steps_per_s"] = steps_per_s
+            reduced["perf/epoch"] = float(self.position[0])
+            reduced.update(peak_memory_mb(self.device))
+            logger.scalars(step, reduced, tc.steps)
+        if tc.histogram_every and step % tc.histogram_every == 0:
+            logger.histograms(step, self.inference_network)
+
+    def _sample_if_due(self, logger: RunLogger, done: bool) -> None:
+        tc = self.config.train
+        due = (tc.sample_every and self.step % tc.sample_every == 0) or done
+        if self.experiment.sample is not None and self.info.is_main and due:
+            _sample(self.experiment, self.inference_network, self.device, logger, self.step)
+
+    # --- validate ----------------------------------------------------------------------------
+
     @property
     def can_validate(self) -> bool:
         return self.experiment.validate is not None or self.experiment.dev_data is not None
+
+    def _validate_if_due(self, logger: RunLogger, done: bool, outcome: _Outcome) -> bool:
+        """Validate every ``train.validate_every`` steps and at the end; True when the run gives up
+        (``train.patience`` passes without improvement, on any rank)."""
+        tc = self.config.train
+        if not (self.can_validate and ((tc.validate_every and self.step % tc.validate_every == 0) or done)):
+            return False
+        best_now, give_up = self._validation_pass(logger)
+        outcome.best = best_now or outcome.best
+        return dist_utils.any_rank(give_up, self.info)
+
+    def _validation_pass(self, logger: RunLogger) -> tuple[Path | None, bool]:
+        """Validate on rank 0, keep ``best/`` if it improved; returns (best path if saved, give up?)."""
+        saved = None
+        give_up = False
+        if self.info.is_main:
+            logger.phase(self.step, "validating on the dev split")
+            values = self.validate()
+            self.last_metrics = values
+            self.validations.append({"step": self.step, **values})
+            logger.scalars(self.step, values, self.config.train.steps)
+            score = values[self.experiment.metric]
+            if self.improved(score):
+                self.best_score = score
+                self.passes_without_gain = 0
+                saved = self.save(best_dir(self.run_dir), with_trainer_state=False)
+            else:
+                self.passes_without_gain += 1
+                patience = self.config.train.patience
+                give_up = bool(patience) and self.passes_without_gain >= patience
+        dist_utils.barrier(self.info)
+        return saved, give_up
 
     def validate(self) -> dict[str, float]:
         """Score the EMA network on the dev data (rank 0), without disturbing the training RNG streams."""
@@ -275,34 +443,25 @@ class _Run:
             return True
         return score < self.best_score if self.experiment.metric_mode == "min" else score > self.best_score
 
+    # --- save --------------------------------------------------------------------------------
+
+    def _save_if_due(self, forced: bool, outcome: _Outcome) -> None:
+        """A step checkpoint every ``train.checkpoint_every`` steps, and whenever `forced` (the
+        last step, or giving up)."""
+        every = self.config.train.checkpoint_every
+        if (every and self.step % every == 0) or forced:
+            outcome.checkpoint = self.save(step_dir(self.run_dir, self.step)) or outcome.checkpoint
+            outcome.last_saved = self.step
+
     def save(self, path: Path, with_trainer_state: bool = True) -> Path | None:
         """Write a checkpoint of the EMA network (rank 0). A step checkpoint (with trainer state) is
         written by every rank together (RNG gather, barrier); ``best/`` by rank 0 alone."""
         rngs = dist_utils.gather_objects(capture_rng(), self.info) if with_trainer_state else None
         written = None
         if self.info.is_main:
-            trainer_state = None
-            if with_trainer_state:
-                trainer_state = {
-                    "step": self.step,
-                    "epoch": self.position[0],
-                    "batch_in_epoch": self.position[1],
-                    "world_size": self.info.world_size,
-                    "objective": self.objective.state_dict(),
-                    "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
-                    "schedulers": {g: s.state_dict() for g, s in self.schedulers.items()},
-                    "scaler": self.scaler.state_dict(),
-                    "ema": self.ema.state_dict() if self.ema is not None else None,
-                    "validation": {
-                        "best_score": self.best_score,
-                        "passes_without_gain": self.passes_without_gain,
-                        "last_metrics": self.last_metrics,
-                    },
-                    "rng": rngs,
-                }
             written = save_checkpoint(
                 path, self.config.family, self.inference_network, self.config.model, inference=self.config.inference,
-                feature_stats=self.experiment.feature_stats, trainer_state=trainer_state,
+                feature_stats=self.experiment.feature_stats, trainer_state=self._trainer_state(rngs) if with_trainer_state else None,
                 experiment=config_to_dict(self.config), metadata=self.experiment.metadata, metrics=self.last_metrics,
                 step=self.step,
             )
@@ -312,128 +471,45 @@ class _Run:
             dist_utils.barrier(self.info)
         return written
 
+    def _trainer_state(self, rngs: list) -> dict:
+        """Everything :meth:`restore` needs to continue as if the run had not stopped."""
+        return {
+            "step": self.step,
+            "epoch": self.position[0],
+            "batch_in_epoch": self.position[1],
+            "world_size": self.info.world_size,
+            "objective": self.objective.state_dict(),
+            "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+            "schedulers": {g: s.state_dict() for g, s in self.schedulers.items()},
+            "scaler": self.scaler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "validation": {
+                "best_score": self.best_score,
+                "passes_without_gain": self.passes_without_gain,
+                "last_metrics": self.last_metrics,
+            },
+            "rng": rngs,
+        }
+
     @property
     def inference_network(self) -> nn.Module:
         return self.ema.model if self.ema is not None else self.objective.inference_model()
 
-    # --- the loop ----------------------------------------------------------------------------
+    # --- finish ------------------------------------------------------------------------------
 
-    def fit(self, resume: str | Path | None, callbacks: list[Callable[[StepInfo], None]], quiet: bool = False) -> TrainResult:
-        tc, info, run_dir = self.config.train, self.info, self.run_dir
-        resume = resolve_checkpoint(resume) if resume is not None else None
-        if resume is None and list_checkpoints(run_dir):
-            raise ConfigError(f"{run_dir} already holds checkpoints: continue with --resume {run_dir}, or pick another --out")
-        if resume is not None:
-            self.restore(resume)
-        else:
-            seed_everything(tc.seed + 1000 * (info.rank + 1))
+    def _remove_failed_run(self, fresh_dir: bool) -> None:
+        """A run that fails before its first checkpoint leaves no directory that looks like a run."""
+        run_dir = self.run_dir
+        if self.info.is_main and fresh_dir and not list_checkpoints(run_dir) and not (best_dir(run_dir) / "config.json").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
 
-        def make_loader(ep: int, skip: int):
-            return epoch_loader(
-                self.experiment.train_data, tc.batch_size, ep, tc.seed, info.rank, info.world_size, skip,
-                self.experiment.collate_fn, tc.num_workers, pin_memory=self.device.type == "cuda",
-            )
-
-        if self.experiment.prepare is not None:
-            self.experiment.prepare()
-        stream = BatchStream(make_loader, *self.position)
-        fresh_dir = not run_dir.exists()
-        if info.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            _write_run_config(run_dir, self.config)
-        logger = RunLogger(
-            run_dir, tc.steps, self.step, enabled=info.is_main, name=self.config.name or "train", show_progress=not quiet
-        )
-        logger.describe(self.config, self._parameter_counts())
-        callbacks = [*self.experiment.callbacks, *callbacks]
-        last_saved = self.step if resume is not None else None
-        checkpoint = best = None
-        interrupted = stopped_early = False
-        tick, ticked_at = time.perf_counter(), self.step
-        try:
-            with _StopOnSignal() as stop:
-                while self.step < tc.steps:
-                    losses, grad_norms, lrs = self.train_step(stream)
-                    step, done = self.step, self.step == tc.steps
-                    step_info = StepInfo(step, self.position[0], losses, lrs, self.objective, info.rank, info.world_size, run_dir, done)
-                    try:
-                        for callback in callbacks:
-                            callback(step_info)
-                    except KeyboardInterrupt:
-                        stop.requested = True
-                    logger.step(step, "  ".join(f"{k} {v:.4g}" for k, v in losses.items() if k.endswith("/loss")))
-                    if step % tc.log_every == 0 or done:
-                        now = time.perf_counter()
-                        reduced = dist_utils.all_reduce_mean(
-                            {**{f"train/{k}": v for k, v in losses.items()},
-                             **{f"grad_norm/{g}": v for g, v in grad_norms.items()}},
-                            info,
-                        )
-                        reduced.update({f"lr/{g}": v for g, v in lrs.items()})
-                        reduced["perf/steps_per_s"] = (step - ticked_at) / max(now - tick, 1e-9)
-                        reduced["perf/epoch"] = float(self.position[0])
-                        reduced.update(peak_memory_mb(self.device))
-                        logger.scalars(step, reduced, tc.steps)
-                        tick, ticked_at = now, step
-                    if tc.histogram_every and step % tc.histogram_every == 0:
-                        logger.histograms(step, self.inference_network)
-                    if self.experiment.sample is not None and info.is_main and (
-                        (tc.sample_every and step % tc.sample_every == 0) or done
-                    ):
-                        _sample(self.experiment, self.inference_network, self.device, logger, step)
-                    give_up = False
-                    if self.can_validate and ((tc.validate_every and step % tc.validate_every == 0) or done):
-                        best_now, give_up = self._validation_pass(logger)
-                        best = best_now or best
-                        give_up = dist_utils.any_rank(give_up, info)
-                    if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or done or give_up:
-                        checkpoint = self.save(step_dir(run_dir, step)) or checkpoint
-                        last_saved = step
-                    if give_up:
-                        stopped_early = True
-                        break
-                    if dist_utils.any_rank(stop.requested, info):
-                        interrupted = not done
-                        break
-                if interrupted and last_saved != self.step:
-                    checkpoint = self.save(step_dir(run_dir, self.step)) or checkpoint
-        except Exception:
-            logger.close()
-            # A run that fails before its first checkpoint leaves no directory that looks like a run.
-            if info.is_main and fresh_dir and not list_checkpoints(run_dir) and not (best_dir(run_dir) / "config.json").exists():
-                shutil.rmtree(run_dir, ignore_errors=True)
-            raise
-        finally:
-            logger.close()
-        if info.is_main and checkpoint is not None and not quiet:
-            verb = "interrupted; saved" if interrupted else "stopped early (no dev improvement); saved" if stopped_early else "saved"
-            print(f"{verb} {checkpoint} (step {self.step})", file=sys.stderr)
-            if best is not None:
-                print(f"best {self.experiment.metric} {self.best_score:.4g}: {best}", file=sys.stderr)
-        best_path = best_dir(run_dir) if (best_dir(run_dir) / "config.json").is_file() else None
-        return TrainResult(run_dir, self.step, checkpoint, interrupted, best_path, self.best_score, stopped_early, self.validations)
-
-    def _validation_pass(self, logger: RunLogger) -> tuple[Path | None, bool]:
-        """Validate on rank 0, keep ``best/`` if it improved; returns (best path if saved, give up?)."""
-        saved = None
-        give_up = False
-        if self.info.is_main:
-            logger.phase(self.step, "validating on the dev split")
-            values = self.validate()
-            self.last_metrics = values
-            self.validations.append({"step": self.step, **values})
-            logger.scalars(self.step, values, self.config.train.steps)
-            score = values[self.experiment.metric]
-            if self.improved(score):
-                self.best_score = score
-                self.passes_without_gain = 0
-                saved = self.save(best_dir(self.run_dir), with_trainer_state=False)
-            else:
-                self.passes_without_gain += 1
-                patience = self.config.train.patience
-                give_up = bool(patience) and self.passes_without_gain >= patience
-        dist_utils.barrier(self.info)
-        return saved, give_up
+    def _report(self, outcome: _Outcome) -> None:
+        if not self.info.is_main or outcome.checkpoint is None:
+            return
+        verb = "interrupted; saved" if outcome.interrupted else "stopped early (no dev improvement); saved" if outcome.stopped_early else "saved"
+        print(f"{verb} {outcome.checkpoint} (step {self.step})", file=sys.stderr)
+        if outcome.best is not None:
+            print(f"best {self.experiment.metric} {self.best_score:.4g}: {outcome.best}", file=sys.stderr)
 
     def _parameter_counts(self) -> dict[str, int]:
         counts = {g: sum(p.numel() for p in params) for g, params in self.groups.items()}
@@ -470,6 +546,31 @@ class _Run:
             estimated_seconds=per_step * tc.steps,
             peak_memory_mb=max(memory.values()),
         )
+
+
+@dataclass
+class _Outcome:
+    """Where a run stands as the loop goes: the last checkpoint written and why it stopped."""
+
+    checkpoint: Path | None = None  # the last step checkpoint written
+    best: Path | None = None  # best/ when a validation pass improved on the best score
+    last_saved: int | None = None  # the step of `checkpoint` (or of the resumed one)
+    interrupted: bool = False
+    stopped_early: bool = False
+
+
+class _Clock:
+    """Training speed between two logged steps."""
+
+    def __init__(self, step: int):
+        self.at, self.step = time.perf_counter(), step
+
+    def lap(self, step: int) -> float:
+        """Steps per second since the last lap (or the start), then start a new lap."""
+        now = time.perf_counter()
+        speed = (step - self.step) / max(now - self.at, 1e-9)
+        self.at, self.step = now, step
+        return speed
 
 
 def init_weights(net: nn.Module, path: str | Path) -> None:
