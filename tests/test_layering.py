@@ -1,7 +1,8 @@
 """The layering DESIGN.md asks for, read from the source with ``ast`` (nothing is imported).
 
-Every import counts for the rules about what may import what (one inside a function still runs);
-the package cycle check reads module-level imports only, the ones that run when a module loads.
+Every import counts for the rules about what may import what (one inside a function still runs)
+and for cycles between modules; the package cycle check reads module-level imports only, the ones
+that run when a module loads.
 """
 
 from __future__ import annotations
@@ -165,6 +166,14 @@ def test_no_import_cycle_between_packages():
         if package(target) in component and package(target) != package(module)
     ]
     assert not found, f"package cycles {found}:\n" + "\n".join(sorted(detail))
+
+
+def test_no_module_imports_itself_back():
+    """Not even through an import inside a function: a module that needs another's names at call
+    time while that one needs it too is one module split in two (as pose/layout.py and the
+    layouts of imported data were)."""
+    found = cycles({module: imported_modules(module) & set(MODULES) - {module} for module in MODULES})
+    assert not found, f"module cycles: {found}"
 
 
 def test_the_cycle_check_finds_a_cycle():

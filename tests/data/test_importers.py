@@ -12,7 +12,7 @@ from text2sign.cli import run
 from text2sign.data.corpus import Corpus
 from text2sign.data.gan_nat_csv import FEATURES, gan_nat_features, import_gan_nat_csv, parse_face_map
 from text2sign.data.latent_features import import_latent_features
-from text2sign.pose.imported_layouts import LATENT_FLOW_GROUPS, gan_nat_layout, latent_flow_layout, openpose_layout
+from text2sign.pose.layout import LATENT_FLOW_GROUPS, gan_nat_layout, latent_flow_layout, openpose_layout
 from text2sign.data.openpose import import_openpose, read_openpose_folder
 from text2sign.errors import CorpusError, Text2SignError
 from text2sign.testing import one_error_line

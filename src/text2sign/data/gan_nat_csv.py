@@ -36,9 +36,8 @@ import numpy as np
 
 from text2sign.data.corpus import Corpus, check_corpus_output
 from text2sign.data.importing import IndexRow, check_languages_given, first_column, parse_split, read_index, row_languages, write_corpus
-from text2sign.pose.imported_layouts import GAN_NAT_FACE_POINTS, gan_nat_layout
 from text2sign.errors import CorpusError, InvalidPoseError
-from text2sign.pose.layout import Layout, get_layout
+from text2sign.pose.layout import GAN_NAT_FACE_POINTS, Layout, gan_nat_layout, get_layout
 from text2sign.npfiles import check_npz, load_npy
 from text2sign.pose.sequence import PoseSequence
 from text2sign.sources import inside

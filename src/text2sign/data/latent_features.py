@@ -31,9 +31,9 @@ import numpy as np
 
 from text2sign.data.corpus import SPLITS, Corpus, check_corpus_output
 from text2sign.data.importing import write_corpus
-from text2sign.pose.imported_layouts import MOUTH_POINTS, NMM_SCALARS, latent_flow_layout
 from text2sign.errors import CorpusError
 from text2sign.npfiles import check_npz
+from text2sign.pose.layout import MOUTH_POINTS, NMM_SCALARS, latent_flow_layout
 from text2sign.pose.sequence import PoseSequence
 from text2sign.sources import inside
 

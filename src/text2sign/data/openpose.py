@@ -23,9 +23,9 @@ import numpy as np
 
 from text2sign.data.corpus import Corpus, check_corpus_output
 from text2sign.data.importing import check_languages_given, parse_split, read_index, row_languages, write_corpus
-from text2sign.pose.imported_layouts import openpose_layout
 from text2sign.errors import CorpusError, InvalidPoseError
 from text2sign.limits import MAX_MISSING_FRAMES, MAX_POSE_FRAMES
+from text2sign.pose.layout import openpose_layout
 from text2sign.pose.sequence import PoseSequence
 from text2sign.sources import inside
 
