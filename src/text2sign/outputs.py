@@ -42,20 +42,21 @@ class OutputKind:
     recursive: bool = False
     own: Callable[[Path], bool] | None = None
 
-    def recognises(self, path: Path) -> bool:
-        """`path` (an existing, non-empty directory) is an output of this kind."""
-        if not all((path / marker).exists() for marker in self.markers):
-            return False
+    def mismatch(self, path: Path) -> str | None:
+        """Why `path` (an existing, non-empty directory) is not an output of this kind, for the
+        refusal's message; None when it is one."""
+        for marker in self.markers:
+            if not (path / marker).exists():
+                return f"no {marker}"
         found = path.rglob("*") if self.recursive else path.iterdir()
         for entry in found:
             if _temporary(entry.name) or (self.recursive and entry.is_dir() and not entry.is_symlink()):
                 continue
             if not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in self.entries):
-                return False
-        return self.own is None or self.own(path)
-
-    def describe(self) -> str:
-        return f"{self.name} (no {self.markers[0]})" if self.markers else self.name
+                return f"{entry.relative_to(path)} is not one of its files"
+        if self.own is not None and not self.own(path):
+            return f"its {self.markers[0]} is not one text2sign wrote" if self.markers else "not written by text2sign"
+        return None
 
 
 def _temporary(name: str) -> bool:
@@ -79,11 +80,13 @@ def check_output_dir(
     check_apart(path, inputs, option, error)
     if path.exists() and not path.is_dir():
         raise error(f"{option} {path} exists and is not a directory")
-    if path.is_dir() and any(not _temporary(p.name) for p in path.iterdir()) and not kind.recognises(path):
-        raise error(
-            f"refusing to overwrite {path}: it is not empty and is not a {kind.describe()}; "
-            "choose a new or empty folder (its files stay as they are)"
-        )
+    if path.is_dir() and any(not _temporary(p.name) for p in path.iterdir()):
+        why = kind.mismatch(path)
+        if why is not None:
+            raise error(
+                f"refusing to overwrite {path}: it is not empty and is not a {kind.name} ({why}); "
+                "choose a new or empty folder (its files stay as they are)"
+            )
     if not make_parents:
         # The output is built next to its destination and renamed into place: the parent must take files.
         parent = path.parent if str(path.parent) else Path(".")
