@@ -10,7 +10,7 @@ Geometry follows the pose's own axes: x to the right, y down (image rows), z dep
 *vertical axis* is y (turning the signer left/right mixes x and z); the *viewing axis* is z
 (tilting the image mixes x and y). Rotations and scaling act about :func:`pose_center`.
 Turning about the vertical axis pours x into z, which only makes sense when z is on the scale
-of x and y; MediaPipe's depth is not, so drop it first (``data.torch_data.first_dims(seq, 2)``):
+of x and y; MediaPipe's depth is not, so drop it first (``pose.features.first_dims(seq, 2)``):
 on a 2D pose the same turn is the foreshortening x' = x cos(angle) a camera would see.
 Masked joints are never moved: their values carry no meaning and stay as they were.
 

@@ -96,7 +96,7 @@ class GanNatConfig:
     visibility: bool = True
     # What the text encoder reads (data.config.model_input): "text", "gloss" or "both".
     input: str = "text"
-    # Features hold hand joints as offsets from their wrist (data.torch_data.hands_relative_to_wrist),
+    # Features hold hand joints as offsets from their wrist (pose.features.hands_relative_to_wrist),
     # so handshape -- what tells letters apart -- is not a ripple on top of arm movement.
     hand_relative: bool = False
 

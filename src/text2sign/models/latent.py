@@ -58,7 +58,7 @@ class LatentAutoencoderConfig:
     layout: str = ""  # filled from the data
     kinds: list[str] = field(default_factory=lambda: list(ALL_KINDS))
     fps: float = bounded(0.0, min=0.0, max=1000.0)  # filled from the data
-    hand_relative: bool = True  # hand joints as offsets from their wrist (data.torch_data.hands_relative_to_wrist)
+    hand_relative: bool = True  # hand joints as offsets from their wrist (pose.features.hands_relative_to_wrist)
     # "pose": no compression -- the standardized frame is the latent and only a visibility head
     # is learnt, so the later stages run on frames (the design's latent-vs-pose ablation).
     space: Literal["latent", "pose"] = "latent"

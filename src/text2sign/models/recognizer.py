@@ -49,9 +49,9 @@ class RecognizerConfig:
     dilations: list[int] = field(default_factory=lambda: [1, 2, 4, 1, 2, 4])  # one residual block each
     dropout: float = bounded(0.1, min=0.0, max=0.9)
     kinds: list[str] = field(default_factory=lambda: list(DEFAULT_KINDS))  # pose component kinds read
-    # MediaPipe's depth is not on the scale of x and y (data.torch_data.first_dims): read x and y only.
+    # MediaPipe's depth is not on the scale of x and y (pose.features.first_dims): read x and y only.
     dims: int = bounded(2, min=1, max=3)
-    # Hand joints as offsets from their wrist (data.torch_data.hands_relative_to_wrist): handshape
+    # Hand joints as offsets from their wrist (pose.features.hands_relative_to_wrist): handshape
     # is what spells a letter, and as absolute positions it drowns in arm movement.
     hand_relative: bool = True
     vocab: list[str] = field(default_factory=list)  # from the data: symbol i + 1 of the output (0 is the blank)
