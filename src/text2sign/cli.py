@@ -328,22 +328,26 @@ def check_jobs(jobs: int) -> int:
 
 
 @contextlib.contextmanager
-def extraction_progress():
+def extraction_progress(alone_is_the_error: bool = False):
     """Callbacks for :func:`text2sign.data.extract.extract_videos`: bars over videos and frames,
-    and each failed video as an error line above them."""
+    and each failed video as a ``failed:`` line above them (the command ends in one ``error:``
+    line). With `alone_is_the_error`, a run of one video lists nothing: its failure is the error."""
     with progress_bar() as progress:
         videos = progress.add_task("videos", total=None)
         frames = progress.add_task("frames", total=None)
+        alone = False
 
         def on_plan(plan) -> None:
+            nonlocal alone
             counts = [job.frames for job in plan.jobs]
             progress.update(videos, total=len(plan.jobs) + len(plan.failed))
             progress.update(frames, total=sum(counts) if all(counts) else None)
+            alone = alone_is_the_error and len(plan.jobs) + len(plan.failed) + len(plan.skipped) == 1
 
         def on_result(result) -> None:
             progress.advance(videos)
-            if not result.ok:
-                err_console.print(f"error: {result.error}", style="red", highlight=False, markup=False, soft_wrap=True)
+            if not result.ok and not alone:
+                err_console.print(f"failed: {result.error}", style="red", highlight=False, markup=False, soft_wrap=True)
 
         yield {"on_plan": on_plan, "on_frames": lambda n: progress.advance(frames, n), "on_result": on_result}
 
@@ -374,8 +378,10 @@ def extract(
     pairs = [(video, output / relative.with_suffix(".pose")) for video, relative in find_videos(inputs, allow_outside)]
     # After the arguments: a mistyped path is worth knowing before installing an extra for it.
     check_extract_available()
-    with extraction_progress() as callbacks:
+    with extraction_progress(alone_is_the_error=True) as callbacks:
         report = extract_videos(pairs, reduce=reduce, jobs=jobs, overwrite=overwrite, **callbacks)
+    if len(pairs) == 1 and report.failed:
+        raise Text2SignError(report.failed[0].error)
     console.print(f"{report.summary()} -> {output}", highlight=False, markup=False, soft_wrap=True)
     if report.failed:
         raise Text2SignError(f"{len(report.failed)} of {len(pairs)} videos failed (listed above); the others are written")

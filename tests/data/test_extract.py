@@ -6,6 +6,7 @@ import importlib.util
 import multiprocessing
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,7 +80,9 @@ def test_extract_finds_the_person_reports_a_corrupt_video_and_resumes(videos, tm
     assert run(["extract", *inputs, "-o", str(out), "--jobs", "1"]) == 1
     captured = capsys.readouterr()
     errors = [line for line in captured.err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 2 and "corrupt.mp4" in errors[0] and "1 of 2 videos failed" in errors[1]
+    failed = [line for line in captured.err.splitlines() if line.startswith("failed: ")]
+    assert len(errors) == 1 and "1 of 2 videos failed" in errors[0]
+    assert len(failed) == 1 and "corrupt.mp4" in failed[0]
     assert "Traceback" not in captured.err
     assert sorted(p.name for p in out.iterdir()) == ["astronaut.pose"]
 
@@ -138,3 +141,59 @@ def test_a_worker_that_dies_fails_only_its_video(videos, tmp_path):
     assert killed and "worker died" in first.error and not (tmp_path / "astronaut.mp4.pose").exists()
     assert second.ok and read_pose(tmp_path / "mirrored.mp4.pose").num_frames == FRAMES
     assert not list(tmp_path.glob(".*")), "a pose is written (atomically) only once its video is done"
+
+
+def test_one_bad_video_is_one_error_line(videos, tmp_path, capsys):
+    assert run(["extract", str(videos / "corrupt.mp4"), "-o", str(tmp_path / "poses")]) == 1
+    assert "corrupt.mp4" in one_error_line(capsys)
+
+
+@needs_mediapipe
+def test_extract_file_streams_chunks_into_the_bytes_write_pose_writes(videos, tmp_path, monkeypatch):
+    from text2sign.data import extract
+    from text2sign.pose.io import write_pose
+
+    rng = np.random.default_rng(3)
+
+    def points(frames, info, on_frame):
+        # MediaPipe's own output varies a little from one graph to the next; the writer is what is tested.
+        for _ in frames:
+            confidence = (rng.random(586) > 0.3).astype(np.float64)
+            yield rng.normal(200, 50, (586, 3)), confidence
+
+    monkeypatch.setattr(extract, "_holistic_points", points)
+    monkeypatch.setattr(extract, "CHUNK_FRAMES", 2)  # five frames: three chunks
+    video = videos / "astronaut.mp4"
+    whole = extract.extract_pose(video)
+    rng = np.random.default_rng(3)
+    assert extract.extract_file(video, tmp_path / "streamed.pose") == whole.num_frames == FRAMES
+    write_pose(whole, tmp_path / "whole.pose", width=SIDE, height=SIDE)
+    assert (tmp_path / "streamed.pose").read_bytes() == (tmp_path / "whole.pose").read_bytes()
+
+
+@needs_mediapipe
+def test_ctrl_c_stops_extraction_cleanly(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from skimage import data
+
+    video = tmp_path / "long.mp4"
+    write_mp4([data.astronaut()[::2, ::2].copy()] * 150, video, FPS)
+    out = tmp_path / "poses"
+    cli = shutil.which("text2sign", path=str(Path(sys.executable).parent))
+    # Ctrl-C in a terminal signals the whole foreground group: the command, its worker and the resource tracker.
+    proc = subprocess.Popen([cli, "extract", str(video), "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 -- the child only resets one signal before exec
+    deadline = time.monotonic() + 60
+    while not (out.is_dir() and any(p.name.startswith(".long.pose.") for p in out.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "resource_tracker" not in err and "leaked" not in err, err
+    assert not out.exists() or not any(out.iterdir())

