@@ -83,7 +83,7 @@ def test_render_contact_sheet(tmp_path, capsys):
         (["generate", "hi", "--model", "nope", "-o", "{tmp}/x.pose"], "unknown model 'nope'"),
         (["generate", "hi", "--model", "concat", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"], "corpus directory not found"),
         (["generate", "hi", "--model", "fs-gan-nat", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"], "--lexicon applies to concat, not to 'fs-gan-nat'"),
-        (["generate", "hi", "-o", "{tmp}/missing-dir/x.pose"], "output directory does not exist"),
+        (["generate", "hi", "-o", "{tmp}/garbage.pose/x.pose"], "garbage.pose is not a directory"),
         (["generate", "hi", "-o", "{tmp}/x.txt"], "unknown pose file type .txt"),
         (["generate", "hi", "--hide", "tail", "-o", "{tmp}/x.pose"], "--hide takes component kinds"),
         (["info", "{tmp}/missing.pose"], "not found"),

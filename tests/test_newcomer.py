@@ -69,3 +69,16 @@ def test_prepare_video_draws_at_the_size_the_shipped_video_models_read(tiny_fs_w
     assert run(["prepare", "video", "--from", str(tiny_fs_words.root), "--out", str(tmp_path / "v")]) == 0
     corpus = VideoCorpus.load(tmp_path / "v")
     assert (corpus.width, corpus.height) == (SHIPPED_VIDEO_SIZE, SHIPPED_VIDEO_SIZE)
+
+
+def test_a_pose_without_shoulders_reads_as_nothing_and_the_others_still_read():
+    from text2sign.evaluation.recognizer import Recognizer
+    from text2sign.pipelines import load_pipeline
+
+    hello = load_pipeline("concat")("hello", "en", "ase").outputs[0]
+    no_shoulders = hello.copy()
+    left, right = no_shoulders.layout.shoulders
+    no_shoulders.mask[:, [left, right]] = False
+    recognizer = Recognizer.from_pretrained()
+    alone = recognizer.recognize([hello], "ase")
+    assert recognizer.recognize([no_shoulders, hello], "ase") == ["", alone[0]]

@@ -13,18 +13,20 @@ from text2sign.errors import Text2SignError
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
-    """Fail early, with one clear line, when `path` cannot be written: its directory is missing or
-    not writable (read-only file systems included), or it is a directory itself."""
+    """Fail early, with one clear line, when `path` cannot be written: it is a directory, or its
+    directory cannot be made or written in (read-only file systems included). A missing directory
+    is fine: writing makes it, as every command does for every output."""
     path = _file_target(path)
     check_writable_dir(path.parent)
     return path
 
 
 def check_writable_dir(directory: Path) -> Path:
-    """`directory` exists and a file can be created in it (tried, not guessed from permissions)."""
-    _existing_dir(directory)
-    with _writing_into(directory):
-        fd, probe = tempfile.mkstemp(prefix=".text2sign-write-test.", dir=directory)
+    """`directory` can hold a new file: it exists and a file can be created in it, or it is missing
+    and its nearest existing ancestor is a folder that can be written in (tried, not guessed)."""
+    existing = _nearest_existing(Path(directory))
+    with _writing_into(existing):
+        fd, probe = tempfile.mkstemp(prefix=".text2sign-write-test.", dir=existing)
         os.close(fd)
         os.unlink(probe)
     return directory
@@ -34,13 +36,38 @@ def _file_target(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.is_dir():
         raise Text2SignError(f"output path is a directory, expected a file: {path}")
-    _existing_dir(path.parent)
+    _nearest_existing(path.parent)
     return path
 
 
-def _existing_dir(directory: Path) -> None:
-    if not directory.is_dir():
-        raise Text2SignError(f"output directory does not exist: {directory}")
+def _nearest_existing(directory: Path) -> Path:
+    """The first of `directory` and its ancestors that exists, which must be a folder."""
+    for candidate in (directory, *directory.parents):
+        if candidate.exists() or candidate.is_symlink():
+            if not candidate.is_dir():
+                raise Text2SignError(f"cannot make output directory {directory}: {candidate} is not a directory")
+            return candidate
+    return Path(".")
+
+
+def make_parents(path: Path) -> list[Path]:
+    """Make the missing folders above `path`; returns those made, deepest first, so that a failed
+    write can take them away again (:func:`remove_made`)."""
+    missing = []
+    for parent in path.parents:
+        if parent.exists() or parent.is_symlink():
+            break
+        missing.append(parent)
+    with _writing_into(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_made(folders: list[Path]) -> None:
+    """Remove folders :func:`make_parents` made that are still empty (deepest first)."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 @contextlib.contextmanager
@@ -84,19 +111,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     # The temporary file is itself the write test: no separate probe on every write.
     path = _file_target(path)
+    made = make_parents(path)
     remove_stale_temporaries(path)
-    with _writing_into(path.parent):
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    try:
+        with _writing_into(path.parent):
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except Text2SignError:
+        remove_made(made)
+        raise
     os.close(fd)
     tmp = Path(tmp_name)
+    done = False
     try:
         yield tmp
         # mkstemp makes the file private (0600); outputs get the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+        done = True
     finally:
         if tmp.exists():
             tmp.unlink()
+        if not done:
+            remove_made(made)
 
 
 @contextlib.contextmanager
@@ -104,8 +140,14 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory next to `path`; if the block succeeds it replaces `path` (an old
     directory there is moved aside first, put back if the rename fails, then deleted)."""
     path = Path(path)
+    made = make_parents(path)
     remove_stale_temporaries(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        remove_made(made)
+        raise Text2SignError(f"cannot write to {path.parent}: {exc.strerror or exc}") from None
+    done = False
     try:
         yield tmp
         # mkdtemp makes the directory private (0700) and some writers (safetensors) make private
@@ -127,9 +169,12 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        done = True
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        if not done:
+            remove_made(made)
 
 
 def current_umask() -> int:

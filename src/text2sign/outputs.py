@@ -69,13 +69,12 @@ def check_output_dir(
     kind: OutputKind,
     inputs: Iterable[str | os.PathLike | None] = (),
     option: str = "--out",
-    make_parents: bool = False,
     error: type[Text2SignError] = Text2SignError,
 ) -> Path:
     """Fail, in one line and before any work, unless `path` may become an output of `kind`: it is
     new, empty or an output of `kind`; it is not, does not contain and does not lie inside any of
-    `inputs` (paths the command reads; None is skipped); its parent exists and is writable (or,
-    with `make_parents`, will be made). `option` names the flag in messages, `error` is raised."""
+    `inputs` (paths the command reads; None is skipped); its parent is a writable folder or can be
+    made (writing makes it). `option` names the flag in messages, `error` is raised."""
     path = Path(path)
     check_apart(path, inputs, option, error)
     if path.exists() and not path.is_dir():
@@ -87,15 +86,11 @@ def check_output_dir(
                 f"refusing to overwrite {path}: it is not empty and is not a {kind.name} ({why}); "
                 "choose a new or empty folder (its files stay as they are)"
             )
-    if not make_parents:
-        # The output is built next to its destination and renamed into place: the parent must take files.
-        parent = path.parent if str(path.parent) else Path(".")
-        if not parent.is_dir():
-            raise error(f"output directory does not exist: {parent}")
-        try:
-            check_writable_dir(parent)
-        except Text2SignError as exc:
-            raise error(str(exc)) from None
+    # The output is built next to its destination and renamed into place: the parent must take files.
+    try:
+        check_writable_dir(path.parent)
+    except Text2SignError as exc:
+        raise error(str(exc)) from None
     return path
 
 

@@ -4,7 +4,7 @@ import pytest
 from text2sign.data.corpus import Corpus
 from text2sign.data.fingerspelling import FSWordsConfig, build_fs_words, pseudo_words
 from text2sign.data.lexicon import Lexicon, borrowed_alphabets, read_fingerspelling_entries
-from text2sign.errors import CorpusError, LanguageError
+from text2sign.errors import CorpusError, LanguageError, Text2SignError
 
 SMALL = FSWordsConfig(train_words=6, dev_words=3, test_words=3, seed=7)
 
@@ -69,9 +69,13 @@ def test_unknown_and_borrowed_languages_are_explained(tmp_path):
         build_fs_words(tmp_path / "c", SMALL, ["fsl"])
 
 
-def test_output_parent_must_exist(tmp_path):
-    with pytest.raises(CorpusError, match="output directory does not exist"):
-        build_fs_words(tmp_path / "no" / "corpus", SMALL, ["ase"])
+def test_output_parent_is_made_unless_it_is_a_file(tmp_path):
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(Text2SignError, match="a-file is not a directory"):
+        build_fs_words(tmp_path / "a-file" / "corpus", SMALL, ["ase"])
+    assert (tmp_path / "a-file").read_text() == "mine"
+    corpus = build_fs_words(tmp_path / "data" / "fs-words", SMALL, ["ase"])
+    assert Corpus.load(tmp_path / "data" / "fs-words").items == corpus.items
 
 
 def test_pseudo_words_use_the_alphabet():

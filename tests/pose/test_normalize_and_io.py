@@ -219,9 +219,12 @@ def test_nan_in_pose_file_is_reported(tmp_path):
 def test_unknown_suffix_and_missing_output_dir(tmp_path):
     with pytest.raises(PoseFileError, match="use .pose or .npz"):
         save_pose(fake_pose(2), tmp_path / "a.txt")
-    with pytest.raises(Text2SignError, match="output directory does not exist"):
-        save_pose(fake_pose(2), tmp_path / "nope" / "a.pose")
-    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(Text2SignError, match="a-file is not a directory"):
+        save_pose(fake_pose(2), tmp_path / "a-file" / "a.pose")
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+    save_pose(fake_pose(2), tmp_path / "made" / "a.pose")
+    assert (tmp_path / "made" / "a.pose").is_file()
 
 
 def test_failed_write_leaves_nothing(tmp_path, monkeypatch):

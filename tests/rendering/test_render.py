@@ -1,3 +1,4 @@
+import importlib
 import importlib.resources
 
 import av
@@ -172,11 +173,20 @@ def test_unknown_suffix_names_the_supported_ones(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["sign.gif", "sign.mp4", "sign.png"])
-def test_missing_output_directory_leaves_nothing(tmp_path, name):
-    target = tmp_path / "missing" / name
-    with pytest.raises(Text2SignError, match="output directory does not exist"):
-        render(fake_pose(2), target, width=32, height=32)
-    assert list(tmp_path.iterdir()) == []
+def test_missing_output_folders_are_made_and_a_failed_write_takes_them_away(tmp_path, name, monkeypatch):
+    render(fake_pose(2), tmp_path / "made" / "here" / name, width=32, height=32)
+    assert (tmp_path / "made" / "here" / name).is_file()
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(Text2SignError, match="a-file is not a directory"):
+        render(fake_pose(2), tmp_path / "a-file" / name, width=32, height=32)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(importlib.import_module("text2sign.fileio").os, "replace", disk_full)
+    with pytest.raises((OSError, Text2SignError), match="No space left"):
+        render(fake_pose(2), tmp_path / "new" / "deeper" / name, width=32, height=32)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "made"]
 
 
 def test_bad_output_fps_is_an_error(tmp_path):

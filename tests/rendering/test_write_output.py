@@ -140,13 +140,14 @@ def test_check_output_kind_accepts_each_kinds_targets(tmp_path):
     [
         ("pose", "x.txt", "unknown pose file type .txt; use .pose or .npz"),
         ("pose", "x.gif", "unknown pose file type .gif"),
-        ("pose", "missing/x.pose", "output directory does not exist"),
+        ("pose", "notes.txt/x.pose", "notes.txt is not a directory"),
         ("video", "x.pose", "cannot write video as .pose"),
-        ("video", "missing/x.mp4", "output directory does not exist"),
-        ("video", "missing/frames", "output directory does not exist"),
+        ("video", "notes.txt/x.mp4", "notes.txt is not a directory"),
+        ("video", "notes.txt/frames", "notes.txt is not a directory"),
     ],
 )
 def test_check_output_kind_fails_in_one_line(tmp_path, kind, name, message):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
     with pytest.raises(Text2SignError, match=message):
         check_output_kind(kind, tmp_path / name)
 

@@ -312,10 +312,13 @@ def test_unknown_suffix_names_the_supported_ones(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["clip.gif", "clip.mp4", "frames"])
-def test_missing_output_directory_is_one_line(tmp_path, name):
-    with pytest.raises(Text2SignError, match="output directory does not exist"):
-        save_video(fake_video(), tmp_path / "missing" / name)
-    assert list(tmp_path.iterdir()) == []
+def test_missing_output_folders_are_made_and_a_file_in_the_way_is_one_line(tmp_path, name):
+    save_video(fake_video(), tmp_path / "made" / name)
+    assert (tmp_path / "made" / name).exists()
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(Text2SignError, match="a-file is not a directory"):
+        save_video(fake_video(), tmp_path / "a-file" / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "made"]
 
 
 def test_unwritable_directory_is_one_line(tmp_path, monkeypatch):

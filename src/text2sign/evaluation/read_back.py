@@ -6,8 +6,11 @@ from __future__ import annotations
 
 def generate_item(pipeline, item):
     """`item` signed by a text-to-pose `pipeline`, reading what its model was trained on (its
-    gloss for a gloss model, its signer where the model knows it)."""
-    cfg = pipeline.generator.cfg
+    gloss for a gloss model, its signer where the model knows it; a model reading neither, such
+    as one that refines a plan, gets the text alone)."""
+    cfg = getattr(getattr(pipeline, "generator", None), "cfg", None)
+    if cfg is None:
+        return pipeline(item.text, item.spoken_language, item.signed_language)
     gloss = item.gloss if cfg.input != "text" else None
     signer = item.signer if item.signer in cfg.text.signers else None
     return pipeline(item.text, item.spoken_language, item.signed_language, gloss=gloss, signer=signer)

@@ -66,6 +66,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "video-diffusion": "text2sign.families.video_diffusion",
     "video-recognizer": "text2sign.families.video_recognizer",
     "video-ae": "text2sign.families.video_ae",
+    "lookup-flow": "text2sign.families.lookup_flow",
 }
 
 # The modules each optional extra of pyproject.toml installs that code checks for.

@@ -62,7 +62,7 @@ def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: A
     if family.pipeline is None:
         raise CheckpointError(f"{checkpoint.path} holds a {family.name} model, which does not generate signing")
     _check_load_options(family, load_options, model)
-    return family.pipeline(checkpoint, device).labelled(model)
+    return family.pipeline(checkpoint, device, **load_options).labelled(model)
 
 
 def load_reconstruction(path: str | Path, device: Any = "cpu"):

@@ -69,7 +69,7 @@ class RunLogger:
         if self.show_progress and not self.console.is_terminal:
             # Logs redirected to a file get a plain line instead of the live bar.
             shown = " ".join(f"{k}={v:.4g}" for k, v in values.items() if k.startswith("train/"))
-            self.console.print(f"step {step}/{total_steps} {shown}", highlight=False, markup=False)
+            self.console.print(f"step {step}/{total_steps} {shown}", highlight=False, markup=False, soft_wrap=True)
 
     def samples(self, step: int, samples: Mapping[str, Any]) -> list[Path]:
         """Write each sample as a GIF (poses and videos) or a scalar; returns the GIF paths."""
