@@ -105,11 +105,11 @@ def test_a_body_cut_short_and_bytes_that_are_not_http(live_url):
 
 @pytest.fixture(scope="module")
 def guarded_url(serve_in_thread):
-    """A server that keeps at most 8 connections and gives a request 1 s to arrive."""
+    """A server that keeps at most 8 connections and gives a request 3 s to arrive."""
     from text2sign.server import ServerSettings
     from text2sign.server.app import create_app
 
-    with serve_in_thread(create_app(ServerSettings(workers=1, queue=1)), connections=8, read_timeout=1.0) as url:
+    with serve_in_thread(create_app(ServerSettings(workers=1, queue=1)), connections=8, read_timeout=3.0) as url:
         yield url
 
 
@@ -153,13 +153,15 @@ def test_past_the_connection_limit_with_every_connection_busy_the_answer_is_json
     try:
         for sock in busy:
             sock.sendall(request_head("/api/v1/generate", 100) + b'{"text": ')  # a body still arriving
+        # Until the server has read those heads the connections look idle, and an idle one makes room.
+        time.sleep(0.5)
         with connect(guarded_url) as late:
             late.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             answer = b""
             while chunk := late.recv(4096):
                 answer += chunk
         head, _, body = answer.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 503") and b"retry-after: 1" in head.lower()
+        assert head.startswith(b"HTTP/1.1 503") and b"retry-after: 1" in head.lower(), answer[:300]
         assert "busy" in json.loads(body)["error"]
     finally:
         for sock in busy:

@@ -43,13 +43,20 @@ class GuardedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.opened = time.monotonic()
+        self.refused = False
         self._read_deadline: asyncio.TimerHandle | None = None
         self._arm_read_deadline()
         if len(self.connections) > self.max_connections and not self._evict_idle():
+            self.refused = True
             transport.write(busy_response())
-            transport.close()
+            # Half-closed, not closed: closing with the request unread would reset the connection
+            # and could destroy the answer before the client reads it. The read deadline ends it.
+            if transport.can_write_eof():
+                transport.write_eof()
 
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return  # the request of a connection already answered 503 is read and dropped
         if self._read_deadline is None and self.idle:
             # The next request on a kept-alive connection gets the same time to arrive as the first.
             self._arm_read_deadline()
@@ -88,7 +95,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def _evict_idle(self) -> bool:
         idle = [c for c in self.connections if c is not self and isinstance(c, GuardedH11Protocol) and c.idle
-                and not c.transport.is_closing()]
+                and not c.refused and not c.transport.is_closing()]
         if not idle:
             return False
         oldest = min(idle, key=lambda c: c.opened)
