@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
+
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_blas_threads(threads: int) -> None:
+    """Size the BLAS and OpenMP thread pools at `threads`. They are sized when numpy (or torch)
+    first loads, so this must run before anything imports them (``bench --threads`` does)."""
+    for variable in BLAS_THREAD_VARIABLES:
+        os.environ[variable] = str(threads)
 
 
 def peak_rss_mb() -> float:

@@ -59,7 +59,7 @@ def test_frames_override_and_errors(pipeline):
     out = pipeline(["hello", "world"], "en", "ase", frames=17).outputs
     assert [s.num_frames for s in out] == [17, 17]
     assert pipeline("hello", "en", "ase", frames=1).outputs[0].num_frames == 1
-    with pytest.raises(Text2SignError, match="frames must be between 1 and 160, got 0"):
+    with pytest.raises(Text2SignError, match="frames must be from 1 to 160, got 0"):
         pipeline("hello", "en", "ase", frames=0)
     with pytest.raises(LanguageError, match="signed language 'bfi' is not supported by gan-nat; supported: ase, gsg"):
         pipeline("hello", "en", "bfi")

@@ -67,7 +67,7 @@ def bench_pipeline(
         pipeline.to(device)
         torch.cuda.reset_peak_memory_stats()
     set_threads(threads)
-    options = options or {}
+    options = pipeline.check_options(options or {})
 
     def sync() -> None:
         if device == "cuda":

@@ -8,15 +8,10 @@ from __future__ import annotations
 from text2sign.families.registry import register_family
 from text2sign.pipelines.concat import ConcatPipeline
 
-
-def load(lexicon=None) -> ConcatPipeline:
-    return ConcatPipeline(lexicon=lexicon)
-
-
 register_family(
     "concat",
     output="pose",
-    pipeline=load,
+    pipeline=ConcatPipeline,  # called with the load options: ConcatPipeline(lexicon=...)
     about="dictionary lookup + coarticulated concatenation (sign.mt's baseline)",
     load_options=("lexicon",),
 )

@@ -63,6 +63,8 @@ def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoenco
     inference = dataclasses.replace(
         config.inference, shoulder_center=tuple(float(v) for v in frame.center), shoulder_width=frame.scale, canvas=canvas
     )
+    if model.step_conditioned:  # a student: it samples well only with the step counts it learnt
+        inference = dataclasses.replace(inference, max_steps=max(config.objective.student_steps))
     pairs = sorted({(i.spoken_language, i.signed_language) for i in items})
     resolved = dataclasses.replace(config, model=objective.generator.cfg, inference=inference)
     metadata = {"language_pairs": [list(p) for p in pairs], "alphabets": alphabets(items, objective.generator.cfg)}

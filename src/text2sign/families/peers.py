@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from text2sign.families.registry import register_family
-
-
-def load_spoken_to_signed():
-    from text2sign.pipelines.peers import SpokenToSignedPipeline
-
-    return SpokenToSignedPipeline()
-
+from text2sign.pipelines.peers import SpokenToSignedPipeline  # the package itself is imported when one is made
 
 register_family(
     "spoken-to-signed",
     output="pose",
-    pipeline=load_spoken_to_signed,
+    pipeline=SpokenToSignedPipeline,
     about="the spoken-to-signed package's text -> gloss -> pose pipeline (peer)",
 )

@@ -7,24 +7,26 @@
 
 A result carries its own warnings: a threaded server keeps one request's warnings apart from
 another's, which the global ``warnings`` module cannot. Options beyond the common ones
-(``frames``, ``steps``, ``guidance_scale``, ...) are accepted only by pipelines that list them in
-``options``; anything else is a one-line error naming the option and the model.
+(``frames``, ``steps``, ``guidance_scale``, ...) are accepted only by pipelines that declare them
+in ``options`` (:class:`~text2sign.pipelines.options.Option` records: name, type, range, help);
+anything else, or a value out of its range, is a one-line error naming the option. The CLI's flags
+and the server's request fields are built from the same declarations.
 
-A subclass sets ``name``, ``output`` (``"pose"`` or ``"video"``), ``options`` and ``stochastic``
-and implements :meth:`Pipeline.generate` and :meth:`Pipeline.language_pairs`.
+A subclass sets ``name``, ``output`` (``"pose"`` or ``"video"``), ``options`` (and
+``load_options``, those it is built with) and ``stochastic``, and implements
+:meth:`Pipeline.generate` and :meth:`Pipeline.language_pairs`.
 """
 
 from __future__ import annotations
 
 import abc
-import math
-import numbers
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from text2sign.errors import LanguageError, Text2SignError, TextError
+from text2sign.pipelines.options import Option, declared
 
 MAX_TEXT_CHARS = 1000
 MAX_SAMPLES = 16
@@ -58,7 +60,9 @@ class Notes:
 class Pipeline(abc.ABC):
     name: ClassVar[str] = "pipeline"
     output: ClassVar[str] = "pose"
-    options: ClassVar[frozenset[str]] = frozenset()
+    # What a call may add (checked, then given to generate) and what loading takes (lexicon, ...).
+    options: ClassVar[tuple[Option, ...] | frozenset[str]] = ()
+    load_options: ClassVar[tuple[Option, ...]] = ()
     # False: the same text always gives the same output, whatever the seed.
     stochastic: ClassVar[bool] = False
     max_chars: int = MAX_TEXT_CHARS
@@ -97,10 +101,7 @@ class Pipeline(abc.ABC):
             raise Text2SignError(f"num_samples must be an integer from 1 to {MAX_SAMPLES}, got {num_samples!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
             raise Text2SignError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
-        unknown = sorted(k for k, v in options.items() if v is not None and k not in self.options)
-        if unknown:
-            raise Text2SignError(f"option {', '.join(unknown)} does not apply to model {self.label} (its options: {', '.join(sorted(self.options)) or 'none'})")
-        options = {k: v for k, v in options.items() if v is not None}
+        options = self.check_options(options)
         self.check_languages(spoken, signed)
         notes = Notes()
         samples = self.generate(texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes, **options)
@@ -110,6 +111,22 @@ class Pipeline(abc.ABC):
         # Viewers (pose-format's, sign.mt's pose-viewer) draw only what lies on the canvas.
         samples = [[_on_canvas(output) for output in text_samples] for text_samples in samples]
         return GenerationResult(samples, notes.messages)
+
+    def call_options(self) -> dict[str, Option]:
+        """The options this model takes, by name: its class's declarations, which a subclass may
+        narrow for one checkpoint (a student distilled for 1-4 steps)."""
+        return declared(self.options)
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options given (None: not given), each checked against its declaration; an option
+        this model does not declare, or a value out of range, is one error line."""
+        own = self.call_options()
+        unknown = sorted(k for k, v in options.items() if v is not None and k not in own)
+        if unknown:
+            raise Text2SignError(
+                f"option {', '.join(unknown)} does not apply to model {self.label} (its options: {', '.join(own) or 'none'})"
+            )
+        return {k: own[k].check(v) for k, v in options.items() if v is not None}
 
     def _check_output(self, output: Any) -> None:
         """Refuse what no file should hold: non-finite coordinates, or a pose with nothing observed."""
@@ -163,15 +180,9 @@ def _on_canvas(output: Any) -> Any:
 
 
 def number_option(value, default, name: str, kind: type, low: float, high: float):
-    """A per-call sampling option (``steps``, ``guidance_scale``, ...): `default` when None, else a
-    finite number in [`low`, `high`] (whole when `kind` is int), as `kind`; one clear error otherwise."""
-    value = default if value is None else value
-    number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not number or (kind is int and value != int(value)):
-        raise Text2SignError(f"{name} must be {'a whole number' if kind is int else 'a number'} from {low:g} to {high:g}, got {value!r}")
-    if not low <= value <= high:
-        raise Text2SignError(f"{name} must be from {low:g} to {high:g}, got {value!r}")
-    return kind(value)
+    """`default` when `value` is None, else `value` checked as the option ``Option(name, kind, low=low,
+    high=high)`` would check it. (Calls check their declared options before :meth:`Pipeline.generate`.)"""
+    return Option(name, kind, low=low, high=high).check(default if value is None else value)
 
 
 def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:

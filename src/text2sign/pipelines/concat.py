@@ -13,6 +13,7 @@ from pathlib import Path
 from text2sign.data.lexicon import DEFAULT_LAYOUT, Lexicon, normalize_key
 from text2sign.errors import InvalidPoseError, TextError
 from text2sign.pipelines.base import MAX_TEXT_CHARS, Notes, Pipeline, check_text, skipped, split_words
+from text2sign.pipelines.options import LEXICON
 from text2sign.pose.concatenate import WORD_PAUSE_FRAMES, PreparedClip, compose
 from text2sign.pose.layout import get_layout
 from text2sign.pose.sequence import PoseSequence
@@ -36,6 +37,7 @@ class PlannedSign:
 
 class ConcatPipeline(Pipeline):
     name = "concat"
+    load_options = (LEXICON,)  # no call options: timing is fixed, and lookup has no randomness
 
     def __init__(
         self,

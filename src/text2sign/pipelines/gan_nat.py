@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from text2sign.errors import CheckpointError, Text2SignError
+from text2sign.errors import CheckpointError
 from text2sign.models.gan_nat import GanNatGenerator
 from text2sign.pipelines.text_to_pose import MAX_FRAMES_FACTOR, TextToPoseInferenceConfig, TextToPosePipeline
 from text2sign.pose.features import select_feature_stats
@@ -40,7 +40,6 @@ class GanNatInferenceConfig(TextToPoseInferenceConfig):
 
 class GanNatPipeline(TextToPosePipeline):
     name = FAMILY
-    options = frozenset({"frames", "signer", "gloss"})
 
     def __init__(
         self,
@@ -90,10 +89,12 @@ class GanNatPipeline(TextToPosePipeline):
 
     # --- inference ----------------------------------------------------------------------------
 
+    @property
+    def max_frames(self) -> int:
+        return MAX_FRAMES_FACTOR * self.generator.cfg.max_frames
+
     def _generate(self, texts: list[str], signed: str, frames: int | None, seed: int, signer: str | None) -> list[PoseSequence]:
         cfg = self.generator.cfg
-        if frames is not None and not 1 <= frames <= MAX_FRAMES_FACTOR * cfg.max_frames:
-            raise Text2SignError(f"frames must be between 1 and {MAX_FRAMES_FACTOR * cfg.max_frames}, got {frames}")
         with torch.inference_mode():
             states, mask = self.generator.encode(texts, [signed] * len(texts), None if signer is None else [signer] * len(texts))
             if frames is None:

@@ -24,8 +24,8 @@ import torch
 from text2sign.config import bounded
 from text2sign.errors import CheckpointError, Text2SignError
 from text2sign.models.latent import LatentGenerator, latent_lengths
-from text2sign.pipelines.base import number_option
-from text2sign.pipelines.text_to_pose import MAX_FRAMES_FACTOR, TextToPoseInferenceConfig, TextToPosePipeline
+from text2sign.pipelines.options import Option, guidance_option, steps_option
+from text2sign.pipelines.text_to_pose import MAX_FRAMES_FACTOR, TEXT_OPTIONS, TextToPoseInferenceConfig, TextToPosePipeline
 from text2sign.pose.features import group_columns, hands_from_wrist_offsets, hands_relative_to_wrist, kinds_layout, pose_features
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import normalize_by_shoulders
@@ -33,6 +33,9 @@ from text2sign.pose.sequence import PoseSequence
 from text2sign.schedulers.flow import euler_sample
 
 MAX_STEPS = 1000
+# A distilled student's most steps when its checkpoint does not say (inference.max_steps came later):
+# objective.student_steps' default, [1, 2, 4].
+DISTILLED_STEPS = 4
 RECONSTRUCTION_CHUNK = 1024  # frames an autoencoder reconstructs at once (a multiple of every downsample)
 
 
@@ -41,6 +44,8 @@ class LatentInferenceConfig(TextToPoseInferenceConfig):
     """The ``inference:`` section of a latent checkpoint (the frame fields are measured by the build)."""
 
     steps: int = bounded(16, min=1, max=MAX_STEPS)  # ODE steps (flow models)
+    # A distilled student: the most steps it was trained to take (max of objective.student_steps).
+    max_steps: int | None = bounded(None, min=1, max=MAX_STEPS)
     guidance_scale: float = bounded(2.0, min=0.0, max=20.0)  # classifier-free guidance; 1: off
     lambda_prior: float = bounded(0.0, min=0.0, max=10.0)  # SSM prior weight; 0: off
     sync_guidance: float = bounded(0.0, min=0.0, max=100.0)  # gamma of the sync loss's gradient; 0: off
@@ -73,7 +78,13 @@ def sync_loss(features: torch.Tensor, hands: torch.Tensor, face: torch.Tensor, l
 
 class LatentPipeline(TextToPosePipeline):
     name = "latent"
-    options = frozenset({"frames", "signer", "gloss", "steps", "guidance_scale", "lambda_prior", "sync_guidance"})
+    options = (
+        *TEXT_OPTIONS,
+        steps_option(MAX_STEPS, "flow models: ODE steps (a distilled student: at most those it learnt; default: the model's own)"),
+        guidance_option(20.0),
+        Option("lambda_prior", float, "flow models with an SSM prior: its weight (0: off; default: the model's own)", 0.0, 10.0),
+        Option("sync_guidance", float, "flow models: hand-face sync guidance scale (0: off; default: the model's own)", 0.0, 100.0),
+    )
 
     def __init__(self, generator: LatentGenerator, stats, language_pairs=None, inference=None, device="cpu", alphabets=None):
         ae = generator.cfg.autoencoder
@@ -89,15 +100,28 @@ class LatentPipeline(TextToPosePipeline):
         self._hands = torch.cat([columns[k] for k in ("left_hand", "right_hand") if k in columns]) if columns else None
         self._face = columns.get("face")
 
+    @property
+    def max_frames(self) -> int:
+        return MAX_FRAMES_FACTOR * self.generator.cfg.predictor.max_frames * self.generator.cfg.autoencoder.downsample
+
+    def call_options(self) -> dict[str, Option]:
+        """A distilled student takes only the step counts it was trained for."""
+        options = super().call_options()
+        if self.generator.cfg.step_conditioned:
+            most = self.inference.max_steps or DISTILLED_STEPS
+            options["steps"] = options["steps"].within(high=most, why=f"{self.label} is distilled for 1 to {most} steps")
+        return options
+
     def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes, frames=None, signer=None, gloss=None,
                  steps=None, guidance_scale=None, lambda_prior=None, sync_guidance=None):
-        """The shared text handling (:meth:`TextToPosePipeline.generate`) with this call's sampling settings."""
+        """The shared text handling (:meth:`TextToPosePipeline.generate`) with this call's sampling
+        settings (checked by the call; None: the checkpoint's)."""
         inf = self.inference
         sampling = {
-            "steps": number_option(steps, inf.steps, "steps", int, 1, MAX_STEPS),
-            "guidance_scale": number_option(guidance_scale, inf.guidance_scale, "guidance_scale", float, 0.0, 20.0),
-            "lambda_prior": number_option(lambda_prior, inf.lambda_prior, "lambda_prior", float, 0.0, 10.0),
-            "sync_guidance": number_option(sync_guidance, inf.sync_guidance, "sync_guidance", float, 0.0, 100.0),
+            "steps": inf.steps if steps is None else steps,
+            "guidance_scale": inf.guidance_scale if guidance_scale is None else guidance_scale,
+            "lambda_prior": inf.lambda_prior if lambda_prior is None else lambda_prior,
+            "sync_guidance": inf.sync_guidance if sync_guidance is None else sync_guidance,
         }
         return super().generate(texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes,
                                 frames=frames, signer=signer, gloss=gloss, **sampling)
@@ -106,8 +130,6 @@ class LatentPipeline(TextToPosePipeline):
         gen = self.generator
         ae = gen.cfg.autoencoder
         r = ae.downsample
-        if frames is not None and not 1 <= frames <= MAX_FRAMES_FACTOR * gen.cfg.predictor.max_frames * r:
-            raise Text2SignError(f"frames must be between 1 and {MAX_FRAMES_FACTOR * gen.cfg.predictor.max_frames * r}, got {frames}")
         # no_grad, not inference_mode: sync guidance differentiates the decoder inside the loop.
         with torch.no_grad():
             states, mask = gen.encode(texts, [signed] * len(texts), None if signer is None else [signer] * len(texts))

@@ -29,6 +29,7 @@ import torch
 from text2sign.config import bounded
 from text2sign.errors import CheckpointError, LanguageError, Text2SignError, TextError
 from text2sign.pipelines.base import Notes, Pipeline, skipped, split_words
+from text2sign.pipelines.options import FRAMES_PER_WORD, GLOSS, SIGNER, Option
 from text2sign.pose.concatenate import WORD_PAUSE_FRAMES, join_words
 from text2sign.pose.features import hands_from_wrist_offsets
 from text2sign.pose.layout import Layout
@@ -38,6 +39,8 @@ from text2sign.text.encoders import normalize_text
 from text2sign.text.inputs import model_input
 
 MAX_FRAMES_FACTOR = 4  # --frames may ask for up to this many times the longest trained length
+# What every text-to-pose model takes; a subclass adds its own.
+TEXT_OPTIONS = (FRAMES_PER_WORD, SIGNER, GLOSS)
 
 
 @dataclass
@@ -61,6 +64,7 @@ class TextToPosePipeline(Pipeline):
     """Text handling and placement for a generator; a subclass makes the frames (:meth:`_generate`)."""
 
     output = "pose"
+    options = TEXT_OPTIONS
     stochastic = True
 
     def __init__(
@@ -173,6 +177,17 @@ class TextToPosePipeline(Pipeline):
                   **sampling) -> list[PoseSequence]:
         """One shoulder-normalized pose per (signable) text; each text's noise depends only on
         `seed` and its own length, never on the batch."""
+
+    @property
+    @abc.abstractmethod
+    def max_frames(self) -> int:
+        """The most frames ``frames`` may ask for (a multiple of the longest trained length)."""
+
+    def call_options(self) -> dict[str, Option]:
+        options = super().call_options()
+        if "frames" in options:
+            options["frames"] = options["frames"].within(high=self.max_frames)
+        return options
 
     def frames_at_least(self, text: str, signed: str, frames: int | None = None, **options) -> int:
         """With `frames` given the length is known before generating: a word-level model makes

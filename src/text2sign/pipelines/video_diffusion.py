@@ -28,7 +28,8 @@ from text2sign.config import bounded
 from text2sign.data.video_corpus import fit_frames, unit_to_frames
 from text2sign.errors import ConfigError, Text2SignError
 from text2sign.models.video_diffusion import VideoDiffusionNet, pad_contexts
-from text2sign.pipelines.base import Notes, Pipeline, number_option, skipped
+from text2sign.pipelines.base import Notes, Pipeline, skipped
+from text2sign.pipelines.options import Option, guidance_option, steps_option
 from text2sign.schedulers.ddpm import DiffusionSchedule
 from text2sign.video import VideoClip
 
@@ -87,7 +88,12 @@ def make_schedule(inference: VideoDiffusionInferenceConfig, pixel_space: bool = 
 class VideoDiffusionPipeline(Pipeline):
     name = FAMILY
     output = "video"
-    options = frozenset({"steps", "guidance_scale", "eta", "frames"})
+    options = (
+        steps_option(MAX_STEPS, "diffusion: sampling steps (the training schedule's count: DDPM; default: the model's own)"),
+        guidance_option(50.0),
+        Option("eta", float, "diffusion: DDIM eta (0: deterministic, 1: ancestral; default: the model's own)", 0.0, 1.0),
+        Option("frames", int, "video: frames of the clip (default: the training length)", 1, serve_max=400),
+    )
     stochastic = True
 
     def __init__(self, net: VideoDiffusionNet, inference: VideoDiffusionInferenceConfig, language_pairs, device="cpu"):
@@ -109,16 +115,22 @@ class VideoDiffusionPipeline(Pipeline):
         self.device = torch.device(device)
         return self
 
+    def call_options(self) -> dict[str, Option]:
+        options = super().call_options()
+        cfg = self.net.config
+        # A paced model's letters are laid out over its own frames: windows past them would restart the word.
+        options["frames"] = options["frames"].within(high=cfg.frames if cfg.paced_text else MAX_FRAMES_FACTOR * cfg.frames)
+        return options
+
     def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes: Notes, steps=None,
                  guidance_scale=None, eta=None, frames=None):
+        """Options are checked by the call; None: the checkpoint's ``inference:`` value."""
         inf = self.inference
         cfg = self.net.config
-        steps = number_option(steps, inf.steps, "steps", int, 1, MAX_STEPS)
-        guidance = number_option(guidance_scale, inf.guidance_scale, "guidance_scale", float, 0.0, 50.0)
-        eta = number_option(eta, inf.eta, "eta", float, 0.0, 1.0)
-        # A paced model's letters are laid out over its own frames: windows past them would restart the word.
-        longest = cfg.frames if cfg.paced_text else MAX_FRAMES_FACTOR * cfg.frames
-        frames = number_option(frames, cfg.frames, "frames", int, 1, longest)
+        steps = inf.steps if steps is None else steps
+        guidance = inf.guidance_scale if guidance_scale is None else guidance_scale
+        eta = inf.eta if eta is None else eta
+        frames = cfg.frames if frames is None else frames
         seed = inf.seed if seed is None else seed
         unknown = [u for text in texts for u in self.net.text_encoder.unknown_tokens(text)]
         if unknown:

@@ -32,6 +32,7 @@ from text2sign.video import io as video_io
 from text2sign.video.clip import VideoClip, check_output_fps, check_output_side, fit_size, resample_indices, resize_frame
 
 DEFAULT_HIDE = ("world",)
+DEFAULT_POSE_SIZE = 384  # pixels a side of a drawn pose when none is asked (generate --gif / --mp4, render, serve)
 MARGIN = 0.05
 RENDER_SUFFIXES = (".gif", ".mp4", ".png")
 
@@ -375,6 +376,25 @@ def write_output(output: PoseSequence | VideoClip, path: str | Path, **options) 
         f"{path}: cannot write a pose as {suffix or 'a file without suffix'}; "
         f"use one of {', '.join(POSE_SUFFIXES + RENDER_SUFFIXES)}"
     )
+
+
+def write_signing(
+    signing: PoseSequence | VideoClip,
+    path: str | Path,
+    size: int | None = None,
+    hide: Sequence[str] = DEFAULT_HIDE,
+    on_frame: FrameCallback | None = None,
+) -> Path:
+    """Write what a model made to `path`, as ``generate`` and the server do: a pose as data
+    (``.pose``, ``.npz``) or drawn as a skeleton `size` pixels square (default
+    :data:`DEFAULT_POSE_SIZE`) without the `hide` kinds; a video at its own size unless `size` is
+    given. `on_frame(done, total)` follows a pose's drawing."""
+    if isinstance(signing, VideoClip):
+        return write_video(signing, path, **({"width": size, "height": size} if size is not None else {}))
+    if Path(path).suffix.lower() in POSE_SUFFIXES:
+        return write_output(signing, path)
+    side = size or DEFAULT_POSE_SIZE
+    return write_output(signing, path, width=side, height=side, hide=tuple(hide), **({"on_frame": on_frame} if on_frame else {}))
 
 
 # --- helpers --------------------------------------------------------------------------------

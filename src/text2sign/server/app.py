@@ -15,24 +15,23 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from text2sign.errors import Text2SignError
+from text2sign.pipelines.options import Option
 from text2sign.server.service import (
     FORMATS,
     MAX_BODY_BYTES,
     MAX_SIZE,
-    MAX_STEPS,
     MAX_TEXT_CHARS,
-    MAX_WORD_FRAMES,
     MIN_SIZE,
     Busy,
     Models,
@@ -49,7 +48,9 @@ log = logging.getLogger("text2sign.server")
 PAGE_POLICY = "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 
-class GenerateRequest(BaseModel):
+class GenerateRequestBase(BaseModel):
+    """What every request has; :func:`request_model` adds the served models' own options."""
+
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Text to sign.", examples=["Hello, world."])
@@ -58,10 +59,38 @@ class GenerateRequest(BaseModel):
     model: str | None = Field(None, min_length=1, max_length=200, description="A model name from /api/v1/models (default: the server's).")
     format: Literal["pose", "json", "gif", "mp4"] = Field("pose", description="pose: a pose-format file; json: frames for a web page; gif / mp4: drawn video.")
     seed: int | None = Field(None, ge=0, le=2**63 - 1, strict=True, description="Sampling seed of a stochastic model.")
-    frames: int | None = Field(None, ge=1, le=MAX_WORD_FRAMES, strict=True, description="Learned word-level models: frames per word.")
-    steps: int | None = Field(None, ge=1, le=MAX_STEPS, strict=True, description="Sampling steps, for models that take them.")
     size: int | None = Field(None, ge=MIN_SIZE, le=MAX_SIZE, strict=True, description="gif / mp4: width and height in pixels.")
     strict: bool = Field(False, strict=True, description="Fail on text the model cannot sign instead of skipping it with a warning.")
+
+
+MAX_TEXT_OPTION = 200  # characters of a text-valued option (a signer's name)
+
+
+def request_model(options: dict[str, list[tuple[str, Option]]]) -> type[GenerateRequestBase]:
+    """The request body: the common fields and one field per option of a served model (see
+    :meth:`Models.options`), whose description names the models that take it and their ranges;
+    a number's schema range is the widest a model allows, capped by its ``serve_max``."""
+    fields: dict[str, Any] = {}
+    for name, takers in sorted(options.items()):
+        first = takers[0][1]
+        numeric = all(o.numeric for _, o in takers)
+        kind = (float if any(o.type is float for _, o in takers) else int) if numeric else str
+        caps = [_cap(o) for _, o in takers]
+        lows = [o.low for _, o in takers]
+        ranged = ", ".join(f"{model} ({o.range_text(_cap(o))})" if o.numeric else model for model, o in takers)
+        description = f"{first.help[:1].upper()}{first.help[1:]}. Models: {ranged}."
+        if numeric:
+            bounds = {"ge": None if None in lows else min(lows), "le": None if None in caps else max(caps)}
+            field = Field(None, strict=True, description=description, **{k: v for k, v in bounds.items() if v is not None})
+        else:
+            field = Field(None, min_length=1, max_length=MAX_TEXT_OPTION, strict=True, description=description)
+        fields[name] = (kind | None, field)
+    return create_model("GenerateRequest", __base__=GenerateRequestBase, **fields)
+
+
+def _cap(option: Option) -> float | None:
+    limits = [v for v in (option.high, option.serve_max) if v is not None]
+    return min(limits) if limits else None
 
 
 class ErrorBody(BaseModel):
@@ -147,6 +176,8 @@ def create_app(settings: ServerSettings | None = None, models: Models | None = N
     the models are the named ones, with `settings.model` as the default."""
     settings = settings or ServerSettings()
     service = Service(settings, models)
+    request_body = request_model(service.models.options())
+    common = set(GenerateRequestBase.model_fields)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -205,7 +236,23 @@ def create_app(settings: ServerSettings | None = None, models: Models | None = N
         service.models.resolve(model)
         return await service.pool.run(service.languages, model)
 
-    @app.post(
+    async def generate(body, request: Request) -> Response:
+        given = body.model_dump()
+        options = tuple(sorted((k, v) for k, v in given.items() if k not in common and v is not None))
+        fixed = {k: v for k, v in given.items() if k in common}
+        sign = SignRequest(**{**fixed, "model": service.models.resolve(body.model), "options": options})
+        key = service.cache_key(sign)
+        answer = service.cache.get(key)
+        hit = answer is not None
+        if answer is None:
+            answer = await service.pool_for(sign).run(service.produce, sign)
+            service.cache.put(key, answer)
+        request.state.note = f"model={sign.model} format={sign.format} cache={'hit' if hit else 'miss'}"
+        return Response(answer.body, media_type=answer.media_type, headers={**answer.headers, "X-Cache": "hit" if hit else "miss"})
+
+    # The body's schema is built above from the served models' options, so it is set here, not written.
+    generate.__annotations__["body"] = request_body
+    app.post(
         "/api/v1/generate",
         summary="Sign a text",
         response_class=Response,
@@ -223,17 +270,7 @@ def create_app(settings: ServerSettings | None = None, models: Models | None = N
             },
             **ERRORS,
         },
-    )
-    async def generate(body: GenerateRequest, request: Request) -> Response:
-        sign = SignRequest(**{**body.model_dump(), "model": service.models.resolve(body.model)})
-        key = service.cache_key(sign)
-        answer = service.cache.get(key)
-        hit = answer is not None
-        if answer is None:
-            answer = await service.pool_for(sign).run(service.produce, sign)
-            service.cache.put(key, answer)
-        request.state.note = f"model={sign.model} format={sign.format} cache={'hit' if hit else 'miss'}"
-        return Response(answer.body, media_type=answer.media_type, headers={**answer.headers, "X-Cache": "hit" if hit else "miss"})
+    )(generate)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(AccessLog)

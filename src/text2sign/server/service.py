@@ -29,6 +29,7 @@ from text2sign.errors import Text2SignError, TextError
 from text2sign.families.registry import MODELS
 from text2sign.pipelines import resolve_model_name
 from text2sign.pipelines.base import Pipeline, split_words
+from text2sign.pipelines.options import Option, model_options
 from text2sign.server.signing import Clause, join_clauses, pose_json, split_clauses, word_spans
 
 # Limits a client cannot raise (the OpenAPI schema states them too).
@@ -36,9 +37,8 @@ MAX_TEXT_CHARS = 200
 MAX_BODY_BYTES = 16 * 1024
 MAX_FRAMES = 3000  # frames of one answer as pose or json: 2 minutes at 25 fps
 MAX_RENDER_FRAMES = 750  # frames drawn into one GIF / MP4: 30 s at 25 fps
-MAX_WORD_FRAMES = 400  # the `frames` option (frames per word of a learned model)
-MAX_STEPS = 200  # the `steps` option (sampling steps of diffusion / flow models)
-MIN_SIZE, MAX_SIZE, DEFAULT_POSE_SIZE = 64, 768, 384
+MIN_SIZE, MAX_SIZE = 64, 768
+# A model's own options (steps, frames, ...) are bounded by their declarations (serve_max: what a request may ask).
 CACHE_MAX_BYTES = 64 * 1024 * 1024
 RETRY_AFTER_S = 1
 DRAW_NICENESS = 5  # drawing threads get about a third of the CPU weight of the others when both want it
@@ -57,7 +57,8 @@ T = TypeVar("T")
 class ServerSettings:
     """How `text2sign serve` runs: its default model, how many model calls run at once
     (`workers` for pose and JSON answers, `draw_workers` for GIF and MP4), how many more may wait
-    in each pool (`queue`; past it: 503), and cached answers (0: none)."""
+    in each pool (`queue`; past it: 503), and cached answers (0: none). `lexicon` and `load_options`
+    go to the default model when it loads."""
 
     model: str = "default"
     lexicon: Path | None = None
@@ -66,6 +67,7 @@ class ServerSettings:
     cache_size: int = 128
     warm_up: bool = True
     draw_workers: int = 2
+    load_options: dict[str, Any] = field(default_factory=dict)  # the default model's (lexicon too), e.g. plan_model
 
     def __post_init__(self) -> None:
         for name, value, low, high in (("workers", self.workers, 1, 64), ("draw workers", self.draw_workers, 1, 64),
@@ -83,10 +85,9 @@ class SignRequest:
     model: str  # resolved: a served model's name
     format: str = "pose"
     seed: int | None = None
-    frames: int | None = None
-    steps: int | None = None
     size: int | None = None
     strict: bool = False
+    options: tuple[tuple[str, Any], ...] = ()  # the model's own (steps, frames, ...), by name, sorted
 
 
 @dataclass
@@ -110,10 +111,11 @@ class Models:
     Requests may name the default model, any named model (``text2sign models``) or one of
     `pipelines`; never a path, so no client makes the server read its disk."""
 
-    def __init__(self, default: str = "default", lexicon: Path | None = None, pipelines: dict[str, Pipeline] | None = None):
+    def __init__(self, default: str = "default", lexicon: Path | None = None, pipelines: dict[str, Pipeline] | None = None,
+                 load_options: dict[str, Any] | None = None):
         self._loaded: dict[str, Pipeline] = dict(pipelines or {})
         self.default = default if default in self._loaded else resolve_model_name(default)
-        self._lexicon = lexicon
+        self._load_options = {"lexicon": lexicon, **(load_options or {})}
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
 
@@ -144,9 +146,25 @@ class Models:
             if name not in self._loaded:
                 from text2sign.pipelines import load_pipeline
 
-                options = {"lexicon": self._lexicon} if name == self.default else {}
+                options = self._load_options if name == self.default else {}
                 self._loaded[name] = load_pipeline(name, **options)
             return self._loaded[name]
+
+    def options(self) -> dict[str, list[tuple[str, Option]]]:
+        """Option name -> (model, declaration) for every served model that takes it and can be
+        served over HTTP (no files), read without loading a model that is not loaded yet. A model
+        whose family cannot load here is left out (asking for it says why)."""
+        found: dict[str, list[tuple[str, Option]]] = {}
+        for name in self.names:
+            pipeline = self._loaded.get(name)
+            try:
+                declared = pipeline.call_options() if pipeline is not None else model_options(name).call
+            except Text2SignError:
+                continue
+            for option in declared.values():
+                if option.http:
+                    found.setdefault(option.name, []).append((name, option))
+        return found
 
 
 class Pool:
@@ -230,7 +248,7 @@ class Cache:
 class Service:
     def __init__(self, settings: ServerSettings, models: Models | None = None):
         self.settings = settings
-        self.models = models or Models(settings.model, settings.lexicon)
+        self.models = models or Models(settings.model, settings.lexicon, load_options=settings.load_options)
         self.pool = Pool(settings.workers, settings.queue)
         self.draw_pool = Pool(settings.draw_workers, settings.queue, "drawing", DRAW_NICENESS)
         self.cache = Cache(settings.cache_size)
@@ -300,7 +318,7 @@ class Service:
         pipeline = self.models.get(request.model)
         if request.format in ("pose", "json") and pipeline.output != "pose":
             raise Text2SignError(f"model {request.model} makes {pipeline.output}; ask for format gif or mp4")
-        options = {"frames": request.frames, "steps": request.steps}
+        options = dict(request.options)
         if pipeline.output == "pose":
             clauses = split_clauses(request.text)
         else:
@@ -332,7 +350,7 @@ class Service:
             to_pose_format(signing).write(buffer)
             body = buffer.getvalue()
         else:
-            body = _drawn(signing, suffix, request.size, pipeline.output)
+            body = _drawn(signing, suffix, request.size)
         return Answer(body, media_type, headers)
 
     @staticmethod
@@ -375,21 +393,17 @@ def _check_length(frames: int, limit: int, request: SignRequest, at_least: bool 
     if frames <= limit:
         return
     remedies = ["ask for format pose or json"] if request.format in ("gif", "mp4") else []
-    remedies += ["sign a shorter text", *(["ask for fewer frames"] if request.frames is not None else [])]
+    remedies += ["sign a shorter text", *(["ask for fewer frames"] if "frames" in dict(request.options) else [])]
     more = ", ".join(remedies[:-1]) + (" or " if len(remedies) > 1 else "") + remedies[-1]
     count = f"at least {frames}" if at_least else f"{frames}"
     raise TextError(f"the signing has {count} frames and format {request.format} is limited to {limit}; {more}")
 
 
-def _drawn(signing: Any, suffix: str, size: int | None, output: str) -> bytes:
-    from text2sign.rendering import write_output
+def _drawn(signing: Any, suffix: str, size: int | None) -> bytes:
+    from text2sign.rendering import write_signing
 
-    options = {"width": size or DEFAULT_POSE_SIZE, "height": size or DEFAULT_POSE_SIZE} if output == "pose" else (
-        {"width": size, "height": size} if size else {}
-    )
     with tempfile.TemporaryDirectory(prefix="text2sign-serve-") as tmp:
-        path = write_output(signing, Path(tmp) / f"signing.{suffix}", **options)
-        return path.read_bytes()
+        return write_signing(signing, Path(tmp) / f"signing.{suffix}", size).read_bytes()
 
 
 def _ascii_json(value: Any) -> str:
