@@ -124,18 +124,21 @@ def evaluate(
     seed: int | None = None,
     predictions_dir: str | Path | None = None,
     options: dict | None = None,
+    load_options: dict | None = None,
 ) -> dict:
     """Score `model` (a name from `text2sign.pipelines.model_names()`, a checkpoint directory, or
     "reference") on `split` of `corpus`; returns the report (see the module docstring).
 
     `seed` goes to every generation call (stochastic models), and so do `options` (a pipeline's
-    own, e.g. ``steps``); `predictions_dir` keeps every generated item (see :class:`Predictions`).
+    own, e.g. ``steps``: checked before the first item); `load_options` (and `lexicon`) go to
+    :func:`~text2sign.pipelines.load_pipeline`; `predictions_dir` keeps every generated item (see :class:`Predictions`).
     Both folders are checked first (new, empty or what an evaluation wrote, apart from the inputs)
     and written whole at the end: a failed evaluation leaves neither."""
     from text2sign.pipelines import load_pipeline, load_reconstruction
 
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus)
-    inputs = evaluation_inputs(model, corpus.root, recognizer_dir, lexicon)
+    load_options = {k: v for k, v in {"lexicon": lexicon, **(load_options or {})}.items() if v is not None}
+    inputs = evaluation_inputs(model, corpus.root, recognizer_dir, None, load_options.values())
     if gif_dir is not None:
         check_output_dir(gif_dir, GIFS_OUTPUT, inputs, "the GIF folder", make_parents=True)
     if predictions_dir is not None:
@@ -146,9 +149,12 @@ def evaluate(
     if not items:
         raise CorpusError(f"{corpus.root} has no {split} items")
     reconstruct = None if model == REFERENCE else load_reconstruction(model)
-    if reconstruct is not None and (options or lexicon is not None):
+    if reconstruct is not None and (options or load_options):
         raise Text2SignError(f"{model} reconstructs the references; it takes no generation options")
-    pipeline = None if model == REFERENCE or reconstruct is not None else load_pipeline(model, lexicon=lexicon)
+    pipeline = None
+    if model != REFERENCE and reconstruct is None:
+        pipeline = load_pipeline(model, **load_options)
+        options = pipeline.check_options(options or {})  # a bad value is one error, not a failure per item
     output = pipeline.output if pipeline is not None else "pose"
     with contextlib.ExitStack() as folders:
         gif_tmp = _folder(folders, gif_dir)
@@ -162,10 +168,11 @@ def evaluate(
     return report
 
 
-def evaluation_inputs(model: str, corpus_root: Path, recognizer_dir, lexicon) -> list[str | Path | None]:
+def evaluation_inputs(model: str, corpus_root: Path, recognizer_dir, lexicon, others=()) -> list[str | Path | None]:
     """What an evaluation reads from disk (a model named, not a directory, does not exist as a path and
-    is skipped by the check): its outputs must stay apart from these."""
-    return [corpus_root, None if model == REFERENCE else model, recognizer_dir, lexicon]
+    is skipped by the check; `others`: load options, of which only paths count): its outputs must stay apart."""
+    paths = [v for v in others if isinstance(v, (str, Path))]
+    return [corpus_root, None if model == REFERENCE else model, recognizer_dir, lexicon, *paths]
 
 
 def _folder(stack: contextlib.ExitStack, path: str | Path | None) -> Path | None:
