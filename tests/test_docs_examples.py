@@ -26,7 +26,7 @@ A block says what it needs in an HTML comment on the line before it, ``<!-- exam
 ``against-server``  its ``curl`` lines go to a ``text2sign serve`` this test starts.
 
 FS-Words (``data/fs-words``, about 100 s to build) is built once per session by its documented
-command, ``text2sign prepare fingerspelling --out data/fs-words``, and linked into every folder
+command, ``text2sign prepare fingerspelling -o data/fs-words``, and linked into every folder
 whose block names it; that line is then not run again.
 """
 
@@ -63,7 +63,7 @@ MARKER = re.compile(r"^<!-- example: (.*) -->$")
 WORD = re.compile(r"(slow|gpu|own-data|against-server|extra=[a-z-]+)(?: \(([^)]*)\))?")
 FENCE = re.compile(r"^```(\w*)\s*$")
 FS_WORDS = "data/fs-words"
-BUILD_FS_WORDS = ["text2sign", "prepare", "fingerspelling", "--out", FS_WORDS]
+BUILD_FS_WORDS = ["text2sign", "prepare", "fingerspelling", "-o", FS_WORDS]
 # Commands that train, or build or score a whole corpus: a block holding one must be marked slow.
 LONG = re.compile(r"\btext2sign (train|train-recognizer|evaluate|bench)\b|\bprepare (fingerspelling|video)\b|data/fs-words")
 
@@ -151,14 +151,14 @@ def test_blocks_that_train_or_take_long_are_marked_slow():
 
 def parse(args: list[str]) -> None:
     """Parse `args` as the CLI would, down to the subcommand, without running it."""
-    import click
     import typer
 
     from text2sign.cli import app
 
     command = typer.main.get_command(app)
     ctx = command.make_context("text2sign", list(args))
-    while isinstance(command, click.Group):
+    # A group resolves subcommands (Typer's groups are not click.Group: Typer carries its own click).
+    while hasattr(command, "resolve_command"):
         rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
         name, command, rest = command.resolve_command(ctx, rest)
         ctx = command.make_context(name, rest, parent=ctx)

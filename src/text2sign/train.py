@@ -1,10 +1,10 @@
 """Entry point of a training run, for one process or, under torchrun, for each of many.
 
-    python -m text2sign.train configs/fs-gan.yaml --set train.lr=3e-4 --out runs/try1
+    python -m text2sign.train configs/fs-gan.yaml --set train.lr=3e-4 -o runs/try1
     torchrun --standalone --nproc_per_node 4 -m text2sign.train configs/fs-gan.yaml
     python -m text2sign.train --resume runs/try1            # latest checkpoint of a run
 
-``text2sign train ... --nproc N`` runs the second form for you.
+``text2sign train ... --nproc N`` runs the second form for you (:mod:`text2sign.training.launch`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 from text2sign.errors import Text2SignError
+from text2sign.training.launch import EXIT_INTERRUPTED, torchrun_command
 
-EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_INTERRUPTED", "dry_run", "main", "parser", "prepare", "torchrun_command", "with_device"]
+
 DEFAULT_RUNS_DIR = Path("runs")
 
 
@@ -37,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
         help="continue from this checkpoint directory, or from the latest checkpoint of this run directory",
     )
     p.add_argument(
-        "--out", type=Path, metavar="DIR",
+        "--output", "-o", "--out", dest="out", type=Path, metavar="DIR",
         help="run directory for TensorBoard logs, samples and checkpoints "
         "(default: the resumed run's directory, else runs/<config name>)",
     )
@@ -105,14 +107,6 @@ def prepare(config: Path | None, overrides: list[str], resume: Path | None, out:
         inputs = [config, getattr(experiment.data, "corpus", None) or None, *experiment.init.values()]
         check_output_dir(run_dir, RUN_OUTPUT, inputs, "--out", make_parents=True)
     return experiment, run_dir, checkpoint
-
-
-def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
-    """The command that runs ``text2sign.train argv`` in `nproc` processes (DDP) on this machine."""
-    return [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-        "-m", "text2sign.train", *argv,
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,8 @@ from text2sign.data.corpus import Corpus, CorpusWriter
 from text2sign.families import Experiment, register_family
 from text2sign.objectives import Objective
 from text2sign.pipelines.base import Pipeline
+from text2sign.pipelines.options import Option
+from text2sign.pose.io import load_pose
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import compute_feature_stats
 from text2sign.pose.sequence import PoseSequence
@@ -150,7 +152,10 @@ class Regression(Objective):
 
 
 class ToyPipeline(Pipeline):
+    """`wobble` is an option of the toy families' own: how much the style noise moves the output."""
+
     stochastic = True
+    options = (Option("wobble", float, "toy models: how far the style noise moves the output (1: as trained)", 0.0, 2.0),)
 
     def __init__(self, net: nn.Module, pairs: list[tuple[str, str]], make_output):
         self.net = net.eval()
@@ -160,7 +165,7 @@ class ToyPipeline(Pipeline):
     def language_pairs(self):
         return sorted(self.pairs)
 
-    def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes):
+    def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes, wobble=None, like=None):
         for text in texts:
             unknown = self.net.text.unknown(text)
             if unknown:
@@ -169,15 +174,18 @@ class ToyPipeline(Pipeline):
         with torch.inference_mode():
             for k in range(num_samples):
                 g = torch.Generator().manual_seed((seed or 0) + k)
-                noise = torch.randn(len(texts), self.net.config.noise_dim, generator=g)
+                noise = torch.randn(len(texts), self.net.config.noise_dim, generator=g) * (1.0 if wobble is None else wobble)
                 for i, y in enumerate(self.net(texts, noise).numpy()):
-                    out[i].append(self.make_output(y))
+                    made = self.make_output(y)
+                    out[i].append(made if like is None else made.resample(num_frames=like.num_frames))
         return out
 
 
 class ToyPosePipeline(ToyPipeline):
     name = "toy-pose"
     output = "pose"
+    # A file-valued option: the CLI reads the file (--like X.pose), the server never takes it.
+    options = (*ToyPipeline.options, Option("like", Path, "toy-pose: as many frames as this pose file", load=load_pose))
 
     @classmethod
     def from_checkpoint(cls, checkpoint, device="cpu"):
