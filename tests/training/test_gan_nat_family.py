@@ -86,7 +86,7 @@ def test_generate_errors_for_learned_models(trained, tmp_path, capsys):
     assert run(["generate", "abc", "--model", str(trained), "--signed", "gsg", "-o", out]) == 1
     assert f"signed language 'gsg' is not supported by {trained}; supported: ase" in capsys.readouterr().err
     assert run(["generate", "abc", "--model", "concat", "--frames", "10", "-o", out]) == 1
-    assert "option frames does not apply to model concat" in capsys.readouterr().err
+    assert "--frames applies to fs-gan-nat, fs-latent-flow, fs-video, not to 'concat'" in capsys.readouterr().err
     assert run(["generate", "abc", "--model", str(tmp_path / "nothing"), "-o", out]) == 1
     assert "unknown model" in capsys.readouterr().err
 

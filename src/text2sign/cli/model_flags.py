@@ -118,14 +118,16 @@ def model_args(ctx: typer.Context) -> ModelArgs:
 
 
 def _value_of(flag: str, args: list[str]) -> str | None:
+    """The value of `flag` in `args` as click will read it: the last one given, before any ``--``."""
+    found = None
     for i, arg in enumerate(args):
         if arg == "--":
-            return None
+            break
         if arg == flag and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
+            found = args[i + 1]
+        elif arg.startswith(flag + "="):
+            found = arg.split("=", 1)[1]
+    return found
 
 
 def _union(families: dict, call_options: bool) -> tuple[dict[str, tuple[Any, str]], frozenset[str]]:
