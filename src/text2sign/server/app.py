@@ -77,8 +77,15 @@ def request_model(options: dict[str, list[tuple[str, Option]]]) -> type[Generate
         kind = (float if any(o.type is float for _, o in takers) else int) if numeric else str
         caps = [_cap(o) for _, o in takers]
         lows = [o.low for _, o in takers]
-        ranged = ", ".join(f"{model} ({o.range_text(_cap(o))})" if o.numeric else model for model, o in takers)
-        description = f"{first.help[:1].upper()}{first.help[1:]}. Models: {ranged}."
+        same = len({o.help for _, o in takers}) == 1  # else each model says what it means by it
+
+        def told(o: Option) -> str:
+            said = [o.help] if not same else []
+            return "; ".join([*said, *([o.range_text(_cap(o))] if o.numeric else [])])
+
+        ranged = ", ".join(f"{model} ({told(o)})" if told(o) else model for model, o in takers)
+        lead = f"{first.help[:1].upper()}{first.help[1:]}. " if same else ""
+        description = f"{lead}Models: {ranged}."
         if numeric:
             bounds = {"ge": None if None in lows else min(lows), "le": None if None in caps else max(caps)}
             field = Field(None, strict=True, description=description, **{k: v for k, v in bounds.items() if v is not None})
