@@ -113,7 +113,7 @@ def test_listed_by_models(named_model, capsys):
 def test_a_familys_own_option_reaches_generate(named_model, tmp_path, capsys):
     name, _, _ = named_model
     model = f"{name}-test"
-    suffix = ".pose" if name == "toy-pose" else ".mp4"
+    suffix = ".pose" if name == "toy-pose" else ""  # a video as a folder of PNG frames: lossless, so comparable
     read = load_pose if name == "toy-pose" else load_video
 
     def generated(*flags: str):
@@ -121,7 +121,7 @@ def test_a_familys_own_option_reaches_generate(named_model, tmp_path, capsys):
         assert run(["generate", "ab", "--model", model, "-o", str(out), "--seed", "1", *flags]) == 0, capsys.readouterr().err
         return read(out)
 
-    plain, still, same = generated(), generated("--wobble", "0"), generated("--wobble", "1")
+    plain, still, same = generated(), generated("--wobble", "0"), generated("--wobble", "1")  # 1: as trained
     data = (lambda s: s.data) if name == "toy-pose" else (lambda v: v.frames)
     assert (data(plain) == data(same)).all() and not (data(plain) == data(still)).all()
     capsys.readouterr()
