@@ -54,3 +54,15 @@ def test_the_velocity_reaches_its_estimate_at_the_end_of_the_step():
     state, estimate = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.5, 0.5]])
     t = torch.tensor([0.75])
     assert torch.allclose(state + 0.25 * velocity(estimate, state, t), estimate)
+
+
+def test_tempo_noise_has_unit_variance_and_neighbours_that_share_it():
+    from text2sign.models.plan_flow import tempo_noise
+
+    noise = tempo_noise(400, 60, 12, generator=torch.Generator().manual_seed(0))
+    assert noise.shape == (400, 60)
+    assert abs(float(noise.std()) - 1.0) < 0.05
+    neighbours = torch.corrcoef(torch.stack([noise[:, 10], noise[:, 11], noise[:, 40]]))
+    assert neighbours[0, 1] > 0.85 and abs(float(neighbours[0, 2])) < 0.15  # 11/12 of their noise is shared
+    white = tempo_noise(1, 5, 1, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(white[0], torch.randn(5, generator=torch.Generator().manual_seed(3)))

@@ -58,6 +58,9 @@ class PlanFlowConfig:
     fps: float = bounded(0.0, min=0.0, max=1000.0)  # filled from the data
     log_duration_mean: float = 0.0  # filled from the data: log-durations are standardized by these
     log_duration_std: float = bounded(1.0, min=1e-3, max=100.0)
+    # The duration flow starts from noise averaged over this many plan frames (1: white noise), so
+    # that a sample's tempo changes a sign at a time, as a signer's does, not frame by frame.
+    duration_noise_frames: int = bounded(1, min=1, max=256)
 
 
 def time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -143,6 +146,13 @@ class PlanFlowNet(nn.Module):
         cfg = self.config
         log_d = standardized * cfg.log_duration_std + cfg.log_duration_mean
         return torch.exp(log_d).clamp(min=MIN_DURATION) * plan_mask
+
+
+def tempo_noise(rows: int, length: int, window: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``(rows, length)`` Gaussian noise with unit variance, each value the mean of `window`
+    consecutive white-noise values (times ``sqrt(window)``): neighbouring frames share their noise."""
+    white = torch.randn(rows, 1, length + window - 1, generator=generator)
+    return F.avg_pool1d(white, window, stride=1)[:, 0] * math.sqrt(window)
 
 
 def warp_positions(durations: torch.Tensor, length: int) -> torch.Tensor:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import torch
 
 from text2sign.config import bounded
-from text2sign.models.plan_flow import PlanFlowNet, warp_plan, warp_positions
+from text2sign.models.plan_flow import PlanFlowNet, tempo_noise, warp_plan, warp_positions
 from text2sign.objectives.base import Objective
 
 
@@ -31,10 +31,11 @@ class PlanFlowObjectiveConfig:
     dev_metric: Literal["loss", "cer"] = "loss"
 
 
-def noisy(data: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x_t, t)``: `data` on the rectified flow from Gaussian noise, at a random time per row."""
-    t = torch.rand(data.shape[0], device=data.device, generator=generator)
-    noise = torch.randn(data.shape, device=data.device, generator=generator)
+def noisy(data: torch.Tensor, noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x_t, t)``: `data` on the rectified flow from `noise` (default: white Gaussian noise), at a
+    random time per row."""
+    t = torch.rand(data.shape[0], device=data.device)
+    noise = torch.randn_like(data) if noise is None else noise.to(data.device)
     shape = (-1,) + (1,) * (data.dim() - 1)
     return (1 - t.view(shape)) * noise + t.view(shape) * data, t
 
@@ -55,7 +56,8 @@ class PlanFlowObjective(Objective):
 
     def forward(self, batch: Any, group: str = "model") -> dict[str, torch.Tensor]:
         net = self.net
-        x_t, t = noisy(batch.log_durations)
+        rows, frames = batch.log_durations.shape
+        x_t, t = noisy(batch.log_durations, tempo_noise(rows, frames, net.config.duration_noise_frames))
         estimate = net.duration_estimate(x_t, batch.plan, batch.plan_observed, t, batch.plan_mask)  # (B, Tp)
         duration = masked_mse(estimate, batch.log_durations, batch.plan_mask)
 

@@ -27,7 +27,7 @@ import torch
 
 from text2sign.config import bounded
 from text2sign.errors import InvalidPoseError, Text2SignError
-from text2sign.models.plan_flow import PlanFlowNet, velocity, warp_plan, warp_positions
+from text2sign.models.plan_flow import PlanFlowNet, tempo_noise, velocity, warp_plan, warp_positions
 from text2sign.pipelines.base import Notes, Pipeline, number_option
 from text2sign.pipelines.concat import ConcatPipeline
 from text2sign.pipelines.options import LEXICON, Option, steps_option
@@ -39,6 +39,10 @@ from text2sign.pose.sequence import PoseSequence
 from text2sign.schedulers.flow import euler_sample
 
 MAX_STEPS = 1000
+# Kinds drawn in every frame, the residual filling where the plan lost them. A hand the plan does
+# not show stays hidden: a one-handed sign shows one hand, and a hand drawn where the recordings
+# have none reads as a different sign.
+FILLED_KINDS = ("body", "face")
 
 
 @dataclass
@@ -152,7 +156,8 @@ class LookupFlowPipeline(Pipeline):
         plan_seen = torch.from_numpy(observed)[None].expand(num_samples, -1, -1).to(dev)
         plan_mask = torch.ones(num_samples, tp, dtype=torch.bool, device=dev)
         with torch.no_grad():
-            z = torch.stack([torch.randn(tp, generator=g) for g in generators]).to(dev)  # (S, Tp)
+            window = cfg.duration_noise_frames
+            z = torch.cat([tempo_noise(1, tp, window, generator=g) for g in generators]).to(dev)  # (S, Tp)
 
             def duration_velocity(state, t, _h):
                 return velocity(self.net.duration_estimate(state, plan_x, plan_seen, t, plan_mask), state, t)
@@ -187,7 +192,8 @@ class LookupFlowPipeline(Pipeline):
         mask = whole_seen.reshape(n, layout.num_joints, dims)[..., 0].copy()
         index = layout.kind_indices(*self.kinds)
         data[:, index, : cfg.dims] = self.stats.destandardize(features).reshape(n, len(index), cfg.dims)
-        mask[:, index] = True
+        filled = layout.kind_indices(*[k for k in FILLED_KINDS if k in self.kinds])
+        mask[:, filled] = True
         seq = PoseSequence(data.astype(np.float32), mask, plan.fps, layout)
         return frame.invert(seq, plan.canvas)
 
