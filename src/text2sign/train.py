@@ -105,7 +105,7 @@ def prepare(config: Path | None, overrides: list[str], resume: Path | None, out:
     # The resumed checkpoint is not among the inputs: it lives in the run it continues.
     if os.environ.get("RANK", "0") == "0":
         inputs = [config, getattr(experiment.data, "corpus", None) or None, *experiment.init.values()]
-        check_output_dir(run_dir, RUN_OUTPUT, inputs, "--out", make_parents=True)
+        check_output_dir(run_dir, RUN_OUTPUT, inputs, "--out")
     return experiment, run_dir, checkpoint
 
 

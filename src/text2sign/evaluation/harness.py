@@ -140,9 +140,9 @@ def evaluate(
     load_options = {k: v for k, v in {"lexicon": lexicon, **(load_options or {})}.items() if v is not None}
     inputs = evaluation_inputs(model, corpus.root, recognizer_dir, None, load_options.values())
     if gif_dir is not None:
-        check_output_dir(gif_dir, GIFS_OUTPUT, inputs, "the GIF folder", make_parents=True)
+        check_output_dir(gif_dir, GIFS_OUTPUT, inputs, "the GIF folder")
     if predictions_dir is not None:
-        check_output_dir(predictions_dir, PREDICTIONS_OUTPUT, inputs, "--save-predictions", make_parents=True)
+        check_output_dir(predictions_dir, PREDICTIONS_OUTPUT, inputs, "--save-predictions")
     items = corpus.split(split)
     if limit is not None:
         items = items[:limit]
