@@ -284,10 +284,13 @@ def test_directory_without_any_split(tmp_path):
         import_phoenix(src, tmp_path / "corpus")
 
 
-def test_import_into_missing_parent(tmp_path):
+def test_import_makes_missing_parents_but_not_through_a_file(tmp_path):
     src = write_fake_phoenix(tmp_path / "src", splits=("train",))
-    with pytest.raises(CorpusError, match="does not exist"):
-        import_phoenix(src, tmp_path / "a" / "b")
+    import_phoenix(src, tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b" / "manifest.csv").is_file()
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(CorpusError, match="file is not a directory"):
+        import_phoenix(src, tmp_path / "file" / "b")
 
 
 def test_export_of_a_non_phoenix_layout(tmp_path):
@@ -312,10 +315,13 @@ def test_export_of_multi_line_text(tmp_path):
         export_phoenix(tmp_path / "corpus", tmp_path / "out")
 
 
-def test_export_into_missing_parent(tmp_path):
+def test_export_makes_missing_parents_but_not_through_a_file(tmp_path):
     import_phoenix(write_fake_phoenix(tmp_path / "src", splits=("dev",)), tmp_path / "corpus")
-    with pytest.raises(CorpusError, match="does not exist"):
-        export_phoenix(tmp_path / "corpus", tmp_path / "a" / "b")
+    export_phoenix(tmp_path / "corpus", tmp_path / "a" / "b")
+    assert any((tmp_path / "a" / "b").iterdir())
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(CorpusError, match="file is not a directory"):
+        export_phoenix(tmp_path / "corpus", tmp_path / "file" / "b")
 
 
 def test_export_of_a_missing_corpus(tmp_path):

@@ -138,11 +138,14 @@ def test_write_then_read_several_sequences(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "x.skels"], "no temporary file left behind"
 
 
-def test_write_into_missing_directory_fails_cleanly(tmp_path):
+def test_write_makes_a_missing_directory_and_fails_cleanly_under_a_file(tmp_path):
     seq = parse_skels_line(original_line(random_values(2)))
-    with pytest.raises(Text2SignError, match="does not exist"):
-        write_skels([seq], tmp_path / "nope" / "x.skels")
-    assert not (tmp_path / "nope").exists()
+    write_skels([seq], tmp_path / "made" / "x.skels")
+    assert (tmp_path / "made" / "x.skels").is_file()
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(Text2SignError, match="file is not a directory"):
+        write_skels([seq], tmp_path / "file" / "x.skels")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "made"]
 
 
 def test_read_missing_file(tmp_path):

@@ -289,8 +289,12 @@ class Service:
             from text2sign.checkpoints import directory_size
             from text2sign.pipelines import ModelInfo, list_models
 
+            from text2sign.families.registry import MODELS
+
             rows = [m.to_dict() for m in list_models(load=self.models.get)]
-            listed = {row["name"] for row in rows}
+            # Named models are list_models' to describe (from their config.json, never loaded here:
+            # one whose extra is missing is still listed); what else this server serves is loaded.
+            listed = {row["name"] for row in rows} | set(MODELS)
             for name in self.models.names:
                 if name not in listed:
                     pipeline = self.models.get(name)
