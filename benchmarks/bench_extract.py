@@ -71,14 +71,38 @@ def main() -> None:
             for jobs in args.jobs:
                 out = Path(tmp) / f"poses-{jobs}-{repeat}"
                 started = time.perf_counter()
-                subprocess.run([str(text2sign), "extract", str(videos), "-o", str(out), "--jobs", str(jobs)],
-                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                subprocess.run(
+                    [str(text2sign), "extract", str(videos), "-o", str(out), "--jobs", str(jobs)],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 seconds = time.perf_counter() - started
                 rates[jobs].append(total / seconds)
-                print(json.dumps({"jobs": jobs, "videos": args.videos, "frames": total, "seconds": round(seconds, 2),
-                                  "frames_per_s": round(total / seconds, 2), "machine": machine}), flush=True)
-    print(json.dumps({"median_frames_per_s": {jobs: round(statistics.median(r), 2) for jobs, r in rates.items()},
-                      "videos": args.videos, "frames": total, "repeats": args.repeats, "machine": machine}))
+                print(
+                    json.dumps(
+                        {
+                            "jobs": jobs,
+                            "videos": args.videos,
+                            "frames": total,
+                            "seconds": round(seconds, 2),
+                            "frames_per_s": round(total / seconds, 2),
+                            "machine": machine,
+                        }
+                    ),
+                    flush=True,
+                )
+    print(
+        json.dumps(
+            {
+                "median_frames_per_s": {jobs: round(statistics.median(r), 2) for jobs, r in rates.items()},
+                "videos": args.videos,
+                "frames": total,
+                "repeats": args.repeats,
+                "machine": machine,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

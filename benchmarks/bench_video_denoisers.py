@@ -43,9 +43,15 @@ def main() -> None:
     torch.set_num_threads(1)
     with open(args.config, encoding="utf-8") as f:
         raw = yaml.safe_load(f)["model"]
-    raw["text"] = {**raw.get("text", {}), "vocab": ["<pad>", "<unk>", *"abcdefghijklmnopqrstuvwxyz"], "signed_languages": ["ase"]}
+    raw["text"] = {
+        **raw.get("text", {}),
+        "vocab": ["<pad>", "<unk>", *"abcdefghijklmnopqrstuvwxyz"],
+        "signed_languages": ["ase"],
+    }
     base = from_dict(VideoDiffusionConfig, raw, "model", args.config)
-    print("| denoiser | parameters | ms per denoiser call (batch 4 = 2 samples x guidance) | 4-step sample, batch 2, guided, ms |")
+    print(
+        "| denoiser | parameters | ms per denoiser call (batch 4 = 2 samples x guidance) | 4-step sample, batch 2, guided, ms |"
+    )
     print("| --- | --- | --- | --- |")
     # Tune-A-Video is Stable Diffusion's UNet: its cost is that of the directory it is built from.
     for denoiser in (d for d in DENOISERS if d != "tune-a-video"):
@@ -59,7 +65,9 @@ def main() -> None:
         with torch.inference_mode():
             context = net.encode(["hello", "world", "hello", "world"], ["ase"] * 4)
             step_ms = median_ms(partial(net, x, t, *context), args.repeats)
-        pipeline = VideoDiffusionPipeline(net, VideoDiffusionInferenceConfig(steps=4, guidance_scale=2.0, fps=3.6), [("en", "ase")])
+        pipeline = VideoDiffusionPipeline(
+            net, VideoDiffusionInferenceConfig(steps=4, guidance_scale=2.0, fps=3.6), [("en", "ase")]
+        )
         sample_ms = median_ms(partial(pipeline, ["hello", "world"], "en", "ase", seed=0), args.repeats)
         print(f"| {denoiser} (width {width}) | {params:,} | {step_ms:.1f} | {sample_ms:.1f} |")
 

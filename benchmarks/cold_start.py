@@ -27,10 +27,29 @@ def commands(out: Path) -> dict[str, list[str]]:
 
     bin_dir = Path(sys.executable).parent
     return {
-        "text2sign concat": [str(bin_dir / "text2sign"), "generate", "hello", "--model", "concat", "-o", str(out / "ours.pose")],
+        "text2sign concat": [
+            str(bin_dir / "text2sign"),
+            "generate",
+            "hello",
+            "--model",
+            "concat",
+            "-o",
+            str(out / "ours.pose"),
+        ],
         "spoken-to-signed": [
-            str(bin_dir / "text_to_gloss_to_pose"), "--text", "hello", "--glosser", "simple", "--spoken-language", "en",
-            "--signed-language", "ase", "--lexicon", str(fingerspelling_lexicon_dir()), "--pose", str(out / "peer.pose"),
+            str(bin_dir / "text_to_gloss_to_pose"),
+            "--text",
+            "hello",
+            "--glosser",
+            "simple",
+            "--spoken-language",
+            "en",
+            "--signed-language",
+            "ase",
+            "--lexicon",
+            str(fingerspelling_lexicon_dir()),
+            "--pose",
+            str(out / "peer.pose"),
         ],
     }
 

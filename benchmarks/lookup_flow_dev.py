@@ -43,8 +43,11 @@ def main() -> None:
         start = time.perf_counter()
         report = evaluate(model or args.run, args.corpus, args.split, limit=args.limit, seed=0, options=options)
         m = report["metrics"]
-        print(f"| {label} | {m['cer']:.2f} | {m['dtw_mje']:.3f} | {m['frechet']:.3f} | {m['diversity']:.3f} | "
-              f"{time.perf_counter() - start:.0f} |", flush=True)
+        print(
+            f"| {label} | {m['cer']:.2f} | {m['dtw_mje']:.3f} | {m['frechet']:.3f} | {m['diversity']:.3f} | "
+            f"{time.perf_counter() - start:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -22,9 +22,13 @@ from text2sign.evaluation.video_recognizer import VideoRecognizer
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, required=True, help="training run (its best checkpoint is shipped) or checkpoint")
+    parser.add_argument(
+        "--run", type=Path, required=True, help="training run (its best checkpoint is shipped) or checkpoint"
+    )
     parser.add_argument("--videos", type=Path, required=True, help="the video corpus it trained on")
-    parser.add_argument("--train-seconds", type=float, required=True, help="wall time of the training run, for the record")
+    parser.add_argument(
+        "--train-seconds", type=float, required=True, help="wall time of the training run, for the record"
+    )
     parser.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
     parser.add_argument("--seed", type=int, default=0, help="seed of the corruptions")
     args = parser.parse_args()
@@ -49,7 +53,12 @@ def main() -> None:
         "train_seconds": round(args.train_seconds, 1),
     }
     out = recognizer.save(args.out, experiment=experiment, step=checkpoint.meta.step)
-    print(json.dumps({"out": str(out), "bytes": directory_size(out), **recognizer.metadata["training"], "scores": scores}, indent=1))
+    print(
+        json.dumps(
+            {"out": str(out), "bytes": directory_size(out), **recognizer.metadata["training"], "scores": scores},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

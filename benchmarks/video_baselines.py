@@ -34,18 +34,33 @@ from text2sign.video import VideoClip
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--like", type=Path, required=True, help="checkpoint (or run) whose frames, size and fps to copy")
+    parser.add_argument(
+        "--like", type=Path, required=True, help="checkpoint (or run) whose frames, size and fps to copy"
+    )
     parser.add_argument("--videos", type=Path, required=True, help="the video corpus the model trained on")
     parser.add_argument("--corpus", type=Path, required=True, help="the pose corpus evaluate scores against")
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", type=Path, required=True, help="folder for the JSON reports and Markdown rows")
-    parser.add_argument("--frames", type=int, nargs="+", default=None,
-                        help="frame counts of the perfect models to score (default: the model's; 0: every word at its own length)")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="frame rate of those perfect models (default: the model's, scaled by N / its frames)")
-    parser.add_argument("--autoencoder", type=Path, default=None,
-                        help="a video-ae run or checkpoint: score each perfect model through it too (a latent model's ceiling)")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        nargs="+",
+        default=None,
+        help="frame counts of the perfect models to score (default: the model's; 0: every word at its own length)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="frame rate of those perfect models (default: the model's, scaled by N / its frames)",
+    )
+    parser.add_argument(
+        "--autoencoder",
+        type=Path,
+        default=None,
+        help="a video-ae run or checkpoint: score each perfect model through it too (a latent model's ceiling)",
+    )
     args = parser.parse_args()
 
     from text2sign.checkpoints import resolve_checkpoint
@@ -82,10 +97,15 @@ def main() -> None:
         return draw
 
     suffix = f"-at-{args.rate:g}fps" if args.rate else ""
-    baselines = [("mean-frame", still)] + [(f"reference-{n or 'own-length'}{suffix}", reference(n)) for n in (args.frames or [frames])]
+    baselines = [("mean-frame", still)] + [
+        (f"reference-{n or 'own-length'}{suffix}", reference(n)) for n in (args.frames or [frames])
+    ]
     if args.autoencoder:
-        baselines += [(f"{name}-through-autoencoder", through_autoencoder(draw, args.autoencoder))
-                      for name, draw in baselines if name.startswith("reference")]
+        baselines += [
+            (f"{name}-through-autoencoder", through_autoencoder(draw, args.autoencoder))
+            for name, draw in baselines
+            if name.startswith("reference")
+        ]
     for name, generate in baselines:
         gifs = args.out / f"{name}-gifs"
         gifs.mkdir(exist_ok=True)

@@ -38,8 +38,11 @@ def main() -> None:
     if args.eta is not None:
         settings = [{**s, "eta": args.eta} for s in settings]
     for options in settings:
+
         def generate(item, options=options):
-            return pipeline([item.text], item.spoken_language, item.signed_language, seed=args.seed, **options).outputs[0]
+            return pipeline([item.text], item.spoken_language, item.signed_language, seed=args.seed, **options).outputs[
+                0
+            ]
 
         result, failures = _evaluate_videos(generate, corpus, items, None, 0, None)
         name = ", ".join(f"{k} {v:g}" for k, v in options.items())

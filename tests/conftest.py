@@ -6,8 +6,8 @@ import os
 os.environ["COLUMNS"] = "200"
 os.environ.pop("LINES", None)
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -25,4 +25,6 @@ def tiny_fs_words(tmp_path_factory):
     from text2sign.data.fingerspelling import FSWordsConfig, build_fs_words
 
     root = tmp_path_factory.mktemp("tiny-fs-words")
-    return build_fs_words(root / "fs", FSWordsConfig(train_words=4, dev_words=2, test_words=3), signed_languages=["ase"])
+    return build_fs_words(
+        root / "fs", FSWordsConfig(train_words=4, dev_words=2, test_words=3), signed_languages=["ase"]
+    )

@@ -10,16 +10,29 @@ from PIL import Image
 
 from text2sign.cli import run
 from text2sign.pose.io import load_pose, write_npz
-from text2sign.testing import fake_pose
-from text2sign.testing import one_error_line
-
-
+from text2sign.testing import fake_pose, one_error_line
 
 
 def test_generate_writes_pose_gif_and_mp4_that_decode(tmp_path, capsys):
     pose_path, gif_path, mp4_path = tmp_path / "hello.pose", tmp_path / "hello.gif", tmp_path / "hello.mp4"
-    code = run(["generate", "hello", "--spoken", "en", "--signed", "ase", "-o", str(pose_path),
-                "--gif", str(gif_path), "--mp4", str(mp4_path), "--size", "128"])
+    code = run(
+        [
+            "generate",
+            "hello",
+            "--spoken",
+            "en",
+            "--signed",
+            "ase",
+            "-o",
+            str(pose_path),
+            "--gif",
+            str(gif_path),
+            "--mp4",
+            str(mp4_path),
+            "--size",
+            "128",
+        ]
+    )
     assert code == 0
     pose = load_pose(pose_path)
     # five letters of at least 8 frames each, at the lexicon's 25 fps
@@ -81,8 +94,14 @@ def test_render_contact_sheet(tmp_path, capsys):
         (["generate", "a" * 1001, "-o", "{tmp}/x.pose"], "the limit is 1000"),
         (["generate", "hi", "--signed", "xyz", "-o", "{tmp}/x.pose"], "signed language 'xyz'"),
         (["generate", "hi", "--model", "nope", "-o", "{tmp}/x.pose"], "unknown model 'nope'"),
-        (["generate", "hi", "--model", "concat", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"], "corpus directory not found"),
-        (["generate", "hi", "--model", "fs-gan-nat", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"], "--lexicon applies to concat, not to 'fs-gan-nat'"),
+        (
+            ["generate", "hi", "--model", "concat", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"],
+            "corpus directory not found",
+        ),
+        (
+            ["generate", "hi", "--model", "fs-gan-nat", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"],
+            "--lexicon applies to concat, not to 'fs-gan-nat'",
+        ),
         (["generate", "hi", "-o", "{tmp}/garbage.pose/x.pose"], "garbage.pose is not a directory"),
         (["generate", "hi", "-o", "{tmp}/x.txt"], "unknown pose file type .txt"),
         (["generate", "hi", "--hide", "tail", "-o", "{tmp}/x.pose"], "--hide takes component kinds"),
@@ -97,8 +116,13 @@ def test_user_errors_end_in_one_line_and_leave_nothing(tmp_path, capsys, argv, m
     (tmp_path / "garbage.pose").write_bytes(b"not a pose file")
     seq = fake_pose(5)
     seq.data[2, 3, 0] = np.nan
-    np.savez(tmp_path / "nan.npz", data=seq.data, mask=seq.mask, fps=np.float64(seq.fps),
-             layout=np.array(seq.layout.to_json()))
+    np.savez(
+        tmp_path / "nan.npz",
+        data=seq.data,
+        mask=seq.mask,
+        fps=np.float64(seq.fps),
+        layout=np.array(seq.layout.to_json()),
+    )
     before = set(tmp_path.iterdir())
     code = run([arg.replace("{tmp}", str(tmp_path)) for arg in argv])
     assert code == 1
@@ -119,7 +143,14 @@ def test_failed_render_leaves_no_partial_output(tmp_path, capsys, monkeypatch):
 
 
 def test_every_command_documents_its_flags(capsys):
-    for command in (["generate"], ["render"], ["info"], ["languages"], ["prepare", "fingerspelling"],
-                    ["prepare", "phoenix"], ["export", "phoenix"]):
+    for command in (
+        ["generate"],
+        ["render"],
+        ["info"],
+        ["languages"],
+        ["prepare", "fingerspelling"],
+        ["prepare", "phoenix"],
+        ["export", "phoenix"],
+    ):
         assert run([*command, "--help"]) == 0
         assert "--help" in capsys.readouterr().out

@@ -85,7 +85,18 @@ def test_an_option_of_other_models_is_one_line_naming_them(tmp_path, capsys):
         and "not to 'concat' (its options: --lexicon)" in line
     )
     # --model given twice: the last one is the model, as click reads it.
-    twice = ["generate", "hi", "--model", "fs-gan-nat", "--frames", "4", "--model", "concat", "-o", str(tmp_path / "x.pose")]
+    twice = [
+        "generate",
+        "hi",
+        "--model",
+        "fs-gan-nat",
+        "--frames",
+        "4",
+        "--model",
+        "concat",
+        "-o",
+        str(tmp_path / "x.pose"),
+    ]
     assert run(twice) == 1
     assert "not to 'concat'" in one_error_line(capsys)
     assert (

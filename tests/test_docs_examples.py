@@ -65,7 +65,9 @@ FENCE = re.compile(r"^```(\w*)\s*$")
 FS_WORDS = "data/fs-words"
 BUILD_FS_WORDS = ["text2sign", "prepare", "fingerspelling", "-o", FS_WORDS]
 # Commands that train, or build or score a whole corpus: a block holding one must be marked slow.
-LONG = re.compile(r"\btext2sign (train|train-recognizer|evaluate|bench)\b|\bprepare (fingerspelling|video)\b|data/fs-words")
+LONG = re.compile(
+    r"\btext2sign (train|train-recognizer|evaluate|bench)\b|\bprepare (fingerspelling|video)\b|data/fs-words"
+)
 
 
 @dataclass
@@ -106,7 +108,7 @@ def parse_marker(text: str) -> dict[str, str]:
         m = WORD.match(rest)
         assert m, f"unknown example marker {rest!r} (known: slow, gpu, own-data, against-server, extra=NAME)"
         words[m.group(1)] = m.group(2) or ""
-        rest = rest[m.end():].lstrip(", ")
+        rest = rest[m.end() :].lstrip(", ")
     return words
 
 
@@ -139,8 +141,12 @@ def test_every_page_has_examples_and_every_marker_is_known():
     assert {b.page.name for b in BLOCKS} >= {"README.md", "usage.md", "serving.md", "adding-a-family.md"}
     for block in BLOCKS:
         for command in block.commands() if block.lang == "bash" else []:
-            assert command[0] in {"text2sign", "curl"} | NOT_RUN, f"{block.id}: {command[0]} is neither run nor known not to be"
-            assert command[0] != "curl" or "against-server" in block.words, f"{block.id}: curl outside an against-server block"
+            assert command[0] in {"text2sign", "curl"} | NOT_RUN, (
+                f"{block.id}: {command[0]} is neither run nor known not to be"
+            )
+            assert command[0] != "curl" or "against-server" in block.words, (
+                f"{block.id}: curl outside an against-server block"
+            )
 
 
 def test_blocks_that_train_or_take_long_are_marked_slow():
@@ -175,6 +181,7 @@ def test_every_documented_command_parses(block):
 
 
 # The shipped models' numbers live in the registry; README's and RESULTS.md's tables quote them.
+
 
 def tables(text: str) -> list[list[dict[str, str]]]:
     """Every Markdown table in `text` as a list of {header: cell} rows."""
@@ -220,6 +227,7 @@ def test_readme_results_and_registry_agree_on_the_shipped_models():
 
 # Running the blocks.
 
+
 def missing_extras(block: Block) -> list[str]:
     return [e for e in block.extras if any(importlib.util.find_spec(m) is None for m in EXTRAS[e])]
 
@@ -255,7 +263,9 @@ def server(args: list[str], folder: Path):
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert process.poll() is None and time.monotonic() < deadline, f"{shlex.join(args)} did not start:\n{log.read_text()}"
+            assert process.poll() is None and time.monotonic() < deadline, (
+                f"{shlex.join(args)} did not start:\n{log.read_text()}"
+            )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
                     if answer.status == 200:

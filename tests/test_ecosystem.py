@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dtaidistance import dtw_ndim
 from pose_format import Pose
 from pose_format.pose_visualizer import PoseVisualizer
-from dtaidistance import dtw_ndim
 from pose_format.utils.generic import (
     detect_known_pose_format,
     normalize_pose_size,
@@ -117,7 +117,15 @@ def parse_like_pose_viewer(buffer: bytes) -> dict:
     data = r.floats(frames * people * points * dims).reshape(frames, people, points, dims)
     confidence = r.floats(frames * people * points).reshape(frames, people, points)
     assert r.offset == len(buffer), "pose-viewer would read the body from the wrong place"
-    return {"width": width, "height": height, "depth": depth, "components": components, "fps": fps, "data": data, "confidence": confidence}
+    return {
+        "width": width,
+        "height": height,
+        "depth": depth,
+        "components": components,
+        "fps": fps,
+        "data": data,
+        "confidence": confidence,
+    }
 
 
 # --- the checks ---------------------------------------------------------------------------------
@@ -261,10 +269,14 @@ def pose_evaluation_dtw_mje(hypothesis: bytes, reference: bytes) -> float:
     assert hyp.shape[1:] == ref.shape[1:], "pose-evaluation would first reduce both to their common points"
     frames = max(len(hyp), len(ref))
     hyp, ref = (np.concatenate([x, np.zeros((frames - len(x), *x.shape[1:]))]) for x in (hyp, ref))
-    return float(np.mean([
-        dtw_ndim.distance(np.ascontiguousarray(hyp[:, j]), np.ascontiguousarray(ref[:, j]), use_c=True)
-        for j in range(hyp.shape[1])
-    ]))
+    return float(
+        np.mean(
+            [
+                dtw_ndim.distance(np.ascontiguousarray(hyp[:, j]), np.ascontiguousarray(ref[:, j]), use_c=True)
+                for j in range(hyp.shape[1])
+            ]
+        )
+    )
 
 
 @pytest.fixture(scope="module")

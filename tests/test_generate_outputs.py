@@ -18,11 +18,19 @@ from text2sign.text.encoders import TextEncoderConfig
 def video_model(tmp_path_factory):
     """A pixel-space video checkpoint small enough to sample in a fraction of a second (no extra needed)."""
     torch.manual_seed(0)
-    text = TextEncoderConfig(d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "h", "i"], signed_languages=["ase"])
+    text = TextEncoderConfig(
+        d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "h", "i"], signed_languages=["ase"]
+    )
     config = VideoDiffusionConfig(denoiser="dit3d", text=text, frames=4, size=8, width=16, heads=2, depth=1, patch=4)
     inference = VideoDiffusionInferenceConfig(train_timesteps=50, steps=2, guidance_scale=2.0, fps=5.0)
-    return save_checkpoint(tmp_path_factory.mktemp("video") / "tiny", "video-diffusion", VideoDiffusionNet(config), config,
-                           inference, metadata={"language_pairs": [["en", "ase"]]})
+    return save_checkpoint(
+        tmp_path_factory.mktemp("video") / "tiny",
+        "video-diffusion",
+        VideoDiffusionNet(config),
+        config,
+        inference,
+        metadata={"language_pairs": [["en", "ase"]]},
+    )
 
 
 def frame_counts(gif, mp4):

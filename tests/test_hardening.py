@@ -17,10 +17,7 @@ from text2sign.errors import ConfigError
 from text2sign.families import MODELS
 from text2sign.fileio import atomic_path
 from text2sign.pose.io import save_pose
-from text2sign.testing import fake_pose
-from text2sign.testing import one_error_line
-
-
+from text2sign.testing import fake_pose, one_error_line
 
 
 @pytest.mark.parametrize(
@@ -28,13 +25,19 @@ from text2sign.testing import one_error_line
     [
         (["generate", "hi", "-o", "/proc/x.pose"], "cannot write to /proc"),
         (["generate", "hi", "-o", "{tmp}/ok.pose", "--gif", "/proc/x.gif"], "cannot write to /proc"),
-        (["generate", "hi", "-o", "{tmp}/ok.pose", "--size", "0", "--gif", "{tmp}/x.gif"], "--size must be a whole number of pixels from 2 to 4096"),
+        (
+            ["generate", "hi", "-o", "{tmp}/ok.pose", "--size", "0", "--gif", "{tmp}/x.gif"],
+            "--size must be a whole number of pixels from 2 to 4096",
+        ),
         (["generate", "hi", "-o", "{tmp}/ok.pose", "--mp4", "{tmp}/x.gif"], "--mp4 takes a file name ending in .mp4"),
         (["generate", "hi", "-o", "{tmp}/ok.pose", "--gif", "{tmp}/x.png"], "--gif takes a file name ending in .gif"),
         (["generate", "hi", "-o", "{tmp}/ok.pose", "--seed", "-3"], "seed must be an integer from 0"),
         (["render", "{pose}", "-o", "{tmp}/r.mp4", "--fps", "100000"], "--fps must be from 1 to 120 frames a second"),
         (["render", "{pose}", "-o", "{tmp}/r.mp4", "--fps", "0.001"], "--fps must be from 1 to 120"),
-        (["render", "{pose}", "-o", "{tmp}/r.mp4", "--width", "8192"], "--width must be a whole number of pixels from 2 to 4096"),
+        (
+            ["render", "{pose}", "-o", "{tmp}/r.mp4", "--width", "8192"],
+            "--width must be a whole number of pixels from 2 to 4096",
+        ),
         (["render", "{pose}", "-o", "/proc/r.gif"], "cannot write to /proc"),
     ],
 )
@@ -101,7 +104,9 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_run_directory(tm
 
 def test_temporaries_of_a_killed_writer_are_removed_and_a_live_ones_kept(tmp_path):
     target = tmp_path / "x.pose"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     stale = tmp_path / f".x.pose.{dead}.abc123.tmp.pose"
     live = tmp_path / f".x.pose.{os.getpid()}.def456.tmp.pose"
     stale.write_text("half")
@@ -118,9 +123,12 @@ def test_a_stopped_render_leaves_nothing(tmp_path, sig):
     out = tmp_path / "long.mp4"
     cli = shutil.which("text2sign", path=str(Path(sys.executable).parent))
     # A shell's background job inherits SIGINT ignored; the child must get it as a terminal would send it.
-    proc = subprocess.Popen([cli, "render", str(pose), "-o", str(out), "--width", "512", "--height", "512"],
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL))  # noqa: PLW1509 -- the child only resets one signal before exec
+    proc = subprocess.Popen(
+        [cli, "render", str(pose), "-o", str(out), "--width", "512", "--height", "512"],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 30
     while not any(p.name.startswith(".long.mp4.") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -156,7 +164,9 @@ def test_a_two_person_file_must_say_which_person(tmp_path, capsys):
 
     one = to_pose_format(fake_pose(5, seed=1))
     two_people = np.concatenate([one.body.data, one.body.data + 50], axis=1)  # (T, 2, J, D)
-    one.body = NumPyPoseBody(fps=one.body.fps, data=two_people, confidence=np.concatenate([one.body.confidence] * 2, axis=1))
+    one.body = NumPyPoseBody(
+        fps=one.body.fps, data=two_people, confidence=np.concatenate([one.body.confidence] * 2, axis=1)
+    )
     path = tmp_path / "two.pose"
     with open(path, "wb") as f:
         one.write(f)
@@ -230,8 +240,16 @@ def inputs(tmp_path, tiny_fs_words):
     (openpose / "index.csv").write_text("name,text\nclip,hello\n")
     meta = tmp_path / "meta.csv"
     meta.write_text("feature_path,sentence_text\nfeatures/a.npy,hello\n")
-    return {"tmp": tmp_path, "corpus": corpus, "vf": videos, "phoenix": phoenix, "signs": signs, "config": CONFIG,
-            "openpose": openpose, "meta": meta}
+    return {
+        "tmp": tmp_path,
+        "corpus": corpus,
+        "vf": videos,
+        "phoenix": phoenix,
+        "signs": signs,
+        "config": CONFIG,
+        "openpose": openpose,
+        "meta": meta,
+    }
 
 
 EVALUATE = ["evaluate", "--model", "reference", "--corpus", "{corpus}", "--out", "{tmp}/report.json", "--gifs", "0"]
@@ -246,9 +264,32 @@ WRITERS = [
     ["train", "{config}", "--set", "data.corpus={corpus}", "--out", "{target}"],
     ["train-recognizer", "{corpus}", "--out", "{target}"],
     [*EVALUATE, "--save-predictions", "{target}"],
-    ["prepare", "openpose", "{openpose}", "--index", "{openpose}/index.csv", "--out", "{target}", "--spoken", "en", "--signed", "ase"],
+    [
+        "prepare",
+        "openpose",
+        "{openpose}",
+        "--index",
+        "{openpose}/index.csv",
+        "--out",
+        "{target}",
+        "--spoken",
+        "en",
+        "--signed",
+        "ase",
+    ],
     ["prepare", "gan-nat-csv", "{meta}", "--out", "{target}", "--spoken", "en", "--signed", "ase"],
-    ["prepare", "latent-features", "{phoenix}", "--out", "{target}", "--spoken", "de", "--signed", "gsg", "--trust-pickles"],
+    [
+        "prepare",
+        "latent-features",
+        "{phoenix}",
+        "--out",
+        "{target}",
+        "--spoken",
+        "de",
+        "--signed",
+        "gsg",
+        "--trust-pickles",
+    ],
 ]
 
 
@@ -311,10 +352,19 @@ def test_a_failed_command_leaves_no_output_folder(inputs, capsys):
     assert run(["prepare", "phoenix", str(inputs["phoenix"]), "--out", str(out)]) == 1
     assert "train.skels:1" in one_error_line(capsys)
     assert not out.exists()
-    assert run(["export", "phoenix", str(inputs["corpus"]), "--out", str(out)]) == 1  # holistic poses have no PHOENIX layout
+    assert (
+        run(["export", "phoenix", str(inputs["corpus"]), "--out", str(out)]) == 1
+    )  # holistic poses have no PHOENIX layout
     one_error_line(capsys)
     assert not out.exists()
-    assert sorted(p.name for p in inputs["tmp"].iterdir()) == ["corpus", "meta.csv", "openpose", "phoenix", "signs", "vf"]
+    assert sorted(p.name for p in inputs["tmp"].iterdir()) == [
+        "corpus",
+        "meta.csv",
+        "openpose",
+        "phoenix",
+        "signs",
+        "vf",
+    ]
 
 
 # --- files are read only from inside the folder a command was given ----------------------------
@@ -343,8 +393,24 @@ def test_an_openpose_row_leading_outside_the_folder_is_refused(inputs, capsys):
     (clip / "x_000000000000_keypoints.json").write_text('{"version": 1.3, "people": []}')
     src = inputs["openpose"]
     (src / "index.csv").write_text("name,text\n../elsewhere,hello\n")
-    assert run(["prepare", "openpose", str(src), "--index", str(src / "index.csv"), "--out", str(inputs["tmp"] / "op"),
-                "--spoken", "en", "--signed", "ase"]) == 1
+    assert (
+        run(
+            [
+                "prepare",
+                "openpose",
+                str(src),
+                "--index",
+                str(src / "index.csv"),
+                "--out",
+                str(inputs["tmp"] / "op"),
+                "--spoken",
+                "en",
+                "--signed",
+                "ase",
+            ]
+        )
+        == 1
+    )
     assert f"{src / 'index.csv'}:2: ../elsewhere leads outside {src}" in one_error_line(capsys)
 
 
@@ -417,8 +483,7 @@ def test_a_checkpoint_or_config_naming_a_module_imports_nothing(planted_module, 
 
 
 def test_families_come_from_entry_points_and_plugins_the_user_installed_or_named(tmp_path, monkeypatch):
-    from text2sign.families import get_family, registered_families
-    from text2sign.families import registry
+    from text2sign.families import get_family, registered_families, registry
 
     site = tmp_path / "site"
     site.mkdir()

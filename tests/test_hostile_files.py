@@ -49,13 +49,26 @@ def corpus_copy(tiny_fs_words, tmp_path_factory):
     return copy
 
 
-@pytest.mark.parametrize("command", [
-    lambda c, tmp: ["info", str(c)],
-    lambda c, tmp: ["generate", "hi", "--lexicon", str(c), "-o", str(tmp / "x.pose")],
-    lambda c, tmp: ["recognize", str(c)],
-    lambda c, tmp: ["evaluate", "--corpus", str(c), "--out", str(tmp / "e.json"), "--limit", "1", "--gifs", "0"],
-    lambda c, tmp: ["train", "configs/fs-gan-nat.yaml", "--set", f"data.corpus={c}", "--set", "train.steps=1", "--out", str(tmp / "run")],
-], ids=["info", "lexicon", "recognize", "evaluate", "train"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda c, tmp: ["info", str(c)],
+        lambda c, tmp: ["generate", "hi", "--lexicon", str(c), "-o", str(tmp / "x.pose")],
+        lambda c, tmp: ["recognize", str(c)],
+        lambda c, tmp: ["evaluate", "--corpus", str(c), "--out", str(tmp / "e.json"), "--limit", "1", "--gifs", "0"],
+        lambda c, tmp: [
+            "train",
+            "configs/fs-gan-nat.yaml",
+            "--set",
+            f"data.corpus={c}",
+            "--set",
+            "train.steps=1",
+            "--out",
+            str(tmp / "run"),
+        ],
+    ],
+    ids=["info", "lexicon", "recognize", "evaluate", "train"],
+)
 @pytest.mark.parametrize("kind", list(BROKEN_STATS))
 def test_a_broken_stats_json_is_one_line_naming_it(kind, command, corpus_copy, tmp_path, capsys):
     payload, message = BROKEN_STATS[kind]
@@ -65,10 +78,13 @@ def test_a_broken_stats_json_is_one_line_naming_it(kind, command, corpus_copy, t
     assert str(corpus / "stats.json") in line and message in line, line
 
 
-@pytest.mark.parametrize("text, message", [
-    ("caf\xe9".encode("latin-1"), "is not UTF-8 text"),
-    (b'"' + b"x" * 200_000 + b'"', "is not a readable CSV manifest"),  # over the csv module's field limit
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("caf\xe9".encode("latin-1"), "is not UTF-8 text"),
+        (b'"' + b"x" * 200_000 + b'"', "is not a readable CSV manifest"),  # over the csv module's field limit
+    ],
+)
 def test_a_manifest_that_is_not_utf8_csv_is_one_line(text, message, corpus_copy, capsys):
     from text2sign.data.corpus import MANIFEST_COLUMNS
 
@@ -104,11 +120,16 @@ def video_folder(tmp_path):
     return root
 
 
-@pytest.mark.parametrize("text, message", [
-    ("café".encode("latin-1"), "is not UTF-8 text"),
-    (b"x" * 1_000_000, "a clip's text may have at most"),
-])
-def test_a_clip_text_that_is_not_utf8_or_too_long_is_one_line_and_leaves_nothing(text, message, video_folder, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("café".encode("latin-1"), "is not UTF-8 text"),
+        (b"x" * 1_000_000, "a clip's text may have at most"),
+    ],
+)
+def test_a_clip_text_that_is_not_utf8_or_too_long_is_one_line_and_leaves_nothing(
+    text, message, video_folder, tmp_path, capsys
+):
     (video_folder / "clip1.txt").write_bytes(text)
     out = tmp_path / "corpus"
     assert run(["prepare", "video-folder", str(video_folder), "--out", str(out)]) == 1
@@ -129,10 +150,19 @@ def test_a_video_corpus_with_a_broken_index_is_one_line(video_folder, tmp_path, 
         (out / name).write_bytes(backup)
 
 
-@pytest.mark.parametrize("options", [
-    {}, {"frames": 7}, {"frames": 25, "resize": 16}, {"fps": 4.0, "crop": 20}, {"fps": 25.0, "frames": 9, "resize": 12, "crop": 12},
-])
-def test_video_folder_streams_each_clip_and_shapes_it_as_a_whole_clip_would_be(options, video_folder, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"frames": 7},
+        {"frames": 25, "resize": 16},
+        {"fps": 4.0, "crop": 20},
+        {"fps": 25.0, "frames": 9, "resize": 12, "crop": 12},
+    ],
+)
+def test_video_folder_streams_each_clip_and_shapes_it_as_a_whole_clip_would_be(
+    options, video_folder, tmp_path, monkeypatch
+):
     from text2sign.data.video_corpus import FolderOptions, fit_frames, import_video_folder
     from text2sign.video import io as video_io
 
@@ -153,7 +183,9 @@ def test_video_folder_streams_each_clip_and_shapes_it_as_a_whole_clip_would_be(o
 
     monkeypatch.setattr(video_io, "load_video", whole)
     monkeypatch.setattr(video_io, "_read_av", whole)
-    corpus, _ = import_video_folder(video_folder, tmp_path / "corpus", FolderOptions(**options, dev_fraction=0, test_fraction=0))
+    corpus, _ = import_video_folder(
+        video_folder, tmp_path / "corpus", FolderOptions(**options, dev_fraction=0, test_fraction=0)
+    )
     for item in corpus.items:
         frames, fps = expected[item.id]
         assert np.array_equal(corpus.frames(item), frames) and item.fps == pytest.approx(fps)
@@ -168,13 +200,16 @@ def alias_bomb(levels: int = 12) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("content, message", [
-    (alias_bomb().encode(), "values (YAML aliases counted at each use)"),
-    (b"family: gan-nat\nmodel: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
-    (b"family: gan-nat\nmodel: " + b"{a: " * 100 + b"1" + b"}" * 100 + b"\n", "nested too deeply"),
-    ("family: gan-nat\nname: café\n".encode("latin-1"), "is not UTF-8 text"),
-    (b"family: gan-nat\n" + b"# padding\n" * 200_000, "an experiment config may have at most"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (alias_bomb().encode(), "values (YAML aliases counted at each use)"),
+        (b"family: gan-nat\nmodel: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+        (b"family: gan-nat\nmodel: " + b"{a: " * 100 + b"1" + b"}" * 100 + b"\n", "nested too deeply"),
+        ("family: gan-nat\nname: café\n".encode("latin-1"), "is not UTF-8 text"),
+        (b"family: gan-nat\n" + b"# padding\n" * 200_000, "an experiment config may have at most"),
+    ],
+)
 def test_a_hostile_yaml_config_is_refused_as_it_is_read(content, message, tmp_path, capsys):
     from text2sign.training import load_config
 
@@ -196,8 +231,8 @@ def test_a_list_flag_that_is_not_numbers_is_one_line(value, tiny_fs_words, tmp_p
 
 
 def test_a_checkpoint_vocabulary_past_the_limit_is_refused_before_the_model_is_built(tmp_path, monkeypatch, capsys):
-    from text2sign.families import MODELS
     from text2sign import checkpoints
+    from text2sign.families import MODELS
 
     ckpt = tmp_path / "big-vocab"
     shutil.copytree(MODELS["fs-gan-nat"].checkpoint, ckpt)
@@ -249,16 +284,21 @@ def npz_declaring(path: Path, shapes: dict[str, tuple[tuple[int, ...], str]]) ->
     with zipfile.ZipFile(path, "w") as archive:
         for name, (shape, dtype) in shapes.items():
             with archive.open(f"{name}.npy", "w") as member:
-                np.lib.format.write_array_header_1_0(member, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+                np.lib.format.write_array_header_1_0(
+                    member, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+                )
     return path
 
 
-@pytest.mark.parametrize("shapes, message", [
-    ({"data": ((10**7, 178, 3), "<f4")}, "declares 10,000,000 rows"),
-    ({"data": ((1000, 178, 3), "<f4"), "extra": ((50_000, 100_000), "<f8")}, "bytes of arrays"),
-    ({"data": ((5, 178, 3), "<c8")}, "must hold real numbers, not complex64"),
-    ({"data": ((5, 178, 3), "|O")}, "must hold real numbers"),
-])
+@pytest.mark.parametrize(
+    "shapes, message",
+    [
+        ({"data": ((10**7, 178, 3), "<f4")}, "declares 10,000,000 rows"),
+        ({"data": ((1000, 178, 3), "<f4"), "extra": ((50_000, 100_000), "<f8")}, "bytes of arrays"),
+        ({"data": ((5, 178, 3), "<c8")}, "must hold real numbers, not complex64"),
+        ({"data": ((5, 178, 3), "|O")}, "must hold real numbers"),
+    ],
+)
 def test_an_npz_is_checked_by_its_declared_arrays_before_any_is_read(shapes, message, tmp_path, capsys):
     base = {"mask": ((5, 178), "|b1"), "fps": ((), "<f8"), "layout": ((), "<U10")}
     path = npz_declaring(tmp_path / "bomb.npz", {**base, **shapes})
@@ -279,9 +319,8 @@ def test_values_beyond_float32_are_one_line_naming_the_file_without_numpy_warnin
     assert run(["info", str(tmp_path / "big.npz")]) == 1
     assert "big.npz: pose data has 1 NaN or infinite" in only_error_line(capsys)
     (tmp_path / "big.skels").write_text(" ".join(["1e308"] * 150 + ["0.0"]) + "\n")
-    with _no_warnings():
-        with pytest.raises(Text2SignError, match="big.skels:1: pose data has 50 NaN or infinite"):
-            read_skels(tmp_path / "big.skels")
+    with _no_warnings(), pytest.raises(Text2SignError, match="big.skels:1: pose data has 50 NaN or infinite"):
+        read_skels(tmp_path / "big.skels")
 
 
 class _no_warnings:
@@ -305,8 +344,22 @@ def test_a_complex_or_out_of_range_feature_file_is_one_line(tmp_path, capsys):
         np.save(tmp_path / f"{name}.npy", features)
         with open(tmp_path / f"{name}.csv", "w", newline="") as f:
             csv.writer(f).writerows([["feature_path", "sentence_text"], [f"{name}.npy", "hi"]])
-        assert run(["prepare", "gan-nat-csv", str(tmp_path / f"{name}.csv"), "--out", str(tmp_path / f"out-{name}"),
-                    "--spoken", "en", "--signed", "ase"]) == 1
+        assert (
+            run(
+                [
+                    "prepare",
+                    "gan-nat-csv",
+                    str(tmp_path / f"{name}.csv"),
+                    "--out",
+                    str(tmp_path / f"out-{name}"),
+                    "--spoken",
+                    "en",
+                    "--signed",
+                    "ase",
+                ]
+            )
+            == 1
+        )
         line = only_error_line(capsys)
         assert f"{name}.npy" in line and ("not complex64" in line or "out-of-range value at frame 1" in line), line
 
@@ -314,19 +367,33 @@ def test_a_complex_or_out_of_range_feature_file_is_one_line(tmp_path, capsys):
 # --- OpenPose --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("numbers, message", [
-    ((0, 999_999_999_999), "frame number 999,999,999,999 is out of range"),
-    ((0, 300_000), "frame number 300,000 is out of range"),
-    ((0, 50_000), "its last frame is number 50,000 but it has 2 frame files"),
-])
+@pytest.mark.parametrize(
+    "numbers, message",
+    [
+        ((0, 999_999_999_999), "frame number 999,999,999,999 is out of range"),
+        ((0, 300_000), "frame number 300,000 is out of range"),
+        ((0, 50_000), "its last frame is number 50,000 but it has 2 frame files"),
+    ],
+)
 def test_an_openpose_frame_number_cannot_ask_for_more_frames_than_the_clip_has(numbers, message, tmp_path, capsys):
     clip = tmp_path / "src" / "clip"
     clip.mkdir(parents=True)
     for n in numbers:
         (clip / f"v_{n:012d}_keypoints.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": [1.0] * 75}]}))
     (tmp_path / "index.csv").write_text("name,text\nclip,hi\n")
-    argv = ["prepare", "openpose", str(tmp_path / "src"), "--index", str(tmp_path / "index.csv"), "--out", str(tmp_path / "out"),
-            "--spoken", "en", "--signed", "ase"]
+    argv = [
+        "prepare",
+        "openpose",
+        str(tmp_path / "src"),
+        "--index",
+        str(tmp_path / "index.csv"),
+        "--out",
+        str(tmp_path / "out"),
+        "--spoken",
+        "en",
+        "--signed",
+        "ase",
+    ]
     assert run(argv) == 1
     assert message in only_error_line(capsys)
     assert not (tmp_path / "out").exists()

@@ -18,8 +18,19 @@ from text2sign.families.registry import BUILTIN_FAMILIES
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "text2sign"
 PACKAGES = (
-    "pose", "data", "text", "models", "objectives", "schedulers", "pipelines", "families", "training",
-    "evaluation", "rendering", "server", "video",
+    "pose",
+    "data",
+    "text",
+    "models",
+    "objectives",
+    "schedulers",
+    "pipelines",
+    "families",
+    "training",
+    "evaluation",
+    "rendering",
+    "server",
+    "video",
 )
 
 

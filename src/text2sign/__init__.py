@@ -5,4 +5,4 @@ from text2sign.pose import Layout, PoseSequence, get_layout
 
 __version__ = "0.1.0"
 
-__all__ = ["Layout", "PoseSequence", "Text2SignError", "get_layout", "__version__"]
+__all__ = ["Layout", "PoseSequence", "Text2SignError", "__version__", "get_layout"]

@@ -59,15 +59,32 @@ def _is_checkpoint_config(root: Path) -> bool:
 
 # What `train-recognizer --out` (and anything saving a checkpoint a user names) may replace.
 CHECKPOINT_OUTPUT = OutputKind(
-    "text2sign checkpoint", markers=(CONFIG_NAME,), entries=(CONFIG_NAME, WEIGHTS_NAME, STATS_NAME, STATE_NAME),
+    "text2sign checkpoint",
+    markers=(CONFIG_NAME,),
+    entries=(CONFIG_NAME, WEIGHTS_NAME, STATS_NAME, STATE_NAME),
     own=_is_checkpoint_config,
 )
 # What `train --out` may write into: a run started earlier (the loop refuses one with checkpoints
 # unless it is resumed).
-RUN_OUTPUT = OutputKind("text2sign run directory", markers=(RUN_CONFIG, RUN_LOGS), entries=(RUN_CONFIG, RUN_LOGS, "samples", CHECKPOINTS_DIR))
+RUN_OUTPUT = OutputKind(
+    "text2sign run directory",
+    markers=(RUN_CONFIG, RUN_LOGS),
+    entries=(RUN_CONFIG, RUN_LOGS, "samples", CHECKPOINTS_DIR),
+)
 
 # config.json keys that belong to the format; the rest of a version-1 file is metadata.
-_FORMAT_KEYS = ("format", "version", "step", "model_class", "experiment", "family", "model", "inference", "metadata", "metrics")
+_FORMAT_KEYS = (
+    "format",
+    "version",
+    "step",
+    "model_class",
+    "experiment",
+    "family",
+    "model",
+    "inference",
+    "metadata",
+    "metrics",
+)
 
 
 @dataclass
@@ -212,7 +229,9 @@ def read_meta(path: str | os.PathLike) -> CheckpointMeta:
         raise CheckpointError(f"{file} is not a text2sign checkpoint config (no 'format': '{FORMAT}')")
     version = raw.get("version")
     if version not in READABLE_VERSIONS:
-        raise CheckpointError(f"{file} has format version {version}; this text2sign reads {', '.join(map(str, READABLE_VERSIONS))}")
+        raise CheckpointError(
+            f"{file} has format version {version}; this text2sign reads {', '.join(map(str, READABLE_VERSIONS))}"
+        )
     experiment = raw.get("experiment")
     if version == 1:
         # Version 1 kept only the whole experiment; its model section is what inference needs.
@@ -224,14 +243,21 @@ def read_meta(path: str | os.PathLike) -> CheckpointMeta:
     else:
         family, model, inference = raw.get("family"), raw.get("model"), raw.get("inference", {})
         metadata, metrics = raw.get("metadata") or {}, raw.get("metrics") or {}
-    for name, value, kind in (("family", family, str), ("model", model, dict), ("inference", inference, dict),
-                              ("metadata", metadata, dict), ("metrics", metrics, dict)):
+    for name, value, kind in (
+        ("family", family, str),
+        ("model", model, dict),
+        ("inference", inference, dict),
+        ("metadata", metadata, dict),
+        ("metrics", metrics, dict),
+    ):
         if not isinstance(value, kind):
             raise CheckpointError(f"{file}: '{name}' must be a {'string' if kind is str else 'mapping'}")
     if experiment is not None and not isinstance(experiment, dict):
         raise CheckpointError(f"{file}: 'experiment' must be a mapping")
     step = raw.get("step")
-    return CheckpointMeta(path, version, family, model, inference, metadata, metrics, step if isinstance(step, int) else None, experiment)
+    return CheckpointMeta(
+        path, version, family, model, inference, metadata, metrics, step if isinstance(step, int) else None, experiment
+    )
 
 
 def load_checkpoint(path: str | os.PathLike, device: Any = "cpu", prefer_best: bool = True) -> Checkpoint:
@@ -337,4 +363,3 @@ def _save_weights(model: Any, file: Path) -> None:
 def _qualname(obj: Any) -> str:
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
-

@@ -86,7 +86,9 @@ def check_config_size(value: Any, source: str) -> None:
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, (list, tuple)):
             if len(node) > MAX_LIST_ITEMS:
-                raise ConfigError(f"{source} has a list of {len(node):,} items; a config's lists may have at most {MAX_LIST_ITEMS:,}")
+                raise ConfigError(
+                    f"{source} has a list of {len(node):,} items; a config's lists may have at most {MAX_LIST_ITEMS:,}"
+                )
             stack.extend((v, depth + 1) for v in node)
 
 
@@ -156,7 +158,9 @@ def _convert(tp: Any, value: Any, key: str, source: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"'{key}' in {source} must be {_type_name(tp)}, got {describe_value(value)}")
         if len(value) > MAX_LIST_ITEMS:
-            raise ConfigError(f"'{key}' in {source} has {len(value):,} items; a config's lists may have at most {MAX_LIST_ITEMS:,}")
+            raise ConfigError(
+                f"'{key}' in {source} has {len(value):,} items; a config's lists may have at most {MAX_LIST_ITEMS:,}"
+            )
         if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
             if len(value) != len(args):
                 raise ConfigError(f"'{key}' in {source} must have {len(args)} items, got {len(value)}")

@@ -115,7 +115,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     remove_stale_temporaries(path)
     try:
         with _writing_into(path.parent):
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{path.name}.{os.getpid()}.", suffix=f".tmp{path.suffix}", dir=path.parent
+            )
     except Text2SignError:
         remove_made(made)
         raise
@@ -193,7 +195,9 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def read_text_bounded(path: str | os.PathLike, max_bytes: int, what: str, error: type[Text2SignError] = Text2SignError) -> str:
+def read_text_bounded(
+    path: str | os.PathLike, max_bytes: int, what: str, error: type[Text2SignError] = Text2SignError
+) -> str:
     """The UTF-8 text of `path`, refused in one line (naming the file) when it is over `max_bytes`
     (checked before reading), unreadable or not UTF-8."""
     path = Path(path)
@@ -211,10 +215,14 @@ def read_text_bounded(path: str | os.PathLike, max_bytes: int, what: str, error:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(f"{path} is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x}); save it as UTF-8") from None
+        raise error(
+            f"{path} is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x}); save it as UTF-8"
+        ) from None
 
 
-def read_json_mapping(path: str | os.PathLike, max_bytes: int, what: str, error: type[Text2SignError] = Text2SignError) -> dict:
+def read_json_mapping(
+    path: str | os.PathLike, max_bytes: int, what: str, error: type[Text2SignError] = Text2SignError
+) -> dict:
     """The JSON object in `path` (see :func:`read_text_bounded`); anything else is one line naming the file."""
     import json
 

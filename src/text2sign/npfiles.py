@@ -20,8 +20,14 @@ from text2sign.limits import MAX_POSE_BYTES, MAX_POSE_FRAMES
 REAL = "biuf"  # numpy dtype kinds of real numbers: bool, signed and unsigned integers, floats
 
 
-def check_npz(path: str | os.PathLike, archive, error: type[Text2SignError], text: Iterable[str] = (),
-              max_frames: int = MAX_POSE_FRAMES, max_bytes: int = MAX_POSE_BYTES) -> None:
+def check_npz(
+    path: str | os.PathLike,
+    archive,
+    error: type[Text2SignError],
+    text: Iterable[str] = (),
+    max_frames: int = MAX_POSE_FRAMES,
+    max_bytes: int = MAX_POSE_BYTES,
+) -> None:
     """Every array of the open `archive` (``np.load`` of `path`) as its header declares it: real
     numbers (text for the names in `text`), at most `max_frames` rows and `max_bytes` in all."""
     text = set(text)
@@ -34,8 +40,12 @@ def check_npz(path: str | os.PathLike, archive, error: type[Text2SignError], tex
             raise error(f"{path} declares over {max_bytes:,} bytes of arrays; at most {max_bytes:,} are read")
 
 
-def load_npy(path: str | os.PathLike, error: type[Text2SignError], max_frames: int = MAX_POSE_FRAMES,
-             max_bytes: int = MAX_POSE_BYTES) -> np.ndarray:
+def load_npy(
+    path: str | os.PathLike,
+    error: type[Text2SignError],
+    max_frames: int = MAX_POSE_FRAMES,
+    max_bytes: int = MAX_POSE_BYTES,
+) -> np.ndarray:
     """The real-valued array in the ``.npy`` file `path`, its header checked before its data is read."""
     path = Path(path)
     try:

@@ -94,8 +94,12 @@ def check_output_dir(
     return path
 
 
-def check_apart(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None], option: str = "--out",
-                error: type[Text2SignError] = Text2SignError) -> None:
+def check_apart(
+    out: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike | None],
+    option: str = "--out",
+    error: type[Text2SignError] = Text2SignError,
+) -> None:
     """Fail unless the output `out` (a file or a folder) is none of `inputs`, contains none and lies
     inside none (None, or a path that does not exist, such as a shipped model's name, is skipped);
     `option` names its flag in the message."""

@@ -12,7 +12,16 @@ import time
 from datetime import timedelta
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 PLAIN_INTERVAL_SECONDS = 30.0
 
@@ -57,7 +66,9 @@ def plain_line(task: Task) -> str:
     """``description: 40/152 (26%), 0:01:02 elapsed, eta 0:02:55`` (what the bar shows, as text)."""
     elapsed = timedelta(seconds=int(task.finished_time or task.elapsed or 0))
     if task.total:
-        line = f"{task.description}: {task.completed:,.0f}/{task.total:,.0f} ({task.percentage:.0f}%), {elapsed} elapsed"
+        line = (
+            f"{task.description}: {task.completed:,.0f}/{task.total:,.0f} ({task.percentage:.0f}%), {elapsed} elapsed"
+        )
         if task.time_remaining is not None and not task.finished:
             line += f", eta {timedelta(seconds=int(task.time_remaining))}"
         return line

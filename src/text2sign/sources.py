@@ -18,8 +18,13 @@ ALLOW_OUTSIDE_FLAG = "--allow-outside-paths"
 ALLOW_OUTSIDE_HINT = f"pass {ALLOW_OUTSIDE_FLAG} to read it anyway"
 
 
-def inside(folder: str | os.PathLike, path: str | os.PathLike, where: str, allow_outside: bool = False,
-           hint: str = ALLOW_OUTSIDE_HINT) -> Path:
+def inside(
+    folder: str | os.PathLike,
+    path: str | os.PathLike,
+    where: str,
+    allow_outside: bool = False,
+    hint: str = ALLOW_OUTSIDE_HINT,
+) -> Path:
     """``folder / path``, refused with one line naming `where` (e.g. ``index.csv:7``) when it
     resolves outside `folder`, unless `allow_outside`. `hint` says how to get past the refusal."""
     folder = Path(folder)

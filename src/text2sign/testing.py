@@ -78,10 +78,19 @@ def tiny_autoencoder(workdir: Path) -> Path:
     if not (run / "checkpoints").exists():
         corpus = tiny_fs_words(workdir / "fs-ase")
         raw = {
-            "family": "latent-ae", "name": "tiny-latent-ae",
+            "family": "latent-ae",
+            "name": "tiny-latent-ae",
             "data": {"corpus": str(corpus), "max_frames": 60},
-            "model": {"d_model": 16, "heads": 2, "encoder_layers": 1, "coarse_layers": 1, "medium_layers": 0,
-                      "fine_layers": 1, "latent_dim": 8, "downsample": 2},
+            "model": {
+                "d_model": 16,
+                "heads": 2,
+                "encoder_layers": 1,
+                "coarse_layers": 1,
+                "medium_layers": 0,
+                "fine_layers": 1,
+                "latent_dim": 8,
+                "downsample": 2,
+            },
             "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
         }
         train(parse_experiment(raw, source="tiny latent-ae config"), run)
@@ -94,8 +103,18 @@ def tiny_stage2(family: str, workdir: Path, **sections) -> dict:
     return {
         "family": family,
         "data": {"corpus": str(tiny_fs_words(workdir / "fs-ase")), "max_frames": 60},
-        "model": {"predictor": {"text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2}, "d_model": 16, "layers": 1,
-                                "heads": 2, "min_frames": 2, "max_frames": 40, "length_bin": 1, "alignment": "durations"}},
+        "model": {
+            "predictor": {
+                "text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2},
+                "d_model": 16,
+                "layers": 1,
+                "heads": 2,
+                "min_frames": 2,
+                "max_frames": 40,
+                "length_bin": 1,
+                "alignment": "durations",
+            }
+        },
         "init": {"autoencoder": str(tiny_autoencoder(workdir))},
         "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
         **sections,
@@ -142,13 +161,25 @@ def tiny_stable_diffusion(root: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     root.mkdir(parents=True, exist_ok=True)
     UNet2DConditionModel(
-        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=8,
     ).save_pretrained(root / "unet")
     AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), norm_num_groups=8,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(16, 32),
+        norm_num_groups=8,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
     ).save_pretrained(root / "vae")
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
     specials = ["<|startoftext|>", "<|endoftext|>"]
@@ -157,15 +188,34 @@ def tiny_stable_diffusion(root: Path, seed: int = 0) -> Path:
     tokenizer_dir.mkdir(exist_ok=True)
     (tokenizer_dir / "vocab.json").write_text(json.dumps(vocab))
     (tokenizer_dir / "merges.txt").write_text("#version: 0.2\n")
-    CLIPTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt"),
-                  pad_token="<|endoftext|>", model_max_length=32).save_pretrained(tokenizer_dir)
-    CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        max_position_embeddings=32, bos_token_id=0, eos_token_id=1, pad_token_id=1,
-    )).save_pretrained(root / "text_encoder")
-    (root / "model_index.json").write_text(json.dumps({
-        "_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
-        "vae": ["diffusers", "AutoencoderKL"], "text_encoder": ["transformers", "CLIPTextModel"],
-        "tokenizer": ["transformers", "CLIPTokenizer"],
-    }))
+    CLIPTokenizer(
+        str(tokenizer_dir / "vocab.json"),
+        str(tokenizer_dir / "merges.txt"),
+        pad_token="<|endoftext|>",
+        model_max_length=32,
+    ).save_pretrained(tokenizer_dir)
+    CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=32,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    ).save_pretrained(root / "text_encoder")
+    (root / "model_index.json").write_text(
+        json.dumps(
+            {
+                "_class_name": "StableDiffusionPipeline",
+                "unet": ["diffusers", "UNet2DConditionModel"],
+                "vae": ["diffusers", "AutoencoderKL"],
+                "text_encoder": ["transformers", "CLIPTextModel"],
+                "tokenizer": ["transformers", "CLIPTokenizer"],
+            }
+        )
+    )
     return root

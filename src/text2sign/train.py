@@ -29,23 +29,37 @@ def parser() -> argparse.ArgumentParser:
         epilog="The YAML's family is a registered one: built in, a 'text2sign.families' entry point, or registered by "
         "a module named in the TEXT2SIGN_PLUGINS environment variable (comma-separated).",
     )
-    p.add_argument("config", nargs="?", type=Path, help="experiment YAML (see configs/README.md); optional with --resume")
     p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "config", nargs="?", type=Path, help="experiment YAML (see configs/README.md); optional with --resume"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config value, e.g. --set model.hidden_dim=256 (repeatable; the value is read as YAML)",
     )
     p.add_argument(
-        "--resume", type=Path, metavar="DIR",
+        "--resume",
+        type=Path,
+        metavar="DIR",
         help="continue from this checkpoint directory, or from the latest checkpoint of this run directory",
     )
     p.add_argument(
-        "--output", "-o", "--out", dest="out", type=Path, metavar="DIR",
+        "--output",
+        "-o",
+        "--out",
+        dest="out",
+        type=Path,
+        metavar="DIR",
         help="run directory for TensorBoard logs, samples and checkpoints "
         "(default: the resumed run's directory, else runs/<config name>)",
     )
     p.add_argument("--device", help="cpu, cuda or mps (default: train.device, 'auto' = CUDA when present)")
     p.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="build everything, run one step on one batch, print parameters, memory and time per step; write nothing",
     )
     return p
@@ -82,9 +96,9 @@ def prepare(config: Path | None, overrides: list[str], resume: Path | None, out:
     """Resolve a command line into ``(ExperimentConfig, run directory, checkpoint to resume or None)``;
     the run directory must be new, empty or a run, and apart from what the experiment reads."""
     from text2sign.checkpoints import CHECKPOINTS_DIR, RUN_OUTPUT, resolve_checkpoint
+    from text2sign.config import apply_overrides, config_to_dict
     from text2sign.outputs import check_output_dir
     from text2sign.training.checkpoint import read_config
-    from text2sign.config import apply_overrides, config_to_dict
     from text2sign.training.config import load_config, parse_experiment
 
     if config is None and resume is None:

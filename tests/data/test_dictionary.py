@@ -119,7 +119,24 @@ def test_prepare_lexicon_bad_inputs_leave_nothing(dictionary, tmp_path, capsys):
     src, _ = dictionary
     out = tmp_path / "lexicon"
     (src / "bad.csv").write_text("path,text\nmissing.pose,hello\n", encoding="utf-8")
-    assert run(["prepare", "lexicon", str(src), "--index", str(src / "bad.csv"), "--out", str(out), "--spoken", "en", "--signed", "ase"]) == 1
+    assert (
+        run(
+            [
+                "prepare",
+                "lexicon",
+                str(src),
+                "--index",
+                str(src / "bad.csv"),
+                "--out",
+                str(out),
+                "--spoken",
+                "en",
+                "--signed",
+                "ase",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.csv:2: no clip at" in err
     (src / "bad.csv").write_text("path,text\napple.pose,hello\n", encoding="utf-8")

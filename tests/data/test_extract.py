@@ -15,15 +15,15 @@ from pose_format import Pose
 from text2sign.cli import run
 from text2sign.data.extract import find_videos, plan_extraction, probe_video, run_extraction
 from text2sign.pose.io import read_pose
-from text2sign.video.io import VideoFileError, write_mp4
 from text2sign.testing import one_error_line
+from text2sign.video.io import VideoFileError, write_mp4
 
-needs_mediapipe = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason='needs pip install "text2sign[extract]"')
+needs_mediapipe = pytest.mark.skipif(
+    importlib.util.find_spec("mediapipe") is None, reason='needs pip install "text2sign[extract]"'
+)
 FRAMES, SIDE, FPS = 5, 512, 25.0
 # Where the astronaut's face and shoulders are in the 512 x 512 photograph (x0, y0, x1, y1).
 FACE_BOX = (150, 40, 300, 210)
-
-
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,9 @@ def test_plan_skips_finished_outputs_and_refuses_two_videos_on_one_output(videos
     assert [r.job.video.name for r in plan.failed] == ["corrupt.mp4"]
     assert len(plan_extraction(pairs, overwrite=True).jobs) == 2
     with pytest.raises(Exception, match="would both be written"):
-        plan_extraction([(videos / "astronaut.mp4", tmp_path / "x.pose"), (videos / "mirrored.mp4", tmp_path / "x.pose")])
+        plan_extraction(
+            [(videos / "astronaut.mp4", tmp_path / "x.pose"), (videos / "mirrored.mp4", tmp_path / "x.pose")]
+        )
 
 
 def test_without_mediapipe_extract_is_one_line_naming_the_extra(videos, tmp_path, capsys, monkeypatch):
@@ -185,11 +187,19 @@ def test_ctrl_c_stops_extraction_cleanly(tmp_path):
     out = tmp_path / "poses"
     cli = shutil.which("text2sign", path=str(Path(sys.executable).parent))
     # Ctrl-C in a terminal signals the whole foreground group: the command, its worker and the resource tracker.
-    proc = subprocess.Popen([cli, "extract", str(video), "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 -- the child only resets one signal before exec
+    proc = subprocess.Popen(
+        [cli, "extract", str(video), "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
-    while not (out.is_dir() and any(p.name.startswith(".long.pose.") for p in out.iterdir())) and time.monotonic() < deadline:
+    while (
+        not (out.is_dir() and any(p.name.startswith(".long.pose.") for p in out.iterdir()))
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGINT)

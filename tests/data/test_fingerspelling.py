@@ -30,7 +30,10 @@ def test_counts_per_split(fs_words):
 
 
 def test_splits_are_disjoint_and_words_are_spelled_in_the_gloss(fs_words):
-    words = {s: {(i.signed_language, i.text) for i in fs_words.split(s) if "-letter-" not in i.id} for s in ("train", "dev", "test")}
+    words = {
+        s: {(i.signed_language, i.text) for i in fs_words.split(s) if "-letter-" not in i.id}
+        for s in ("train", "dev", "test")
+    }
     assert not words["train"] & words["test"] and not words["train"] & words["dev"] and not words["dev"] & words["test"]
     for item in fs_words.items:
         if "-letter-" in item.id:

@@ -12,12 +12,10 @@ from text2sign.cli import run
 from text2sign.data.corpus import Corpus
 from text2sign.data.gan_nat_csv import FEATURES, gan_nat_features, import_gan_nat_csv, parse_face_map
 from text2sign.data.latent_features import import_latent_features
-from text2sign.pose.layout import LATENT_FLOW_GROUPS, gan_nat_layout, latent_flow_layout, openpose_layout
 from text2sign.data.openpose import import_openpose, read_openpose_folder
 from text2sign.errors import CorpusError, Text2SignError
+from text2sign.pose.layout import LATENT_FLOW_GROUPS, gan_nat_layout, latent_flow_layout, openpose_layout
 from text2sign.testing import one_error_line
-
-
 
 
 def write_csv(path, header, rows):
@@ -50,8 +48,13 @@ def gan_nat_data(tmp_path):
     for i, split in enumerate(["train", "dev", "validation"]):
         sources[f"s{i}"] = gan_nat_sample(4 + i, rng)
         np.save(tmp_path / "features" / f"s{i}.npy", sources[f"s{i}"])
-    rows = [[f"features/s{i}.npy", f"sentence {i}", f"GLOSS{i}", split, 12.5] for i, split in enumerate(["train", "dev", "validation"])]
-    meta = write_csv(tmp_path / "meta.csv", ["feature_path", "sentence_text", "sentence_gloss", "split", "duration"], rows)
+    rows = [
+        [f"features/s{i}.npy", f"sentence {i}", f"GLOSS{i}", split, 12.5]
+        for i, split in enumerate(["train", "dev", "validation"])
+    ]
+    meta = write_csv(
+        tmp_path / "meta.csv", ["feature_path", "sentence_text", "sentence_gloss", "split", "duration"], rows
+    )
     return meta, sources
 
 
@@ -61,7 +64,13 @@ def test_gan_nat_round_trips_with_visibility_as_confidence(gan_nat_data, tmp_pat
     assert corpus.layout_name == "gan-nat-540" and len(corpus) == 3
     assert [i.split for i in corpus.items] == ["train", "dev", "dev"]
     item = corpus.items[0]
-    assert (item.id, item.text, item.gloss, item.spoken_language, item.signed_language) == ("s0", "sentence 0", "GLOSS0", "en", "ase")
+    assert (item.id, item.text, item.gloss, item.spoken_language, item.signed_language) == (
+        "s0",
+        "sentence 0",
+        "GLOSS0",
+        "en",
+        "ase",
+    )
     for item in corpus.items:
         seq = corpus.load_pose(item)
         assert seq.fps == 30 and seq.layout.same_joints(gan_nat_layout())
@@ -110,7 +119,12 @@ def test_gan_nat_bad_inputs_are_one_line(gan_nat_data, tmp_path, capsys):
     meta, sources = gan_nat_data
     out = str(tmp_path / "corpus")
     write_csv(tmp_path / "no-text.csv", ["feature_path", "split"], [["features/s0.npy", "train"]])
-    assert run(["prepare", "gan-nat-csv", str(tmp_path / "no-text.csv"), "--out", out, "--spoken", "en", "--signed", "ase"]) == 1
+    assert (
+        run(
+            ["prepare", "gan-nat-csv", str(tmp_path / "no-text.csv"), "--out", out, "--spoken", "en", "--signed", "ase"]
+        )
+        == 1
+    )
     assert "'sentence_text' or 'sentence'" in one_error_line(capsys)
     np.save(tmp_path / "features" / "s1.npy", sources["s1"][:, :500])
     assert run(["prepare", "gan-nat-csv", str(meta), "--out", out, "--spoken", "en", "--signed", "ase"]) == 1
@@ -118,7 +132,12 @@ def test_gan_nat_bad_inputs_are_one_line(gan_nat_data, tmp_path, capsys):
     assert run(["prepare", "gan-nat-csv", str(meta), "--out", out]) == 1
     assert "--spoken" in one_error_line(capsys)
     write_csv(tmp_path / "missing.csv", ["feature_path", "sentence"], [["features/nope.npy", "x"]])
-    assert run(["prepare", "gan-nat-csv", str(tmp_path / "missing.csv"), "--out", out, "--spoken", "en", "--signed", "ase"]) == 1
+    assert (
+        run(
+            ["prepare", "gan-nat-csv", str(tmp_path / "missing.csv"), "--out", out, "--spoken", "en", "--signed", "ase"]
+        )
+        == 1
+    )
     assert "missing.csv:2" in one_error_line(capsys)
     assert not (tmp_path / "corpus").exists()
 
@@ -151,7 +170,13 @@ def latent_sample(root, split: str, sample_id: str, frames: int, rng, nmm_frames
     with (root / split / "nmms" / f"{sample_id}.pkl").open("wb") as f:
         pickle.dump(nmms, f)
     t = min(frames, n)
-    parts = [keypoints[:t].reshape(t, -1), nmms["facial_aus"][:t], nmms["head_pose"][:t], nmms["eye_gaze"][:t], nmms["mouth_shape"][:t].reshape(t, -1)]
+    parts = [
+        keypoints[:t].reshape(t, -1),
+        nmms["facial_aus"][:t],
+        nmms["head_pose"][:t],
+        nmms["eye_gaze"][:t],
+        nmms["mouth_shape"][:t].reshape(t, -1),
+    ]
     return np.concatenate(parts, axis=1)
 
 
@@ -165,7 +190,9 @@ def latent_data(tmp_path):
         "c": latent_sample(root, "dev", "c", 5, rng),
     }
     (root / "train.txt").write_text("a|guten morgen\nb|regen | wind\n", encoding="utf-8")
-    np.savez(root / "normalization_stats.npz", manual_mean=0.5, manual_std=0.2, nmm_mean=np.zeros(64), nmm_std=np.ones(64))
+    np.savez(
+        root / "normalization_stats.npz", manual_mean=0.5, manual_std=0.2, nmm_mean=np.zeros(64), nmm_std=np.ones(64)
+    )
     return root, vectors
 
 
@@ -197,7 +224,23 @@ def test_latent_features_read_pickles_only_when_trusted(latent_data, tmp_path, c
     line = one_error_line(capsys)
     assert "--trust-pickles" in line and "runs" in line and "code" in line
     assert not out.exists()
-    assert run(["prepare", "latent-features", str(root), "--out", str(out), "--spoken", "de", "--signed", "gsg", "--trust-pickles"]) == 0
+    assert (
+        run(
+            [
+                "prepare",
+                "latent-features",
+                str(root),
+                "--out",
+                str(out),
+                "--spoken",
+                "de",
+                "--signed",
+                "gsg",
+                "--trust-pickles",
+            ]
+        )
+        == 0
+    )
     assert "warning: no text for 1 of 3 items" in capsys.readouterr().err
 
 
@@ -263,7 +306,9 @@ def openpose_data(tmp_path):
                 frame = {"version": 1.3, "people": []}
             frames[(clip, t)] = frame
             (src / clip / f"{clip}_{t:012d}_keypoints.json").write_text(json.dumps(frame))
-    index = write_csv(tmp_path / "index.csv", ["name", "text", "split"], [["clip_a", "hello", "train"], ["clip_b", "world", "test"]])
+    index = write_csv(
+        tmp_path / "index.csv", ["name", "text", "split"], [["clip_a", "hello", "train"], ["clip_b", "world", "test"]]
+    )
     return src, index, frames
 
 
@@ -271,7 +316,10 @@ def test_openpose_round_trips_values_and_gaps(openpose_data, tmp_path):
     src, index, frames = openpose_data
     corpus = import_openpose(src, index, tmp_path / "corpus", fps=24, spoken="en", signed="ase")
     assert corpus.layout_name == "openpose-137"
-    assert [(i.id, i.split, i.text, i.num_frames) for i in corpus.items] == [("clip_a", "train", "hello", 4), ("clip_b", "test", "world", 3)]
+    assert [(i.id, i.split, i.text, i.num_frames) for i in corpus.items] == [
+        ("clip_a", "train", "hello", 4),
+        ("clip_b", "test", "world", 3),
+    ]
     layout = openpose_layout()
     for item in corpus.items:
         seq = corpus.load_pose(item)  # read back from the .pose file
@@ -362,12 +410,29 @@ def test_the_latent_configs_train_on_the_designs_own_layout(latent_data, tmp_pat
     root, _ = latent_data
     corpus = import_latent_features(root, tmp_path / "corpus", "de", "gsg", trust_pickles=True)
     configs = Path(__file__).resolve().parents[2] / "configs"
-    quick = ["train.steps=2", "train.validate_every=2", "train.checkpoint_every=2", "train.batch_size=2",
-             "train.warmup_steps=0", f"data.corpus={corpus.root}", "data.max_frames=16"]
+    quick = [
+        "train.steps=2",
+        "train.validate_every=2",
+        "train.checkpoint_every=2",
+        "train.batch_size=2",
+        "train.warmup_steps=0",
+        f"data.corpus={corpus.root}",
+        "data.max_frames=16",
+    ]
     ae = train(load_config(configs / "fs-latent-ae.yaml", [*quick, "model.hand_relative=false"]), tmp_path / "ae")
-    flow = train(load_config(configs / "fs-latent-flow.yaml", [*quick, "objective.dev_metric=loss", "init.predictor=null",
-                                                               f"init.autoencoder={ae.checkpoint}", "model.predictor.min_frames=1"]),
-                 tmp_path / "flow")
+    flow = train(
+        load_config(
+            configs / "fs-latent-flow.yaml",
+            [
+                *quick,
+                "objective.dev_metric=loss",
+                "init.predictor=null",
+                f"init.autoencoder={ae.checkpoint}",
+                "model.predictor.min_frames=1",
+            ],
+        ),
+        tmp_path / "flow",
+    )
     pipeline = load_pipeline(str(flow.checkpoint))
     pose = pipeline("regen", "de", "gsg", seed=0, steps=2).outputs[0]
     assert pose.layout.name == "latent-flow-214" and pose.num_frames > 0

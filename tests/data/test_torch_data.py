@@ -102,6 +102,7 @@ def test_dataset_augments_reproducibly_and_resamples_long_items(corpus):
     raw_b = stats.destandardize(b.features)
     observed = np.repeat(a.joint_mask, 3, axis=1)
     assert np.allclose(raw_b[observed], 2 * raw_a[observed], atol=1e-4)
+
     def random_scale(seq, rng):
         return scale(seq, rng.uniform(0.5, 2))
 
@@ -138,6 +139,7 @@ def test_augmentation_depends_on_seed_epoch_and_index_only(corpus):
     from text2sign.data.augment import default_augmentation
 
     stats = compute_feature_stats((corpus.load_pose(i) for i in corpus.split("train")), KINDS)
+
     def dataset(epoch: int) -> PoseTextDataset:
         made = PoseTextDataset(corpus, "train", stats, KINDS, augment=default_augmentation(), seed=3)
         made.set_epoch(epoch)

@@ -7,7 +7,10 @@ from text2sign.video import fake_video, save_video
 
 def test_prepare_video_draws_a_pose_corpus(tiny_fs_words, tmp_path, capsys):
     out = tmp_path / "videos"
-    assert run(["prepare", "video", "--from", str(tiny_fs_words.root), "--out", str(out), "--size", "12", "--fps", "10"]) == 0
+    assert (
+        run(["prepare", "video", "--from", str(tiny_fs_words.root), "--out", str(out), "--size", "12", "--fps", "10"])
+        == 0
+    )
     corpus = VideoCorpus.load(out)
     assert len(corpus) == len(tiny_fs_words) and (corpus.height, corpus.width) == (12, 12)
     assert corpus.items[0].fps == 10.0
@@ -24,8 +27,23 @@ def test_prepare_video_folder_with_the_unet3d_designs_options(tmp_path):
         save_video(fake_video(30, 18, 32, seed=i), src / f"sign{i}.gif")
         (src / f"sign{i}.txt").write_text(f"hello {i}", encoding="utf-8")
     out = tmp_path / "videos"
-    code = run(["prepare", "video-folder", str(src), "--out", str(out), "--frames", "28", "--crop", "16",
-                "--dev-fraction", "0", "--test-fraction", "0"])
+    code = run(
+        [
+            "prepare",
+            "video-folder",
+            str(src),
+            "--out",
+            str(out),
+            "--frames",
+            "28",
+            "--crop",
+            "16",
+            "--dev-fraction",
+            "0",
+            "--test-fraction",
+            "0",
+        ]
+    )
     assert code == 0
     corpus = VideoCorpus.load(out)
     assert [i.num_frames for i in corpus.items] == [28, 28, 28] and corpus.height == 16

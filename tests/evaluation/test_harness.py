@@ -47,7 +47,17 @@ def test_concat_differs_from_references_only_in_timing(fixture):
     assert m["ndtw_mje_ham2pose"] > 0.0 and m["ndtw_mje_pose_evaluation"] > 0.0
     assert m["ndtw_mje_ham2pose"] != pytest.approx(m["ndtw_mje_pose_evaluation"])
     assert m["generation_ms_mean"] > 0
-    assert set(m) >= {"bleu1", "bleu4", "rouge_l", "wer", "cer", "mse_body", "mae_face", "sync_correlation", "diversity"}
+    assert set(m) >= {
+        "bleu1",
+        "bleu4",
+        "rouge_l",
+        "wer",
+        "cer",
+        "mse_body",
+        "mae_face",
+        "sync_correlation",
+        "diversity",
+    }
 
 
 def test_report_files_and_markdown_row(fixture, tmp_path):
@@ -70,8 +80,25 @@ def test_evaluate_cli_writes_report_and_gifs(fixture, tmp_path, capsys):
 
     corpus, recognizer = fixture
     out = tmp_path / "reports" / "new" / "concat.json"  # report folders are made
-    code = run(["evaluate", "--model", "concat", "--corpus", str(corpus.root), "--out", str(out),
-                "--recognizer", str(recognizer), "--gifs", "1", "--save-predictions", str(tmp_path / "pred"), "--seed", "3"])
+    code = run(
+        [
+            "evaluate",
+            "--model",
+            "concat",
+            "--corpus",
+            str(corpus.root),
+            "--out",
+            str(out),
+            "--recognizer",
+            str(recognizer),
+            "--gifs",
+            "1",
+            "--save-predictions",
+            str(tmp_path / "pred"),
+            "--seed",
+            "3",
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     assert report["model"] == "concat" and report["predictions"] == str(tmp_path / "pred")
@@ -96,9 +123,16 @@ def test_evaluate_cli_writes_report_and_gifs(fixture, tmp_path, capsys):
 )
 def test_evaluate_cli_errors(fixture, tmp_path, capsys, args, message):
     corpus, recognizer = fixture
-    argv = ["evaluate", "--corpus", str(corpus.root), "--out", str(tmp_path / "r.json"), "--recognizer", str(recognizer)]
+    argv = [
+        "evaluate",
+        "--corpus",
+        str(corpus.root),
+        "--out",
+        str(tmp_path / "r.json"),
+        "--recognizer",
+        str(recognizer),
+    ]
     argv += [a.replace("{tmp}", str(tmp_path)) for a in args]
     assert run(argv) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
-

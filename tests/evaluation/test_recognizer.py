@@ -157,7 +157,9 @@ def test_corruptions_keep_frames_but_change_their_order(ase_corpus):
 def test_tiny_recognizer_trained_by_the_loop_lowers_the_loss(ase_corpus, tmp_path):
     steps = []
     cfg = RecognizerTrainConfig(epochs=7, **TINY)
-    metrics = train_recognizer(ase_corpus.root, tmp_path / "rec", cfg, on_progress=lambda s, n, i: steps.append((s, n, i)))
+    metrics = train_recognizer(
+        ase_corpus.root, tmp_path / "rec", cfg, on_progress=lambda s, n, i: steps.append((s, n, i))
+    )
     per_epoch = len(ase_corpus.split("train")) // 8  # the loop drops the last incomplete batch
     losses = [h["loss"] for h in metrics["history"]]
     assert len(losses) == 7 and [s for s, _, _ in steps] == list(range(1, 7 * per_epoch + 1))

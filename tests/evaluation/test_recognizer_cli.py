@@ -71,8 +71,14 @@ def test_train_runs_the_recognizer_family_and_recognize_reads_the_run(tiny_corpu
         (["recognize", "{pose}", "--corrupt", "time-shuffle"], "error: --corrupt needs a corpus directory"),
         (["recognize", "{corpus}", "--corrupt", "mirror"], "error: unknown corruption 'mirror'"),
         (["recognize", "{corpus}", "--split", "valid"], "error: unknown split 'valid'"),
-        (["train-recognizer", "{corpus}", "--out", "{tmp}/old-recognizer/config.json/r"], "config.json is not a directory"),
-        (["train-recognizer", "{corpus}", "--out", "{tmp}/r", "--kinds", "hands"], "kinds must be distinct names from body, face, left_hand"),
+        (
+            ["train-recognizer", "{corpus}", "--out", "{tmp}/old-recognizer/config.json/r"],
+            "config.json is not a directory",
+        ),
+        (
+            ["train-recognizer", "{corpus}", "--out", "{tmp}/r", "--kinds", "hands"],
+            "kinds must be distinct names from body, face, left_hand",
+        ),
         (["train-recognizer", "{tmp}/nothing", "--out", "{tmp}/r"], "error: corpus directory not found"),
     ],
 )

@@ -46,7 +46,9 @@ def shipped() -> VideoRecognizer:
 
 def random_recognizer(seed: int = 0) -> VideoRecognizer:
     torch.manual_seed(seed)
-    config = VideoRecognizerConfig(channels=[4, 8], hidden=8, dilations=[1], vocab=list("abc"), languages=["ase", "gsg"], size=16, fps=12.5)
+    config = VideoRecognizerConfig(
+        channels=[4, 8], hidden=8, dilations=[1], vocab=list("abc"), languages=["ase", "gsg"], size=16, fps=12.5
+    )
     return VideoRecognizer(VideoRecognizerNet(config))
 
 
@@ -134,7 +136,11 @@ def test_the_shipped_recognizer_reads_reference_clips_and_not_their_controls(shi
     shuffled = shipped.evaluate_split(videos, "test", "time-shuffle")
     swapped = shipped.evaluate_split(videos, "test", "letter-swap")
     assert real["n"] == len(videos.split("test")) == 3
-    assert real["cer"] < 35.0 and shuffled["cer"] > real["cer"] + 30 and swapped["cer"] > real["cer"] + 30, (real, shuffled, swapped)
+    assert real["cer"] < 35.0 and shuffled["cer"] > real["cer"] + 30 and swapped["cer"] > real["cer"] + 30, (
+        real,
+        shuffled,
+        swapped,
+    )
     item = videos.split("test")[0]
     clip = videos.clip(item)
     order_kept = np.sort(time_shuffled_clip(clip, np.random.default_rng(0)).frames, axis=0)
@@ -202,10 +208,18 @@ def test_the_harness_reads_back_only_when_the_recognizer_knows_every_language(ti
     items = tiny_fs_words.split("test")
     clips = {item.id: fake_video(6, 16, 16, seed=i) for i, item in enumerate(items)}
     for languages, readable in ((["gsg"], False), (["ase", "gsg"], True)):
-        config = VideoRecognizerConfig(channels=[4], hidden=8, dilations=[1], vocab=list("abc"), languages=languages, size=16, fps=12.5)
+        config = VideoRecognizerConfig(
+            channels=[4], hidden=8, dilations=[1], vocab=list("abc"), languages=languages, size=16, fps=12.5
+        )
         VideoRecognizer(VideoRecognizerNet(config)).save(tmp_path / "-".join(languages))
         result, failures = _evaluate_videos(
-            lambda item: clips[item.id], tiny_fs_words, items, None, 0, None, video_recognizer_dir=tmp_path / "-".join(languages)
+            lambda item: clips[item.id],
+            tiny_fs_words,
+            items,
+            None,
+            0,
+            None,
+            video_recognizer_dir=tmp_path / "-".join(languages),
         )
         assert not failures and result["psnr"] > 0
         assert all((result[key] is not None) == readable for key in VIDEO_READ_BACK), result

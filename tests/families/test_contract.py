@@ -18,16 +18,16 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-import toy_families  # noqa: E402  (registers toy-pose and toy-video)
+import toy_families
 
-from text2sign.checkpoints import Checkpoint, CheckpointMeta, load_checkpoint  # noqa: E402
-from text2sign.data.corpus import Corpus  # noqa: E402
-from text2sign.families import loaded_families  # noqa: E402
-from text2sign.pipelines import load_pipeline  # noqa: E402
-from text2sign.pose.sequence import PoseSequence  # noqa: E402
-from text2sign.training import parse_experiment, train  # noqa: E402
-from text2sign.training.loop import seed_everything  # noqa: E402
-from text2sign.video import VideoClip  # noqa: E402
+from text2sign.checkpoints import Checkpoint, CheckpointMeta, load_checkpoint
+from text2sign.data.corpus import Corpus
+from text2sign.families import loaded_families
+from text2sign.pipelines import load_pipeline
+from text2sign.pose.sequence import PoseSequence
+from text2sign.training import parse_experiment, train
+from text2sign.training.loop import seed_everything
+from text2sign.video import VideoClip
 
 FAMILIES = [
     pytest.param(
@@ -130,13 +130,17 @@ def test_trained_checkpoint_loads_alone_and_samples_like_the_data(name, trained)
 def test_save_then_load_gives_the_same_output_and_seed_is_honoured(name, trained):
     family, config, result = trained(name)
     if family.pipeline is None:
-        pytest.skip("no text-to-sign pipeline; a recognizer's save/load is tested in tests/evaluation, an autoencoder stage's in tests/families/test_video_latent.py")
+        pytest.skip(
+            "no text-to-sign pipeline; a recognizer's save/load is tested in tests/evaluation, an autoencoder stage's in tests/families/test_video_latent.py"
+        )
     # In memory: the same checkpoint object the pipeline gets from disk, built from the weights.
     loaded = load_checkpoint(result.checkpoint)
     fresh = family.build_model(loaded.model_config)
     fresh.load_state_dict(loaded.model.state_dict())
     meta = CheckpointMeta(Path("memory"), 2, family.name, {}, {}, loaded.metadata, {}, None, None)
-    in_memory = family.pipeline(Checkpoint(family, fresh.eval(), loaded.model_config, loaded.inference, loaded.feature_stats, meta))
+    in_memory = family.pipeline(
+        Checkpoint(family, fresh.eval(), loaded.model_config, loaded.inference, loaded.feature_stats, meta)
+    )
     from_disk = load_pipeline(str(result.checkpoint))
     spoken, signed = from_disk.language_pairs()[0]
 

@@ -25,8 +25,16 @@ def two_signer_corpus(tmp_path_factory):
             for n, (text, gloss) in enumerate(WORDS):
                 pose = fake_pose(12, seed=n)
                 pose.data[:, pose.layout.kind_indices("left_hand", "right_hand"), 0] += shift
-                writer.add(pose, id=f"{split}-{signer}-{text}", split=split, text=text, gloss=gloss,
-                           spoken_language="en", signed_language="ase", signer=signer)
+                writer.add(
+                    pose,
+                    id=f"{split}-{signer}-{text}",
+                    split=split,
+                    text=text,
+                    gloss=gloss,
+                    spoken_language="en",
+                    signed_language="ase",
+                    signer=signer,
+                )
     return writer.close()
 
 
@@ -34,8 +42,15 @@ def tiny(corpus, **data) -> dict:
     return {
         "family": "gan-nat",
         "data": {"corpus": str(corpus.root), **data},
-        "model": {"text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2, "dropout": 0.0},
-                  "d_model": 16, "layers": 1, "heads": 2, "dropout": 0.0, "max_frames": 40, "min_frames": 4},
+        "model": {
+            "text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2, "dropout": 0.0},
+            "d_model": 16,
+            "layers": 1,
+            "heads": 2,
+            "dropout": 0.0,
+            "max_frames": 40,
+            "min_frames": 4,
+        },
         "objective": {"adversarial": 0.0},
         "train": {"steps": 400, "batch_size": 6, "lr": 1e-2, "ema_decay": 0.0, "sample_every": 0, "log_every": 50},
     }
@@ -57,7 +72,10 @@ def test_two_signers_of_one_model_sign_where_each_stands(signer_model, tmp_path)
     assert gap > 0.5 * SHIFT, gap  # learned from the data, not an accident of initialisation
     # the CLI and the default (the first signer) agree
     out = tmp_path / "r.pose"
-    assert run(["generate", "ab", "--model", str(signer_model), "--signer", "right", "--frames", "12", "-o", str(out)]) == 0
+    assert (
+        run(["generate", "ab", "--model", str(signer_model), "--signer", "right", "--frames", "12", "-o", str(out)])
+        == 0
+    )
     assert np.allclose(load_pose(out).data[:, hands, 0].mean(), right.data[:, hands, 0].mean(), atol=1.0)
     default = pipeline("ab", "en", "ase", frames=12).outputs[0]
     assert np.array_equal(default.data, left.data)
@@ -71,12 +89,16 @@ def test_a_model_without_signers_refuses_one():
 
 
 def test_a_gloss_model_reads_glosses(two_signer_corpus, tmp_path):
-    config = parse_experiment({**tiny(two_signer_corpus, input="gloss"), "train": {**tiny(two_signer_corpus)["train"], "steps": 2}}, "test")
+    config = parse_experiment(
+        {**tiny(two_signer_corpus, input="gloss"), "train": {**tiny(two_signer_corpus)["train"], "steps": 2}}, "test"
+    )
     pipeline = load_pipeline(str(train(config, tmp_path / "run").checkpoint))
     assert pipeline.generator.cfg.input == "gloss"
     assert set(pipeline.generator.cfg.text.vocab) >= {"a", "b", "-"}  # built from the glosses
     assert pipeline("hello", "en", "ase", gloss="AB").warnings == []
-    both = parse_experiment({**tiny(two_signer_corpus, input="both"), "train": {**tiny(two_signer_corpus)["train"], "steps": 2}}, "test")
+    both = parse_experiment(
+        {**tiny(two_signer_corpus, input="both"), "train": {**tiny(two_signer_corpus)["train"], "steps": 2}}, "test"
+    )
     both_model = load_pipeline(str(train(both, tmp_path / "both").checkpoint))
     with pytest.raises(TextError, match="reads text and gloss: give the gloss too"):
         both_model("ab", "en", "ase")

@@ -18,8 +18,16 @@ LAYOUT = "holistic-178"
 
 
 def tiny_ae(downsample: int = 2) -> PoseAutoencoder:
-    cfg = LatentAutoencoderConfig(d_model=16, heads=2, encoder_layers=1, latent_dim=4, downsample=downsample,
-                                  feature_dim=178 * 3, layout=LAYOUT, fps=25.0)
+    cfg = LatentAutoencoderConfig(
+        d_model=16,
+        heads=2,
+        encoder_layers=1,
+        latent_dim=4,
+        downsample=downsample,
+        feature_dim=178 * 3,
+        layout=LAYOUT,
+        fps=25.0,
+    )
     return PoseAutoencoder(cfg)
 
 
@@ -41,8 +49,17 @@ def batch_with_hidden_hand():
     features = torch.randn(2, 9, 178 * 3)
     joint_mask = torch.ones(2, 9, 178, dtype=torch.bool)
     joint_mask[:, :, 136:157] = False  # the left hand out of view
-    return PoseBatch(features, joint_mask, torch.ones(2, 9, dtype=torch.bool), torch.tensor([9, 9]), ["ab", "cd"],
-                     ["", ""], ["ase", "ase"], ["en", "en"], ["0", "1"])
+    return PoseBatch(
+        features,
+        joint_mask,
+        torch.ones(2, 9, dtype=torch.bool),
+        torch.tensor([9, 9]),
+        ["ab", "cd"],
+        ["", ""],
+        ["ase", "ase"],
+        ["en", "en"],
+        ["0", "1"],
+    )
 
 
 def test_unobserved_joints_never_enter_the_loss_and_errors_are_reported_per_group():
@@ -63,8 +80,13 @@ def test_euler_follows_the_velocity_and_guides_only_inside_its_window():
     out = euler_sample(lambda z, t, h: torch.ones_like(z), z, 4)
     assert torch.allclose(out, torch.ones_like(z))
     calls = []
-    euler_sample(lambda z, t, h: torch.zeros_like(z), z, 4, guide=lambda z, t: calls.append(float(t[0])) or z * 0,
-                 guide_window=(0.25, 0.75))
+    euler_sample(
+        lambda z, t, h: torch.zeros_like(z),
+        z,
+        4,
+        guide=lambda z, t: calls.append(float(t[0])) or z * 0,
+        guide_window=(0.25, 0.75),
+    )
     assert calls == [0.25, 0.5]
     seen = []
     euler_sample(lambda z, t, h: seen.append(float(h[0])) or z * 0, z, 2, step_input=True)
@@ -90,8 +112,8 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def flow(workdir):
-    from text2sign.testing import tiny_teacher
     from text2sign.pipelines import load_pipeline
+    from text2sign.testing import tiny_teacher
 
     return load_pipeline(str(tiny_teacher(workdir)))
 
@@ -136,9 +158,9 @@ def test_the_ssm_prior_trains_and_steers_sampling(workdir):
 def test_an_autoencoder_is_evaluated_on_its_reconstructions_of_the_references(workdir, monkeypatch):
     from text2sign.data.corpus import Corpus
     from text2sign.evaluation.harness import evaluate
-    from text2sign.testing import tiny_autoencoder
     from text2sign.pipelines import load_pipeline, load_reconstruction
     from text2sign.pose.normalize import shoulder_normalization
+    from text2sign.testing import tiny_autoencoder
 
     checkpoint = tiny_autoencoder(workdir)
     corpus = Corpus.load(workdir / "fs-ase")
@@ -148,7 +170,11 @@ def test_an_autoencoder_is_evaluated_on_its_reconstructions_of_the_references(wo
     assert reconstruction.num_frames == reference.num_frames
     assert reconstruction.canvas == reference.canvas
     # Back in the reference's pixel frame, not in shoulder-normalized units.
-    assert np.allclose(shoulder_normalization(reconstruction).center, shoulder_normalization(reference).center, atol=0.5 * shoulder_normalization(reference).scale)
+    assert np.allclose(
+        shoulder_normalization(reconstruction).center,
+        shoulder_normalization(reference).center,
+        atol=0.5 * shoulder_normalization(reference).scale,
+    )
     assert load_reconstruction("concat") is None
 
     report = evaluate(str(checkpoint), corpus, split="train", limit=2)
@@ -176,7 +202,8 @@ def test_the_pose_space_baseline_runs_the_same_flow_on_frames(workdir):
         LatentAutoencoderConfig(space="pose", downsample=2)
     raw = tiny_config(workdir)
     ae_raw = {
-        "family": "latent-ae", "data": raw["data"],
+        "family": "latent-ae",
+        "data": raw["data"],
         "model": {"d_model": 16, "heads": 2, "encoder_layers": 1, "downsample": 1, "space": "pose"},
         "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
     }
@@ -202,16 +229,30 @@ def test_the_fs_words_latent_configs_train_every_stage_on_a_phoenix_corpus(tmp_p
     text (so no FS-Words predictor to start from) and no FS-Words recognizer to pick checkpoints."""
     from text2sign.data.phoenix import import_phoenix
     from text2sign.pipelines import load_pipeline
-    from text2sign.training.config import load_config
     from text2sign.training import train
+    from text2sign.training.config import load_config
 
     corpus = import_phoenix(PHOENIX_SAMPLE, tmp_path / "phoenix")
-    quick = ["train.steps=2", "train.validate_every=2", "train.checkpoint_every=2", "train.batch_size=4",
-             "train.warmup_steps=0", f"data.corpus={corpus.root}"]
-    ae = train(load_config(CONFIGS / "fs-latent-ae.yaml", [*quick, "model.kinds=[body, left_hand, right_hand]"]), tmp_path / "ae")
+    quick = [
+        "train.steps=2",
+        "train.validate_every=2",
+        "train.checkpoint_every=2",
+        "train.batch_size=4",
+        "train.warmup_steps=0",
+        f"data.corpus={corpus.root}",
+    ]
+    ae = train(
+        load_config(CONFIGS / "fs-latent-ae.yaml", [*quick, "model.kinds=[body, left_hand, right_hand]"]),
+        tmp_path / "ae",
+    )
     stage2 = [*quick, "objective.dev_metric=loss", "init.predictor=null"]
-    flow = train(load_config(CONFIGS / "fs-latent-flow.yaml", [*stage2, f"init.autoencoder={ae.checkpoint}"]), tmp_path / "flow")
-    student = train(load_config(CONFIGS / "fs-latent-distill.yaml", [*stage2, f"init.teacher={flow.checkpoint}"]), tmp_path / "student")
+    flow = train(
+        load_config(CONFIGS / "fs-latent-flow.yaml", [*stage2, f"init.autoencoder={ae.checkpoint}"]), tmp_path / "flow"
+    )
+    student = train(
+        load_config(CONFIGS / "fs-latent-distill.yaml", [*stage2, f"init.teacher={flow.checkpoint}"]),
+        tmp_path / "student",
+    )
     pipeline = load_pipeline(str(student.checkpoint))
     assert pipeline.language_pairs() == [("de", "gsg")]
     pose = pipeline("am tag regen", "de", "gsg", seed=0, steps=2).outputs[0]
@@ -221,8 +262,8 @@ def test_the_fs_words_latent_configs_train_every_stage_on_a_phoenix_corpus(tmp_p
 
 def test_a_flow_can_start_from_an_earlier_flows_predictor_but_keeps_its_own_decoder(workdir):
     from text2sign.checkpoints import load_checkpoint
-    from text2sign.testing import tiny_teacher
     from text2sign.families.latent_flow import build, tiny_config
+    from text2sign.testing import tiny_teacher
     from text2sign.training import parse_experiment
 
     earlier = load_checkpoint(tiny_teacher(workdir)).model

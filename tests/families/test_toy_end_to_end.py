@@ -15,14 +15,14 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-import toy_families  # noqa: E402
+import toy_families
 
-from text2sign.cli import run  # noqa: E402
-from text2sign.families import MODELS, register_model  # noqa: E402
-from text2sign.pipelines import load_pipeline  # noqa: E402
-from text2sign.pose.io import load_pose  # noqa: E402
-from text2sign.testing import one_error_line  # noqa: E402
-from text2sign.video import load_video  # noqa: E402
+from text2sign.cli import run
+from text2sign.families import MODELS, register_model
+from text2sign.pipelines import load_pipeline
+from text2sign.pose.io import load_pose
+from text2sign.testing import one_error_line
+from text2sign.video import load_video
 
 
 @pytest.fixture(scope="module", params=["toy-pose", "toy-video"])
@@ -56,7 +56,9 @@ def test_loaded_by_name_and_generated_by_the_cli(named_model, tmp_path, capsys):
     assert pipeline.output == ("pose" if name == "toy-pose" else "video")
     if name == "toy-pose":
         out = tmp_path / "ab.pose"
-        assert run(["generate", "ab", "--model", f"{name}-test", "-o", str(out), "--gif", str(tmp_path / "ab.gif")]) == 0
+        assert (
+            run(["generate", "ab", "--model", f"{name}-test", "-o", str(out), "--gif", str(tmp_path / "ab.gif")]) == 0
+        )
         assert load_pose(out).num_frames == 8
     else:
         out = tmp_path / "ab.mp4"
@@ -75,8 +77,19 @@ def test_loaded_by_name_and_generated_by_the_cli(named_model, tmp_path, capsys):
 def test_evaluated_and_benchmarked_by_output_kind(named_model, tmp_path, capsys):
     name, _, raw = named_model
     report_path = tmp_path / "eval.json"
-    args = ["evaluate", "--model", f"{name}-test", "--corpus", raw["data"]["corpus"], "--out", str(report_path), "--gifs", "1",
-            "--save-predictions", str(tmp_path / "kept")]
+    args = [
+        "evaluate",
+        "--model",
+        f"{name}-test",
+        "--corpus",
+        raw["data"]["corpus"],
+        "--out",
+        str(report_path),
+        "--gifs",
+        "1",
+        "--save-predictions",
+        str(tmp_path / "kept"),
+    ]
     assert run(args) == 0
     kept = sorted(p.suffix for p in (tmp_path / "kept").iterdir())
     assert kept == [".csv"] + [".pose" if name == "toy-pose" else ".mp4"] * 2
@@ -89,12 +102,19 @@ def test_evaluated_and_benchmarked_by_output_kind(named_model, tmp_path, capsys)
         assert 0 <= report["metrics"]["temporal_consistency"] <= 1 and report["metrics"]["ssim"] is not None
         # The shipped video recognizer read every clip back, and predictions.csv says what it read.
         assert 0 <= report["metrics"]["cer"] and report["recognizer"] == "shipped FS-Words video recognizer"
-        assert [s["id"] for s in report["samples"]] == [r["id"] for r in csv.DictReader((tmp_path / "kept" / "predictions.csv").open())]
+        assert [s["id"] for s in report["samples"]] == [
+            r["id"] for r in csv.DictReader((tmp_path / "kept" / "predictions.csv").open())
+        ]
     assert list((tmp_path / "eval-gifs").glob("*.gif"))
     capsys.readouterr()
     assert run(["bench", "--model", f"{name}-test", "--text", "ab", "--repeats", "2"]) == 0
     bench = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert bench["model"] == f"{name}-test" and bench["family"] == raw["family"] and bench["output"] == report["output"] and bench["p50_ms"] > 0
+    assert (
+        bench["model"] == f"{name}-test"
+        and bench["family"] == raw["family"]
+        and bench["output"] == report["output"]
+        and bench["p50_ms"] > 0
+    )
 
 
 def test_listed_by_models(named_model, capsys):
@@ -118,7 +138,9 @@ def test_a_familys_own_option_reaches_generate(named_model, tmp_path, capsys):
 
     def generated(*flags: str):
         out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}{suffix}"
-        assert run(["generate", "ab", "--model", model, "-o", str(out), "--seed", "1", *flags]) == 0, capsys.readouterr().err
+        assert run(["generate", "ab", "--model", model, "-o", str(out), "--seed", "1", *flags]) == 0, (
+            capsys.readouterr().err
+        )
         return read(out)
 
     plain, still, same = generated(), generated("--wobble", "0"), generated("--wobble", "1")  # 1: as trained
@@ -158,7 +180,17 @@ def test_out_of_range_and_foreign_options_are_one_error_line(named_model, comman
 def test_a_familys_own_option_reaches_evaluate_and_bench(named_model, tmp_path, capsys):
     name, _, raw = named_model
     report_path = tmp_path / "eval.json"
-    args = ["evaluate", "--model", f"{name}-test", "--corpus", raw["data"]["corpus"], "-o", str(report_path), "--gifs", "0"]
+    args = [
+        "evaluate",
+        "--model",
+        f"{name}-test",
+        "--corpus",
+        raw["data"]["corpus"],
+        "-o",
+        str(report_path),
+        "--gifs",
+        "0",
+    ]
     assert run([*args, "--wobble", "0", "--seed", "3"]) == 0
     still = json.loads(report_path.read_text())
     assert run([*args, "--wobble", "2", "--seed", "3"]) == 0
@@ -186,7 +218,13 @@ def test_a_familys_own_option_is_in_the_servers_request_schema(named_model):
         assert f"{model} (from 0 to 2)" in schema["wobble"]["description"]
         assert "like" not in schema  # a file: no request makes the server read its disk
         assert "steps" in schema and "fs-latent-flow" in schema["steps"]["description"]
-        body = {"text": "ab", "spoken": "en", "signed": "ase", "model": model, "format": "gif" if name == "toy-video" else "pose"}
+        body = {
+            "text": "ab",
+            "spoken": "en",
+            "signed": "ase",
+            "model": model,
+            "format": "gif" if name == "toy-video" else "pose",
+        }
         still, moved = (client.post("/api/v1/generate", json={**body, "seed": 1, "wobble": w}) for w in (0.0, 2.0))
         assert still.status_code == moved.status_code == 200 and still.content != moved.content
         over = client.post("/api/v1/generate", json={**body, "wobble": 5})

@@ -16,11 +16,11 @@ from text2sign.data.video_frames import SingleFrames
 from text2sign.errors import ConfigError
 from text2sign.families import MODELS, get_family
 from text2sign.families.video_diffusion import tiny_config as tiny_video_config
-from text2sign.testing import tiny_video_corpus
 from text2sign.models.frame_codec import FrameAutoencoder, FrameAutoencoderConfig
 from text2sign.models.video_diffusion import VideoDiffusionConfig
 from text2sign.objectives.frame_autoencoder import FrameAutoencoderObjective, FrameAutoencoderObjectiveConfig
 from text2sign.pipelines import list_models, load_pipeline
+from text2sign.testing import tiny_video_corpus
 from text2sign.training import parse_experiment, train
 
 AE = {"channels": [8, 8], "latent_channels": 2, "norm_groups": 4}
@@ -56,7 +56,11 @@ def test_single_frames_are_the_corpus_frames_in_unit_range(workdir):
     second_clip_frame_3 = every_third[len(range(0, items[0].num_frames, 3)) + 1]
     expected = corpus.frames(items[1])[3].astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
     assert second_clip_frame_3.shape == (3, 16, 16) and torch.allclose(second_clip_frame_3, torch.from_numpy(expected))
-    assert len(SingleFrames(corpus, items, 8, limit=5)) == 5 and SingleFrames(corpus, items, 8, limit=5)[0].shape == (3, 8, 8)
+    assert len(SingleFrames(corpus, items, 8, limit=5)) == 5 and SingleFrames(corpus, items, 8, limit=5)[0].shape == (
+        3,
+        8,
+        8,
+    )
 
 
 def test_autoencoder_config_errors_are_one_line():

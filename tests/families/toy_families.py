@@ -155,7 +155,9 @@ class ToyPipeline(Pipeline):
     """`wobble` is an option of the toy families' own: how much the style noise moves the output."""
 
     stochastic = True
-    options = (Option("wobble", float, "toy models: how far the style noise moves the output (1: as trained)", 0.0, 2.0),)
+    options = (
+        Option("wobble", float, "toy models: how far the style noise moves the output (1: as trained)", 0.0, 2.0),
+    )
 
     def __init__(self, net: nn.Module, pairs: list[tuple[str, str]], make_output):
         self.net = net.eval()
@@ -174,7 +176,9 @@ class ToyPipeline(Pipeline):
         with torch.inference_mode():
             for k in range(num_samples):
                 g = torch.Generator().manual_seed((seed or 0) + k)
-                noise = torch.randn(len(texts), self.net.config.noise_dim, generator=g) * (1.0 if wobble is None else wobble)
+                noise = torch.randn(len(texts), self.net.config.noise_dim, generator=g) * (
+                    1.0 if wobble is None else wobble
+                )
                 for i, y in enumerate(self.net(texts, noise).numpy()):
                     made = self.make_output(y)
                     out[i].append(made if like is None else made.resample(num_frames=like.num_frames))
@@ -239,9 +243,13 @@ def build_pose(config) -> Experiment:
         return np.stack(out).astype(np.float32)  # (N, T, F)
 
     return Experiment(
-        Regression(ToyPoseNet(model)), Targets([i.text for i in items], targets(items)),
-        dev_data=Targets([i.text for i in dev], targets(dev)), collate_fn=collate, feature_stats=stats,
-        config=dataclasses.replace(config, model=model), metadata={"language_pairs": [list(p) for p in pairs]},
+        Regression(ToyPoseNet(model)),
+        Targets([i.text for i in items], targets(items)),
+        dev_data=Targets([i.text for i in dev], targets(dev)),
+        collate_fn=collate,
+        feature_stats=stats,
+        config=dataclasses.replace(config, model=model),
+        metadata={"language_pairs": [list(p) for p in pairs]},
     )
 
 
@@ -262,9 +270,12 @@ def build_video(config) -> Experiment:
         return np.stack(out)  # (N, T, H, W, 3)
 
     return Experiment(
-        Regression(ToyVideoNet(model)), Targets([i.text for i in items], targets(items)),
-        dev_data=Targets([i.text for i in dev], targets(dev)), collate_fn=collate,
-        config=dataclasses.replace(config, model=model), metadata={"language_pairs": [list(p) for p in pairs]},
+        Regression(ToyVideoNet(model)),
+        Targets([i.text for i in items], targets(items)),
+        dev_data=Targets([i.text for i in dev], targets(dev)),
+        collate_fn=collate,
+        config=dataclasses.replace(config, model=model),
+        metadata={"language_pairs": [list(p) for p in pairs]},
     )
 
 
@@ -281,12 +292,24 @@ def tiny(family: str):
 
 
 register_family(
-    "toy-pose", output="pose", pipeline=ToyPosePipeline.from_checkpoint, model_config=ToyPoseConfig,
-    build_model=ToyPoseNet, objective_config=ToyObjectiveConfig, data_config=PoseDataConfig, build=build_pose,
+    "toy-pose",
+    output="pose",
+    pipeline=ToyPosePipeline.from_checkpoint,
+    model_config=ToyPoseConfig,
+    build_model=ToyPoseNet,
+    objective_config=ToyObjectiveConfig,
+    data_config=PoseDataConfig,
+    build=build_pose,
     tiny=tiny("toy-pose"),
 )
 register_family(
-    "toy-video", output="video", pipeline=ToyVideoPipeline.from_checkpoint, model_config=ToyVideoConfig,
-    build_model=ToyVideoNet, objective_config=ToyObjectiveConfig, data_config=PoseDataConfig, build=build_video,
+    "toy-video",
+    output="video",
+    pipeline=ToyVideoPipeline.from_checkpoint,
+    model_config=ToyVideoConfig,
+    build_model=ToyVideoNet,
+    objective_config=ToyObjectiveConfig,
+    data_config=PoseDataConfig,
+    build=build_video,
     tiny=tiny("toy-video"),
 )

@@ -115,8 +115,17 @@ class RefFinalLayer(nn.Module):
 
 
 class RefDiT(nn.Module):
-    def __init__(self, input_size=8, patch_size=2, in_channels=3, hidden_size=32, depth=2, num_heads=2,
-                 num_classes=5, learn_sigma=True):
+    def __init__(
+        self,
+        input_size=8,
+        patch_size=2,
+        in_channels=3,
+        hidden_size=32,
+        depth=2,
+        num_heads=2,
+        num_classes=5,
+        learn_sigma=True,
+    ):
         super().__init__()
         self.out_channels = 2 * in_channels if learn_sigma else in_channels
         self.patch_size, self.num_classes = patch_size, num_classes
@@ -250,10 +259,14 @@ def test_channel_adaptations_are_reported_and_keep_the_dit_meaningful(tmp_path):
     four = RefDiT(in_channels=4)  # e.g. a latent DiT: 4 in, 8 out with learned sigma
     model = frame_dit()
     notes = load_image_dit(model, save_dit(four, tmp_path, "four.pt"))
-    assert "x_embedder.proj.weight: 4 input channels -> 3 (kept the first 3; the dropped ones act as if they were " \
-           "zero)" in notes
-    assert "final_layer.linear: 8 output channels (learned sigma) -> 3 (kept the first 3 noise channels, dropped the " \
-           "variance)" in notes
+    assert (
+        "x_embedder.proj.weight: 4 input channels -> 3 (kept the first 3; the dropped ones act as if they were "
+        "zero)" in notes
+    )
+    assert (
+        "final_layer.linear: 8 output channels (learned sigma) -> 3 (kept the first 3 noise channels, dropped the "
+        "variance)" in notes
+    )
     x, t, context, mask = inputs()
     with torch.no_grad():
         padded = torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)
@@ -262,8 +275,10 @@ def test_channel_adaptations_are_reported_and_keep_the_dit_meaningful(tmp_path):
     ref3 = RefDiT(in_channels=3)
     wider = frame_dit(channels=4)
     notes = load_image_dit(wider, save_dit(ref3, tmp_path, "three.pt"))
-    assert "x_embedder.proj.weight: 3 input channels -> 4 (channel 3 starts with zero weights, so the DiT ignores " \
-           "the extra input at first)" in notes
+    assert (
+        "x_embedder.proj.weight: 3 input channels -> 4 (channel 3 starts with zero weights, so the DiT ignores "
+        "the extra input at first)" in notes
+    )
     assert any("6 output channels (learned sigma) -> 4" in n and "channel 3 starts at zero" in n for n in notes)
     x4, t, context, mask = inputs(channels=4)
     with torch.no_grad():
@@ -310,8 +325,10 @@ def test_a_head_count_unlike_the_released_dits_is_reported(tmp_path):
     raw = tmp_path / "dit-s.pt"  # a bare state dict, as DiT's released files are: nothing says how many heads
     torch.save(RefDiT(hidden_size=384, depth=1, num_heads=2).state_dict(), raw)
     notes = load_image_dit(frame_dit(dim=384, depth=1), raw)
-    assert "attention heads: the checkpoint does not record them; the model uses 2, the released 384-wide DiTs 6 " \
-           "(set heads to 6 if this is one of them)" in notes
+    assert (
+        "attention heads: the checkpoint does not record them; the model uses 2, the released 384-wide DiTs 6 "
+        "(set heads to 6 if this is one of them)" in notes
+    )
     assert not any(n.startswith("attention heads") for n in load_image_dit(frame_dit(dim=384, depth=1, heads=6), raw))
 
 
@@ -324,8 +341,9 @@ def test_unknown_and_missing_tensors_are_reported(tmp_path):
     torch.save(state, path)
     notes = load_image_dit(frame_dit(), path)
     assert "checkpoint tensors the model has no place for (ignored): extra.head.weight" in notes
-    assert "model tensors the checkpoint lacks (kept their initialisation): final_layer.adaLN_modulation.1.bias" \
-        in notes
+    assert (
+        "model tensors the checkpoint lacks (kept their initialisation): final_layer.adaLN_modulation.1.bias" in notes
+    )
 
 
 def one_line_checkpoint_error(message: str, model: FrameDiT, path) -> None:
@@ -336,19 +354,27 @@ def one_line_checkpoint_error(message: str, model: FrameDiT, path) -> None:
 
 def test_what_cannot_be_adapted_is_one_checkpoint_error(tmp_path):
     torch.manual_seed(0)
-    one_line_checkpoint_error(r"wide\.pt: the DiT is 64 wide, the model 32; set the model width to 64", frame_dit(),
-                              save_dit(RefDiT(hidden_size=64), tmp_path, "wide.pt"))
-    one_line_checkpoint_error(r"4-pixel patches, the model 2", frame_dit(),
-                              save_dit(RefDiT(patch_size=4), tmp_path, "patch.pt"))
+    one_line_checkpoint_error(
+        r"wide\.pt: the DiT is 64 wide, the model 32; set the model width to 64",
+        frame_dit(),
+        save_dit(RefDiT(hidden_size=64), tmp_path, "wide.pt"),
+    )
+    one_line_checkpoint_error(
+        r"4-pixel patches, the model 2", frame_dit(), save_dit(RefDiT(patch_size=4), tmp_path, "patch.pt")
+    )
     small = RefDiT(hidden_size=384, depth=1, num_heads=2)  # DiT-S's width; DiT-S has 6 heads
     preset = save_dit(small, tmp_path, "preset.pt", args=argparse.Namespace(model="DiT-S/2", num_classes=5))
-    one_line_checkpoint_error(r"DiT-S/2 splits its width 384 into 6 heads, the model into 2; set heads to 6",
-                              frame_dit(dim=384, depth=1), preset)
+    one_line_checkpoint_error(
+        r"DiT-S/2 splits its width 384 into 6 heads, the model into 2; set heads to 6",
+        frame_dit(dim=384, depth=1),
+        preset,
+    )
     one_line_checkpoint_error(r"DiT checkpoint not found: .*missing\.pt", frame_dit(), tmp_path / "missing.pt")
     (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
     one_line_checkpoint_error(r"cannot read DiT checkpoint .*broken\.pt: ", frame_dit(), tmp_path / "broken.pt")
-    one_line_checkpoint_error(r"must hold exactly one DiT checkpoint .* it holds 4: broken\.pt, patch\.pt",
-                              frame_dit(), tmp_path)
+    one_line_checkpoint_error(
+        r"must hold exactly one DiT checkpoint .* it holds 4: broken\.pt, patch\.pt", frame_dit(), tmp_path
+    )
     torch.save({"model": {"weight": torch.ones(1)}}, tmp_path / "other.pt")
     one_line_checkpoint_error(r"other\.pt is not a DiT checkpoint", frame_dit(), tmp_path / "other.pt")
 
@@ -399,7 +425,11 @@ def test_freeze_spatial_freezes_exactly_the_dit_parameters():
 
 
 def test_constructor_rejects_bad_shapes_in_one_line():
-    for kwargs, message in [({"size": 9}, "not divisible by patch size"), ({"heads": 3}, "not divisible by 3 heads"),
-                            ({"temporal": "lstm"}, "temporal must be one of"), ({"frame_chunk": -1}, "frame_chunk")]:
+    for kwargs, message in [
+        ({"size": 9}, "not divisible by patch size"),
+        ({"heads": 3}, "not divisible by 3 heads"),
+        ({"temporal": "lstm"}, "temporal must be one of"),
+        ({"frame_chunk": -1}, "frame_chunk"),
+    ]:
         with pytest.raises(ValueError, match=message):
             frame_dit(**kwargs)

@@ -14,7 +14,6 @@ from text2sign.models.gan_nat import (
 from text2sign.text import TextEncoderConfig
 
 
-
 def tiny_generator(**kw) -> GanNatGenerator:
     torch.manual_seed(0)
     text = TextEncoderConfig(d_model=16, layers=1, heads=2, dropout=0.0, vocab=["<pad>", "<unk>", *"abcdef"],

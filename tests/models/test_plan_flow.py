@@ -37,7 +37,9 @@ def test_warping_interpolates_where_both_frames_are_seen_and_takes_the_seen_one_
 def test_an_untrained_model_lands_on_the_plan_at_its_mean_pace():
     from text2sign.schedulers.flow import euler_sample
 
-    config = PlanFlowConfig(d_model=16, layers=1, duration_layers=1, kernel=3, feature_dim=6, log_duration_mean=np.log(2.0))
+    config = PlanFlowConfig(
+        d_model=16, layers=1, duration_layers=1, kernel=3, feature_dim=6, log_duration_mean=np.log(2.0)
+    )
     net = PlanFlowNet(config)
     cond = torch.randn(2, 7, 6)
     mask = torch.ones(2, 7, dtype=torch.bool)

@@ -27,13 +27,24 @@ def sd(tmp_path_factory):
 
 
 def clip_text(sd, **extra) -> TextEncoderConfig:
-    return TextEncoderConfig(kind="hf", path=str(sd), d_model=32, layers=0, heads=4, passthrough=True,
-                             signed_languages=["ase", "gsg"], **extra)
+    return TextEncoderConfig(
+        kind="hf",
+        path=str(sd),
+        d_model=32,
+        layers=0,
+        heads=4,
+        passthrough=True,
+        signed_languages=["ase", "gsg"],
+        **extra,
+    )
 
 
 def tune_a_video(sd, **extra) -> VideoDiffusionNet:
-    net = VideoDiffusionNet(VideoDiffusionConfig(denoiser="tune-a-video", pretrained=str(sd), text=clip_text(sd),
-                                                 frames=FRAMES, size=16, heads=4, **extra))
+    net = VideoDiffusionNet(
+        VideoDiffusionConfig(
+            denoiser="tune-a-video", pretrained=str(sd), text=clip_text(sd), frames=FRAMES, size=16, heads=4, **extra
+        )
+    )
     net.load_pretrained()
     return net.eval()
 
@@ -64,8 +75,10 @@ def changed_frame(x, frame):
 
 def per_frame(unet, x, t, context, mask):
     """The image UNet on every frame alone: what the inflated UNet must equal before tuning."""
-    frames = [unet(x[:, :, f], t, encoder_hidden_states=context, encoder_attention_mask=mask).sample
-              for f in range(x.shape[2])]
+    frames = [
+        unet(x[:, :, f], t, encoder_hidden_states=context, encoder_attention_mask=mask).sample
+        for f in range(x.shape[2])
+    ]
     return torch.stack(frames, dim=2)
 
 
@@ -94,9 +107,15 @@ def test_sparse_causal_attention_reads_the_first_and_previous_frame_only(sd):
     net, x, t, context, mask = model_and_inputs(sd)
     with torch.no_grad():
         out = net(x, t, context, mask)
-        assert torch.allclose(out[:, :, 0], per_frame(image_unet(sd), x[:, :, :1], t, context, mask)[:, :, 0], atol=1e-4)
-        assert torch.equal(net(changed_frame(x, -1), t, context, mask)[:, :, :-1], out[:, :, :-1])  # no frame reads a later one
-        assert not torch.allclose(net(changed_frame(x, 0), t, context, mask)[:, :, 2], out[:, :, 2])  # frame 2 reads frame 0
+        assert torch.allclose(
+            out[:, :, 0], per_frame(image_unet(sd), x[:, :, :1], t, context, mask)[:, :, 0], atol=1e-4
+        )
+        assert torch.equal(
+            net(changed_frame(x, -1), t, context, mask)[:, :, :-1], out[:, :, :-1]
+        )  # no frame reads a later one
+        assert not torch.allclose(
+            net(changed_frame(x, 0), t, context, mask)[:, :, 2], out[:, :, 2]
+        )  # frame 2 reads frame 0
 
 
 def test_tuned_temporal_layers_mix_all_frames_and_a_deep_copy_keeps_its_own(sd):
@@ -107,13 +126,24 @@ def test_tuned_temporal_layers_mix_all_frames_and_a_deep_copy_keeps_its_own(sd):
         for layer in net.backbone.temporal:
             torch.nn.init.normal_(layer.attn.out.weight, std=0.5)
         after = net(x, t, context, mask)
-        assert not torch.allclose(net(changed_frame(x, -1), t, context, mask)[:, :, 0], after[:, :, 0])  # frame 0 sees frame 3
+        assert not torch.allclose(
+            net(changed_frame(x, -1), t, context, mask)[:, :, 0], after[:, :, 0]
+        )  # frame 0 sees frame 3
         assert torch.equal(ema(x, t, context, mask), before)  # the copy's hooks run the copy's (untouched) layers
 
 
 def test_freeze_to_recipe_trains_temporal_layers_and_queries_only(sd):
-    net = VideoDiffusionNet(VideoDiffusionConfig(denoiser="tune-a-video", pretrained=str(sd), text=clip_text(sd),
-                                                 frames=FRAMES, size=16, heads=4, freeze_pretrained=True))
+    net = VideoDiffusionNet(
+        VideoDiffusionConfig(
+            denoiser="tune-a-video",
+            pretrained=str(sd),
+            text=clip_text(sd),
+            frames=FRAMES,
+            size=16,
+            heads=4,
+            freeze_pretrained=True,
+        )
+    )
     notes = net.load_pretrained()
     assert any("query-projection" in note for note in notes)
     trainable = {n for n, p in net.backbone.named_parameters() if p.requires_grad}
@@ -175,15 +205,23 @@ def test_frame_vae_encodes_per_frame_and_chunking_changes_nothing(sd):
 
 
 def test_any_denoiser_runs_in_a_vae_latent_space(sd):
-    text = TextEncoderConfig(d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"])
-    net = VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=text, frames=FRAMES, size=16, width=16, heads=2,
-                                                 depth=1, patch=4, vae=str(sd)))
+    text = TextEncoderConfig(
+        d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"]
+    )
+    net = VideoDiffusionNet(
+        VideoDiffusionConfig(
+            denoiser="dit3d", text=text, frames=FRAMES, size=16, width=16, heads=2, depth=1, patch=4, vae=str(sd)
+        )
+    )
     assert net.latent_shape(FRAMES) == (4, FRAMES, 8, 8)
     z = net.to_latent(torch.zeros(1, 3, FRAMES, 16, 16))
     assert net(z, torch.tensor([5]), *net.encode(["ab"], ["ase"])).shape == z.shape
     with pytest.raises(ConfigError, match="patches"):
-        VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=text, frames=FRAMES, size=16, width=16, heads=2,
-                                               depth=1, patch=16, vae=str(sd)))  # 8 latent px cannot hold 16 px patches
+        VideoDiffusionNet(
+            VideoDiffusionConfig(
+                denoiser="dit3d", text=text, frames=FRAMES, size=16, width=16, heads=2, depth=1, patch=16, vae=str(sd)
+            )
+        )  # 8 latent px cannot hold 16 px patches
 
 
 def test_bad_settings_are_one_line_errors(sd, tmp_path, monkeypatch):
@@ -194,9 +232,13 @@ def test_bad_settings_are_one_line_errors(sd, tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="not a diffusers model directory"):
         VideoDiffusionNet(VideoDiffusionConfig(denoiser="tune-a-video", pretrained=str(tmp_path), text=clip_text(sd)))
     with pytest.raises(ConfigError, match="passthrough needs d_model"):
-        VideoDiffusionNet(VideoDiffusionConfig(denoiser="tune-a-video", pretrained=str(sd),
-                                               text=TextEncoderConfig(kind="hf", path=str(sd), d_model=16, layers=0,
-                                                                      heads=4, passthrough=True)))
+        VideoDiffusionNet(
+            VideoDiffusionConfig(
+                denoiser="tune-a-video",
+                pretrained=str(sd),
+                text=TextEncoderConfig(kind="hf", path=str(sd), d_model=16, layers=0, heads=4, passthrough=True),
+            )
+        )
     monkeypatch.setitem(sys.modules, "diffusers", None)
     with pytest.raises(ConfigError, match=r"text2sign\[video\]"):
         FrameVAE.from_directory(sd)
@@ -205,15 +247,26 @@ def test_bad_settings_are_one_line_errors(sd, tmp_path, monkeypatch):
 def test_the_shipped_config_tunes_one_clip_in_latent_space_and_generates_video(sd, tmp_path):
     from pathlib import Path
 
-    from text2sign.testing import tiny_video_corpus
     from text2sign.pipelines import load_pipeline
+    from text2sign.testing import tiny_video_corpus
     from text2sign.training import load_config, train
 
     config_file = Path(__file__).resolve().parents[2] / "configs" / "fs-video-tune-a-video.yaml"
-    tiny = [f"data.corpus={tiny_video_corpus(tmp_path)}", f"model.pretrained={sd}",
-            "model.text.d_model=32", "model.text.heads=4", f"model.frames={FRAMES}", "model.size=16", "model.heads=4",
-            "train.steps=2", "train.batch_size=2", "train.sample_every=2", "train.checkpoint_every=2",
-            "inference.steps=2", "train.device=cpu"]
+    tiny = [
+        f"data.corpus={tiny_video_corpus(tmp_path)}",
+        f"model.pretrained={sd}",
+        "model.text.d_model=32",
+        "model.text.heads=4",
+        f"model.frames={FRAMES}",
+        "model.size=16",
+        "model.heads=4",
+        "train.steps=2",
+        "train.batch_size=2",
+        "train.sample_every=2",
+        "train.checkpoint_every=2",
+        "inference.steps=2",
+        "train.device=cpu",
+    ]
     config = load_config(config_file, [*tiny, "data.one_clip=b"])
     assert config.model.text.path == str(sd)  # the hf text encoder reads the SD directory it is not given twice
     run = tmp_path / "run"

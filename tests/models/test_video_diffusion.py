@@ -5,7 +5,9 @@ from text2sign.errors import ConfigError
 from text2sign.models.video_diffusion import VideoDiffusionConfig, VideoDiffusionNet, pad_contexts
 from text2sign.text.encoders import TextEncoderConfig
 
-TEXT = TextEncoderConfig(d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase", "gsg"])
+TEXT = TextEncoderConfig(
+    d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase", "gsg"]
+)
 SIZES = {
     "unet3d": {"width": 8, "channel_mults": [1, 2], "attention_levels": [1]},
     "dit3d": {"width": 16, "depth": 1, "patch": 4},
@@ -16,7 +18,9 @@ SIZES = {
 
 def net(denoiser: str) -> VideoDiffusionNet:
     torch.manual_seed(0)
-    return VideoDiffusionNet(VideoDiffusionConfig(denoiser=denoiser, text=TEXT, frames=4, size=8, heads=2, **SIZES[denoiser]))
+    return VideoDiffusionNet(
+        VideoDiffusionConfig(denoiser=denoiser, text=TEXT, frames=4, size=8, heads=2, **SIZES[denoiser])
+    )
 
 
 @pytest.mark.parametrize("denoiser", sorted(SIZES))
@@ -63,8 +67,18 @@ def test_config_checks_shapes_in_one_line():
 
 def test_diffusers_unet3d_behind_the_same_interface_when_installed():
     pytest.importorskip("diffusers")
-    model = VideoDiffusionNet(VideoDiffusionConfig(denoiser="diffusers-unet3d", text=TEXT, frames=4, size=8, width=16,
-                                                   heads=2, channel_mults=[1, 2], attention_levels=[1]))
+    model = VideoDiffusionNet(
+        VideoDiffusionConfig(
+            denoiser="diffusers-unet3d",
+            text=TEXT,
+            frames=4,
+            size=8,
+            width=16,
+            heads=2,
+            channel_mults=[1, 2],
+            attention_levels=[1],
+        )
+    )
     x = torch.randn(2, 3, 4, 8, 8)
     out = model(x, torch.tensor([3, 900]), *model.encode(["ab", "a"], ["ase", "gsg"]))
     assert out.shape == x.shape
@@ -77,7 +91,9 @@ def test_diffusers_unet3d_without_diffusers_is_one_config_error(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "diffusers", None)
     with pytest.raises(ConfigError, match=r"text2sign\[video\]"):
-        VideoDiffusionNet(VideoDiffusionConfig(denoiser="diffusers-unet3d", text=TEXT, frames=4, size=8, width=16, heads=2))
+        VideoDiffusionNet(
+            VideoDiffusionConfig(denoiser="diffusers-unet3d", text=TEXT, frames=4, size=8, width=16, heads=2)
+        )
 
 
 def test_frame_dit_starts_from_an_image_dit_checkpoint_and_freezes_it(tmp_path):
@@ -87,9 +103,20 @@ def test_frame_dit_starts_from_an_image_dit_checkpoint_and_freezes_it(tmp_path):
     for p in source.backbone.parameters():
         torch.nn.init.normal_(p, std=0.2)
     spatial = source.backbone.spatial_parameter_names()
-    save_file({k: v.contiguous() for k, v in source.backbone.state_dict().items() if k in spatial}, tmp_path / "dit.safetensors")
-    config = VideoDiffusionConfig(denoiser="frame-dit", text=TEXT, frames=4, size=8, heads=2, pretrained=str(tmp_path),
-                                  freeze_pretrained=True, **SIZES["frame-dit"])
+    save_file(
+        {k: v.contiguous() for k, v in source.backbone.state_dict().items() if k in spatial},
+        tmp_path / "dit.safetensors",
+    )
+    config = VideoDiffusionConfig(
+        denoiser="frame-dit",
+        text=TEXT,
+        frames=4,
+        size=8,
+        heads=2,
+        pretrained=str(tmp_path),
+        freeze_pretrained=True,
+        **SIZES["frame-dit"],
+    )
     model = VideoDiffusionNet(config)
     notes = model.load_pretrained()
     assert any("frozen" in note for note in notes)
@@ -152,15 +179,28 @@ def test_train_gradient_checkpointing_trains_a_video_model_and_refuses_a_family_
 
 def test_paced_text_gives_each_frame_its_letter_then_done():
     torch.manual_seed(0)
-    model = VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=TEXT, frames=4, size=8, heads=2,
-                                                   paced_text=True, text_pace=1.5, text_lead=1.0, **SIZES["dit3d"]))
+    model = VideoDiffusionNet(
+        VideoDiffusionConfig(
+            denoiser="dit3d",
+            text=TEXT,
+            frames=4,
+            size=8,
+            heads=2,
+            paced_text=True,
+            text_pace=1.5,
+            text_lead=1.0,
+            **SIZES["dit3d"],
+        )
+    )
     context, mask = model.encode(["ab", "a"], ["ase", "ase"])
     paced = model.paced_context(context, mask, 6)
     # letter k spans frames [1 + 1.5 k, 2.5 + 1.5 k): frame 0 is before the first letter, frames 1-2 sign
     # letter 0, frame 3 letter 1 (floor((3 - 1) / 1.5) = 1), then "done"; "a" is done from frame 3
     start, done = model.pace_start[0, 0], model.pace_done[0, 0]
-    expected_rows = [[start] + [context[0, 0]] * 2 + [context[0, 1]] + [done] * 2,
-                     [start] + [context[1, 0]] * 2 + [done] * 3]
+    expected_rows = [
+        [start] + [context[0, 0]] * 2 + [context[0, 1]] + [done] * 2,
+        [start] + [context[1, 0]] * 2 + [done] * 3,
+    ]
     assert torch.equal(paced, torch.stack([torch.stack(r) for r in expected_rows]))
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.2)
@@ -173,7 +213,10 @@ def test_paced_text_gives_each_frame_its_letter_then_done():
     with pytest.raises(ConfigError, match="paced_text is for the dit3d and factorized"):
         VideoDiffusionConfig(denoiser="unet3d", paced_text=True)
     with pytest.raises(ConfigError, match="paced_text needs text_pace"):
-        VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=TEXT, frames=4, size=8, heads=2, paced_text=True,
-                                               **SIZES["dit3d"]))
+        VideoDiffusionNet(
+            VideoDiffusionConfig(
+                denoiser="dit3d", text=TEXT, frames=4, size=8, heads=2, paced_text=True, **SIZES["dit3d"]
+            )
+        )
     with pytest.raises(ConfigError, match="char text encoder"):
         VideoDiffusionConfig(denoiser="dit3d", paced_text=True, text=TextEncoderConfig(kind="word"))

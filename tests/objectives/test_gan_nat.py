@@ -1,4 +1,5 @@
 import math
+
 import numpy as np
 import pytest
 import torch
@@ -92,7 +93,9 @@ def test_bone_length_loss_zero_for_rigid_motion_with_real_stats():
     real = torch.from_numpy(real_np)[None]
     xyz = geometry.coordinates(real)  # (1, T, J, 3)
     angle = torch.tensor(0.7)
-    rot = torch.tensor([[torch.cos(angle), -torch.sin(angle), 0.0], [torch.sin(angle), torch.cos(angle), 0.0], [0, 0, 1]])
+    rot = torch.tensor(
+        [[torch.cos(angle), -torch.sin(angle), 0.0], [torch.sin(angle), torch.cos(angle), 0.0], [0, 0, 1]]
+    )
     moved = ((xyz @ rot.T + torch.tensor([0.3, -0.1, 0.2])) - geometry.mean) / geometry.std
     fake = moved.reshape(1, 12, -1)
     frame_mask = torch.ones(1, 12, dtype=torch.bool)
@@ -164,7 +167,13 @@ def toy_setup(adversarial=0.05, r1=0.0, d_model=32, layers=2, model_kw=None, **o
         adversarial=adversarial, r1=r1, discriminator=DiscriminatorConfig(channels=16, layers=2), **objective_kw
     )
     objective = build_gan_nat_objective(
-        model, objective_cfg, layout="holistic-178", stats=stats, texts=["abc", "ba"], signed_languages=["ase"], fps=25.0
+        model,
+        objective_cfg,
+        layout="holistic-178",
+        stats=stats,
+        texts=["abc", "ba"],
+        signed_languages=["ase"],
+        fps=25.0,
     )
     return objective, batch, stats
 
@@ -183,7 +192,17 @@ def test_build_resolves_the_model_config_from_the_data():
 def test_generator_losses_finite_backprop_only_into_generator():
     objective, batch, _ = toy_setup()
     out = objective(batch, "generator")
-    assert set(out) == {"loss", "position", "velocity", "acceleration", "bone", "length", "visibility", "adversarial", "length_accuracy"}
+    assert set(out) == {
+        "loss",
+        "position",
+        "velocity",
+        "acceleration",
+        "bone",
+        "length",
+        "visibility",
+        "adversarial",
+        "length_accuracy",
+    }
     assert all(torch.isfinite(v) for v in out.values())
     cfg = objective.cfg
     terms = ("position", "velocity", "acceleration", "bone", "length", "visibility", "adversarial")
@@ -273,19 +292,26 @@ def test_visibility_loss_by_hand():
     loss = visibility_loss(logits, joint_mask, torch.tensor([[True]]), [2, 1])
     assert loss.item() == pytest.approx(math.log(2), rel=1e-6)
     # padded frames do not count
-    padded = visibility_loss(torch.cat([logits, 100 * torch.ones(1, 1, 2)], 1), joint_mask.repeat(1, 2, 1),
-                             torch.tensor([[True, False]]), [2, 1])
+    padded = visibility_loss(
+        torch.cat([logits, 100 * torch.ones(1, 1, 2)], 1),
+        joint_mask.repeat(1, 2, 1),
+        torch.tensor([[True, False]]),
+        [2, 1],
+    )
     assert padded.item() == pytest.approx(math.log(2), rel=1e-6)
 
 
-
 def test_duration_alignment_losses_and_search_after_warmup():
-    objective, batch, _ = toy_setup(adversarial=0.0, alignment_warmup=5, model_kw={"alignment": "durations", "prior_states": 2})
+    objective, batch, _ = toy_setup(
+        adversarial=0.0, alignment_warmup=5, model_kw={"alignment": "durations", "prior_states": 2}
+    )
     objective.schedule(0)
     warm = objective(batch, "generator")
     assert {"prior", "duration"} <= set(warm)
     terms = ("position", "velocity", "acceleration", "bone", "length", "visibility", "prior", "duration")
-    assert warm["loss"].item() == pytest.approx(sum(getattr(objective.cfg, k) * warm[k] for k in terms).item(), rel=1e-5)
+    assert warm["loss"].item() == pytest.approx(
+        sum(getattr(objective.cfg, k) * warm[k] for k in terms).item(), rel=1e-5
+    )
     warm["loss"].backward()
     assert objective.generator.prior_head.weight.grad.abs().sum() > 0
     assert objective.generator.duration_head[-1].weight.grad.abs().sum() > 0
@@ -304,11 +330,15 @@ def test_duration_alignment_losses_and_search_after_warmup():
     state_mask = mask.repeat_interleave(2, dim=1)
 
     def fit(durations_per_state):
-        index, _ = frame_token_index(duration_ends(durations_per_state, state_mask, batch.lengths), batch.features.shape[1])
+        index, _ = frame_token_index(
+            duration_ends(durations_per_state, state_mask, batch.lengths), batch.features.shape[1]
+        )
         aligned = per_frame(means, index)
         return (((aligned - batch.features) ** 2) * weights).sum().item()
 
-    best = monotonic_alignment(-weighted_square_distances(batch.features, means, weights), batch.lengths, state_mask.sum(1))
+    best = monotonic_alignment(
+        -weighted_square_distances(batch.features, means, weights), batch.lengths, state_mask.sum(1)
+    )
     equal_states = torch.tensor([[4, 3, 3, 4, 3, 3], [3, 4, 3, 4, 0, 0]])
     assert fit(best) <= fit(equal_states) + 1e-3
     assert best.view(2, 3, 2).sum(-1).tolist() == searched.tolist()

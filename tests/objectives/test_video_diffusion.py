@@ -8,11 +8,17 @@ from text2sign.text.encoders import TextEncoderConfig
 
 def objective(cond_dropout: float) -> VideoDiffusionObjective:
     torch.manual_seed(0)
-    text = TextEncoderConfig(d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"])
-    net = VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=text, frames=2, size=8, width=16, heads=2, depth=1, patch=4))
+    text = TextEncoderConfig(
+        d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"]
+    )
+    net = VideoDiffusionNet(
+        VideoDiffusionConfig(denoiser="dit3d", text=text, frames=2, size=8, width=16, heads=2, depth=1, patch=4)
+    )
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.1)
-    return VideoDiffusionObjective(net, DiffusionSchedule(100), VideoDiffusionObjectiveConfig(cond_dropout=cond_dropout))
+    return VideoDiffusionObjective(
+        net, DiffusionSchedule(100), VideoDiffusionObjectiveConfig(cond_dropout=cond_dropout)
+    )
 
 
 def batch(texts):

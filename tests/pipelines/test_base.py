@@ -42,7 +42,11 @@ def test_samples_per_text_and_first_outputs():
         (lambda p: p("a", "en", "ase", num_samples=0), Text2SignError, f"from 1 to {MAX_SAMPLES}, got 0"),
         (lambda p: p("a", "en", "ase", num_samples=True), Text2SignError, "num_samples must be an integer"),
         (lambda p: p("a", "en", "ase", seed=-1), Text2SignError, "seed must be an integer from 0"),
-        (lambda p: p("a", "en", "ase", steps=4), Text2SignError, r"option steps does not apply to model echo \(its options: frames\)"),
+        (
+            lambda p: p("a", "en", "ase", steps=4),
+            Text2SignError,
+            r"option steps does not apply to model echo \(its options: frames\)",
+        ),
         (lambda p: p("a", "de", "ase"), LanguageError, "echo signs ase from en, not from 'de'"),
         (lambda p: p("a", "en", "gsg"), LanguageError, "supported: ase, bfi"),
     ],

@@ -66,7 +66,10 @@ def test_unknown_characters_warn_or_fail_in_strict_mode(pipeline):
         pipeline("42", "en", "ase")
 
 
-@pytest.mark.parametrize("text,message", [("", "text is empty"), ("   \n", "text is empty"), ("?!", "only punctuation"), ("a" * 1001, "limit is 1000")])
+@pytest.mark.parametrize(
+    "text,message",
+    [("", "text is empty"), ("   \n", "text is empty"), ("?!", "only punctuation"), ("a" * 1001, "limit is 1000")],
+)
 def test_bad_text(pipeline, text, message):
     with pytest.raises(TextError, match=message):
         pipeline(text, "en", "ase")
@@ -87,8 +90,18 @@ def test_split_words():
 def test_user_lexicon_signs_known_words_and_fingerspells_the_rest(tmp_path):
     writer = CorpusWriter(tmp_path / "dict")
     house = fake_pose(20, seed=3)
-    writer.add(house, id="house", split="train", text="house", gloss="HOUSE", spoken_language="en", signed_language="ase")
-    writer.add(fake_pose(12, seed=4), id="two", split="train", text="two words", gloss="", spoken_language="en", signed_language="ase")
+    writer.add(
+        house, id="house", split="train", text="house", gloss="HOUSE", spoken_language="en", signed_language="ase"
+    )
+    writer.add(
+        fake_pose(12, seed=4),
+        id="two",
+        split="train",
+        text="two words",
+        gloss="",
+        spoken_language="en",
+        signed_language="ase",
+    )
     writer.close()
     pipeline = ConcatPipeline(lexicon=tmp_path / "dict")
     plan = pipeline.plan("House ab", "en", "ase")
@@ -119,6 +132,8 @@ def test_concat_from_the_cli_imports_no_torch_and_reads_only_its_letters(tmp_pat
         "assert run(['generate', 'hallo', '--model', 'concat', '-o', sys.argv[1]]) == 0\n"
         "print('torch' in sys.modules, len(read))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.pose")], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "x.pose")], capture_output=True, text=True, check=True
+    )
     # four distinct letters: h, a, l, o
     assert done.stdout.split()[-2:] == ["False", "4"]

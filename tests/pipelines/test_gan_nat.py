@@ -84,8 +84,12 @@ def test_deterministic_and_independent_of_batch(pipeline):
     a = pipeline(["world", "hello"], "en", "ase", frames=12).outputs
     b = pipeline(["hello"], "en", "ase", frames=12).outputs
     assert np.allclose(a[1].data, b[0].data, atol=1e-4)
-    assert np.array_equal(pipeline("hello", "en", "ase").outputs[0].data, pipeline("hello", "en", "ase").outputs[0].data)
-    assert not np.allclose(pipeline("hello", "en", "ase", seed=1).outputs[0].data, pipeline("hello", "en", "ase", seed=2).outputs[0].data)
+    assert np.array_equal(
+        pipeline("hello", "en", "ase").outputs[0].data, pipeline("hello", "en", "ase").outputs[0].data
+    )
+    assert not np.allclose(
+        pipeline("hello", "en", "ase", seed=1).outputs[0].data, pipeline("hello", "en", "ase", seed=2).outputs[0].data
+    )
     assert not pipeline.generator.training
 
 
@@ -124,10 +128,16 @@ def test_outputs_are_drawn_on_the_canvas_of_the_inference_frame(pipeline):
     placed = GanNatPipeline(pipeline.generator, pipeline.stats, inference=frame)
     out = placed("hello", "en", "ase", frames=9).outputs[0]
     index = out.layout.kind_indices(*KINDS)
-    assert np.allclose(out.data[:, index], generator_features(pipeline, "hello", 9) * 20.0 + (100.0, 80.0, 0.0), atol=1e-4)
+    assert np.allclose(
+        out.data[:, index], generator_features(pipeline, "hello", 9) * 20.0 + (100.0, 80.0, 0.0), atol=1e-4
+    )
     assert out.canvas == (300, 200)
     # A frame that would put joints off the canvas moves the signing by whole pixels onto it.
-    off = GanNatPipeline(pipeline.generator, pipeline.stats, inference=GanNatInferenceConfig(shoulder_center=(0.0, 0.0, 0.0), shoulder_width=20.0, canvas=(30, 30)))
+    off = GanNatPipeline(
+        pipeline.generator,
+        pipeline.stats,
+        inference=GanNatInferenceConfig(shoulder_center=(0.0, 0.0, 0.0), shoulder_width=20.0, canvas=(30, 30)),
+    )
     moved = off("hello", "en", "ase", frames=9).outputs[0]
     points = moved.data[moved.mask][:, :2]
     assert (points >= 0).all() and (points < moved.canvas).all()
@@ -221,8 +231,8 @@ def test_shipped_fs_gan_nat_model_generates_every_language():
 
 def test_build_measures_the_training_corpus_frame_into_the_inference_section(tiny_fs_words, tmp_path):
     from text2sign.data.corpus import Corpus
-    from text2sign.families import get_family
     from text2sign.data.selection import corpus_frame
+    from text2sign.families import get_family
     from text2sign.families.gan_nat import tiny_config
     from text2sign.training import parse_experiment
 
@@ -232,7 +242,9 @@ def test_build_measures_the_training_corpus_frame_into_the_inference_section(tin
     inference = experiment.config.inference
     corpus = Corpus.load(tiny_fs_words.root)
     frame, canvas = corpus_frame(corpus, corpus.split("train"))
-    assert inference.shoulder_center == pytest.approx(frame.center.tolist()) and inference.shoulder_width == pytest.approx(frame.scale)
+    assert inference.shoulder_center == pytest.approx(
+        frame.center.tolist()
+    ) and inference.shoulder_width == pytest.approx(frame.scale)
     assert inference.canvas == canvas
     # Real letter clips of the corpus the defaults were measured on: the same frame, give or take a signer.
     defaults = GanNatInferenceConfig()
@@ -255,7 +267,13 @@ def test_a_format_1_checkpoint_still_loads_and_signs_the_same(tmp_path):
     shutil.copytree(MODELS["fs-gan-nat"].checkpoint, old)
     meta = read_meta(old)
     experiment = {**meta.experiment, "model": meta.model}
-    v1 = {"format": "text2sign-checkpoint", "version": 1, "step": meta.step, "model_class": "x", "experiment": experiment}
+    v1 = {
+        "format": "text2sign-checkpoint",
+        "version": 1,
+        "step": meta.step,
+        "model_class": "x",
+        "experiment": experiment,
+    }
     (old / "config.json").write_text(json.dumps(v1))
     assert read_meta(old).version == 1
     loaded, shipped = load_pipeline(str(old)), load_pipeline("fs-gan-nat")

@@ -12,8 +12,12 @@ from text2sign.video import VideoClip
 @pytest.fixture(scope="module")
 def pipeline():
     torch.manual_seed(0)
-    text = TextEncoderConfig(d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"])
-    net = VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=text, frames=4, size=8, width=16, heads=2, depth=1, patch=4))
+    text = TextEncoderConfig(
+        d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"]
+    )
+    net = VideoDiffusionNet(
+        VideoDiffusionConfig(denoiser="dit3d", text=text, frames=4, size=8, width=16, heads=2, depth=1, patch=4)
+    )
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.1)
     inference = VideoDiffusionInferenceConfig(train_timesteps=50, steps=3, guidance_scale=2.0, fps=5.0)
@@ -41,15 +45,18 @@ def test_sampling_options_are_honoured_per_call(pipeline):
         assert not np.array_equal(base, frames(pipeline, ["ab"], **options)[0]), options
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"steps": 0}, "steps must be from 1"),
-    ({"steps": 2.5}, "whole number"),
-    ({"guidance_scale": -1.0}, "guidance_scale"),
-    ({"frames": 0}, "frames must be from 1"),
-    ({"steps": float("nan")}, "steps must be a whole number from 1"),
-    ({"frames": float("inf")}, "frames must be a whole number from 1"),
-    ({"temperature": 3}, "does not apply"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"steps": 0}, "steps must be from 1"),
+        ({"steps": 2.5}, "whole number"),
+        ({"guidance_scale": -1.0}, "guidance_scale"),
+        ({"frames": 0}, "frames must be from 1"),
+        ({"steps": float("nan")}, "steps must be a whole number from 1"),
+        ({"frames": float("inf")}, "frames must be a whole number from 1"),
+        ({"temperature": 3}, "does not apply"),
+    ],
+)
 def test_bad_options_are_one_line_errors(pipeline, options, message):
     with pytest.raises(Text2SignError, match=message):
         pipeline(["ab"], "en", "ase", **options)
@@ -90,10 +97,26 @@ def test_generated_clips_play_at_the_rate_their_training_frames_stood_for():
 
 
 def test_a_paced_model_draws_at_most_its_own_frames():
-    text = TextEncoderConfig(d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"])
-    net = VideoDiffusionNet(VideoDiffusionConfig(denoiser="dit3d", text=text, frames=4, size=8, width=16, heads=2, depth=1,
-                                                 patch=4, paced_text=True, text_pace=2.0))
-    paced = VideoDiffusionPipeline(net, VideoDiffusionInferenceConfig(train_timesteps=50, steps=2, fps=5.0), [("en", "ase")])
+    text = TextEncoderConfig(
+        d_model=16, layers=1, heads=2, vocab=["<pad>", "<unk>", "a", "b"], signed_languages=["ase"]
+    )
+    net = VideoDiffusionNet(
+        VideoDiffusionConfig(
+            denoiser="dit3d",
+            text=text,
+            frames=4,
+            size=8,
+            width=16,
+            heads=2,
+            depth=1,
+            patch=4,
+            paced_text=True,
+            text_pace=2.0,
+        )
+    )
+    paced = VideoDiffusionPipeline(
+        net, VideoDiffusionInferenceConfig(train_timesteps=50, steps=2, fps=5.0), [("en", "ase")]
+    )
     assert paced(["ab"], "en", "ase", frames=3).samples[0][0].frames.shape[0] == 3
     with pytest.raises(Text2SignError, match="frames must be from 1 to 4, got 5"):
         paced(["ab"], "en", "ase", frames=5)

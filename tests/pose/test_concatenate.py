@@ -38,7 +38,9 @@ def test_compose_is_continuous_at_the_joins():
     hands = out.layout.kind_indices("left_hand", "right_hand")
     step = np.linalg.norm(np.diff(out.data[:, hands], axis=0), axis=-1).max(axis=1)  # (T-1,)
     core = slice(clips[0].core_start, out.num_frames - (clips[-1].seq.num_frames - clips[-1].core_end))
-    naive = np.linalg.norm(clips[1].seq.data[clips[1].core_start, hands] - clips[0].seq.data[clips[0].core_end - 1, hands], axis=-1).max()
+    naive = np.linalg.norm(
+        clips[1].seq.data[clips[1].core_start, hands] - clips[0].seq.data[clips[0].core_end - 1, hands], axis=-1
+    ).max()
     # Jumping straight from one clip to the next moves a hand joint by `naive`; blended over
     # 4 frames no frame-to-frame step inside the signing may exceed about half of that.
     assert step[core].max() < 0.6 * naive

@@ -17,9 +17,7 @@ PER_FRAME = 151  # 50 joints x 3 + counter
 def original_line(values: np.ndarray) -> str:
     """A line as the PHOENIX data writes it: 5-decimal joints, then a 4-decimal counter t/T."""
     frames = values.shape[0]
-    return " ".join(
-        " ".join(f"{v:.5f}" for v in row.ravel()) + f" {t / frames:.4f}" for t, row in enumerate(values)
-    )
+    return " ".join(" ".join(f"{v:.5f}" for v in row.ravel()) + f" {t / frames:.4f}" for t, row in enumerate(values))
 
 
 def random_values(frames: int, seed: int = 0) -> np.ndarray:

@@ -2,13 +2,20 @@ import numpy as np
 import pytest
 
 from text2sign.errors import InvalidPoseError
-from text2sign.pose.layout import LAYOUT_NAMES, get_layout, layout_from_components
 from text2sign.pose.io import to_pose_format
+from text2sign.pose.layout import LAYOUT_NAMES, get_layout, layout_from_components
 
 
 @pytest.mark.parametrize(
     "name,joints",
-    [("holistic", 586), ("holistic-576", 576), ("holistic-553", 553), ("holistic-543", 543), ("holistic-178", 178), ("phoenix-50", 50)],
+    [
+        ("holistic", 586),
+        ("holistic-576", 576),
+        ("holistic-553", 553),
+        ("holistic-543", 543),
+        ("holistic-178", 178),
+        ("phoenix-50", 50),
+    ],
 )
 def test_registered_layout_sizes(name, joints):
     layout = get_layout(name)
@@ -56,7 +63,12 @@ def test_bones_survive_selection():
     hand = full.component("RIGHT_HAND_LANDMARKS")
     sub, index = full.select(["RIGHT_HAND_LANDMARKS"])
     assert sub.num_joints == 21 and len(sub.bones) == len(hand.limbs)
-    assert np.array_equal(index, np.arange(full.component_slice("RIGHT_HAND_LANDMARKS").start, full.component_slice("RIGHT_HAND_LANDMARKS").stop))
+    assert np.array_equal(
+        index,
+        np.arange(
+            full.component_slice("RIGHT_HAND_LANDMARKS").start, full.component_slice("RIGHT_HAND_LANDMARKS").stop
+        ),
+    )
 
 
 def test_layout_json_round_trip():
@@ -103,7 +115,9 @@ def test_pixel_frame_round_trip_keeps_units_and_the_sign_of_zero():
     units = np.round(np.random.default_rng(0).uniform(-0.6, 0.7, (40, 3)), 5).astype(np.float32)
     units[:3] = [[0.0, -0.0, -0.0], [-0.0, 0.0, 0.0], [0.00001, -0.00001, 0.0]]
     pixels = frame.to_pixels(units)
-    assert pixels.dtype == np.float32 and np.allclose(pixels[:, :2], units[:, :2] * frame.scale + frame.origin, atol=1e-4)
+    assert pixels.dtype == np.float32 and np.allclose(
+        pixels[:, :2], units[:, :2] * frame.scale + frame.origin, atol=1e-4
+    )
     back = frame.from_pixels(pixels)
     assert np.abs(back - units).max() < 1e-7
     assert [f"{v:.5f}" for v in back[:3].ravel()] == [f"{v:.5f}" for v in units[:3].ravel()]

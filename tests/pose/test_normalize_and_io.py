@@ -176,7 +176,9 @@ def test_typical_frame_is_the_median_signer_and_canvas():
 
     hidden = fake_pose(2)
     hidden.mask[:, hidden.layout.shoulders[0]] = False  # never shows both shoulders: not counted
-    frame, canvas = typical_frame([signer(200, 100, (400, 500)), signer(260, 140, (420, 520)), signer(210, 120, None), hidden])
+    frame, canvas = typical_frame(
+        [signer(200, 100, (400, 500)), signer(260, 140, (420, 520)), signer(210, 120, None), hidden]
+    )
     assert np.allclose(frame.center, (210, 100, 0)) and frame.scale == pytest.approx(120)
     assert canvas == (410, 510)
     assert typical_frame([signer(0, 1, None)])[1] is None

@@ -10,7 +10,9 @@ from text2sign.testing import fake_pose
 def test_nan_in_observed_joint_is_rejected_with_location():
     seq = fake_pose(5)
     seq.data[3, 136, 1] = np.nan
-    with pytest.raises(InvalidPoseError, match=r"1 NaN or infinite joint values \(first at frame 3, joint LEFT_HAND_LANDMARKS/WRIST\)"):
+    with pytest.raises(
+        InvalidPoseError, match=r"1 NaN or infinite joint values \(first at frame 3, joint LEFT_HAND_LANDMARKS/WRIST\)"
+    ):
         PoseSequence(seq.data, seq.mask, seq.fps, seq.layout)
 
 
@@ -23,7 +25,11 @@ def test_nan_under_mask_is_allowed():
 
 @pytest.mark.parametrize(
     "data_shape,mask_shape,message",
-    [((4, 177, 3), (4, 177), "177 joints x 3 dims but layout holistic-178 expects 178 x 3"), ((4, 178, 3), (5, 178), "mask shape"), ((178, 3), (4, 178), "must be \\(frames, joints, dims\\)")],
+    [
+        ((4, 177, 3), (4, 177), "177 joints x 3 dims but layout holistic-178 expects 178 x 3"),
+        ((4, 178, 3), (5, 178), "mask shape"),
+        ((178, 3), (4, 178), "must be \\(frames, joints, dims\\)"),
+    ],
 )
 def test_wrong_shapes_are_explained(data_shape, mask_shape, message):
     with pytest.raises(InvalidPoseError, match=message):

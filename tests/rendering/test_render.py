@@ -11,8 +11,8 @@ from text2sign.pose.io import read_pose
 from text2sign.pose.layout import get_layout
 from text2sign.pose.sequence import PoseSequence
 from text2sign.rendering import (
-    render,
     iter_frames,
+    render,
     resample_for_output,
     write_contact_sheet,
     write_gif,
@@ -48,7 +48,9 @@ def fake_pose(frames: int = 20, fps: float = 25.0) -> PoseSequence:
             data[:, sl, 1] = 300 + 80 * ring * np.sin(angle)
         else:
             side = 1 if comp.kind == "left_hand" else -1
-            wrist = np.stack([320 + side * (60 + 40 * np.cos(2 * np.pi * t)), 470 - 60 * np.abs(np.sin(2 * np.pi * t))], -1)
+            wrist = np.stack(
+                [320 + side * (60 + 40 * np.cos(2 * np.pi * t)), 470 - 60 * np.abs(np.sin(2 * np.pi * t))], -1
+            )
             finger = np.maximum(np.arange(n) - 1, 0) // 4  # wrist, then 5 fingers of 4 joints
             joint = (np.arange(n) - 1) % 4 + 1
             angle = -np.pi / 2 + (finger - 2) * 0.3
@@ -99,7 +101,9 @@ def test_unknown_hidden_kind_is_an_error():
 
 def test_world_landmarks_are_not_drawn_by_default():
     layout = get_layout("holistic")
-    seq = PoseSequence(np.zeros((2, layout.num_joints, 3), np.float32), np.zeros((2, layout.num_joints), bool), 25.0, layout)
+    seq = PoseSequence(
+        np.zeros((2, layout.num_joints, 3), np.float32), np.zeros((2, layout.num_joints), bool), 25.0, layout
+    )
     world = layout.component_slice("POSE_WORLD_LANDMARKS")
     seq.mask[:, world] = True
     seq.data[:, world, :2] = np.random.default_rng(0).normal(size=(2, world.stop - world.start, 2))
@@ -266,6 +270,6 @@ def test_one_glitched_joint_does_not_shrink_the_signer():
     clean = next(iter_frames(seq, width=128, height=128, hide=("world", "face")))
     seq.data[5, 3, :2] = 1e30
     glitched = next(iter_frames(seq, width=128, height=128, hide=("world", "face")))
-    drawn = lambda frame: int((frame < 250).any(axis=-1).sum())  # noqa: E731
+    drawn = lambda frame: int((frame < 250).any(axis=-1).sum())
     # the same drawing, not a dot in a corner
     assert abs(drawn(glitched) - drawn(clean)) < 0.1 * drawn(clean)

@@ -130,7 +130,13 @@ def test_anything_else_is_a_type_error(tmp_path):
 
 
 def test_check_output_kind_accepts_each_kinds_targets(tmp_path):
-    for kind, name in [("pose", "x.pose"), ("pose", "x.NPZ"), ("video", "x.gif"), ("video", "x.mp4"), ("video", "frames")]:
+    for kind, name in [
+        ("pose", "x.pose"),
+        ("pose", "x.NPZ"),
+        ("video", "x.gif"),
+        ("video", "x.mp4"),
+        ("video", "frames"),
+    ]:
         assert check_output_kind(kind, tmp_path / name) == tmp_path / name
     assert list(tmp_path.iterdir()) == []
 

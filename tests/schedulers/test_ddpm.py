@@ -37,7 +37,13 @@ def test_an_oracle_denoiser_recovers_the_clean_sample(eta, prediction_type):
         abar = s.alphas_cumprod[t].float().view(-1, 1, 1)
         return s.target(x0, (x - abar.sqrt() * x0) / (1 - abar).sqrt(), t)
 
-    out = s.sample(oracle, torch.randn(x0.shape, generator=g), steps=10, eta=eta, generator_noise=lambda: torch.randn(x0.shape, generator=g))
+    out = s.sample(
+        oracle,
+        torch.randn(x0.shape, generator=g),
+        steps=10,
+        eta=eta,
+        generator_noise=lambda: torch.randn(x0.shape, generator=g),
+    )
     assert torch.allclose(out, x0, atol=1e-4)
 
 
@@ -55,9 +61,17 @@ def test_eta_one_at_every_step_uses_the_ddpm_posterior_variance():
 def test_matches_diffusers_ddim_when_installed(prediction_type):
     diffusers = pytest.importorskip("diffusers")
     ours = DiffusionSchedule(1000, "linear", prediction_type=prediction_type)
-    theirs = diffusers.DDIMScheduler(num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
-                                      clip_sample=True, set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading",
-                                      prediction_type=prediction_type)
+    theirs = diffusers.DDIMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="linear",
+        beta_start=1e-4,
+        beta_end=0.02,
+        clip_sample=True,
+        set_alpha_to_one=True,
+        steps_offset=0,
+        timestep_spacing="leading",
+        prediction_type=prediction_type,
+    )
     theirs.set_timesteps(10)
     assert list(theirs.timesteps.tolist()) == ours.timesteps(10)
     x = torch.randn(1, 3, 4, generator=torch.Generator().manual_seed(1))
@@ -80,8 +94,9 @@ def test_cosine_schedule_matches_diffusers_when_installed():
 
 def test_scaled_linear_schedule_is_stable_diffusions_when_installed():
     diffusers = pytest.importorskip("diffusers")
-    theirs = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085,
-                                     beta_end=0.012)
+    theirs = diffusers.DDPMScheduler(
+        num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
+    )
     ours = DiffusionSchedule(1000, "scaled_linear", beta_start=0.00085, beta_end=0.012)
     assert torch.allclose(ours.alphas_cumprod.float(), theirs.alphas_cumprod, atol=1e-6)
     assert float(ours.alphas_cumprod[-1]) == pytest.approx(0.0047, abs=1e-4)  # SD's final alpha-bar

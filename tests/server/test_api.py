@@ -133,7 +133,12 @@ def test_every_bad_request_is_a_4xx_that_says_what_is_wrong(client, body, status
     [
         (b'{"text": "hi",', {"content-type": "application/json"}, 422, "body is not valid JSON"),
         (b"[1, 2]", {"content-type": "application/json"}, 422, "valid dictionary"),
-        (b'{"text": "\\ud800", "spoken": "en", "signed": "ase"}', {"content-type": "application/json"}, 422, "text: Input should be a valid string, unable to parse raw data as a unicode string"),
+        (
+            b'{"text": "\\ud800", "spoken": "en", "signed": "ase"}',
+            {"content-type": "application/json"},
+            422,
+            "text: Input should be a valid string, unable to parse raw data as a unicode string",
+        ),
         (b"x" * (MAX_BODY_BYTES + 1), {"content-type": "application/json"}, 413, "request body over 16384 bytes"),
     ],
 )
@@ -172,12 +177,17 @@ def test_model_list_marks_this_servers_default(monkeypatch):
 def test_a_video_model_answers_gif_and_mp4_only():
     app = create_app(ServerSettings(warm_up=False), Models("fake", pipelines={"fake": FakePipeline(output="video")}))
     with TestClient(app) as c:
-        assert "ask for format gif or mp4" in c.post("/api/v1/generate", json={**ASL, "text": "hi", "format": "json"}).json()["error"]
+        assert (
+            "ask for format gif or mp4"
+            in c.post("/api/v1/generate", json={**ASL, "text": "hi", "format": "json"}).json()["error"]
+        )
         assert c.post("/api/v1/generate", json={**ASL, "text": "hi", "format": "gif"}).content[:6] == b"GIF89a"
 
 
 def test_past_the_workers_and_the_queue_the_server_says_busy():
-    app = create_app(ServerSettings(workers=1, queue=1, warm_up=False), Models("fake", pipelines={"fake": FakePipeline(0.4)}))
+    app = create_app(
+        ServerSettings(workers=1, queue=1, warm_up=False), Models("fake", pipelines={"fake": FakePipeline(0.4)})
+    )
 
     async def burst():
         transport = httpx.ASGITransport(app=app)
@@ -209,7 +219,9 @@ def test_every_request_leaves_an_access_log_line(client, caplog):
         generate(client, text="log me")
         client.get("/no%0Awhere")
     lines = [r.getMessage() for r in caplog.records if r.name == "text2sign.server.access"]
-    assert any('POST "/api/v1/generate" 200' in line and "model=concat format=pose cache=miss" in line for line in lines)
+    assert any(
+        'POST "/api/v1/generate" 200' in line and "model=concat format=pose cache=miss" in line for line in lines
+    )
     assert any('GET "/no\\nwhere" 404' in line for line in lines)
 
 
@@ -230,13 +242,19 @@ class DrawingBlocks(FakePipeline):
 
 def test_pose_requests_do_not_wait_behind_drawings():
     pipeline = DrawingBlocks()
-    app = create_app(ServerSettings(workers=1, draw_workers=1, queue=2, warm_up=False), Models("fake", pipelines={"fake": pipeline}))
+    app = create_app(
+        ServerSettings(workers=1, draw_workers=1, queue=2, warm_up=False), Models("fake", pipelines={"fake": pipeline})
+    )
 
     async def mixed():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http:
-            drawings = [asyncio.ensure_future(http.post("/api/v1/generate", json={**ASL, "text": f"draw {i}", "format": "gif", "size": 64}))
-                        for i in range(3)]
+            drawings = [
+                asyncio.ensure_future(
+                    http.post("/api/v1/generate", json={**ASL, "text": f"draw {i}", "format": "gif", "size": 64})
+                )
+                for i in range(3)
+            ]
             await asyncio.sleep(0.1)
             # Every drawing worker and its queue are taken; poses, the model list and health still answer.
             poses = [await http.post("/api/v1/generate", json={**ASL, "text": f"pose {i}"}) for i in range(3)]
@@ -265,7 +283,10 @@ def test_a_length_over_the_limit_is_refused_before_the_model_runs(model, format,
     monkeypatch.setattr(LatentPipeline, "_generate", never)
     app = create_app(ServerSettings(warm_up=False))
     with TestClient(app) as c:
-        answer = c.post("/api/v1/generate", json={**ASL, "model": model, "text": " ".join(["hi"] * words), "frames": frames, "format": format})
+        answer = c.post(
+            "/api/v1/generate",
+            json={**ASL, "model": model, "text": " ".join(["hi"] * words), "frames": frames, "format": format},
+        )
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
     assert "the signing has at least" in error and "or ask for fewer frames" in error

@@ -12,12 +12,23 @@ import time
 import pytest
 
 pytest.importorskip("fastapi")
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install 'text2sign[serve-test]')")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright is not installed (pip install 'text2sign[serve-test]')"
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install chromium; .ci/run does where it can)")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on this machine (apt-get install chromium; .ci/run does where it can)"
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +60,14 @@ def test_the_page_signs_plays_highlights_and_downloads(browser, live_url, tmp_pa
     page.goto(f"{live_url}/")
     page.wait_for_selector("#sign:not([disabled])")
     page.wait_for_selector("#model[data-loaded=true]", timeout=60_000)
-    unlabelled = page.evaluate("[...document.querySelectorAll('textarea, select, input')].filter(e => !e.labels.length).map(e => e.id)")
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('textarea, select, input')].filter(e => !e.labels.length).map(e => e.id)"
+    )
     assert unlabelled == []
-    assert page.eval_on_selector("#signed", "s => s.value") == "ase" and page.eval_on_selector("#spoken", "s => s.value") == "en"
+    assert (
+        page.eval_on_selector("#signed", "s => s.value") == "ase"
+        and page.eval_on_selector("#spoken", "s => s.value") == "en"
+    )
 
     page.fill("#text", "Hello, world.")
     page.click("#sign")

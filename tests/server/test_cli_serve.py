@@ -61,7 +61,9 @@ def test_serve_starts_answers_logs_and_stops_on_sigterm(tmp_path):
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        answer = httpx.post(f"http://127.0.0.1:{port}/api/v1/generate", json={"text": "hi", "spoken": "en", "signed": "ase"})
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/generate", json={"text": "hi", "spoken": "en", "signed": "ase"}
+        )
         assert answer.status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)
@@ -94,12 +96,15 @@ def broken_lexicon(tmp_path):
     return lexicon
 
 
-@pytest.mark.parametrize("flags", [
-    lambda tmp: ["--model", "nope"],
-    lambda tmp: ["--model", str(nan_checkpoint(tmp))],
-    lambda tmp: ["--lexicon", str(broken_lexicon(tmp))],
-    lambda tmp: ["--model", str(tmp)],  # a folder that is no checkpoint
-])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        lambda tmp: ["--model", "nope"],
+        lambda tmp: ["--model", str(nan_checkpoint(tmp))],
+        lambda tmp: ["--lexicon", str(broken_lexicon(tmp))],
+        lambda tmp: ["--model", str(tmp)],  # a folder that is no checkpoint
+    ],
+)
 def test_a_model_or_lexicon_that_cannot_load_is_one_line_before_the_port_is_taken(flags, tmp_path, capsys):
     pytest.importorskip("fastapi")
     # The port is taken: had the server bound it first, the error would be about the port.
@@ -109,7 +114,12 @@ def test_a_model_or_lexicon_that_cannot_load_is_one_line_before_the_port_is_take
         port = taken.getsockname()[1]
         assert run(["serve", "--port", str(port), *flags(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1 and err.startswith("error: ") and "cannot listen" not in err, err
+    assert (
+        "Traceback" not in err
+        and len(err.splitlines()) == 1
+        and err.startswith("error: ")
+        and "cannot listen" not in err
+    ), err
 
 
 def test_hundreds_of_idle_connections_leave_the_server_reachable():
@@ -124,7 +134,9 @@ def test_hundreds_of_idle_connections_leave_the_server_reachable():
         try:
             health = httpx.get(f"{url}/healthz", timeout=30)
             assert health.status_code == 200 and health.json()["status"] == "ok"
-            answer = httpx.post(f"{url}/api/v1/generate", json={"text": "hi", "spoken": "en", "signed": "ase"}, timeout=30)
+            answer = httpx.post(
+                f"{url}/api/v1/generate", json={"text": "hi", "spoken": "en", "signed": "ase"}, timeout=30
+            )
             assert answer.status_code == 200
         finally:
             for sock in idle:

@@ -140,11 +140,10 @@ def test_idle_connections_do_not_shut_out_other_clients(guarded_url):
 
 def test_a_request_that_trickles_in_is_cut_off(guarded_url):
     head = request_head("/api/v1/generate", 200)
-    with connect(guarded_url) as slow:
-        with pytest.raises(OSError):
-            for byte in head * 50:
-                slow.sendall(bytes([byte]))
-                time.sleep(0.05)
+    with connect(guarded_url) as slow, pytest.raises(OSError):
+        for byte in head * 50:
+            slow.sendall(bytes([byte]))
+            time.sleep(0.05)
     still_serving(guarded_url)
 
 

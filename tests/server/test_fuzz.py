@@ -10,7 +10,9 @@ import os
 import pytest
 
 pytest.importorskip("fastapi")
-schemathesis = pytest.importorskip("schemathesis", reason="Schemathesis is not installed (pip install 'text2sign[serve-test]')")
+schemathesis = pytest.importorskip(
+    "schemathesis", reason="Schemathesis is not installed (pip install 'text2sign[serve-test]')"
+)
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS
 
@@ -25,7 +27,9 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(ServerSettin
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+@settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+)
 def test_no_request_the_schema_describes_breaks_the_server(case):
     case.call_and_validate(checks=CHECKED)
 
@@ -47,9 +51,14 @@ def test_any_text_in_any_language_pair_is_signed_or_refused_with_a_4xx():
         fmt=st.sampled_from(["pose", "json"]),
         strict=st.booleans(),
     )
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+    @settings(
+        max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+    )
     def sign(text, pair, fmt, strict):
-        answer = client.post("/api/v1/generate", json={"text": text, "spoken": pair[0], "signed": pair[1], "format": fmt, "strict": strict})
+        answer = client.post(
+            "/api/v1/generate",
+            json={"text": text, "spoken": pair[0], "signed": pair[1], "format": fmt, "strict": strict},
+        )
         assert answer.status_code < 500, answer.text
         assert answer.status_code == 200 or "error" in answer.json()
         statuses.append(answer.status_code)

@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 import httpx
+
 from text2sign.server.loadtest import bodies_for, load, rss_mb, running_server
 
 pytestmark = pytest.mark.slow

@@ -26,7 +26,9 @@ def test_punctuation_splits_clauses_with_their_pauses():
     assert COMMA_PAUSE_S < SENTENCE_PAUSE_S
 
 
-@pytest.mark.parametrize("text, clauses", [("3.5 apples", 1), ("well-known", 1), ("www.example.org", 1), ("end. start", 2)])
+@pytest.mark.parametrize(
+    "text, clauses", [("3.5 apples", 1), ("well-known", 1), ("www.example.org", 1), ("end. start", 2)]
+)
 def test_a_mark_cuts_only_where_no_letter_or_digit_follows(text, clauses):
     assert len(split_clauses(text)) == clauses
 

@@ -135,8 +135,12 @@ def test_backprop_reaches_embeddings():
 
 def test_lstm_layers_read_in_both_directions_and_ignore_padding():
     torch.manual_seed(0)
-    enc = build_text_encoder(TextEncoderConfig(kind="word", d_model=16, layers=2, heads=2, dropout=0.0, layer_type="lstm",
-                                               signed_languages=LANGS), CORPUS).eval()
+    enc = build_text_encoder(
+        TextEncoderConfig(
+            kind="word", d_model=16, layers=2, heads=2, dropout=0.0, layer_type="lstm", signed_languages=LANGS
+        ),
+        CORPUS,
+    ).eval()
     assert enc.lstm is not None and not enc.blocks
     assert any(k.startswith("lstm.weight_hh_l1_reverse") for k in enc.state_dict())
     states, mask = enc(["the world is round", "round"], ["ase", "ase"])

@@ -10,7 +10,10 @@ from text2sign.errors import CheckpointError, ConfigError, TextError
 from text2sign.text import TextEncoderConfig, build_text_encoder
 from text2sign.text.bert import BertConfig, BertEncoder, convert_hf_state_dict
 
-WORDS = "[PAD] [UNK] [CLS] [SEP] [MASK] the a man is eating food bread horse riding hello world".split()
+WORDS = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "man", "is", "eating", "food", "bread", "horse",
+    "riding", "hello", "world",
+]  # fmt: skip
 H, LAYERS, HEADS, FF = 16, 2, 2, 32
 
 
@@ -111,7 +114,9 @@ def test_bert_encoder_matches_torch_reference():
 
 def test_hf_encoder_frozen_backbone(tmp_path):
     path = write_bert_dir(tmp_path / "bert", hf_bert_weights())
-    cfg = TextEncoderConfig(kind="hf", path=str(path), d_model=8, layers=1, heads=2, dropout=0.0, signed_languages=["ase"])
+    cfg = TextEncoderConfig(
+        kind="hf", path=str(path), d_model=8, layers=1, heads=2, dropout=0.0, signed_languages=["ase"]
+    )
     enc = build_text_encoder(cfg).eval()
     states, mask = enc(["a man is eating food", "hello"], ["ase", "ase"])
     # [CLS] + words + [SEP]
@@ -170,7 +175,9 @@ def test_shipped_minilm():
     enc = build_text_encoder(cfg).eval()
     states, mask = enc(["A man is eating food.", "A man is riding a horse."])
     assert states.shape[0] == 2 and states.shape[-1] == 8 and mask.shape == states.shape[:2]
-    hidden, hmask = enc.backbone(["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse."])
+    hidden, hmask = enc.backbone(
+        ["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse."]
+    )
     pooled = torch.nn.functional.normalize((hidden * hmask[..., None]).sum(1) / hmask.sum(1, keepdim=True), dim=-1)
     sims = pooled @ pooled.T
     assert sims[0, 1] > 0.7 and sims[0, 2] < 0.4

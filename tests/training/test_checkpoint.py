@@ -3,11 +3,11 @@ import shutil
 
 import pytest
 import torch
-import toy_family  # noqa: F401  (registers the toy families)
+import toy_family
 
+from text2sign.checkpoints import from_pretrained, load_checkpoint, save_checkpoint
 from text2sign.errors import CheckpointError
 from text2sign.pose.normalize import FeatureStats
-from text2sign.checkpoints import from_pretrained, load_checkpoint, save_checkpoint
 from text2sign.training import load_config, read_config, train
 from text2sign.training.checkpoint import load_trainer_state
 
@@ -46,8 +46,19 @@ def test_trainer_state_loads_with_weights_only(trained):
     _, result = trained
     state = torch.load(result.checkpoint / "trainer_state.pt", map_location="cpu", weights_only=True)
     assert (state["step"], state["world_size"]) == (6, 1)
-    assert set(state) == {"step", "epoch", "batch_in_epoch", "world_size", "objective", "optimizers", "schedulers",
-                          "scaler", "ema", "validation", "rng"}
+    assert set(state) == {
+        "step",
+        "epoch",
+        "batch_in_epoch",
+        "world_size",
+        "objective",
+        "optimizers",
+        "schedulers",
+        "scaler",
+        "ema",
+        "validation",
+        "rng",
+    }
     assert set(state["optimizers"]) == {"model"}
     assert state["ema"]["num_updates"] == 6
     assert len(state["rng"]) == 1 and set(state["rng"][0]) == {"python", "numpy", "torch", "cuda"}

@@ -9,9 +9,9 @@ import pytest
 import torch
 import toy_family  # noqa: F401  (registers the toy families)
 
+from text2sign.checkpoints import list_checkpoints
 from text2sign.cli import run as cli_run
 from text2sign.train import main as train_main
-from text2sign.checkpoints import list_checkpoints
 
 TOY = "family: toy-regression\ntrain: {steps: 3, batch_size: 4, checkpoint_every: 0}\n"
 
@@ -32,7 +32,10 @@ def test_help_documents_every_flag(capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["{cfg}", "--set", "model.hiden_dim=3"], "error: unknown key 'model.hiden_dim' in {cfg} (known: in_dim, hidden_dim, out_dim)"),
+        (
+            ["{cfg}", "--set", "model.hiden_dim=3"],
+            "error: unknown key 'model.hiden_dim' in {cfg} (known: in_dim, hidden_dim, out_dim)",
+        ),
         (["{cfg}", "--set", "train.lr"], "error: --set takes key.path=value, got 'train.lr'"),
         (["{tmp}/missing.yaml"], "error: config file not found: {tmp}/missing.yaml"),
         (["--resume", "{tmp}/no-run"], "error: checkpoint not found: {tmp}/no-run"),
@@ -64,7 +67,9 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(toy_yaml, tmp_path, child_env):
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "text2sign.train", str(config_path), "--out", str(tmp_path / "run")],
-        stderr=subprocess.PIPE, text=True, env=child_env,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env,
     )
     deadline = time.monotonic() + 60
     line = ""

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-import toy_family  # noqa: F401  (registers the toy families)
+import toy_family
 
 from text2sign.errors import ConfigError
 from text2sign.training import apply_overrides, config_to_dict, load_config, parse_experiment
@@ -58,7 +58,9 @@ def test_bad_values_name_the_key_and_file(toy_yaml, extra, message):
 
 
 def test_unknown_model_key_and_top_level_key(toy_yaml):
-    with pytest.raises(ConfigError, match=r"unknown key 'model.hiden_dim' in .*toy.yaml \(known: in_dim, hidden_dim, out_dim\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'model.hiden_dim' in .*toy.yaml \(known: in_dim, hidden_dim, out_dim\)"
+    ):
         load_config(toy_yaml(BASE.replace("hidden_dim", "hiden_dim")))
     with pytest.raises(ConfigError, match="unknown key 'trian'"):
         load_config(toy_yaml(BASE + "trian: {}\n"))
@@ -84,9 +86,16 @@ def test_missing_required_key(toy_yaml):
     class NeedsCorpus:
         corpus: str
 
-    register_family("needs-corpus", output="pose", pipeline=None, model_config=toy_family.ToyModelConfig,
-                    objective_config=toy_family.ToyObjectiveConfig, build=toy_family.build_regression,
-                    build_model=toy_family.ToyNet, data_config=NeedsCorpus)
+    register_family(
+        "needs-corpus",
+        output="pose",
+        pipeline=None,
+        model_config=toy_family.ToyModelConfig,
+        objective_config=toy_family.ToyObjectiveConfig,
+        build=toy_family.build_regression,
+        build_model=toy_family.ToyNet,
+        data_config=NeedsCorpus,
+    )
     with pytest.raises(ConfigError, match=r"missing key 'data.corpus' in .*toy.yaml"):
         load_config(toy_yaml("family: needs-corpus\n"))
     assert load_config(toy_yaml("family: needs-corpus\ndata: {corpus: here}\n")).data.corpus == "here"
@@ -94,8 +103,17 @@ def test_missing_required_key(toy_yaml):
 
 def test_set_overrides_go_through_the_same_checks(toy_yaml):
     path = toy_yaml(BASE)
-    config = load_config(path, ["model.hidden_dim=256", "train.lr=3e-4", "train.betas=[0.5, 0.99]",
-                                "train.grad_clip=null", "objective.input_noise=0.5", "name=run-a"])
+    config = load_config(
+        path,
+        [
+            "model.hidden_dim=256",
+            "train.lr=3e-4",
+            "train.betas=[0.5, 0.99]",
+            "train.grad_clip=null",
+            "objective.input_noise=0.5",
+            "name=run-a",
+        ],
+    )
     assert config.model.hidden_dim == 256
     assert config.train.lr == 3e-4
     assert config.train.betas == (0.5, 0.99)
@@ -135,7 +153,9 @@ def test_unknown_optimizer_group_is_an_error(tmp_path, toy_yaml):
     from text2sign.training import train
 
     config = load_config(toy_yaml(BASE + "  optimizers:\n    generator: {lr: 0.1}\n"))
-    with pytest.raises(ConfigError, match="unknown key 'train.optimizers.generator': the objective's optimizer groups are model"):
+    with pytest.raises(
+        ConfigError, match="unknown key 'train.optimizers.generator': the objective's optimizer groups are model"
+    ):
         train(config, tmp_path / "run")
 
 

@@ -3,15 +3,14 @@
 import sys
 
 import pytest
-
 import torch
 import toy_family  # noqa: F401  (registers the toy families)
 from safetensors.torch import load_file
 
-from text2sign.cli import run as cli_run
 from text2sign.checkpoints import list_checkpoints
-from text2sign.training import load_config, train
+from text2sign.cli import run as cli_run
 from text2sign.train import torchrun_command
+from text2sign.training import load_config, train
 
 DDP = """\
 family: toy-regression
@@ -48,8 +47,19 @@ def test_two_processes_end_with_equal_weights_equal_to_one_big_batch(toy_yaml, t
 
 def test_torchrun_command():
     cmd = torchrun_command(4, ["cfg.yaml", "--set", "train.lr=0.1"])
-    assert cmd == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4",
-                   "-m", "text2sign.train", "cfg.yaml", "--set", "train.lr=0.1"]
+    assert cmd == [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "4",
+        "-m",
+        "text2sign.train",
+        "cfg.yaml",
+        "--set",
+        "train.lr=0.1",
+    ]
 
 
 @pytest.mark.slow
@@ -91,9 +101,26 @@ def test_a_video_model_trains_through_the_multi_node_rendezvous(tmp_path, child_
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-               "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "text2sign-test",
-               "-m", "text2sign.train", str(config_path), "--out", str(tmp_path / "ddp")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        "2",
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        f"127.0.0.1:{port}",
+        "--rdzv-id",
+        "text2sign-test",
+        "-m",
+        "text2sign.train",
+        str(config_path),
+        "--out",
+        str(tmp_path / "ddp"),
+    ]
     done = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     state = torch.load(tmp_path / "ddp/checkpoints/step-000002/trainer_state.pt", weights_only=True)

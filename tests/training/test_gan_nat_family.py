@@ -46,7 +46,12 @@ def test_run_dir_has_checkpoints_samples_and_curves(trained):
     # the dev split is validated at the end; the best pass so far is kept as best/
     assert checkpoints == ["best", "step-000002", "step-000004"]
     last = trained / "checkpoints" / "step-000004"
-    assert {p.name for p in last.iterdir()} >= {"config.json", "model.safetensors", "normalization.json", "trainer_state.pt"}
+    assert {p.name for p in last.iterdir()} >= {
+        "config.json",
+        "model.safetensors",
+        "normalization.json",
+        "trainer_state.pt",
+    }
     best = json.loads((trained / "checkpoints" / "best" / "config.json").read_text())
     assert best["metrics"]["dev/loss"] > 0 and not (trained / "checkpoints" / "best" / "trainer_state.pt").exists()
     assert best["metadata"]["language_pairs"] == [["en", "ase"]]
@@ -71,7 +76,22 @@ def test_checkpoint_is_a_model_for_generate_and_evaluate(trained, tiny_fs_words,
     assert load_pose(out).num_frames == 12
 
     report = tmp_path / "eval.json"
-    assert run(["evaluate", "--model", str(trained), "--corpus", str(tiny_fs_words.root), "--out", str(report), "--gifs", "0"]) == 0
+    assert (
+        run(
+            [
+                "evaluate",
+                "--model",
+                str(trained),
+                "--corpus",
+                str(tiny_fs_words.root),
+                "--out",
+                str(report),
+                "--gifs",
+                "0",
+            ]
+        )
+        == 0
+    )
     result = json.loads(report.read_text())
     assert result["failures"] == 0 and result["metrics"]["dtw_mje"] > 0
 
@@ -96,7 +116,9 @@ def test_items_without_the_models_input_are_left_out_of_training():
 
     from text2sign.data.selection import has_model_input
 
-    text_only, gloss_only, both, neither = (SimpleNamespace(text=t, gloss=g) for t, g in (("ab", ""), ("", "AB"), ("ab", "AB"), (" ", "")))
+    text_only, gloss_only, both, neither = (
+        SimpleNamespace(text=t, gloss=g) for t, g in (("ab", ""), ("", "AB"), ("ab", "AB"), (" ", ""))
+    )
     assert [has_model_input(i, "text") for i in (text_only, gloss_only, both, neither)] == [True, False, True, False]
     assert [has_model_input(i, "gloss") for i in (text_only, gloss_only, both, neither)] == [False, True, True, False]
     assert [has_model_input(i, "both") for i in (text_only, gloss_only, both, neither)] == [False, False, True, False]

@@ -4,8 +4,8 @@ import torch
 import toy_family  # noqa: F401  (registers the toy families)
 from PIL import Image
 
-from text2sign.errors import CheckpointError, ConfigError
 from text2sign.checkpoints import list_checkpoints
+from text2sign.errors import CheckpointError, ConfigError
 from text2sign.training import load_config, train
 
 REGRESSION = """\
@@ -73,8 +73,12 @@ def test_gradient_accumulation_matches_a_larger_batch(toy_yaml, tmp_path):
 
 
 def test_loss_goes_down(toy_yaml, tmp_path):
-    config = load_config(toy_yaml("family: toy-regression\ntrain: {steps: 80, batch_size: 16, lr: 0.03, "
-                                  "warmup_steps: 5, checkpoint_every: 0}\n"))
+    config = load_config(
+        toy_yaml(
+            "family: toy-regression\ntrain: {steps: 80, batch_size: 16, lr: 0.03, "
+            "warmup_steps: 5, checkpoint_every: 0}\n"
+        )
+    )
     _, losses = run(config, tmp_path / "run")
     values = [x["model/loss"] for x in losses]
     assert np.mean(values[-10:]) < 0.3 * np.mean(values[:10])
@@ -92,18 +96,31 @@ def test_tensorboard_scalars_and_sample_gifs(toy_yaml, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     config = load_config(
-        toy_yaml(REGRESSION), ["train.steps=10", "train.sample_every=5", "objective.samples=true", "train.histogram_every=5"]
+        toy_yaml(REGRESSION),
+        ["train.steps=10", "train.sample_every=5", "objective.samples=true", "train.histogram_every=5"],
     )
     run(config, tmp_path / "run")
     events = EventAccumulator(str(tmp_path / "run/tensorboard"), size_guidance={"tensors": 0, "histograms": 0})
     events.Reload()
     scalars = set(events.Tags()["scalars"])
-    assert {"train/model/loss", "train/model/mae", "lr/model", "grad_norm/model", "perf/steps_per_s",
-            "perf/peak_rss_mb", "parameters/model", "parameters/inference", "sample/output_norm"} <= scalars
+    assert {
+        "train/model/loss",
+        "train/model/mae",
+        "lr/model",
+        "grad_norm/model",
+        "perf/steps_per_s",
+        "perf/peak_rss_mb",
+        "parameters/model",
+        "parameters/inference",
+        "sample/output_norm",
+    } <= scalars
     assert events.Scalars("parameters/inference")[0].value == 4 * 16 + 16 + 16 * 2 + 2
     assert {"weights/layers.0.weight", "weights/layers.2.bias"} <= set(events.Tags()["histograms"])
     assert [e.step for e in events.Histograms("weights/layers.0.weight")] == [5, 10]
-    texts = {tag: events.Tensors(tag)[0].tensor_proto.string_val[0].decode() for tag in ("config/text_summary", "parameters/text_summary")}
+    texts = {
+        tag: events.Tensors(tag)[0].tensor_proto.string_val[0].decode()
+        for tag in ("config/text_summary", "parameters/text_summary")
+    }
     assert "    family: toy-regression" in texts["config/text_summary"]
     assert "| inference | 114 |" in texts["parameters/text_summary"]
     assert [e.step for e in events.Scalars("train/model/loss")] == [5, 10]
@@ -128,9 +145,13 @@ def test_refuses_to_overwrite_a_run_and_to_resume_a_different_model(toy_yaml, tm
     with pytest.raises(ConfigError, match="already holds checkpoints: continue with --resume"):
         run(config, tmp_path / "run")
     other = load_config(toy_yaml(REGRESSION), ["train.steps=4", "model.hidden_dim=8"])
-    with pytest.raises(CheckpointError, match=r"differs from the checkpoint's at 'model.hidden_dim' \(16 in the checkpoint, 8 now\)"):
+    with pytest.raises(
+        CheckpointError, match=r"differs from the checkpoint's at 'model.hidden_dim' \(16 in the checkpoint, 8 now\)"
+    ):
         run(other, tmp_path / "run", resume=tmp_path / "run")
-    with pytest.raises(ConfigError, match="step-000002 is at step 2 and train.steps is 2: raise it, e.g. --set train.steps=4"):
+    with pytest.raises(
+        ConfigError, match="step-000002 is at step 2 and train.steps is 2: raise it, e.g. --set train.steps=4"
+    ):
         run(config, tmp_path / "run", resume=tmp_path / "run")
     longer = load_config(toy_yaml(REGRESSION), ["train.steps=4"])
     result, losses = run(longer, tmp_path / "run", resume=tmp_path / "run")
@@ -139,7 +160,9 @@ def test_refuses_to_overwrite_a_run_and_to_resume_a_different_model(toy_yaml, tm
     state = torch.load(state_file, weights_only=True)
     state["optimizers"] = {"generator": state["optimizers"]["model"]}
     torch.save(state, state_file)
-    with pytest.raises(CheckpointError, match="cannot resume .*step-000004: its trainer state does not fit this experiment"):
+    with pytest.raises(
+        CheckpointError, match="cannot resume .*step-000004: its trainer state does not fit this experiment"
+    ):
         run(load_config(toy_yaml(REGRESSION), ["train.steps=6"]), tmp_path / "run", resume=result.checkpoint)
 
 
@@ -173,7 +196,9 @@ def test_epoch_order_is_seeded_sharded_and_skippable():
     assert sorted(sum(full, [])) == list(range(10))
     assert [b.tolist() for b in epoch_loader(data, 2, epoch=1, seed=7, rank=0, world_size=1)] == full
     assert [b.tolist() for b in epoch_loader(data, 2, epoch=2, seed=7, rank=0, world_size=1)] != full
-    assert [b.tolist() for b in epoch_loader(data, 2, epoch=1, seed=7, rank=0, world_size=1, skip_batches=3)] == full[3:]
+    assert [b.tolist() for b in epoch_loader(data, 2, epoch=1, seed=7, rank=0, world_size=1, skip_batches=3)] == full[
+        3:
+    ]
     # Two ranks split the same permutation: disjoint halves, equal batch counts (the odd item is dropped).
     shards = [sum((b.tolist() for b in epoch_loader(data, 2, 1, 7, r, 2)), []) for r in (0, 1)]
     assert len(shards[0]) == len(shards[1]) == 4 and not set(shards[0]) & set(shards[1])

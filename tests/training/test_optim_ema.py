@@ -34,7 +34,9 @@ def test_loop_uses_the_schedule_and_per_group_overrides(toy_yaml, tmp_path):
     seen, stepped = [], []
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*lr_scheduler.step")  # torch: scheduler stepped before its optimizer
-        train(config, tmp_path / "run", callbacks=[lambda info: (seen.append(info.lrs), stepped.append(set(info.losses)))])
+        train(
+            config, tmp_path / "run", callbacks=[lambda info: (seen.append(info.lrs), stepped.append(set(info.losses)))]
+        )
     assert len(seen) == 12
     # The discriminator sits out the first 3 steps; its learning rate follows the clock regardless.
     assert stepped[0] == {"generator/loss"}

@@ -52,7 +52,10 @@ def test_tensorboard_serves_a_runs_scalars(tmp_path):
     port = free_port()
     server = subprocess.Popen(
         [command, "--logdir", str(tmp_path / "run"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -62,7 +65,9 @@ def test_tensorboard_serves_a_runs_scalars(tmp_path):
             server.kill()
             pytest.fail(f"tensorboard did not answer; it printed:\n{server.communicate()[1][-2000:]}")
         assert list(tags) == ["tensorboard"] and "train/loss" in tags["tensorboard"]
-        values = get_json(f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=tensorboard&tag=train/loss", deadline)
+        values = get_json(
+            f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=tensorboard&tag=train/loss", deadline
+        )
         assert [round(v[2], 2) for v in values] == [1.0, 0.5, 0.25]
     finally:
         server.kill()

@@ -36,7 +36,9 @@ def test_best_checkpoint_is_the_lowest_dev_loss(toy_yaml, tmp_path):
 
 def test_patience_stops_a_run_that_no_longer_improves(toy_yaml, tmp_path):
     # lr 0: the dev loss never changes, so only the first pass is an improvement.
-    config = load_config(toy_yaml(VALIDATED), ["train.lr=0.0", "train.validate_every=1", "train.patience=2", "train.steps=50"])
+    config = load_config(
+        toy_yaml(VALIDATED), ["train.lr=0.0", "train.validate_every=1", "train.patience=2", "train.steps=50"]
+    )
     result = train(config, tmp_path / "run")
     assert result.stopped_early and not result.interrupted and result.step == 3
     assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [3]
@@ -44,10 +46,14 @@ def test_patience_stops_a_run_that_no_longer_improves(toy_yaml, tmp_path):
 
 
 def test_resume_keeps_the_best_score_and_the_patience_count(toy_yaml, tmp_path):
-    config = load_config(toy_yaml(VALIDATED), ["train.lr=0.0", "train.validate_every=1", "train.patience=3", "train.steps=2"])
+    config = load_config(
+        toy_yaml(VALIDATED), ["train.lr=0.0", "train.validate_every=1", "train.patience=3", "train.steps=2"]
+    )
     first = train(config, tmp_path / "run")
     assert not first.stopped_early
-    more = load_config(toy_yaml(VALIDATED), ["train.lr=0.0", "train.validate_every=1", "train.patience=3", "train.steps=50"])
+    more = load_config(
+        toy_yaml(VALIDATED), ["train.lr=0.0", "train.validate_every=1", "train.patience=3", "train.steps=50"]
+    )
     resumed = train(more, tmp_path / "run", resume=tmp_path / "run")
     # one pass without gain before the resume, two after it
     assert resumed.stopped_early and resumed.step == 4
@@ -61,7 +67,9 @@ def test_init_model_starts_from_another_runs_weights(toy_yaml, tmp_path):
     for name, value in from_pretrained(source.checkpoint).state_dict().items():
         assert torch.equal(from_pretrained(result.checkpoint).state_dict()[name], value)
     wider = load_config(toy_yaml(VALIDATED), ["model.hidden_dim=8", f"init.model={source.checkpoint}"])
-    with pytest.raises(CheckpointError, match=r"init.model .* does not fit this model: weight 'layers.0.weight' has shape \(16, 4\)"):
+    with pytest.raises(
+        CheckpointError, match=r"init.model .* does not fit this model: weight 'layers.0.weight' has shape \(16, 4\)"
+    ):
         train(wider, tmp_path / "c")
     with pytest.raises(ConfigError, match="unknown key 'init.teacher'.*starts from: model"):
         load_config(toy_yaml(VALIDATED), [f"init.teacher={source.checkpoint}"])

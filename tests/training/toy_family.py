@@ -20,11 +20,11 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import Dataset
 
+from text2sign.families import Experiment, register_family
 from text2sign.objectives import Objective
 from text2sign.testing import fake_pose
-from text2sign.video import VideoClip
-from text2sign.families import Experiment, register_family
 from text2sign.training import StepInfo
+from text2sign.video import VideoClip
 
 
 @dataclass
@@ -207,11 +207,24 @@ def build_stacked(config) -> Experiment:
 
 
 register_family(
-    "toy-stacked", output="pose", pipeline=None, model_config=ToyStackedConfig, build_model=ToyStacked,
-    objective_config=ToyObjectiveConfig, data_config=ToyDataConfig, build=build_stacked, init_keys=("first_stage",),
+    "toy-stacked",
+    output="pose",
+    pipeline=None,
+    model_config=ToyStackedConfig,
+    build_model=ToyStacked,
+    objective_config=ToyObjectiveConfig,
+    data_config=ToyDataConfig,
+    build=build_stacked,
+    init_keys=("first_stage",),
 )
 for name, build in (("toy-regression", build_regression), ("toy-gan", build_gan)):
     register_family(
-        name, output="pose", pipeline=None, model_config=ToyModelConfig, build_model=ToyNet,
-        objective_config=ToyObjectiveConfig, data_config=ToyDataConfig, build=build,
+        name,
+        output="pose",
+        pipeline=None,
+        model_config=ToyModelConfig,
+        build_model=ToyNet,
+        objective_config=ToyObjectiveConfig,
+        data_config=ToyDataConfig,
+        build=build,
     )

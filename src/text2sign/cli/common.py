@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -41,7 +41,7 @@ MODELS = (
 MODEL_HELP = f"Model: {', '.join(MODELS)}. Its own options: --model NAME --help."
 
 
-def output_option(help: str, metavar: Optional[str] = None) -> typer.Option:
+def output_option(help: str, metavar: str | None = None) -> typer.Option:
     """Where a command writes: ``-o/--output`` in every command, also spelled ``--out``."""
     return typer.Option("--output", "-o", "--out", help=help, metavar=metavar)
 
@@ -56,7 +56,7 @@ AllowOutsideOption = Annotated[
     ),
 ]
 PersonOption = Annotated[
-    Optional[int], typer.Option("--person", help="Which person of a .pose file with several (0, 1, ...).")
+    int | None, typer.Option("--person", help="Which person of a .pose file with several (0, 1, ...).")
 ]
 
 
@@ -97,7 +97,7 @@ def parse_hide(hide: str) -> tuple[str, ...]:
     return kinds
 
 
-def print_corpus_summary(root: Path, summary: dict, layout: Optional[str]) -> None:
+def print_corpus_summary(root: Path, summary: dict, layout: str | None) -> None:
     table = Table(title=f"corpus {root} ({layout or 'no items, no layout yet'})")
     table.add_column("split")
     table.add_column("items", justify="right")

@@ -4,7 +4,7 @@ latent-features / openpose / video / video-folder, and export phoenix."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,7 +29,7 @@ from text2sign.families.registry import SHIPPED_VIDEO_SIZE
 def prepare_fingerspelling(
     out: Annotated[Path, output_option(help="Corpus directory to create.")],
     languages: Annotated[
-        Optional[str], typer.Option("--languages", help="Signed languages to build, comma-separated (default: all 19).")
+        str | None, typer.Option("--languages", help="Signed languages to build, comma-separated (default: all 19).")
     ] = None,
     train_words: Annotated[int, typer.Option("--train-words", help="Words per language in train.")] = 32,
     dev_words: Annotated[int, typer.Option("--dev-words", help="Words per language in dev.")] = 8,
@@ -91,22 +91,22 @@ def prepare_lexicon(
         Path, output_option(help="Lexicon corpus directory to create (for generate --model concat --lexicon).")
     ],
     index: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--index",
             help="CSV with columns path,text and optionally gloss,spoken_language,signed_language,signer,split (default: SRC/index.csv).",
         ),
     ] = None,
     spoken: Annotated[
-        Optional[str], typer.Option("--spoken", help="Spoken language of rows without a spoken_language.")
+        str | None, typer.Option("--spoken", help="Spoken language of rows without a spoken_language.")
     ] = None,
     signed: Annotated[
-        Optional[str], typer.Option("--signed", help="Signed language of rows without a signed_language.")
+        str | None, typer.Option("--signed", help="Signed language of rows without a signed_language.")
     ] = None,
     layout: Annotated[str, typer.Option("--layout", help="Skeleton layout of the lexicon's poses.")] = "holistic-178",
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Videos extracted at once, each in its own process.")] = 1,
     extracted: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--extracted",
             help="Folder for the poses extracted from videos, kept for later runs (default: OUT-extracted).",
@@ -146,31 +146,31 @@ def prepare_gan_nat_csv(
     ],
     out: Annotated[Path, output_option(help="Corpus directory to create.")],
     stats: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--stats",
             help="feature_mean/feature_std .npz: give it only if the .npy files hold standardised features, to undo that.",
         ),
     ] = None,
     face_map: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--face-map",
             help="The MediaPipe face-mesh index of each of the 94 face points: a file or a comma-separated list.",
         ),
     ] = None,
     root: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--root", help="Folder the CSV's feature paths are relative to and must lie in (default: the CSV's folder)."
         ),
     ] = None,
     fps: Annotated[float, typer.Option("--fps", help="Frame rate of the features (the files do not store it).")] = 25.0,
     spoken: Annotated[
-        Optional[str], typer.Option("--spoken", help="Spoken language of rows without a spoken_language column.")
+        str | None, typer.Option("--spoken", help="Spoken language of rows without a spoken_language column.")
     ] = None,
     signed: Annotated[
-        Optional[str], typer.Option("--signed", help="Signed language of rows without a signed_language column.")
+        str | None, typer.Option("--signed", help="Signed language of rows without a signed_language column.")
     ] = None,
     allow_outside: Annotated[
         bool,
@@ -278,13 +278,13 @@ def prepare_openpose(
         float, typer.Option("--fps", help="Frame rate of the clips (OpenPose's JSON does not store it).")
     ] = 25.0,
     spoken: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--spoken", help="Spoken language of rows without a spoken_language (every clip needs both languages)."
         ),
     ] = None,
     signed: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--signed", help="Signed language of rows without a signed_language (every clip needs both languages)."
         ),
@@ -340,15 +340,15 @@ def prepare_video_folder(
     ],
     out: Annotated[Path, output_option(help="Video corpus directory to create.")],
     frames: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--frames", help="Sample (longer clips) or pad (shorter ones) every clip to N frames."),
     ] = None,
     resize: Annotated[
-        Optional[int], typer.Option("--resize", help="Scale so the shorter side has N pixels (before cropping).")
+        int | None, typer.Option("--resize", help="Scale so the shorter side has N pixels (before cropping).")
     ] = None,
-    crop: Annotated[Optional[int], typer.Option("--crop", help="Keep the centre N x N pixels.")] = None,
+    crop: Annotated[int | None, typer.Option("--crop", help="Keep the centre N x N pixels.")] = None,
     fps: Annotated[
-        Optional[float], typer.Option("--fps", help="Resample clips to this frame rate (default: each file's own).")
+        float | None, typer.Option("--fps", help="Resample clips to this frame rate (default: each file's own).")
     ] = None,
     spoken: Annotated[str, typer.Option("--spoken", help="Spoken language of the texts.")] = "en",
     signed: Annotated[str, typer.Option("--signed", help="Signed language of the clips.")] = "ase",

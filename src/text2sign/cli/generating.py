@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -36,7 +36,7 @@ def load_pipeline(model: str, load_options: dict):
     return load(model, **load_options)
 
 
-def seed_note(stochastic: bool, seed: Optional[int], model: str) -> list[str]:
+def seed_note(stochastic: bool, seed: int | None, model: str) -> list[str]:
     """A seed given to a model without randomness changes nothing: said (once, after the work), not refused."""
     return [f"--seed changes nothing: model {model} is deterministic"] if seed is not None and not stochastic else []
 
@@ -46,7 +46,7 @@ def generate(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="Text to sign, e.g. 'hello world'.")],
     output: Annotated[
-        Optional[Path],
+        Path | None,
         output_option(
             "Output: .pose or .npz for pose models; .gif, .mp4 or a folder of PNG frames for video models. "
             "Optional when --gif or --mp4 is given."
@@ -56,15 +56,15 @@ def generate(
     signed: Annotated[str, typer.Option("--signed", help="Signed language code to produce.")] = "ase",
     model: Annotated[str, typer.Option("--model", help=MODEL_HELP)] = "default",
     seed: Annotated[
-        Optional[int], typer.Option("--seed", help="Seed of a stochastic model's sampling (default: the model's own).")
+        int | None, typer.Option("--seed", help="Seed of a stochastic model's sampling (default: the model's own).")
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on characters that cannot be signed instead of skipping them.")
     ] = False,
-    gif: Annotated[Optional[Path], typer.Option("--gif", help="Also write a GIF here.")] = None,
-    mp4: Annotated[Optional[Path], typer.Option("--mp4", help="Also write an H.264 MP4 here.")] = None,
+    gif: Annotated[Path | None, typer.Option("--gif", help="Also write a GIF here.")] = None,
+    mp4: Annotated[Path | None, typer.Option("--mp4", help="Also write an H.264 MP4 here.")] = None,
     size: Annotated[
-        Optional[int],
+        int | None,
         typer.Option(
             "--size", help="Width and height of GIF / MP4, pixels (default: 384 for poses, the model's own for video)."
         ),
@@ -138,9 +138,9 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
 def render(
     input: Annotated[Path, typer.Argument(help="Pose file (.pose or .npz).")],
     output: Annotated[Path, output_option("Output file: .gif, .mp4 or .png (contact sheet).")],
-    width: Annotated[Optional[int], typer.Option("--width", help="Frame width in pixels (default: 384).")] = None,
-    height: Annotated[Optional[int], typer.Option("--height", help="Frame height in pixels (default: 384).")] = None,
-    fps: Annotated[Optional[float], typer.Option("--fps", help="Output frame rate (default: the pose's).")] = None,
+    width: Annotated[int | None, typer.Option("--width", help="Frame width in pixels (default: 384).")] = None,
+    height: Annotated[int | None, typer.Option("--height", help="Frame height in pixels (default: 384).")] = None,
+    fps: Annotated[float | None, typer.Option("--fps", help="Output frame rate (default: the pose's).")] = None,
     hide: Annotated[
         str, typer.Option("--hide", help="Component kinds not drawn, comma-separated (face, world, ...).")
     ] = "world",

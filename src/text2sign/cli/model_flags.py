@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand
@@ -157,7 +157,7 @@ def _params(options: dict[str, tuple[Any, str]], fixed: set[str], panel: str, st
             continue
         help = option.describe().replace("[", "\\[") + (f" \\[models: {who}]" if who else "")
         hints[name] = Annotated[
-            Optional[TYPES[option.type]],
+            TYPES[option.type] | None,
             typer.Option(
                 option.flag,
                 help=help[:1].upper() + help[1:] + ".",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,7 +24,7 @@ from text2sign.cli.model_flags import ModelCommand, model_args
 from text2sign.errors import Text2SignError
 
 RecognizerOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--recognizer",
         "--model",
@@ -61,16 +61,16 @@ def evaluate(
     ] = "default",
     split: Annotated[str, typer.Option("--split", help="Corpus split to score.")] = "test",
     recognizer: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--recognizer", help="Back-translation recognizer directory (default: the shipped FS-Words one)."),
     ] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Score only the first N items.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Score only the first N items.")] = None,
     gifs: Annotated[int, typer.Option("--gifs", help="Side-by-side GIFs (generated | reference) to render.")] = 4,
     seed: Annotated[
-        Optional[int], typer.Option("--seed", help="Sampling seed of a stochastic model (default: the model's own).")
+        int | None, typer.Option("--seed", help="Sampling seed of a stochastic model (default: the model's own).")
     ] = None,
     save_predictions: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--save-predictions", help="Keep every generated item here (.pose or .mp4) with predictions.csv."),
     ] = None,
 ) -> None:
@@ -122,12 +122,12 @@ def bench(
     threads: Annotated[int, typer.Option("--threads", help="CPU threads (torch and BLAS).")] = 1,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
     text: Annotated[
-        Optional[list[str]], typer.Option("--text", help="A phrase to time (repeatable; default: five English words).")
+        list[str] | None, typer.Option("--text", help="A phrase to time (repeatable; default: five English words).")
     ] = None,
     spoken: Annotated[str, typer.Option("--spoken", help="Spoken language of --text phrases.")] = "en",
     signed: Annotated[str, typer.Option("--signed", help="Signed language of --text phrases.")] = "ase",
     corpus: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--corpus", help="Take the phrases from this corpus instead (with their languages)."),
     ] = None,
     split: Annotated[str, typer.Option("--split", help="Corpus split for --corpus.")] = "test",
@@ -135,7 +135,7 @@ def bench(
     repeats: Annotated[int, typer.Option("--repeats", help="Timed calls per phrase.")] = 20,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Phrases per call in the throughput run.")] = 16,
     seed: Annotated[
-        Optional[int], typer.Option("--seed", help="Sampling seed of a stochastic model (default: the model's own).")
+        int | None, typer.Option("--seed", help="Sampling seed of a stochastic model (default: the model's own).")
     ] = None,
 ) -> None:
     """Time a model: warm per-phrase latency, throughput, real-time factor and peak memory, as one JSON object.
@@ -194,7 +194,7 @@ def recognize(
     signed: Annotated[str, typer.Option("--signed", help="Signed language of the pose or video file.")] = "ase",
     split: Annotated[str, typer.Option("--split", help="Corpus split to score (corpus input only).")] = "test",
     corrupt: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--corrupt", help="Score corrupted references instead: time-shuffle or letter-swap (corpus input only)."
         ),

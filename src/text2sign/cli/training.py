@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,11 +14,11 @@ from text2sign.errors import Text2SignError
 @app.command("train")
 def train_command(
     config: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Argument(metavar="CONFIG", help="Experiment YAML (see configs/README.md); optional with --resume."),
     ] = None,
     overrides: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(
             "--set",
             metavar="KEY=VALUE",
@@ -26,7 +26,7 @@ def train_command(
         ),
     ] = None,
     resume: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--resume",
             metavar="DIR",
@@ -43,14 +43,14 @@ def train_command(
         ),
     ] = 1,
     out: Annotated[
-        Optional[Path],
+        Path | None,
         output_option(
             metavar="DIR",
             help="Run directory for TensorBoard logs, samples, checkpoints (default: the resumed run's, else runs/<name>).",
         ),
     ] = None,
     device: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--device", help="cpu, cuda or mps (default: train.device, 'auto' = CUDA when present)."),
     ] = None,
     dry_run: Annotated[
@@ -89,40 +89,36 @@ def train_recognizer_command(
     corpus: Annotated[Path, typer.Argument(help="Corpus directory; trains on train, picks the epoch by dev CER.")],
     out: Annotated[Path, output_option(help="Checkpoint directory to write (replaced atomically if it is one).")],
     epochs: Annotated[
-        Optional[int], typer.Option("--epochs", min=1, help="Passes over the train split (default: 50).")
+        int | None, typer.Option("--epochs", min=1, help="Passes over the train split (default: 50).")
     ] = None,
-    batch_size: Annotated[
-        Optional[int], typer.Option("--batch-size", min=1, help="Items per step (default: 16).")
-    ] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Items per step (default: 16).")] = None,
     lr: Annotated[
-        Optional[float],
+        float | None,
         typer.Option("--lr", help="Peak learning rate of the warmup + cosine schedule (default: 2e-3)."),
     ] = None,
     seed: Annotated[
-        Optional[int], typer.Option("--seed", help="Seed of initialization, batching and augmentation (default: 0).")
+        int | None, typer.Option("--seed", help="Seed of initialization, batching and augmentation (default: 0).")
     ] = None,
     hidden: Annotated[
-        Optional[int], typer.Option("--hidden", min=1, help="Channels of the temporal encoder (default: 128).")
+        int | None, typer.Option("--hidden", min=1, help="Channels of the temporal encoder (default: 128).")
     ] = None,
     downsample: Annotated[
-        Optional[int], typer.Option("--downsample", min=1, help="Frames per encoder step (default: 2).")
+        int | None, typer.Option("--downsample", min=1, help="Frames per encoder step (default: 2).")
     ] = None,
     dilations: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--dilations", help="Dilation of each residual conv block, comma-separated (default: 1,2,4,1,2,4)."
         ),
     ] = None,
     kinds: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--kinds", help="Component kinds read, comma-separated (default: body,left_hand,right_hand)."),
     ] = None,
     no_augment: Annotated[
         bool, typer.Option("--no-augment", help="Train without speed/noise/rotation/scale augmentation.")
     ] = False,
-    threads: Annotated[
-        Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch (default: 2).")
-    ] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads for torch (default: 2).")] = None,
 ) -> None:
     """Train the back-translation recognizer (pose -> text, CTC over characters) and print its dev/test scores."""
     from text2sign.training.recognizer import RecognizerTrainConfig, train_recognizer

@@ -24,7 +24,6 @@ class PoseDataConfig:
     signer: bool = False  # condition on the corpus `signer` column (a style id); --signer picks one
 
 
-
 @dataclass
 class VideoCorpusDataConfig:
     """The ``data:`` section every family that trains on a video corpus starts from."""

@@ -46,7 +46,10 @@ def _has_manifest_header(root: Path) -> bool:
 
 # What a `prepare` command that builds a pose corpus may replace.
 CORPUS_OUTPUT = OutputKind(
-    "text2sign corpus", markers=(MANIFEST,), entries=(MANIFEST, STATS, "poses"), own=_has_manifest_header,
+    "text2sign corpus",
+    markers=(MANIFEST,),
+    entries=(MANIFEST, STATS, "poses"),
+    own=_has_manifest_header,
 )
 # Corpora are written by text2sign with every pose under poses/: a manifest pointing elsewhere was edited.
 CORPUS_PATHS_HINT = "a corpus reads only files inside its own folder (its pose files live under poses/)"
@@ -87,7 +90,9 @@ class Corpus:
             raise CorpusError(f"corpus directory not found: {root}")
         manifest = root / MANIFEST
         if not manifest.is_file():
-            raise CorpusError(f"{root} is not a text2sign corpus: {MANIFEST} is missing (build one with `text2sign prepare`)")
+            raise CorpusError(
+                f"{root} is not a text2sign corpus: {MANIFEST} is missing (build one with `text2sign prepare`)"
+            )
         with manifest_errors(manifest), manifest.open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             missing = set(MANIFEST_COLUMNS) - set(reader.fieldnames or [])
@@ -139,7 +144,9 @@ class Corpus:
         try:
             return FeatureStats.from_dict(d)
         except (AttributeError, KeyError, TypeError, ValueError):
-            raise CorpusError(f"{self.root / STATS}: 'feature_stats' is not the mean and std text2sign writes; rebuild the corpus") from None
+            raise CorpusError(
+                f"{self.root / STATS}: 'feature_stats' is not the mean and std text2sign writes; rebuild the corpus"
+            ) from None
 
     @property
     def layout_name(self) -> str | None:
@@ -243,7 +250,9 @@ def check_corpus_output(out: str | Path, inputs: Iterable[str | Path | None] = (
 
 
 @contextlib.contextmanager
-def corpus_output(out: str | Path, pose_suffix: str = ".pose", inputs: Iterable[str | Path | None] = ()) -> Iterator[CorpusWriter]:
+def corpus_output(
+    out: str | Path, pose_suffix: str = ".pose", inputs: Iterable[str | Path | None] = ()
+) -> Iterator[CorpusWriter]:
     """A :class:`CorpusWriter` building the corpus `out` in a temporary directory, renamed into place
     when the block ends without an error (call ``close()`` in it; load the result from `out`).
     `out` is checked first (:func:`text2sign.outputs.check_output_dir`): new, empty or a corpus, and
@@ -257,7 +266,9 @@ def check_item_text(text: str, where: str) -> None:
     """An item's text fits a manifest row every reader takes: at most
     :data:`~text2sign.limits.MAX_ITEM_TEXT_CHARS` characters."""
     if len(text) > MAX_ITEM_TEXT_CHARS:
-        raise CorpusError(f"{where}: the text has {len(text):,} characters; an item's text may have at most {MAX_ITEM_TEXT_CHARS:,}")
+        raise CorpusError(
+            f"{where}: the text has {len(text):,} characters; an item's text may have at most {MAX_ITEM_TEXT_CHARS:,}"
+        )
 
 
 def read_stats(path: Path) -> dict:

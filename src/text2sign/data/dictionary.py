@@ -106,8 +106,14 @@ class DictionaryReport:
     extraction: ExtractReport | None = None
 
 
-def read_dictionary_index(src: Path, index_csv: Path, spoken: str | None, signed: str | None,
-                          report: DictionaryReport, allow_outside: bool = False) -> list[DictionaryEntry]:
+def read_dictionary_index(
+    src: Path,
+    index_csv: Path,
+    spoken: str | None,
+    signed: str | None,
+    report: DictionaryReport,
+    allow_outside: bool = False,
+) -> list[DictionaryEntry]:
     """The rows to import, duplicates and conflicts left out (and noted in `report`); a clip outside
     `src` is refused unless `allow_outside` (see :mod:`text2sign.sources`)."""
     rows = read_index(index_csv, ["path", "text"], OPTIONAL_COLUMNS)
@@ -124,7 +130,13 @@ def read_dictionary_index(src: Path, index_csv: Path, spoken: str | None, signed
             raise CorpusError(f"{where}: {clip.name} is neither {kinds}")
         spoken_language, signed_language = row_languages(row, spoken, signed, where)
         entry = DictionaryEntry(
-            row.line, clip, row.get("text"), row.get("gloss"), spoken_language, signed_language, row.get("signer"),
+            row.line,
+            clip,
+            row.get("text"),
+            row.get("gloss"),
+            spoken_language,
+            signed_language,
+            row.get("signer"),
             parse_split(row.get("split"), where),
         )
         name = (signed_language, normalize_key(entry.key))
@@ -137,7 +149,9 @@ def read_dictionary_index(src: Path, index_csv: Path, spoken: str | None, signed
                     "give the row a one-word gloss (such as THANK-YOU) to make it usable"
                 )
         elif first.clip.resolve() == clip.resolve():
-            report.notes.append(f"{where}: duplicate of line {first.line} ({entry.key!r} in {signed_language}); left out")
+            report.notes.append(
+                f"{where}: duplicate of line {first.line} ({entry.key!r} in {signed_language}); left out"
+            )
         else:
             report.notes.append(
                 f"{where}: conflict: {entry.key!r} in {signed_language} is already line {first.line}'s clip "
@@ -187,7 +201,9 @@ def build_dictionary(
         check_extraction_output(extracted_dir, [src, index_csv], "--extracted")
         if extracted_dir.resolve() == out.resolve() or out.resolve() in extracted_dir.resolve().parents:
             # The corpus replaces OUT as a whole: extractions kept inside it would be deleted with it.
-            raise CorpusError(f"--extracted {extracted_dir} lies inside --out {out}, which is replaced as a whole; keep it beside")
+            raise CorpusError(
+                f"--extracted {extracted_dir} lies inside --out {out}, which is replaced as a whole; keep it beside"
+            )
     poses = {e.line: e.clip for e in entries if e.clip.suffix.lower() in POSE_SUFFIXES}
     if videos:
         # Rows may share a clip (synonyms); each video is extracted once.
@@ -204,15 +220,18 @@ def build_dictionary(
 
     def items() -> Iterator[tuple[PoseSequence, dict]]:
         for entry in entries:
-            yield _trimmed(entry, poses[entry.line], target, report), {
-                "id": f"{entry.signed_language}/{entry.key}",
-                "split": entry.split,
-                "text": entry.text,
-                "gloss": entry.gloss,
-                "spoken_language": entry.spoken_language,
-                "signed_language": entry.signed_language,
-                "signer": entry.signer,
-            }
+            yield (
+                _trimmed(entry, poses[entry.line], target, report),
+                {
+                    "id": f"{entry.signed_language}/{entry.key}",
+                    "split": entry.split,
+                    "text": entry.text,
+                    "gloss": entry.gloss,
+                    "spoken_language": entry.spoken_language,
+                    "signed_language": entry.signed_language,
+                    "signer": entry.signer,
+                },
+            )
         extra["trimmed_frames"] = report.trimmed_frames
 
     extra = {"source": "lexicon", "rest_trimming": {"rest_line": REST_LINE, "margin": REST_MARGIN}}
@@ -228,7 +247,9 @@ def _trimmed(entry: DictionaryEntry, path: Path, target, report: DictionaryRepor
         raise InvalidPoseError(f"{entry.clip}: {exc} (choose another --layout)") from None
     span = signing_span(seq)
     if span is None:
-        report.notes.append(f"{entry.clip.name}: no signing frame found (hands never above the rest line); kept untrimmed")
+        report.notes.append(
+            f"{entry.clip.name}: no signing frame found (hands never above the rest line); kept untrimmed"
+        )
         return seq
     report.trimmed_frames += seq.num_frames - (span[1] - span[0])
     return seq[span[0] : span[1]]

@@ -62,7 +62,9 @@ BODY_HEAD = struct.Struct("<fIH")  # how a version 0.2 .pose body starts: fps, f
 EXTRACTION_OUTPUT = OutputKind("folder of extracted .pose files", entries=("*.pose",), recursive=True)
 
 
-def check_extraction_output(path: str | os.PathLike, inputs: Sequence[str | os.PathLike], option: str = "--output") -> Path:
+def check_extraction_output(
+    path: str | os.PathLike, inputs: Sequence[str | os.PathLike], option: str = "--output"
+) -> Path:
     """`path` can take extracted poses: new, empty or holding only .pose files, and apart from `inputs`."""
     return check_output_dir(path, EXTRACTION_OUTPUT, inputs, option)
 
@@ -141,7 +143,9 @@ def _reason(exc: Exception) -> str:
 # --- one video ------------------------------------------------------------------------------
 
 
-def extract_pose(path: str | os.PathLike, reduce: bool = False, on_frame: Callable[[], None] | None = None) -> PoseSequence:
+def extract_pose(
+    path: str | os.PathLike, reduce: bool = False, on_frame: Callable[[], None] | None = None
+) -> PoseSequence:
     """The Holistic pose of every frame of the video at `path` (see the module docstring), in
     memory; :func:`extract_file` writes one to disk without holding it.
 
@@ -153,13 +157,21 @@ def extract_pose(path: str | os.PathLike, reduce: bool = False, on_frame: Callab
         return parts[0]
     first = parts[0]
     return PoseSequence(
-        np.concatenate([p.data for p in parts]), np.concatenate([p.mask for p in parts]), first.fps, first.layout,
-        np.concatenate([p.confidence for p in parts]), first.canvas,
+        np.concatenate([p.data for p in parts]),
+        np.concatenate([p.mask for p in parts]),
+        first.fps,
+        first.layout,
+        np.concatenate([p.confidence for p in parts]),
+        first.canvas,
     )
 
 
-def extract_file(video: str | os.PathLike, output: str | os.PathLike, reduce: bool = False,
-                 on_frame: Callable[[], None] | None = None) -> int:
+def extract_file(
+    video: str | os.PathLike,
+    output: str | os.PathLike,
+    reduce: bool = False,
+    on_frame: Callable[[], None] | None = None,
+) -> int:
     """Extract `video` into the ``.pose`` file `output` (atomically); returns its frame count.
 
     The file is written as the frames are processed, a chunk at a time: a ``.pose`` body holds
@@ -192,15 +204,18 @@ def extract_file(video: str | os.PathLike, output: str | os.PathLike, reduce: bo
     return frames
 
 
-def _holistic_chunks(path: str | os.PathLike, reduce: bool, on_frame: Callable[[], None] | None
-                     ) -> tuple[VideoInfo, Iterator[PoseSequence]]:
+def _holistic_chunks(
+    path: str | os.PathLike, reduce: bool, on_frame: Callable[[], None] | None
+) -> tuple[VideoInfo, Iterator[PoseSequence]]:
     """The video's facts, and its pose as consecutive chunks of CHUNK_FRAMES frames, each made as
     its frames are decoded and processed. One Holistic graph follows the whole video, as
     pose-format's ``process_holistic`` does; only the frames are cut into chunks."""
     check_extract_available()
     info = probe_video(path)
     if info.frames is not None and info.frames > MAX_POSE_FRAMES:
-        raise VideoFileError(f"{path} has {info.frames:,} frames; a pose may have at most {MAX_POSE_FRAMES:,} (cut the video shorter)")
+        raise VideoFileError(
+            f"{path} has {info.frames:,} frames; a pose may have at most {MAX_POSE_FRAMES:,} (cut the video shorter)"
+        )
     return info, _chunks(path, info, reduce, on_frame)
 
 
@@ -222,7 +237,9 @@ def _chunks(path, info: VideoInfo, reduce: bool, on_frame) -> Iterator[PoseSeque
     while chunk := list(itertools.islice(points, CHUNK_FRAMES)):
         done += len(chunk)
         if done > MAX_POSE_FRAMES:
-            raise VideoFileError(f"{path} has over {MAX_POSE_FRAMES:,} frames; a pose may have at most that many (cut the video shorter)")
+            raise VideoFileError(
+                f"{path} has over {MAX_POSE_FRAMES:,} frames; a pose may have at most that many (cut the video shorter)"
+            )
         data = np.stack([d for d, _ in chunk])[:, None]  # (T, 1, J, 3)
         confidence = np.stack([c for _, c in chunk])[:, None]  # (T, 1, J)
         seq = from_pose_format(Pose(header, NumPyPoseBody(fps=info.fps, data=data, confidence=confidence)))
@@ -231,7 +248,9 @@ def _chunks(path, info: VideoInfo, reduce: bool, on_frame) -> Iterator[PoseSeque
         raise VideoFileError(f"{path} holds no video frames")
 
 
-def _holistic_points(frames: Iterator[np.ndarray], info: VideoInfo, on_frame) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _holistic_points(
+    frames: Iterator[np.ndarray], info: VideoInfo, on_frame
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Per frame, the points and confidences pose-format's ``process_holistic`` makes of it (one
     worker, the Holistic graph it would use), one frame at a time."""
     from pose_format.utils import holistic

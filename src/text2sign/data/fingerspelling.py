@@ -129,8 +129,12 @@ def build_fs_words(
         unknown = [s for s in signed_languages if s not in available]
         if unknown:
             borrowed = borrowed_alphabets()
-            hint = "".join(f"; {u} borrows {borrowed[u]}'s clips, build {borrowed[u]}" for u in unknown if u in borrowed)
-            raise LanguageError(f"no fingerspelling alphabet for {', '.join(unknown)}{hint}; available: {', '.join(available)}")
+            hint = "".join(
+                f"; {u} borrows {borrowed[u]}'s clips, build {borrowed[u]}" for u in unknown if u in borrowed
+            )
+            raise LanguageError(
+                f"no fingerspelling alphabet for {', '.join(unknown)}{hint}; available: {', '.join(available)}"
+            )
         pairs = [(si, sp) for si, sp in pairs if si in signed_languages]
     lexicon = Lexicon(entries, cfg.layout, cfg.fps, name="fingerspelling")
     with corpus_output(out_dir) as writer:
@@ -146,8 +150,13 @@ def build_fs_words(
     return Corpus.load(out_dir)
 
 
-def _add_languages(writer: CorpusWriter, lexicon: Lexicon, pairs: list[tuple[str, str]], cfg: FSWordsConfig,
-                   on_language: Callable[[str, int], None] | None) -> dict[str, str]:
+def _add_languages(
+    writer: CorpusWriter,
+    lexicon: Lexicon,
+    pairs: list[tuple[str, str]],
+    cfg: FSWordsConfig,
+    on_language: Callable[[str, int], None] | None,
+) -> dict[str, str]:
     """Every letter clip and chosen word of each (signed, spoken) pair; returns where the words came from."""
     word_sources = {}
     for signed, spoken in pairs:

@@ -35,10 +35,18 @@ from pathlib import Path
 import numpy as np
 
 from text2sign.data.corpus import Corpus, check_corpus_output
-from text2sign.data.importing import IndexRow, check_languages_given, first_column, parse_split, read_index, row_languages, write_corpus
+from text2sign.data.importing import (
+    IndexRow,
+    check_languages_given,
+    first_column,
+    parse_split,
+    read_index,
+    row_languages,
+    write_corpus,
+)
 from text2sign.errors import CorpusError, InvalidPoseError
-from text2sign.pose.layout import GAN_NAT_FACE_POINTS, Layout, gan_nat_layout, get_layout
 from text2sign.npfiles import check_npz, load_npy
+from text2sign.pose.layout import GAN_NAT_FACE_POINTS, Layout, gan_nat_layout, get_layout
 from text2sign.pose.sequence import PoseSequence
 from text2sign.sources import inside
 
@@ -103,7 +111,9 @@ def read_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
-def features_to_pose(features: np.ndarray, fps: float, where: str, face_map: tuple[int, ...] | None = None) -> PoseSequence:
+def features_to_pose(
+    features: np.ndarray, fps: float, where: str, face_map: tuple[int, ...] | None = None
+) -> PoseSequence:
     """(T, 540) raw features -> a pose (see the module docstring)."""
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2 or features.shape[1] != FEATURES or features.shape[0] == 0:
@@ -215,7 +225,9 @@ def import_gan_nat_csv(
         path = _feature_file(row.get("feature_path"), meta_csv, root, where, allow_outside)
         item_id = row.get("id") or path.stem
         if item_id in seen:
-            raise CorpusError(f"{where}: id {item_id!r} is already line {seen[item_id]}'s (give an id column to tell them apart)")
+            raise CorpusError(
+                f"{where}: id {item_id!r} is already line {seen[item_id]}'s (give an id column to tell them apart)"
+            )
         seen[item_id] = row.line
         split = parse_split(row.get("split"), where)
         planned.append((row, path, item_id, split, row_languages(row, spoken, signed, where)))
@@ -235,7 +247,11 @@ def import_gan_nat_csv(
             if on_item is not None:
                 on_item()
 
-    source = {"source": "gan-nat-csv", "face_map": list(face_map) if face_map else None, "destandardized": mean_std is not None}
+    source = {
+        "source": "gan-nat-csv",
+        "face_map": list(face_map) if face_map else None,
+        "destandardized": mean_std is not None,
+    }
     return write_corpus(out_dir, items(), pose_suffix=".npz", extra_stats=source, inputs=inputs)
 
 
@@ -266,7 +282,9 @@ def _feature_file(value: str, meta_csv: Path, root: str | Path | None, where: st
         if candidate.is_file():
             return candidate
     tried = " or ".join(str(c) for c in dict.fromkeys(candidates))
-    raise CorpusError(f"{where}: no feature file at {tried} (relative paths are read from --root, default the CSV's folder)")
+    raise CorpusError(
+        f"{where}: no feature file at {tried} (relative paths are read from --root, default the CSV's folder)"
+    )
 
 
 def _load_features(path: Path) -> np.ndarray:

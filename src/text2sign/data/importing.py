@@ -95,7 +95,11 @@ def check_languages_given(rows: Sequence[IndexRow], spoken: str | None, signed: 
         for flag, column, given in (("--spoken", "spoken_language", spoken), ("--signed", "signed_language", signed))
     }
     if any(lacking.values()):
-        parts = [f"{len(lines)} rows have no {flag[2:]}_language (first: line {lines[0]})" for flag, lines in lacking.items() if lines]
+        parts = [
+            f"{len(lines)} rows have no {flag[2:]}_language (first: line {lines[0]})"
+            for flag, lines in lacking.items()
+            if lines
+        ]
         raise CorpusError(
             f"{source}: {' and '.join(parts)}; every clip needs both languages: give --spoken and --signed "
             "for the whole index, or fill the spoken_language and signed_language columns"
@@ -116,7 +120,9 @@ def parse_split(value: str, where: str, default: str = "train") -> str:
     split = value.strip().lower() or default
     split = SPLIT_ALIASES.get(split, split)
     if split not in SPLITS:
-        raise CorpusError(f"{where}: unknown split {value!r}; splits are {', '.join(SPLITS)} (or val / validation for dev)")
+        raise CorpusError(
+            f"{where}: unknown split {value!r}; splits are {', '.join(SPLITS)} (or val / validation for dev)"
+        )
     return split
 
 

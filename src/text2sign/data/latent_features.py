@@ -78,20 +78,25 @@ def import_latent_features(
             inside(data, path.relative_to(data), str(path), allow_outside)
     stats_note = _check_stats(inside(data, STATS_FILE, str(data / STATS_FILE), allow_outside))
     splits = {s for s, _, _, _ in samples}
-    texts = {split: _read_texts(inside(data, f"{split}.txt", str(data / f"{split}.txt"), allow_outside)) for split in splits}
+    texts = {
+        split: _read_texts(inside(data, f"{split}.txt", str(data / f"{split}.txt"), allow_outside)) for split in splits
+    }
 
     def items() -> Iterator[tuple[PoseSequence, dict]]:
         for split, sample_id, pose_path, nmm_path in samples:
             features = _combine(_read_keypoints(pose_path), _read_nmms(nmm_path), pose_path, nmm_path, trim_to_shorter)
             text = texts[split].get(sample_id, "")
             extra["items_without_text"] += not text
-            yield features_to_pose(features, fps), {
-                "id": sample_id,
-                "split": split,
-                "text": text,
-                "spoken_language": spoken,
-                "signed_language": signed,
-            }
+            yield (
+                features_to_pose(features, fps),
+                {
+                    "id": sample_id,
+                    "split": split,
+                    "text": text,
+                    "spoken_language": spoken,
+                    "signed_language": signed,
+                },
+            )
             if on_item is not None:
                 on_item()
 
@@ -126,13 +131,17 @@ def _find_samples(data: Path) -> list[tuple[str, str, Path, Path]]:
         nmm_ids = {p.stem for p in nmms.glob("*.pkl")} if nmms.is_dir() else set()
         lacking = [i for i in ids if i not in nmm_ids]
         if lacking:
-            raise CorpusError(f"{poses / (lacking[0] + '.npz')} has no non-manual features {nmms / (lacking[0] + '.pkl')}")
+            raise CorpusError(
+                f"{poses / (lacking[0] + '.npz')} has no non-manual features {nmms / (lacking[0] + '.pkl')}"
+            )
         orphans = sorted(nmm_ids - set(ids))
         if orphans:
             raise CorpusError(f"{nmms / (orphans[0] + '.pkl')} has no pose file {poses / (orphans[0] + '.npz')}")
         samples += [(split, i, poses / f"{i}.npz", nmms / f"{i}.pkl") for i in ids]
     if not samples:
-        raise CorpusError(f"{data} holds no samples: expected {{train,dev,test}}/poses/ID.npz with {{split}}/nmms/ID.pkl")
+        raise CorpusError(
+            f"{data} holds no samples: expected {{train,dev,test}}/poses/ID.npz with {{split}}/nmms/ID.pkl"
+        )
     return samples
 
 
@@ -177,11 +186,15 @@ def _read_nmms(path: Path) -> dict[str, np.ndarray]:
         arrays[key] = value.reshape(len(value), -1)
     lengths = {key: len(value) for key, value in arrays.items()}
     if len(set(lengths.values())) > 1:
-        raise CorpusError(f"{path}: its arrays disagree on the number of frames ({', '.join(f'{k} {n}' for k, n in lengths.items())})")
+        raise CorpusError(
+            f"{path}: its arrays disagree on the number of frames ({', '.join(f'{k} {n}' for k, n in lengths.items())})"
+        )
     return arrays
 
 
-def _combine(manual: np.ndarray, nmms: dict[str, np.ndarray], pose_path: Path, nmm_path: Path, trim: bool) -> np.ndarray:
+def _combine(
+    manual: np.ndarray, nmms: dict[str, np.ndarray], pose_path: Path, nmm_path: Path, trim: bool
+) -> np.ndarray:
     frames = {len(manual), *(len(v) for v in nmms.values())}
     if len(frames) > 1 and not trim:
         raise CorpusError(
@@ -194,7 +207,9 @@ def _combine(manual: np.ndarray, nmms: dict[str, np.ndarray], pose_path: Path, n
     combined = np.concatenate([manual[:count], *(nmms[k][:count] for k in NMM_ARRAYS)], axis=1)  # (T, 214)
     bad = np.argwhere(~(np.abs(combined) <= np.finfo(np.float32).max))  # poses are float32
     if bad.size:
-        raise CorpusError(f"{pose_path}: NaN, infinite or out-of-range value at frame {bad[0][0]}, feature {bad[0][1]} of {FEATURES}")
+        raise CorpusError(
+            f"{pose_path}: NaN, infinite or out-of-range value at frame {bad[0][0]}, feature {bad[0][1]} of {FEATURES}"
+        )
     return combined
 
 

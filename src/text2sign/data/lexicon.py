@@ -46,7 +46,9 @@ def fingerspelling_lexicon_dir() -> Path:
     try:
         root = resources.files(LEXICON_PACKAGE).joinpath(LEXICON_SUBDIR)
     except ModuleNotFoundError:
-        raise LanguageError("the spoken-to-signed package is not installed; it ships the fingerspelling lexicon") from None
+        raise LanguageError(
+            "the spoken-to-signed package is not installed; it ships the fingerspelling lexicon"
+        ) from None
     return Path(str(root))
 
 
@@ -61,7 +63,9 @@ def read_fingerspelling_entries(include_borrowed: bool = False) -> list[LexiconE
     entries = []
     with (root / ("index.csv" if include_borrowed else "data.csv")).open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            entries.append(LexiconEntry(row["words"], row["spoken_language"], row["signed_language"], root / row["path"]))
+            entries.append(
+                LexiconEntry(row["words"], row["spoken_language"], row["signed_language"], root / row["path"])
+            )
     return entries
 
 
@@ -94,7 +98,13 @@ def strip_diacritics(char: str) -> str:
 class Lexicon:
     """Signs by (signed language, key), with the spoken languages each signed language serves."""
 
-    def __init__(self, entries: list[LexiconEntry], layout: Layout | str = DEFAULT_LAYOUT, fps: float = DEFAULT_FPS, name: str = ""):
+    def __init__(
+        self,
+        entries: list[LexiconEntry],
+        layout: Layout | str = DEFAULT_LAYOUT,
+        fps: float = DEFAULT_FPS,
+        name: str = "",
+    ):
         self.layout = get_layout(layout) if isinstance(layout, str) else layout
         self.fps = fps
         self.name = name
@@ -112,7 +122,9 @@ class Lexicon:
         return cls(read_fingerspelling_entries(include_borrowed=True), layout, fps, name="fingerspelling")
 
     @classmethod
-    def from_corpus(cls, corpus_dir: str | Path, layout: Layout | str | None = None, fps: float = DEFAULT_FPS) -> Lexicon:
+    def from_corpus(
+        cls, corpus_dir: str | Path, layout: Layout | str | None = None, fps: float = DEFAULT_FPS
+    ) -> Lexicon:
         corpus = Corpus.load(corpus_dir)
         entries = [
             LexiconEntry(item.lexicon_key, item.spoken_language, item.signed_language, corpus.item_path(item))

@@ -51,7 +51,9 @@ def read_openpose_folder(folder: str | Path, fps: float = DEFAULT_FPS, allow_out
             raise CorpusError(f"{path}: no frame number before _keypoints.json")
         frame = int(numbers[-1])
         if frame >= MAX_POSE_FRAMES:
-            raise CorpusError(f"{path}: frame number {frame:,} is out of range (a pose may have at most {MAX_POSE_FRAMES:,} frames)")
+            raise CorpusError(
+                f"{path}: frame number {frame:,} is out of range (a pose may have at most {MAX_POSE_FRAMES:,} frames)"
+            )
         if frame in files:
             raise CorpusError(f"{path} and {files[frame].name} are both frame {frame}")
         files[frame] = path
@@ -150,16 +152,21 @@ def import_openpose(
     def items() -> Iterator[tuple[PoseSequence, dict]]:
         for row, split, (spoken_language, signed_language) in planned:
             seq = read_openpose_folder(src / row.get("name"), fps, allow_outside)
-            yield seq, {
-                "id": row.get("name"),
-                "split": split,
-                "text": row.get("text"),
-                "gloss": row.get("gloss"),
-                "spoken_language": spoken_language,
-                "signed_language": signed_language,
-                "signer": row.get("signer"),
-            }
+            yield (
+                seq,
+                {
+                    "id": row.get("name"),
+                    "split": split,
+                    "text": row.get("text"),
+                    "gloss": row.get("gloss"),
+                    "spoken_language": spoken_language,
+                    "signed_language": signed_language,
+                    "signer": row.get("signer"),
+                },
+            )
             if on_item is not None:
                 on_item()
 
-    return write_corpus(out_dir, items(), pose_suffix=".pose", extra_stats={"source": "openpose"}, inputs=[src, index_csv])
+    return write_corpus(
+        out_dir, items(), pose_suffix=".pose", extra_stats={"source": "openpose"}, inputs=[src, index_csv]
+    )

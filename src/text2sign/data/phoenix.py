@@ -222,4 +222,3 @@ def _count_lines(path: Path) -> int:
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
     return count + (last != b"\n")
-

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from text2sign.pose.features import first_dims, pose_features
 from text2sign.errors import InvalidPoseError
+from text2sign.pose.features import first_dims, pose_features
 from text2sign.pose.normalize import FeatureStats, compute_feature_stats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 
@@ -30,7 +30,9 @@ SMOOTHING_FRAMES = 5  # moving average over plan frames of the measured duration
 MIN_DURATION = 0.1
 
 
-def plan_features(seq: PoseSequence, stats: FeatureStats, kinds: Sequence[str], dims: int) -> tuple[np.ndarray, np.ndarray]:
+def plan_features(
+    seq: PoseSequence, stats: FeatureStats, kinds: Sequence[str], dims: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``(features (T, F) float32, observed (T, F) bool)``: shoulder-normalized, first `dims`
     coordinates of `kinds`, standardized by `stats`, zero where not observed."""
     features, joint_mask = pose_features(seq, stats, tuple(kinds), dims=dims)
@@ -39,6 +41,7 @@ def plan_features(seq: PoseSequence, stats: FeatureStats, kinds: Sequence[str], 
 
 def feature_stats(sequences, kinds: Sequence[str], dims: int, min_std: float = 0.01) -> FeatureStats:
     """Per-feature mean and std of shoulder-normalized poses, as :func:`plan_features` reads them."""
+
     def reduced():
         for seq in sequences:
             normalized, _ = normalize_by_shoulders(seq)
@@ -131,7 +134,9 @@ class PlanPairs(Dataset):
             except InvalidPoseError:
                 continue  # no shoulders to normalize by: nothing a model could place
             durations = plan_durations(plan_seq, target_seq)
-            self.pairs.append(PlanPair(plan, plan_observed, durations, target, target_observed, getattr(item, "id", "")))
+            self.pairs.append(
+                PlanPair(plan, plan_observed, durations, target, target_observed, getattr(item, "id", ""))
+            )
             if on_item is not None:
                 on_item()
 
@@ -168,6 +173,9 @@ def collate_plan_pairs(pairs: Sequence[PlanPair], log_duration_mean: float, log_
         log_durations[i, :n] = (np.log(p.durations) - log_duration_mean) / log_duration_std
         target[i, :m], target_observed[i, :m], target_mask[i, :m] = p.target, p.target_observed, True
     return PlanBatch(
-        *(torch.from_numpy(x) for x in (plan, plan_observed, plan_mask, durations, log_durations, target, target_observed, target_mask)),
+        *(
+            torch.from_numpy(x)
+            for x in (plan, plan_observed, plan_mask, durations, log_durations, target, target_observed, target_mask)
+        ),
         ids=[p.id for p in pairs],
     )

@@ -20,7 +20,14 @@ from torch.utils.data import Dataset
 from text2sign.data.corpus import Corpus, CorpusItem
 from text2sign.data.selection import has_model_input
 from text2sign.errors import ConfigError, CorpusError, Text2SignError
-from text2sign.pose.features import MIN_FEATURE_STD, first_dims, hands_relative_to_wrist, kinds_layout, pose_features, select_feature_stats
+from text2sign.pose.features import (
+    MIN_FEATURE_STD,
+    first_dims,
+    hands_relative_to_wrist,
+    kinds_layout,
+    pose_features,
+    select_feature_stats,
+)
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.normalize import FeatureStats, compute_feature_stats, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
@@ -173,11 +180,20 @@ class PoseTextDataset(EpochSeededDataset):
             seq = seq.resample(num_frames=self.max_frames)
         features, joint_mask = pose_features(seq, self.stats, self.kinds, normalized=True)
         return PoseItem(
-            features, joint_mask, item.text, item.gloss, item.signed_language, item.spoken_language, item.id, item.signer
+            features,
+            joint_mask,
+            item.text,
+            item.gloss,
+            item.signed_language,
+            item.spoken_language,
+            item.id,
+            item.signer,
         )
 
 
-def transformed_feature_stats(dataset: PoseTextDataset, transform: Callable[[PoseSequence], PoseSequence], kinds) -> FeatureStats:
+def transformed_feature_stats(
+    dataset: PoseTextDataset, transform: Callable[[PoseSequence], PoseSequence], kinds
+) -> FeatureStats:
     """Statistics of the features of `kinds` of `dataset`'s poses after `transform` (e.g. hands
     as wrist offsets, which the corpus statistics of absolute coordinates do not describe), with
     the std floored at :data:`~text2sign.pose.features.MIN_FEATURE_STD`."""
@@ -199,8 +215,9 @@ class PoseSplits:
     layout: Layout
 
 
-def pose_splits(data: Any, kinds, hand_relative: bool, seed: int, stats: FeatureStats | None = None,
-                input_mode: str | None = None) -> PoseSplits:
+def pose_splits(
+    data: Any, kinds, hand_relative: bool, seed: int, stats: FeatureStats | None = None, input_mode: str | None = None
+) -> PoseSplits:
     """Train and dev datasets of `kinds` for the ``data:`` section `data` (a PoseDataConfig),
     hands as wrist offsets with `hand_relative`; statistics computed on train unless given (a
     latent stage reuses its autoencoder's, since its decoder speaks them). `input_mode` (text,
@@ -210,7 +227,9 @@ def pose_splits(data: Any, kinds, hand_relative: bool, seed: int, stats: Feature
     if not corpus.layout_name:
         raise CorpusError(f"{corpus.root} does not name its skeleton layout in stats.json")
     if data.kinds is not None and list(data.kinds) != list(kinds):
-        raise ConfigError(f"data.kinds {data.kinds} and the autoencoder's kinds {list(kinds)} differ: set model.kinds only")
+        raise ConfigError(
+            f"data.kinds {data.kinds} and the autoencoder's kinds {list(kinds)} differ: set model.kinds only"
+        )
     layout = get_layout(corpus.layout_name)
     kinds = tuple(kinds)
 
@@ -221,7 +240,9 @@ def pose_splits(data: Any, kinds, hand_relative: bool, seed: int, stats: Feature
     if data.signed_languages:
         items = [i for i in items if i.signed_language in data.signed_languages]
     if not items:
-        raise CorpusError(f"{corpus.root} has no {data.train_split} items{f' with {input_mode}' if input_mode else ''} for the chosen languages")
+        raise CorpusError(
+            f"{corpus.root} has no {data.train_split} items{f' with {input_mode}' if input_mode else ''} for the chosen languages"
+        )
     transform = hands_relative_to_wrist if hand_relative else None
     if stats is None:
         corpus_stats = corpus.feature_stats()
@@ -231,12 +252,16 @@ def pose_splits(data: Any, kinds, hand_relative: bool, seed: int, stats: Feature
         if transform is not None:
             raw = PoseTextDataset(corpus, data.train_split, stats, kinds, max_frames=data.max_frames, items=items)
             stats = transformed_feature_stats(raw, transform, kinds)
-    train = PoseTextDataset(corpus, data.train_split, stats, kinds, max_frames=data.max_frames, seed=seed, items=items, transform=transform)
+    train = PoseTextDataset(
+        corpus, data.train_split, stats, kinds, max_frames=data.max_frames, seed=seed, items=items, transform=transform
+    )
     languages = {i.signed_language for i in items}
     dev_items = [i for i in corpus.split(data.dev_split) if i.signed_language in languages and usable(i)]
     dev = None
     if dev_items:
-        dev = PoseTextDataset(corpus, data.dev_split, stats, kinds, max_frames=data.max_frames, items=dev_items, transform=transform)
+        dev = PoseTextDataset(
+            corpus, data.dev_split, stats, kinds, max_frames=data.max_frames, items=dev_items, transform=transform
+        )
     return PoseSplits(corpus, items, dev_items, train, dev, stats, float(items[0].fps), layout)
 
 
@@ -266,5 +291,3 @@ def collate_pose_batch(items: Sequence[PoseItem]) -> PoseBatch:
         ids=[it.id for it in items],
         signers=[it.signer for it in items],
     )
-
-

@@ -84,5 +84,7 @@ class EncodedClips(Dataset):
         count = self.latents.size
         std = float(np.sqrt(max(total_sq / count - (total / count) ** 2, 0.0)))
         if not np.isfinite(std) or std == 0.0:
-            raise ConfigError("the autoencoder's latents of the training clips do not vary: is init.autoencoder trained?")
+            raise ConfigError(
+                "the autoencoder's latents of the training clips do not vary: is init.autoencoder trained?"
+            )
         return 1.0 / std

@@ -45,7 +45,9 @@ MANIFEST = "manifest.csv"
 FRAMES = VIDEO_FRAMES
 STATS = "stats.json"
 # What `prepare video` and `prepare video-folder` may replace (a pose corpus is not one: it has poses/).
-VIDEO_CORPUS_OUTPUT = OutputKind("text2sign video corpus", markers=(FRAMES, MANIFEST), entries=(MANIFEST, FRAMES, STATS))
+VIDEO_CORPUS_OUTPUT = OutputKind(
+    "text2sign video corpus", markers=(FRAMES, MANIFEST), entries=(MANIFEST, FRAMES, STATS)
+)
 
 
 def check_video_corpus_output(root: str | Path, inputs: Iterable[str | Path | None] = ()) -> Path:
@@ -81,7 +83,11 @@ class VideoCorpus:
     def load(cls, root: str | Path) -> VideoCorpus:
         root = Path(root)
         if not (root / MANIFEST).is_file() or not (root / FRAMES).is_file() or not (root / STATS).is_file():
-            hint = " (a pose corpus: make its videos with `text2sign prepare video --from`)" if (root / "poses").is_dir() else ""
+            hint = (
+                " (a pose corpus: make its videos with `text2sign prepare video --from`)"
+                if (root / "poses").is_dir()
+                else ""
+            )
             raise CorpusError(f"{root} is not a video corpus: it needs {MANIFEST}, {FRAMES} and {STATS}{hint}")
         stats = read_json_mapping(root / STATS, MAX_INDEX_BYTES, "a video corpus's stats.json", CorpusError)
         for key in ("height", "width", "total_frames"):
@@ -92,7 +98,11 @@ class VideoCorpus:
         items = []
         for line, r in enumerate(rows, start=2):
             try:
-                items.append(VideoItem(**{**r, "start": int(r["start"]), "num_frames": int(r["num_frames"]), "fps": float(r["fps"])}))
+                items.append(
+                    VideoItem(
+                        **{**r, "start": int(r["start"]), "num_frames": int(r["num_frames"]), "fps": float(r["fps"])}
+                    )
+                )
             except (KeyError, TypeError, ValueError):
                 raise CorpusError(f"{root / MANIFEST}:{line}: malformed row (columns: {', '.join(COLUMNS)})") from None
         expected = int(stats["height"]) * int(stats["width"]) * 3 * int(stats["total_frames"])
@@ -142,15 +152,24 @@ class VideoCorpusWriter:
         count = 0
         for frame in frames:
             if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-                raise CorpusError(f"clip {item_id}: frame {count} is {frame.shape} {frame.dtype}, expected ({self.height}, {self.width}, 3) uint8")
+                raise CorpusError(
+                    f"clip {item_id}: frame {count} is {frame.shape} {frame.dtype}, expected ({self.height}, {self.width}, 3) uint8"
+                )
             self.out.write(np.ascontiguousarray(frame).tobytes())
             count += 1
         if count == 0:
             raise CorpusError(f"clip {item_id} has no frames")
         item = VideoItem(
-            id=item_id, split=split, text=meta.get("text", ""), gloss=meta.get("gloss", ""),
-            spoken_language=meta.get("spoken_language", ""), signed_language=meta.get("signed_language", ""),
-            signer=meta.get("signer", ""), start=self._total, num_frames=count, fps=check_fps(fps),
+            id=item_id,
+            split=split,
+            text=meta.get("text", ""),
+            gloss=meta.get("gloss", ""),
+            spoken_language=meta.get("spoken_language", ""),
+            signed_language=meta.get("signed_language", ""),
+            signer=meta.get("signer", ""),
+            start=self._total,
+            num_frames=count,
+            fps=check_fps(fps),
         )
         self._total += count
         self.items.append(item)
@@ -181,8 +200,13 @@ class VideoCorpusWriter:
         write_text_atomic(directory / MANIFEST, buffer.getvalue())
 
 
-def build_video_corpus(root: str | Path, height: int, width: int, fill: Callable[[VideoCorpusWriter], str],
-                       inputs: Iterable[str | Path | None] = ()) -> VideoCorpus:
+def build_video_corpus(
+    root: str | Path,
+    height: int,
+    width: int,
+    fill: Callable[[VideoCorpusWriter], str],
+    inputs: Iterable[str | Path | None] = (),
+) -> VideoCorpus:
     """A video corpus at `root` from ``fill(writer)``, which adds the clips and returns a description
     of their source (`inputs`: the paths it reads, which `root` must stay apart from). It is built in
     a temporary directory renamed into place: on any error nothing is left behind and an older
@@ -197,7 +221,10 @@ def build_video_corpus(root: str | Path, height: int, width: int, fill: Callable
 
 
 def render_pose_corpus(
-    corpus: Corpus | str | Path, out: str | Path, size: int = 64, fps: float = 12.5,
+    corpus: Corpus | str | Path,
+    out: str | Path,
+    size: int = 64,
+    fps: float = 12.5,
     on_item: Callable[[], None] | None = None,
 ) -> VideoCorpus:
     """Every item of a pose corpus drawn by :func:`~text2sign.rendering.iter_frames` at `size` x `size`
@@ -286,7 +313,9 @@ def shaped_frames(path: Path, options: FolderOptions) -> tuple[float, Iterator[n
     return fps, _picked(iter_video(path), picks, options, path)
 
 
-def _picked(frames: Iterator[np.ndarray], picks: np.ndarray, options: FolderOptions, path: Path) -> Iterator[np.ndarray]:
+def _picked(
+    frames: Iterator[np.ndarray], picks: np.ndarray, options: FolderOptions, path: Path
+) -> Iterator[np.ndarray]:
     repeats = np.bincount(picks)  # how often each source frame is shown
     for index, frame in enumerate(frames):
         if index >= len(repeats):
@@ -319,8 +348,11 @@ def read_clip_text(path: Path) -> str:
 
 
 def import_video_folder(
-    root: str | Path, out: str | Path, options: FolderOptions = FolderOptions(),
-    on_item: Callable[[], None] | None = None, allow_outside: bool = False,
+    root: str | Path,
+    out: str | Path,
+    options: FolderOptions = FolderOptions(),
+    on_item: Callable[[], None] | None = None,
+    allow_outside: bool = False,
 ) -> tuple[VideoCorpus, list[str]]:
     """The designs' GIF/MP4 + ``.txt`` folder as a video corpus; returns it and what was skipped.
 
@@ -353,9 +385,13 @@ def import_video_folder(
             named = rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in SPLITS else None
             item_id = rel.with_suffix("").as_posix()
             writer.add(
-                _same_size(frames, (height, width), rel, pairs[0][0].name), fps, id=item_id,
+                _same_size(frames, (height, width), rel, pairs[0][0].name),
+                fps,
+                id=item_id,
                 split=named or split_for(item_id, options.dev_fraction, options.test_fraction),
-                text=text, spoken_language=options.spoken, signed_language=options.signed,
+                text=text,
+                spoken_language=options.spoken,
+                signed_language=options.signed,
             )
             if on_item:
                 on_item()

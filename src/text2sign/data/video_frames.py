@@ -43,7 +43,9 @@ class FrameBatch:
     ids: list[str]
 
     def to(self, device: torch.device | str) -> FrameBatch:
-        return FrameBatch(self.frames.to(device), self.frame_mask.to(device), self.texts, self.signed_languages, self.ids)
+        return FrameBatch(
+            self.frames.to(device), self.frame_mask.to(device), self.texts, self.signed_languages, self.ids
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -103,8 +105,14 @@ class VideoFramesDataset(EpochSeededDataset):
     """
 
     def __init__(
-        self, corpus: VideoCorpus, items: Sequence[VideoItem], size: int, fps: float,
-        augment: FrameAugment | None = None, max_frames: int | None = None, seed: int = 0,
+        self,
+        corpus: VideoCorpus,
+        items: Sequence[VideoItem],
+        size: int,
+        fps: float,
+        augment: FrameAugment | None = None,
+        max_frames: int | None = None,
+        seed: int = 0,
     ):
         super().__init__(items, seed)
         self.corpus, self.size, self.fps = corpus, size, fps
@@ -131,8 +139,11 @@ def collate_frame_batch(items: Sequence[FrameItem]) -> FrameBatch:
         frames[b, :n] = it.frames
         frame_mask[b, :n] = True
     return FrameBatch(
-        torch.from_numpy(frames), torch.from_numpy(frame_mask),
-        [it.text for it in items], [it.signed_language for it in items], [it.id for it in items],
+        torch.from_numpy(frames),
+        torch.from_numpy(frame_mask),
+        [it.text for it in items],
+        [it.signed_language for it in items],
+        [it.id for it in items],
     )
 
 
@@ -141,7 +152,9 @@ class SingleFrames(torch.utils.data.Dataset):
     [-1, 1] (what a per-frame autoencoder learns from), read from the corpus's memory map at each
     access; `limit` keeps that many, evenly spread (a bounded dev set)."""
 
-    def __init__(self, corpus: VideoCorpus, items: Sequence[VideoItem], size: int, stride: int = 1, limit: int | None = None):
+    def __init__(
+        self, corpus: VideoCorpus, items: Sequence[VideoItem], size: int, stride: int = 1, limit: int | None = None
+    ):
         self.corpus, self.items, self.size = corpus, list(items), size
         index = [(i, f) for i, item in enumerate(self.items) for f in range(0, item.num_frames, stride)]
         if limit is not None and len(index) > limit:

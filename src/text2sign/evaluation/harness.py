@@ -160,8 +160,22 @@ def evaluate(
         gif_tmp = _folder(folders, gif_dir)
         predictions_tmp = _folder(folders, predictions_dir)
         saver = Predictions(predictions_tmp, output) if predictions_tmp is not None else None
-        report, read = _evaluate(model, corpus, split, items, output, pipeline, reconstruct, recognizer_dir, gif_tmp,
-                                 num_gifs, on_item, seed, saver, options)
+        report, read = _evaluate(
+            model,
+            corpus,
+            split,
+            items,
+            output,
+            pipeline,
+            reconstruct,
+            recognizer_dir,
+            gif_tmp,
+            num_gifs,
+            on_item,
+            seed,
+            saver,
+            options,
+        )
         if saver is not None:
             saver.close(read)
             report["predictions"] = str(predictions_dir)
@@ -183,15 +197,31 @@ def _folder(stack: contextlib.ExitStack, path: str | Path | None) -> Path | None
     return stack.enter_context(atomic_dir(path))
 
 
-def _evaluate(model, corpus, split, items, output, pipeline, reconstruct, recognizer_dir, gif_dir, num_gifs, on_item,
-              seed, saver, options) -> tuple[dict, dict]:
+def _evaluate(
+    model,
+    corpus,
+    split,
+    items,
+    output,
+    pipeline,
+    reconstruct,
+    recognizer_dir,
+    gif_dir,
+    num_gifs,
+    on_item,
+    seed,
+    saver,
+    options,
+) -> tuple[dict, dict]:
     """The report, and what the recognizer read back by item id."""
 
     def generate(item: CorpusItem):
         if reconstruct is not None:
             signing = reconstruct(corpus.load_pose(item))
         else:
-            signing = pipeline([item.text], spoken=item.spoken_language, signed=item.signed_language, seed=seed, **(options or {})).outputs[0]
+            signing = pipeline(
+                [item.text], spoken=item.spoken_language, signed=item.signed_language, seed=seed, **(options or {})
+            ).outputs[0]
         if saver is not None:
             saver.add(item, signing)
         return signing
@@ -203,7 +233,9 @@ def _evaluate(model, corpus, split, items, output, pipeline, reconstruct, recogn
         report = _report(model, "video", corpus, split, items, failures, results, samples, recognizer_dir)
     else:
         generator = generate if model != REFERENCE else None
-        report, read = _evaluate_poses(model, generator, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item)
+        report, read = _evaluate_poses(
+            model, generator, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item
+        )
     return report, read
 
 
@@ -223,15 +255,24 @@ class Predictions:
 
         name = safe_filename(item.id) + self.suffix
         write_output(signing, self.directory / name)
-        self.rows.append({"id": item.id, "text": item.text, "spoken_language": item.spoken_language,
-                          "signed_language": item.signed_language, "file": name})
+        self.rows.append(
+            {
+                "id": item.id,
+                "text": item.text,
+                "spoken_language": item.spoken_language,
+                "signed_language": item.signed_language,
+                "file": name,
+            }
+        )
 
     def close(self, read: dict[str, str]) -> Path:
         import csv
         import io
 
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=[*self.rows[0], "read"] if self.rows else ["id"], lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer, fieldnames=[*self.rows[0], "read"] if self.rows else ["id"], lineterminator="\n"
+        )
         writer.writeheader()
         for row in self.rows:
             writer.writerow({**row, "read": read.get(row["id"], "")})
@@ -260,7 +301,14 @@ def _report(model, output, corpus, split, items, failures, result, samples, reco
 
 
 def _evaluate_videos(
-    generate, corpus: Corpus, items, gif_dir, num_gifs, on_item, video_recognizer_dir=None, read: dict | None = None,
+    generate,
+    corpus: Corpus,
+    items,
+    gif_dir,
+    num_gifs,
+    on_item,
+    video_recognizer_dir=None,
+    read: dict | None = None,
 ) -> tuple[dict, list]:
     """Pixel scores against the reference poses drawn by our renderer at each clip's size and rate,
     and the read-back of the video recognizer (`video_recognizer_dir`; None: the shipped FS-Words
@@ -290,7 +338,9 @@ def _evaluate_videos(
                 on_item(n + 1, len(items))
             continue
         gen_ms.append((time.perf_counter() - start) * 1000)
-        reference = np.stack(list(iter_frames(corpus.load_pose(item), width=clip.width, height=clip.height, fps=clip.fps)))
+        reference = np.stack(
+            list(iter_frames(corpus.load_pose(item), width=clip.width, height=clip.height, fps=clip.fps))
+        )
         index = np.round(np.linspace(0, clip.num_frames - 1, len(reference))).astype(int)
         matched = clip.frames[index]  # (T_ref, H, W, 3)
         psnrs.append(metrics.psnr(matched, reference, max_db=PSNR_CAP_DB))
@@ -324,11 +374,15 @@ def _evaluate_videos(
         result["cer"] = metrics.cer(hypotheses, texts)
         if len(generated_features) >= 2:
             result["frechet"] = metrics.frechet_distance(np.stack(generated_features), np.stack(reference_features))
-            result["diversity"] = metrics.diversity(np.stack(generated_features), pairs=min(300, len(generated_features) // 2), seed=0)
+            result["diversity"] = metrics.diversity(
+                np.stack(generated_features), pairs=min(300, len(generated_features) // 2), seed=0
+            )
     return result, failures
 
 
-def _evaluate_poses(model, generate, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item) -> tuple[dict, dict]:
+def _evaluate_poses(
+    model, generate, corpus, split, items, recognizer_dir, gif_dir, num_gifs, on_item
+) -> tuple[dict, dict]:
     """The pose report, and what the recognizer read from each item by id."""
     from text2sign.evaluation.recognizer import Recognizer
 
@@ -379,7 +433,9 @@ def _evaluate_poses(model, generate, corpus, split, items, recognizer_dir, gif_d
             from text2sign.rendering import write_side_by_side_gif
 
             write_side_by_side_gif(
-                [gen_view, ref_view], Path(gif_dir) / f"{safe_filename(item.id)}.gif", titles=[f"{model}: {item.text}", "reference"]
+                [gen_view, ref_view],
+                Path(gif_dir) / f"{safe_filename(item.id)}.gif",
+                titles=[f"{model}: {item.text}", "reference"],
             )
         if on_item:
             on_item(n + 1, len(items))

@@ -190,8 +190,15 @@ class BaseRecognizer:
         `experiment` (the training config, as plain data) and `step` are kept for the record."""
         root = check_checkpoint_target(path)
         return save_checkpoint(
-            root, self.family, self.model, self.config, feature_stats=self.stats, experiment=experiment,
-            metadata=self.metadata, metrics=self.metrics, step=step,
+            root,
+            self.family,
+            self.model,
+            self.config,
+            feature_stats=self.stats,
+            experiment=experiment,
+            metadata=self.metadata,
+            metrics=self.metrics,
+            step=step,
         )
 
     @property
@@ -303,7 +310,9 @@ class Recognizer(BaseRecognizer):
     collate = staticmethod(collate_pose_batch)
     batch_size = 32
 
-    def __init__(self, model: PoseRecognizer, stats: FeatureStats, metadata: dict | None = None, metrics: dict | None = None):
+    def __init__(
+        self, model: PoseRecognizer, stats: FeatureStats, metadata: dict | None = None, metrics: dict | None = None
+    ):
         config: RecognizerConfig = model.config
         if stats.mean.shape[0] != config.num_features:
             raise CheckpointError(
@@ -396,13 +405,20 @@ class Recognizer(BaseRecognizer):
 
         return self._stacked(self._run(self._items(poses, signed_languages), pool, batch_size))
 
-    def _references(self, corpus: Corpus, items: Sequence[CorpusItem], corruption: str | None, seed: int) -> list[PoseSequence]:
+    def _references(
+        self, corpus: Corpus, items: Sequence[CorpusItem], corruption: str | None, seed: int
+    ) -> list[PoseSequence]:
         return corrupted_poses(corpus, items, corruption, seed)
 
 
 def corrupted_references(
-    items: Sequence, corruption: str | None, seed: int, load: Callable, time_shuffle: Callable,
-    letter_swap_layout: str | None = None, draw: Callable | None = None,
+    items: Sequence,
+    corruption: str | None,
+    seed: int,
+    load: Callable,
+    time_shuffle: Callable,
+    letter_swap_layout: str | None = None,
+    draw: Callable | None = None,
 ) -> list:
     """The items' references, optionally corrupted, for a pose or a video recognizer.
 

@@ -94,11 +94,15 @@ class VideoRecognizer(BaseRecognizer):
     def _logits(self, batch, language: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model(batch.frames, batch.frame_mask, language)
 
-    def recognize(self, clips: Sequence[VideoClip], signed_languages: Sequence[str] | str, batch_size: int = 16) -> list[str]:
+    def recognize(
+        self, clips: Sequence[VideoClip], signed_languages: Sequence[str] | str, batch_size: int = 16
+    ) -> list[str]:
         """The text read from each clip (greedy CTC). `signed_languages`: one per clip, or one for all."""
         return self._decode(self._items(clips, signed_languages), batch_size)
 
-    def embed(self, clips: Sequence[VideoClip], signed_languages: Sequence[str] | str, batch_size: int = 16) -> np.ndarray:
+    def embed(
+        self, clips: Sequence[VideoClip], signed_languages: Sequence[str] | str, batch_size: int = 16
+    ) -> np.ndarray:
         """``(N, hidden)`` float32 encoder states averaged over frames, for Fréchet distance and diversity."""
         return self.read(clips, signed_languages, batch_size)[1]
 
@@ -115,11 +119,15 @@ class VideoRecognizer(BaseRecognizer):
         pairs = self._run(self._items(clips, signed_languages), both, batch_size)
         return [t for t, _ in pairs], self._stacked([f for _, f in pairs])
 
-    def _references(self, corpus: VideoCorpus, items: Sequence[VideoItem], corruption: str | None, seed: int) -> list[VideoClip]:
+    def _references(
+        self, corpus: VideoCorpus, items: Sequence[VideoItem], corruption: str | None, seed: int
+    ) -> list[VideoClip]:
         return corrupted_clips(corpus, items, corruption, seed)
 
 
-def corrupted_clips(corpus: VideoCorpus, items: Sequence[VideoItem], corruption: str | None, seed: int = 0) -> list[VideoClip]:
+def corrupted_clips(
+    corpus: VideoCorpus, items: Sequence[VideoItem], corruption: str | None, seed: int = 0
+) -> list[VideoClip]:
     """The items' clips, optionally corrupted (:func:`time_shuffled_clip`, or letter-swapped
     words drawn at the corpus's frame size and each item's rate)."""
 

@@ -55,8 +55,14 @@ def build(config) -> Experiment:
     model = model.with_conditioning(*model_conditioning(items, data, model.text.signers))
     transform = hands_relative_to_wrist if model.hand_relative else None
     dataset = PoseTextDataset(
-        corpus, data.train_split, select_feature_stats(stats, layout, kinds), kinds,
-        max_frames=data.max_frames, seed=config.train.seed, items=items, transform=transform,
+        corpus,
+        data.train_split,
+        select_feature_stats(stats, layout, kinds),
+        kinds,
+        max_frames=data.max_frames,
+        seed=config.train.seed,
+        items=items,
+        transform=transform,
     )
     if transform is not None:
         # The corpus statistics describe absolute coordinates; these features are wrist offsets.
@@ -74,13 +80,20 @@ def build(config) -> Experiment:
     )
     frame, canvas = corpus_frame(corpus, items)
     inference = dataclasses.replace(
-        config.inference, shoulder_center=tuple(float(v) for v in frame.center), shoulder_width=frame.scale, canvas=canvas
+        config.inference,
+        shoulder_center=tuple(float(v) for v in frame.center),
+        shoulder_width=frame.scale,
+        canvas=canvas,
     )
     known = objective.generator.cfg.text.signed_languages
-    dev_items = [i for i in corpus.split(data.dev_split) if i.signed_language in known and has_model_input(i, model.input)]
+    dev_items = [
+        i for i in corpus.split(data.dev_split) if i.signed_language in known and has_model_input(i, model.input)
+    ]
     dev_set = None
     if dev_items:
-        dev_set = PoseTextDataset(corpus, data.dev_split, stats, kinds, max_frames=data.max_frames, items=dev_items, transform=transform)
+        dev_set = PoseTextDataset(
+            corpus, data.dev_split, stats, kinds, max_frames=data.max_frames, items=dev_items, transform=transform
+        )
     sample_items = dev_items[:: max(1, len(dev_items) // SAMPLES)][:SAMPLES]
     pairs = sorted({(i.spoken_language, i.signed_language) for i in items})
 
@@ -90,19 +103,27 @@ def build(config) -> Experiment:
     def sample(generator, device):
         generate = pipeline(generator, device)
         return {
-            f"{item.signed_language}-{item.text}": generate_item(generate, item).outputs[0]
-            for item in sample_items
+            f"{item.signed_language}-{item.text}": generate_item(generate, item).outputs[0] for item in sample_items
         }
 
     validate, metric = None, "dev/loss"
     if config.objective.dev_metric == "cer":
         if not dev_items:
-            raise CorpusError(f"objective.dev_metric is cer but {corpus.root} has no {data.dev_split} items to read back")
+            raise CorpusError(
+                f"objective.dev_metric is cer but {corpus.root} has no {data.dev_split} items to read back"
+            )
         validate, metric = read_back_cer(pipeline, dev_items), "dev/cer"
     resolved = dataclasses.replace(config, model=objective.generator.cfg, inference=inference)
     return Experiment(
-        objective, dataset, dev_data=dev_set, validate=validate, metric=metric, collate_fn=collate_pose_batch,
-        feature_stats=stats, sample=sample, config=resolved,
+        objective,
+        dataset,
+        dev_data=dev_set,
+        validate=validate,
+        metric=metric,
+        collate_fn=collate_pose_batch,
+        feature_stats=stats,
+        sample=sample,
+        config=resolved,
         metadata={"language_pairs": [list(p) for p in pairs], "alphabets": alphabets(items, resolved.model)},
     )
 
@@ -115,8 +136,13 @@ def tiny_config(workdir: Path) -> dict:
     return {
         "family": FAMILY,
         "data": {"corpus": str(corpus), "max_frames": 60},
-        "model": {"text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2}, "d_model": 16, "layers": 1,
-                  "heads": 2, "max_frames": 120},
+        "model": {
+            "text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2},
+            "d_model": 16,
+            "layers": 1,
+            "heads": 2,
+            "max_frames": 120,
+        },
         "objective": {"adversarial": 0.0},
         "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
     }

@@ -29,14 +29,22 @@ def build(config) -> Experiment:
     data = pose_splits(config.data, model.kinds, model.hand_relative, config.train.seed)
     feature_dim = int(data.stats.mean.shape[0])
     resolved = dataclasses.replace(
-        model, feature_dim=feature_dim, layout=data.layout.name, fps=data.fps,
+        model,
+        feature_dim=feature_dim,
+        layout=data.layout.name,
+        fps=data.fps,
         latent_dim=feature_dim if model.space == "pose" else model.latent_dim,
     )
     objective = AutoencoderObjective(PoseAutoencoder(resolved), config.objective)
     pairs = sorted({(i.spoken_language, i.signed_language) for i in data.items})
     return Experiment(
-        objective, data.train, dev_data=data.dev, collate_fn=collate_pose_batch, feature_stats=data.stats,
-        config=dataclasses.replace(config, model=resolved), metadata={"language_pairs": [list(p) for p in pairs]},
+        objective,
+        data.train,
+        dev_data=data.dev,
+        collate_fn=collate_pose_batch,
+        feature_stats=data.stats,
+        config=dataclasses.replace(config, model=resolved),
+        metadata={"language_pairs": [list(p) for p in pairs]},
     )
 
 

@@ -33,8 +33,12 @@ def build(config) -> Experiment:
 def tiny_config(workdir: Path) -> dict:
     from text2sign.testing import tiny_stage2, tiny_teacher
 
-    raw = tiny_stage2(FAMILY, workdir, inference={"steps": 2, "guidance_scale": 1.0},
-                      objective={"teacher_steps": 4, "student_steps": [1, 2]})
+    raw = tiny_stage2(
+        FAMILY,
+        workdir,
+        inference={"steps": 2, "guidance_scale": 1.0},
+        objective={"teacher_steps": 4, "student_steps": [1, 2]},
+    )
     raw.pop("model")
     raw["init"] = {"teacher": str(tiny_teacher(workdir))}
     return raw

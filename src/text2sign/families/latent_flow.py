@@ -26,7 +26,9 @@ FAMILY = "latent-flow"
 
 def build(config) -> Experiment:
     return build_stage2(
-        config, lambda generator, ae, objective: LatentFlowObjective(generator, ae.model.encoder, objective), mode="flow"
+        config,
+        lambda generator, ae, objective: LatentFlowObjective(generator, ae.model.encoder, objective),
+        mode="flow",
     )
 
 

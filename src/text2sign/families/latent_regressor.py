@@ -23,7 +23,9 @@ FAMILY = "latent-regressor"
 
 def build(config) -> Experiment:
     return build_stage2(
-        config, lambda generator, ae, objective: LatentRegressorObjective(generator, ae.model.encoder, objective), mode="regressor"
+        config,
+        lambda generator, ae, objective: LatentRegressorObjective(generator, ae.model.encoder, objective),
+        mode="regressor",
     )
 
 

@@ -41,14 +41,24 @@ def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoenco
         model: LatentGeneratorConfig = dataclasses.replace(config.model, autoencoder=ae, mode=mode)
     else:
         if not isinstance(earlier.model, LatentGenerator):
-            raise ConfigError(f"init.{init_key} {earlier.path} is a {earlier.family.name} checkpoint, not a latent generator")
+            raise ConfigError(
+                f"init.{init_key} {earlier.path} is a {earlier.family.name} checkpoint, not a latent generator"
+            )
         model = dataclasses.replace(earlier.model.cfg, step_conditioned=True)
         ae = model.autoencoder
-    data = pose_splits(config.data, ae.kinds, ae.hand_relative, config.train.seed, stats=earlier.feature_stats,
-                       input_mode=model.predictor.input)
+    data = pose_splits(
+        config.data,
+        ae.kinds,
+        ae.hand_relative,
+        config.train.seed,
+        stats=earlier.feature_stats,
+        input_mode=model.predictor.input,
+    )
     items = data.items
     if init_key == "autoencoder":
-        predictor = model.predictor.with_conditioning(*model_conditioning(items, config.data, model.predictor.text.signers))
+        predictor = model.predictor.with_conditioning(
+            *model_conditioning(items, config.data, model.predictor.text.signers)
+        )
         text = resolve_text_config(predictor.text, [model_input(i.text, i.gloss, predictor.input) for i in items])
         if not text.signed_languages:
             text.signed_languages = sorted({i.signed_language for i in items})
@@ -61,7 +71,10 @@ def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoenco
     objective = make_objective(generator, earlier, config.objective)
     frame, canvas = corpus_frame(data.corpus, items)
     inference = dataclasses.replace(
-        config.inference, shoulder_center=tuple(float(v) for v in frame.center), shoulder_width=frame.scale, canvas=canvas
+        config.inference,
+        shoulder_center=tuple(float(v) for v in frame.center),
+        shoulder_width=frame.scale,
+        canvas=canvas,
     )
     if model.step_conditioned:  # a student: it samples well only with the step counts it learnt
         inference = dataclasses.replace(inference, max_steps=max(config.objective.student_steps))
@@ -70,14 +83,23 @@ def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoenco
     metadata = {"language_pairs": [list(p) for p in pairs], "alphabets": alphabets(items, objective.generator.cfg)}
 
     def pipeline(generator, device):
-        return LatentPipeline(generator, data.stats, language_pairs=pairs, inference=inference, device=device,
-                              alphabets=metadata["alphabets"])
+        return LatentPipeline(
+            generator,
+            data.stats,
+            language_pairs=pairs,
+            inference=inference,
+            device=device,
+            alphabets=metadata["alphabets"],
+        )
 
     sample_items = data.dev_items[:: max(1, len(data.dev_items) // SAMPLES)][:SAMPLES]
 
     def sample(generator, device):
         generate = pipeline(generator, device)
-        return {f"{i.signed_language}-{i.text}": generate(i.text, i.spoken_language, i.signed_language).outputs[0] for i in sample_items}
+        return {
+            f"{i.signed_language}-{i.text}": generate(i.text, i.spoken_language, i.signed_language).outputs[0]
+            for i in sample_items
+        }
 
     validate, metric = None, "dev/loss"
     if config.objective.dev_metric == "cer":
@@ -85,8 +107,16 @@ def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoenco
             raise CorpusError(f"objective.dev_metric is cer but {data.corpus.root} has no dev items to read back")
         validate, metric = read_back_cer(pipeline, data.dev_items), "dev/cer"
     return Experiment(
-        objective, data.train, dev_data=data.dev, validate=validate, metric=metric, collate_fn=collate_pose_batch,
-        feature_stats=data.stats, sample=sample, config=resolved, metadata=metadata,
+        objective,
+        data.train,
+        dev_data=data.dev,
+        validate=validate,
+        metric=metric,
+        collate_fn=collate_pose_batch,
+        feature_stats=data.stats,
+        sample=sample,
+        config=resolved,
+        metadata=metadata,
     )
 
 
@@ -104,7 +134,9 @@ def warm_start(predictor, path) -> None:
     elif isinstance(source.model, LatentGenerator):
         network = source.model.predictor
     else:
-        raise ConfigError(f"init.predictor {source.path} is a {source.family.name} checkpoint, not gan-nat or a latent stage")
+        raise ConfigError(
+            f"init.predictor {source.path} is a {source.family.name} checkpoint, not gan-nat or a latent stage"
+        )
     if network.cfg.text.to_dict() != predictor.cfg.text.to_dict():
         raise ConfigError(f"init.predictor {source.path} reads text differently (its text encoder config differs)")
     own = predictor.state_dict()

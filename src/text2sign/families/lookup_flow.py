@@ -62,15 +62,26 @@ def build(config) -> Experiment:
         except Text2SignError as exc:
             raise CorpusError(f"{corpus.root}: item {item.id}: the lookup cannot plan it ({exc})") from None
 
-    pairs = partial(PlanPairs, recording=corpus.load_pose, plan_for=plan_for, stats=stats, kinds=kinds, dims=model.dims,
-                    max_frames=data.max_frames)
+    pairs = partial(
+        PlanPairs,
+        recording=corpus.load_pose,
+        plan_for=plan_for,
+        stats=stats,
+        kinds=kinds,
+        dims=model.dims,
+        max_frames=data.max_frames,
+    )
     train_set = pairs(items)
     if not len(train_set):
         raise CorpusError(f"{corpus.root}: no {data.train_split} item could be paired with a plan")
     mean, std = train_set.log_duration_stats()
     model = dataclasses.replace(
-        model, feature_dim=len(get_layout(corpus.layout_name).kind_indices(*kinds)) * model.dims, layout=corpus.layout_name,
-        fps=items[0].fps, log_duration_mean=mean, log_duration_std=std,
+        model,
+        feature_dim=len(get_layout(corpus.layout_name).kind_indices(*kinds)) * model.dims,
+        layout=corpus.layout_name,
+        fps=items[0].fps,
+        log_duration_mean=mean,
+        log_duration_std=std,
     )
     net = PlanFlowNet(model)
     objective = PlanFlowObjective(net, config.objective)
@@ -86,19 +97,29 @@ def build(config) -> Experiment:
 
     def sample(network, device):
         generate = pipeline(network, device)
-        return {f"{i.signed_language}-{i.text}": generate(i.text, i.spoken_language, i.signed_language).outputs[0]
-                for i in sample_items}
+        return {
+            f"{i.signed_language}-{i.text}": generate(i.text, i.spoken_language, i.signed_language).outputs[0]
+            for i in sample_items
+        }
 
     validate, metric = None, "dev/loss"
     if config.objective.dev_metric == "cer":
         if not dev_items:
-            raise CorpusError(f"objective.dev_metric is cer but {corpus.root} has no {data.dev_split} items to read back")
+            raise CorpusError(
+                f"objective.dev_metric is cer but {corpus.root} has no {data.dev_split} items to read back"
+            )
         validate, metric = read_back_cer(pipeline, dev_items), "dev/cer"
     resolved = dataclasses.replace(config, model=model)
     return Experiment(
-        objective, train_set, dev_data=dev_set, validate=validate, metric=metric,
+        objective,
+        train_set,
+        dev_data=dev_set,
+        validate=validate,
+        metric=metric,
         collate_fn=partial(collate_plan_pairs, log_duration_mean=mean, log_duration_std=std),
-        feature_stats=stats, sample=sample, config=resolved,
+        feature_stats=stats,
+        sample=sample,
+        config=resolved,
         metadata={"language_pairs": [list(p) for p in language_pairs]},
     )
 

@@ -54,19 +54,36 @@ def build(config) -> Experiment:
         o = config.objective
         augment = default_augmentation(o.speed, o.noise_std, o.max_vertical_degrees, o.max_view_degrees, o.scale)
     dataset = PoseTextDataset(
-        corpus, data.train_split, stats, kinds, augment, data.max_frames, seed=config.train.seed, items=items,
-        dims=model.dims, transform=transform,
+        corpus,
+        data.train_split,
+        stats,
+        kinds,
+        augment,
+        data.max_frames,
+        seed=config.train.seed,
+        items=items,
+        dims=model.dims,
+        transform=transform,
     )
     objective = RecognizerObjective(PoseRecognizer(model))
     # Dev items are read whole, as `text2sign recognize` reads them, so dev/cer is the CER it reports.
     dev_items = [i for i in split_items(corpus, data.dev_split, data) if i.signed_language in model.languages]
     dev_set = validate = None
     if dev_items:
-        dev_set = PoseTextDataset(corpus, data.dev_split, stats, kinds, items=dev_items, dims=model.dims, transform=transform)
+        dev_set = PoseTextDataset(
+            corpus, data.dev_split, stats, kinds, items=dev_items, dims=model.dims, transform=transform
+        )
         validate = _dev_cer(dev_set, stats)
     return Experiment(
-        objective, dataset, dev_data=dev_set, validate=validate, metric="dev/cer", metric_mode="min",
-        collate_fn=collate_pose_batch, feature_stats=stats, config=dataclasses.replace(config, model=model),
+        objective,
+        dataset,
+        dev_data=dev_set,
+        validate=validate,
+        metric="dev/cer",
+        metric_mode="min",
+        collate_fn=collate_pose_batch,
+        feature_stats=stats,
+        config=dataclasses.replace(config, model=model),
     )
 
 
@@ -76,7 +93,9 @@ def _resolve(model: RecognizerConfig, corpus: Corpus, items: list[CorpusItem]) -
     if layout.kind_indices(*model.kinds).size == 0:
         raise CorpusError(f"layout {layout.name} has no joints of kinds {', '.join(model.kinds)}")
     if model.dims > layout.dims:
-        raise CorpusError(f"model.dims is {model.dims} but the corpus poses ({layout.name}) have {layout.dims} coordinates")
+        raise CorpusError(
+            f"model.dims is {model.dims} but the corpus poses ({layout.name}) have {layout.dims} coordinates"
+        )
     return dataclasses.replace(model, layout=layout.to_dict(), **read_facts(model, items, "items"))
 
 

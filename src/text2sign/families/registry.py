@@ -117,22 +117,48 @@ MODELS: dict[str, NamedModel] = {
     m.name: m
     for m in (
         # benchmarks/evaluate_fs_words.sh and bench_models.sh, CPU-2, 2026-12-01
-        NamedModel("concat", "concat", "lookup + coarticulated concatenation of lexicon clips (fingerspelling by default)",
-                   test_cer=7.22, p50_ms=0.847),
-        NamedModel("spoken-to-signed", "spoken-to-signed", "the spoken-to-signed package's own pipeline, wrapped as a peer",
-                   test_cer=91.64, p50_ms=140.2),
-        NamedModel("fs-gan-nat", "gan-nat", "GAN-NAT trained on FS-Words (19 fingerspelling alphabets)", _ASSETS / "fs-gan-nat",
-                   test_cer=12.49, p50_ms=3.395),
-        NamedModel("fs-latent-flow", "latent-distill",
-                   "latent flow matching on FS-Words, distilled to 4 steps: face, body and both hands (design latent flow)",
-                   _ASSETS / "fs-latent-flow", test_cer=15.58, p50_ms=7.183),
+        NamedModel(
+            "concat",
+            "concat",
+            "lookup + coarticulated concatenation of lexicon clips (fingerspelling by default)",
+            test_cer=7.22,
+            p50_ms=0.847,
+        ),
+        NamedModel(
+            "spoken-to-signed",
+            "spoken-to-signed",
+            "the spoken-to-signed package's own pipeline, wrapped as a peer",
+            test_cer=91.64,
+            p50_ms=140.2,
+        ),
+        NamedModel(
+            "fs-gan-nat",
+            "gan-nat",
+            "GAN-NAT trained on FS-Words (19 fingerspelling alphabets)",
+            _ASSETS / "fs-gan-nat",
+            test_cer=12.49,
+            p50_ms=3.395,
+        ),
+        NamedModel(
+            "fs-latent-flow",
+            "latent-distill",
+            "latent flow matching on FS-Words, distilled to 4 steps: face, body and both hands (design latent flow)",
+            _ASSETS / "fs-latent-flow",
+            test_cer=15.58,
+            p50_ms=7.183,
+        ),
         # A video model: read back by the video recognizer, whose CER does not compare with the pose
         # recognizer's, so it has no test_cer here and never competes for the default.
         # text2sign evaluate --model fs-video --corpus data/fs-words --split test, CPU-2, 2026-12-01
-        NamedModel("fs-video", "video-diffusion",
-                   "latent video diffusion on FS-Words drawn at 32 px, 48 frames at 12.5 fps (needs the [video] extra); "
-                   "draws the signer, but its handshapes do not read back yet (94 % video CER)",
-                   _ASSETS / "fs-video", video_test_cer=94.12, extra="video"),
+        NamedModel(
+            "fs-video",
+            "video-diffusion",
+            "latent video diffusion on FS-Words drawn at 32 px, 48 frames at 12.5 fps (needs the [video] extra); "
+            "draws the signer, but its handshapes do not read back yet (94 % video CER)",
+            _ASSETS / "fs-video",
+            video_test_cer=94.12,
+            extra="video",
+        ),
     )
 }
 
@@ -286,8 +312,21 @@ def register_family(
 
         data_config = PoseDataConfig
     family = Family(
-        name, output, pipeline, about, model_config, build_model, inference_config, objective_config,
-        data_config, build, tuple(init_keys), tuple(load_options), tiny, reconstruct, extra,
+        name,
+        output,
+        pipeline,
+        about,
+        model_config,
+        build_model,
+        inference_config,
+        objective_config,
+        data_config,
+        build,
+        tuple(init_keys),
+        tuple(load_options),
+        tiny,
+        reconstruct,
+        extra,
     )
     _FAMILIES[name] = family
     return family
@@ -317,7 +356,9 @@ def get_family(name: str, source: str = "the config") -> Family:
     if name not in _FAMILIES:
         _import_plugins()
     if name not in _FAMILIES:
-        raise ConfigError(f"unknown family '{name}' in {source} (registered: {', '.join(registered_families()) or 'none'})")
+        raise ConfigError(
+            f"unknown family '{name}' in {source} (registered: {', '.join(registered_families()) or 'none'})"
+        )
     return _FAMILIES[name]
 
 
@@ -343,7 +384,9 @@ def _load_entry_point(name: str, source: str) -> None:
             try:
                 ep.load()
             except ImportError as exc:
-                raise ConfigError(f"family '{name}' in {source}: its entry point {ep.value} cannot be imported ({exc})") from None
+                raise ConfigError(
+                    f"family '{name}' in {source}: its entry point {ep.value} cannot be imported ({exc})"
+                ) from None
             if name not in _FAMILIES:
                 raise ConfigError(f"family '{name}' in {source}: its entry point {ep.value} did not register it")
             return

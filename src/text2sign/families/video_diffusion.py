@@ -60,7 +60,9 @@ def build(config) -> Experiment:
     if data.one_clip:
         items = [i for i in items if i.text == data.one_clip][:1]
         if not items:
-            raise CorpusError(f"{corpus.root} has no {data.train_split} clip with the text {data.one_clip!r} (data.one_clip)")
+            raise CorpusError(
+                f"{corpus.root} has no {data.train_split} clip with the text {data.one_clip!r} (data.one_clip)"
+            )
     model = _resolved_model(config.model, items)
     autoencoder = None
     if "autoencoder" in config.init:
@@ -72,10 +74,14 @@ def build(config) -> Experiment:
         net.frame_vae.vae.load_state_dict(autoencoder.vae.state_dict())
     for note in net.load_pretrained():
         print(f"note: {note}", file=sys.stderr)
-    objective = VideoDiffusionObjective(net, make_schedule(inference, pixel_space=net.frame_vae is None), config.objective)
+    objective = VideoDiffusionObjective(
+        net, make_schedule(inference, pixel_space=net.frame_vae is None), config.objective
+    )
     dev_items = split_items(corpus, data.dev_split, data)[: data.max_dev_items]
     # One clip fills every batch (each copy draws its own noise and timestep).
-    train_set = VideoTextDataset(corpus, items * config.train.batch_size if data.one_clip else items, model.frames, model.size)
+    train_set = VideoTextDataset(
+        corpus, items * config.train.batch_size if data.one_clip else items, model.frames, model.size
+    )
     dev_set = VideoTextDataset(corpus, dev_items, model.frames, model.size) if dev_items else None
     collate = collate_videos
     prepare = None
@@ -86,7 +92,10 @@ def build(config) -> Experiment:
 
         def prepare() -> None:
             # Not in a dry run, which needs one batch: a corpus takes minutes through the VAE.
-            print(f"note: encoding {len(items) + len(dev_items)} clips through the VAE once, before training", file=sys.stderr)
+            print(
+                f"note: encoding {len(items) + len(dev_items)} clips through the VAE once, before training",
+                file=sys.stderr,
+            )
             for encoded in (train_set, dev_set):
                 if encoded is not None:
                     encoded.encode_all()
@@ -96,17 +105,28 @@ def build(config) -> Experiment:
                 for encoded in (train_set, dev_set):
                     if encoded is not None:
                         encoded.scale = scaling
+
     pairs = sorted({(i.spoken_language, i.signed_language) for i in items})
     sample_items = dev_items[:: max(1, len(dev_items) // SAMPLES)][:SAMPLES]
 
     def sample(network, device):
         pipeline = VideoDiffusionPipeline(network, inference, pairs, device)
-        return {f"{i.signed_language}-{i.text}": pipeline([i.text], i.spoken_language, i.signed_language).outputs[0]
-                for i in sample_items}
+        return {
+            f"{i.signed_language}-{i.text}": pipeline([i.text], i.spoken_language, i.signed_language).outputs[0]
+            for i in sample_items
+        }
 
     resolved = dataclasses.replace(config, model=net.config, inference=inference)
-    return Experiment(objective, train_set, dev_data=dev_set, collate_fn=collate, sample=sample, prepare=prepare,
-                      config=resolved, metadata={"language_pairs": [list(p) for p in pairs]})
+    return Experiment(
+        objective,
+        train_set,
+        dev_data=dev_set,
+        collate_fn=collate,
+        sample=sample,
+        prepare=prepare,
+        config=resolved,
+        metadata={"language_pairs": [list(p) for p in pairs]},
+    )
 
 
 def load_frame_autoencoder(path, size: int):
@@ -118,7 +138,9 @@ def load_frame_autoencoder(path, size: int):
         raise ConfigError(f"init.autoencoder {checkpoint.path} is a {checkpoint.family.name} checkpoint, not video-ae")
     network = checkpoint.model
     if network.config.size != size:
-        raise ConfigError(f"model.size is {size} px but the autoencoder in {checkpoint.path} learnt {network.config.size} px frames")
+        raise ConfigError(
+            f"model.size is {size} px but the autoencoder in {checkpoint.path} learnt {network.config.size} px frames"
+        )
     return network
 
 
@@ -165,8 +187,16 @@ def tiny_config(workdir: Path) -> dict:
     return {
         "family": FAMILY,
         "data": {"corpus": str(tiny_video_corpus(workdir))},
-        "model": {"denoiser": "dit3d", "text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2},
-                  "frames": 4, "size": 16, "width": 16, "heads": 2, "depth": 1, "patch": 4},
+        "model": {
+            "denoiser": "dit3d",
+            "text": {"kind": "char", "d_model": 16, "layers": 1, "heads": 2},
+            "frames": 4,
+            "size": 16,
+            "width": 16,
+            "heads": 2,
+            "depth": 1,
+            "patch": 4,
+        },
         "inference": {"train_timesteps": 100, "steps": 4},
         "train": {"steps": 2, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.0, "sample_every": 0},
     }

@@ -53,14 +53,22 @@ def build(config) -> Experiment:
         # Prepared clips are frames of floats, far larger than pose features: read them again each time.
         validate = dev_cer_validation(dev_set, VideoRecognizer, keep_items=False)
     return Experiment(
-        objective, train_set, dev_data=dev_set, validate=validate, metric="dev/cer", metric_mode="min",
-        collate_fn=collate_frame_batch, config=dataclasses.replace(config, model=model),
+        objective,
+        train_set,
+        dev_data=dev_set,
+        validate=validate,
+        metric="dev/cer",
+        metric_mode="min",
+        collate_fn=collate_frame_batch,
+        config=dataclasses.replace(config, model=model),
     )
 
 
 def _resolve(model: VideoRecognizerConfig, corpus: VideoCorpus, items: list[VideoItem]) -> VideoRecognizerConfig:
     """`model` with the facts of the train clips filled in (:func:`read_facts`, and the frame size)."""
-    return dataclasses.replace(model, size=model.size or min(corpus.height, corpus.width), **read_facts(model, items, "clips"))
+    return dataclasses.replace(
+        model, size=model.size or min(corpus.height, corpus.width), **read_facts(model, items, "clips")
+    )
 
 
 def tiny_config(workdir: Path) -> dict:

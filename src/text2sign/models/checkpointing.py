@@ -34,7 +34,11 @@ def enable_gradient_checkpointing(model: nn.Module, family: str) -> int:
     for name, module in model.named_modules():
         inside_a_part = any(name.startswith(f"{outer}.") for outer in parts)  # the outer part runs its own blocks
         # Frozen parts never train: nothing to save.
-        if not inside_a_part and not isinstance(module, Frozen) and callable(getattr(module, "enable_gradient_checkpointing", None)):
+        if (
+            not inside_a_part
+            and not isinstance(module, Frozen)
+            and callable(getattr(module, "enable_gradient_checkpointing", None))
+        ):
             parts[name] = module
     if not parts:
         raise ConfigError(f"train.gradient_checkpointing: the {family} family's networks do not support it")

@@ -87,10 +87,16 @@ class FrameAutoencoder(nn.Module):
         self.config = config
         levels = len(config.channels)
         self.vae = diffusers.AutoencoderKL(
-            in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * levels,
-            up_block_types=("UpDecoderBlock2D",) * levels, block_out_channels=tuple(config.channels),
-            layers_per_block=config.layers_per_block, latent_channels=config.latent_channels,
-            norm_num_groups=config.norm_groups, sample_size=config.size or 32, scaling_factor=config.scaling_factor,
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * levels,
+            up_block_types=("UpDecoderBlock2D",) * levels,
+            block_out_channels=tuple(config.channels),
+            layers_per_block=config.layers_per_block,
+            latent_channels=config.latent_channels,
+            norm_num_groups=config.norm_groups,
+            sample_size=config.size or 32,
+            scaling_factor=config.scaling_factor,
             mid_block_add_attention=config.attention,
         )
 

@@ -61,8 +61,9 @@ def dit_pos_embed(dim: int, side: int) -> torch.Tensor:
     """
     quarter = dim // 4
     omega = 1.0 / 10_000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
-    rows, cols = torch.meshgrid(torch.arange(side, dtype=torch.float64), torch.arange(side, dtype=torch.float64),
-                                indexing="ij")
+    rows, cols = torch.meshgrid(
+        torch.arange(side, dtype=torch.float64), torch.arange(side, dtype=torch.float64), indexing="ij"
+    )
 
     def axis(positions: torch.Tensor) -> torch.Tensor:
         angles = positions.flatten()[:, None] * omega  # (side*side, dim/4)
@@ -148,8 +149,9 @@ class FrameDiTBlock(nn.Module):
         self.cross_attn = Attention(dim, heads, context_dim=context_dim)
         self.temporal = TemporalAttention(dim, heads, _NORM_EPS) if temporal == "attention" else TemporalConv(dim, side)
 
-    def spatial(self, x: torch.Tensor, c: torch.Tensor, context: torch.Tensor,
-                context_mask: torch.Tensor | None) -> torch.Tensor:
+    def spatial(
+        self, x: torch.Tensor, c: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None
+    ) -> torch.Tensor:
         """``x (R, N, D)`` frames as images, ``c (R, D)``, ``context (R, L, Dc)`` and its mask, one row per frame."""
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=-1)
         x = x + gate_msa[:, None] * self.attn(_modulate(self.norm1(x), shift_msa, scale_msa))
@@ -182,8 +184,19 @@ class FrameDiT(GradientCheckpointing, nn.Module):
     lengths run too.
     """
 
-    def __init__(self, channels: int, frames: int, size: int, patch: int, dim: int, depth: int, heads: int,
-                 context_dim: int, temporal: Literal["attention", "conv"] = "attention", frame_chunk: int = 0):
+    def __init__(
+        self,
+        channels: int,
+        frames: int,
+        size: int,
+        patch: int,
+        dim: int,
+        depth: int,
+        heads: int,
+        context_dim: int,
+        temporal: Literal["attention", "conv"] = "attention",
+        frame_chunk: int = 0,
+    ):
         super().__init__()
         if size % patch:
             raise ValueError(f"frame size {size} is not divisible by patch size {patch}")
@@ -220,8 +233,9 @@ class FrameDiT(GradientCheckpointing, nn.Module):
         zero_output = [self.text_pool, self.final_layer.adaLN_modulation[-1], self.final_layer.linear]
         for block in self.blocks:
             zero_output += [block.adaLN_modulation[-1], block.cross_attn.out]
-            zero_output.append(block.temporal.attn.out if isinstance(block.temporal, TemporalAttention)
-                               else block.temporal.conv)
+            zero_output.append(
+                block.temporal.attn.out if isinstance(block.temporal, TemporalAttention) else block.temporal.conv
+            )
         for layer in zero_output:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -237,12 +251,14 @@ class FrameDiT(GradientCheckpointing, nn.Module):
             if name in spatial:
                 param.requires_grad_(False)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | float, context: torch.Tensor,
-                context_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor | float, context: torch.Tensor, context_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, c, frames, h, w = x.shape
         if (c, h, w) != (self.channels, self.size, self.size):
-            raise ValueError(f"expected frames of shape ({self.channels}, {self.size}, {self.size}), "
-                             f"got ({c}, {h}, {w})")
+            raise ValueError(
+                f"expected frames of shape ({self.channels}, {self.size}, {self.size}), got ({c}, {h}, {w})"
+            )
         t = torch.as_tensor(t, device=x.device)
         t = t.expand(b) if t.ndim == 0 else t
         cond = self.t_embedder(t) + self.text_pool(masked_mean(context, context_mask))  # (B, D)
@@ -255,15 +271,30 @@ class FrameDiT(GradientCheckpointing, nn.Module):
         out = torch.einsum("nhwpqc->nchpwq", out.view(b * frames, side, side, p, p, c))  # DiT's unpatchify
         return out.reshape(b, frames, c, h, w).transpose(1, 2)
 
-    def _block(self, block: FrameDiTBlock, tokens: torch.Tensor, cond: torch.Tensor, context: torch.Tensor,
-               context_mask: torch.Tensor | None, clip: torch.Tensor, frames: int) -> torch.Tensor:
+    def _block(
+        self,
+        block: FrameDiTBlock,
+        tokens: torch.Tensor,
+        cond: torch.Tensor,
+        context: torch.Tensor,
+        context_mask: torch.Tensor | None,
+        clip: torch.Tensor,
+        frames: int,
+    ) -> torch.Tensor:
         """One block: the per-frame part (in chunks of frames), then the temporal layer over all frames."""
         rows, n, d = tokens.shape
         tokens = self._per_frame(block, tokens, cond, context, context_mask, clip)
         return block.temporal(tokens.view(rows // frames, frames, n, d)).reshape(rows, n, d)
 
-    def _per_frame(self, block: FrameDiTBlock, tokens: torch.Tensor, cond: torch.Tensor, context: torch.Tensor,
-                   context_mask: torch.Tensor | None, clip: torch.Tensor) -> torch.Tensor:
+    def _per_frame(
+        self,
+        block: FrameDiTBlock,
+        tokens: torch.Tensor,
+        cond: torch.Tensor,
+        context: torch.Tensor,
+        context_mask: torch.Tensor | None,
+        clip: torch.Tensor,
+    ) -> torch.Tensor:
         rows = tokens.shape[0]
         chunk = self.frame_chunk or rows
         outs = []
@@ -294,8 +325,10 @@ def _checkpoint_file(path: Path) -> Path:
         found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
         if len(found) != 1:
             listed = f": {', '.join(p.name for p in found)}" if found else ""
-            raise CheckpointError(f"{path} must hold exactly one DiT checkpoint (.pt, .pth or .safetensors), "
-                                  f"it holds {len(found)}{listed}")
+            raise CheckpointError(
+                f"{path} must hold exactly one DiT checkpoint (.pt, .pth or .safetensors), "
+                f"it holds {len(found)}{listed}"
+            )
         return found[0]
     if not path.is_file():
         raise CheckpointError(f"DiT checkpoint not found: {path}")
@@ -350,8 +383,9 @@ def _new_channels(start: int, stop: int, verb: str) -> str:
     return f"channel {start} {verb}s" if stop - start == 1 else f"channels {start}-{stop - 1} {verb}"
 
 
-def _adapt(model: FrameDiT, state: dict[str, torch.Tensor], args: Any, file: Path,
-           notes: list[str]) -> dict[str, torch.Tensor]:
+def _adapt(
+    model: FrameDiT, state: dict[str, torch.Tensor], args: Any, file: Path, notes: list[str]
+) -> dict[str, torch.Tensor]:
     """The checkpoint's tensors renamed/reshaped to `model`'s DiT part; `notes` gets one line per adaptation."""
     embed = state.get("x_embedder.proj.weight")
     if embed is None or embed.ndim != 4:
@@ -363,7 +397,7 @@ def _adapt(model: FrameDiT, state: dict[str, torch.Tensor], args: Any, file: Pat
         raise CheckpointError(f"{file}: the DiT uses {patch}-pixel patches, the model {model.patch}")
     _check_heads(model, args, width, file, notes)
     own = model.state_dict()
-    channels, p2 = model.channels, model.patch ** 2
+    channels, p2 = model.channels, model.patch**2
     adapted: dict[str, torch.Tensor] = {}
     explained: set[str] = set()  # model tensors deliberately left as they are, already covered by a note
 
@@ -374,15 +408,19 @@ def _adapt(model: FrameDiT, state: dict[str, torch.Tensor], args: Any, file: Pat
         if in_channels > channels:
             how = f"kept the first {keep}; the dropped ones act as if they were zero"
         else:
-            how = f"{_new_channels(keep, channels, 'start')} with zero weights, so the DiT ignores the extra input " \
-                  "at first"
+            how = (
+                f"{_new_channels(keep, channels, 'start')} with zero weights, so the DiT ignores the extra input "
+                "at first"
+            )
         notes.append(f"x_embedder.proj.weight: {in_channels} input channels -> {channels} ({how})")
 
     linear = state.get("final_layer.linear.weight")
     if linear is not None:
         if linear.shape[0] % p2:
-            raise CheckpointError(f"{file}: final_layer.linear has {linear.shape[0]} outputs, not a multiple of "
-                                  f"{model.patch}x{model.patch} patch pixels")
+            raise CheckpointError(
+                f"{file}: final_layer.linear has {linear.shape[0]} outputs, not a multiple of "
+                f"{model.patch}x{model.patch} patch pixels"
+            )
         out_channels = linear.shape[0] // p2
         sigma = out_channels == 2 * in_channels
         mean_channels = out_channels // 2 if sigma else out_channels
@@ -398,8 +436,10 @@ def _adapt(model: FrameDiT, state: dict[str, torch.Tensor], args: Any, file: Pat
             how = f"kept the first {keep} noise channels" + (", dropped the variance" if sigma else "")
             if keep < channels:
                 how += f"; {_new_channels(keep, channels, 'start')} at zero"
-            notes.append(f"final_layer.linear: {out_channels} output channels{' (learned sigma)' if sigma else ''} "
-                         f"-> {channels} ({how})")
+            notes.append(
+                f"final_layer.linear: {out_channels} output channels{' (learned sigma)' if sigma else ''} "
+                f"-> {channels} ({how})"
+            )
 
     pos = state.get("pos_embed")
     if pos is not None and pos.shape != own["pos_embed"].shape and pos.ndim == 3 and pos.shape[-1] == width:
@@ -413,8 +453,10 @@ def _adapt(model: FrameDiT, state: dict[str, torch.Tensor], args: Any, file: Pat
         notes.append(f"blocks: checkpoint has {ckpt_depth}, model {depth} (kept the first {depth})")
     elif ckpt_depth < depth:
         fresh = f"block {ckpt_depth}" if depth - ckpt_depth == 1 else f"blocks {ckpt_depth}-{depth - 1}"
-        notes.append(f"model has {depth} blocks, checkpoint {ckpt_depth} ({fresh} start fresh; their zero adaLN "
-                     "gates make them the identity at first)")
+        notes.append(
+            f"model has {depth} blocks, checkpoint {ckpt_depth} ({fresh} start fresh; their zero adaLN "
+            "gates make them the identity at first)"
+        )
         explained |= {k for k in own if (_block_index(k) or 0) >= ckpt_depth}
 
     _fold_class_embedding(state.get("y_embedder.embedding_table.weight"), args, width, adapted, notes)
@@ -429,8 +471,9 @@ def _adapt(model: FrameDiT, state: dict[str, torch.Tensor], args: Any, file: Pat
             unplaced.append(key)
             continue
         if value.shape != own[key].shape:
-            raise CheckpointError(f"{file}: {key} is {tuple(value.shape)} in the checkpoint but "
-                                  f"{tuple(own[key].shape)} in the model")
+            raise CheckpointError(
+                f"{file}: {key} is {tuple(value.shape)} in the checkpoint but {tuple(own[key].shape)} in the model"
+            )
         adapted[key] = value
     if unplaced:
         notes.append(f"checkpoint tensors the model has no place for (ignored): {_names(unplaced)}")
@@ -447,14 +490,19 @@ def _check_heads(model: FrameDiT, args: Any, width: int, file: Path, notes: list
         return
     preset = _arg(args, "model")
     if isinstance(preset, str) and preset.startswith("DiT-"):
-        raise CheckpointError(f"{file}: {preset} splits its width {width} into {dit_heads} heads, the model into "
-                              f"{model.heads}; set heads to {dit_heads}")
-    notes.append(f"attention heads: the checkpoint does not record them; the model uses {model.heads}, the released "
-                 f"{width}-wide DiTs {dit_heads} (set heads to {dit_heads} if this is one of them)")
+        raise CheckpointError(
+            f"{file}: {preset} splits its width {width} into {dit_heads} heads, the model into "
+            f"{model.heads}; set heads to {dit_heads}"
+        )
+    notes.append(
+        f"attention heads: the checkpoint does not record them; the model uses {model.heads}, the released "
+        f"{width}-wide DiTs {dit_heads} (set heads to {dit_heads} if this is one of them)"
+    )
 
 
-def _fold_class_embedding(table: torch.Tensor | None, args: Any, width: int, adapted: dict[str, torch.Tensor],
-                          notes: list[str]) -> None:
+def _fold_class_embedding(
+    table: torch.Tensor | None, args: Any, width: int, adapted: dict[str, torch.Tensor], notes: list[str]
+) -> None:
     """Drop DiT's class labels, keeping its unconditional ("null label") embedding as text_pool's bias.
 
     DiT adds a label embedding to the timestep embedding; trained with label dropout (as DiT's train.py always

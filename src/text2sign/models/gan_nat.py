@@ -34,7 +34,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 from text2sign.config import bounded
 from text2sign.errors import ConfigError
 from text2sign.models.alignment import duration_ends, frame_token_index, per_frame
@@ -133,7 +132,9 @@ class GanNatConfig:
 @dataclass
 class DiscriminatorConfig:
     channels: int = bounded(128, min=1, max=4096)
-    layers: int = bounded(4, min=1, max=16)  # dilations 1, 2, 4, ...: receptive field 1 + (kernel - 1) * (2 ** layers - 1) frames
+    layers: int = bounded(
+        4, min=1, max=16
+    )  # dilations 1, 2, 4, ...: receptive field 1 + (kernel - 1) * (2 ** layers - 1) frames
     kernel_size: int = bounded(5, min=1, max=31)
     conditional: bool = True  # projection-conditioned on the pooled text states
     use_velocity: bool = True  # also feed frame-to-frame differences
@@ -207,7 +208,9 @@ class GanNatGenerator(nn.Module):
         """Text encoder states ``(B, L, C)`` and mask ``(B, L)``."""
         return self.text_encoder(texts, languages, signers)
 
-    def encode_text(self, text_states: torch.Tensor, text_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_text(
+        self, text_states: torch.Tensor, text_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Projected token states ``(B, L, d)`` and their masked mean ``(B, d)``."""
         ctx = self.text_proj(text_states)  # (B, L, d)
         if self.token_progress_proj is not None:
@@ -220,7 +223,9 @@ class GanNatGenerator(nn.Module):
 
     def progress_features(self, progress: torch.Tensor) -> torch.Tensor:
         """Fourier features ``(..., 2K)`` of progress values in [0, 1]."""
-        freqs = math.pi * torch.arange(1, self.cfg.progress_frequencies + 1, device=progress.device, dtype=torch.float32)
+        freqs = math.pi * torch.arange(
+            1, self.cfg.progress_frequencies + 1, device=progress.device, dtype=torch.float32
+        )
         angles = progress[..., None] * freqs  # (..., K)
         return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
@@ -233,7 +238,9 @@ class GanNatGenerator(nn.Module):
         """Most likely number of frames per text, ``(B,)`` int64."""
         return bins_to_lengths(self.length_logits(text_states, text_mask).argmax(dim=-1), self.cfg)
 
-    def sample_noise(self, lengths: torch.Tensor, num_frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_noise(
+        self, lengths: torch.Tensor, num_frames: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         return torch.randn(len(lengths), num_frames, self.cfg.noise_dim, generator=generator, device=lengths.device)
 
     def log_durations(self, ctx: torch.Tensor) -> torch.Tensor:
@@ -248,7 +255,11 @@ class GanNatGenerator(nn.Module):
         return self.prior_head(ctx).view(b, count * self.cfg.prior_states, self.cfg.feature_dim)
 
     def token_ends(
-        self, ctx: torch.Tensor, text_mask: torch.Tensor | None, lengths: torch.Tensor, durations: torch.Tensor | None = None
+        self,
+        ctx: torch.Tensor,
+        text_mask: torch.Tensor | None,
+        lengths: torch.Tensor,
+        durations: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Frame where each token's run ends ``(B, L)``: from `durations` when given (training
         targets), else equal runs ("uniform") or the duration head's ("durations")."""

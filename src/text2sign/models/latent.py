@@ -100,7 +100,9 @@ class LatentEncoder(nn.Module):
         self.cfg = cfg
         d = cfg.d_model
         self.inp = nn.Linear(cfg.feature_dim, d)
-        self.blocks = nn.ModuleList(TransformerBlock(d, cfg.heads, cfg.ff_mult, cfg.dropout) for _ in range(cfg.encoder_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d, cfg.heads, cfg.ff_mult, cfg.dropout) for _ in range(cfg.encoder_layers)
+        )
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, cfg.latent_dim)
         self.latent_norm = nn.LayerNorm(cfg.latent_dim, elementwise_affine=False)
@@ -186,9 +188,13 @@ class PoseAutoencoder(nn.Module):
     def __init__(self, cfg: LatentAutoencoderConfig):
         super().__init__()
         if cfg.feature_dim < 1 or not cfg.layout:
-            raise ConfigError("LatentAutoencoderConfig.feature_dim and layout are not set: the builder fills them from the data")
+            raise ConfigError(
+                "LatentAutoencoderConfig.feature_dim and layout are not set: the builder fills them from the data"
+            )
         if cfg.space == "pose" and cfg.latent_dim != cfg.feature_dim:
-            raise ConfigError(f"a pose-space autoencoder's latent is the frame: latent_dim must be feature_dim {cfg.feature_dim}")
+            raise ConfigError(
+                f"a pose-space autoencoder's latent is the frame: latent_dim must be feature_dim {cfg.feature_dim}"
+            )
         self.cfg = cfg
         self.encoder = PoseSpaceEncoder(cfg) if cfg.space == "pose" else LatentEncoder(cfg)
         self.decoder = make_decoder(cfg)
@@ -212,7 +218,9 @@ class SSMPrior(nn.Module):
         try:
             from mambapy.mamba import Mamba, MambaConfig
         except ImportError:
-            raise ConfigError("model.prior: mamba needs the optional mambapy package: pip install 'text2sign[ssm]'") from None
+            raise ConfigError(
+                "model.prior: mamba needs the optional mambapy package: pip install 'text2sign[ssm]'"
+            ) from None
         self.inp = nn.Linear(latent_dim + time_features, d_model)
         self.mamba = Mamba(MambaConfig(d_model=d_model, n_layers=layers))
         self.out = nn.Linear(d_model, latent_dim)
@@ -256,8 +264,14 @@ def resolve_predictor(cfg: LatentGeneratorConfig) -> GanNatConfig:
     """The predictor config that makes latent frames of this generator (sizes from the autoencoder)."""
     ae = cfg.autoencoder
     return dataclasses.replace(
-        cfg.predictor, feature_dim=ae.latent_dim, noise_dim=cfg.frame_input_dim, layout=ae.layout, kinds=list(ae.kinds),
-        fps=ae.fps / ae.downsample, visibility=False, hand_relative=False,
+        cfg.predictor,
+        feature_dim=ae.latent_dim,
+        noise_dim=cfg.frame_input_dim,
+        layout=ae.layout,
+        kinds=list(ae.kinds),
+        fps=ae.fps / ae.downsample,
+        visibility=False,
+        hand_relative=False,
     )
 
 
@@ -274,7 +288,8 @@ class LatentGenerator(nn.Module):
         self.decoder = make_decoder(cfg.autoencoder).requires_grad_(False)
         self.prior = (
             SSMPrior(cfg.autoencoder.latent_dim, cfg.prior_d_model, cfg.prior_layers, 4 * cfg.time_frequencies)
-            if cfg.prior == "mamba" else None
+            if cfg.prior == "mamba"
+            else None
         )
 
     @property
@@ -301,7 +316,14 @@ class LatentGenerator(nn.Module):
         return torch.cat([fourier(t), fourier(h)], dim=-1)
 
     def velocity(
-        self, states, text_mask, lengths, z_t, t, h=None, durations=None,
+        self,
+        states,
+        text_mask,
+        lengths,
+        z_t,
+        t,
+        h=None,
+        durations=None,
     ) -> torch.Tensor:
         """Flow velocity ``(B, L, Z)`` at ``z_t`` (``(B, L, Z)``) and times `t` ``(B,)``; `lengths` in latent frames."""
         cond = self.predictor.frame_condition(states, text_mask, lengths, z_t.shape[1], durations)
@@ -329,7 +351,9 @@ class LatentGenerator(nn.Module):
         num_frames = int(lengths.max()) if num_frames is None else num_frames
         return self.decode(self.regress(states, text_mask, lengths, num_frames), lengths)[0]
 
-    def guided_velocity(self, states, text_mask, lengths, durations, guidance_scale: float = 1.0, lambda_prior: float = 0.0):
+    def guided_velocity(
+        self, states, text_mask, lengths, durations, guidance_scale: float = 1.0, lambda_prior: float = 0.0
+    ):
         """``velocity(z, t, h)`` for the ODE solver: classifier-free guidance
         ``v_u + s (v_c - v_u)`` (unconditional = zeroed text states, as trained; s = 1: off) plus
         the SSM prior's ``lambda (1 - t) v_prior``, strongest near the noise."""
@@ -345,7 +369,10 @@ class LatentGenerator(nn.Module):
             step = h if self.cfg.step_conditioned else None
             if guided:
                 v_c, v_u = self.conditioned_velocity(
-                    cond, torch.cat([z, z]), torch.cat([t, t]), None if step is None else torch.cat([step, step]),
+                    cond,
+                    torch.cat([z, z]),
+                    torch.cat([t, t]),
+                    None if step is None else torch.cat([step, step]),
                 ).chunk(2)
                 v = v_u + guidance_scale * (v_c - v_u)
             else:

@@ -175,7 +175,9 @@ def warp_positions(durations: torch.Tensor, length: int) -> torch.Tensor:
     return torch.minimum(positions.clamp(min=0.0), last.to(durations.dtype).clamp(min=0.0))
 
 
-def warp_plan(frames: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def warp_plan(
+    frames: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The plan ``(B, Tp, C)`` with per-channel observation ``(B, Tp, C)`` resampled at `positions`
     ``(B, L)``: linear between the two nearest frames where both are observed, else the observed one.
     Returns ``(frames (B, L, C), observed (B, L, C))``."""

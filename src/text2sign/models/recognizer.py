@@ -103,7 +103,9 @@ class TemporalCTCReader(nn.Module):
         # Called at the end of a subclass's __init__: initial weights are drawn in the order the
         # layers are created, and these came last in every run trained so far, so a seed still
         # reproduces those runs.
-        self.blocks = nn.ModuleList(ConvBlock(config.hidden, config.kernel_size, d, config.dropout) for d in config.dilations)
+        self.blocks = nn.ModuleList(
+            ConvBlock(config.hidden, config.kernel_size, d, config.dropout) for d in config.dilations
+        )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden, len(config.vocab) + 1)
 
@@ -126,7 +128,9 @@ class PoseRecognizer(TemporalCTCReader):
     def __init__(self, config: RecognizerConfig):
         super().__init__()
         if not config.vocab or not config.languages:
-            raise ConfigError("the recognizer config has no vocab or languages: they are filled from the corpus when training starts")
+            raise ConfigError(
+                "the recognizer config has no vocab or languages: they are filled from the corpus when training starts"
+            )
         self.config = config
         hidden, k = config.hidden, config.kernel_size
         self.input = nn.Linear(config.num_features + config.num_joints, hidden)

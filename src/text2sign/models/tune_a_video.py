@@ -109,13 +109,18 @@ class InflatedUNet(nn.Module):
     def load_pretrained(self) -> list[str]:
         diffusers = import_diffusers("denoiser tune-a-video")
         try:
-            image_unet = diffusers.UNet2DConditionModel.from_pretrained(str(self.folder), local_files_only=True,
-                                                                           low_cpu_mem_usage=False)
+            image_unet = diffusers.UNet2DConditionModel.from_pretrained(
+                str(self.folder), local_files_only=True, low_cpu_mem_usage=False
+            )
         except (OSError, ValueError, RuntimeError) as error:
             raise CheckpointError(f"cannot read the UNet in {self.folder}: {first_line(error)}") from None
         self.unet.load_state_dict(image_unet.state_dict())
-        return [(f"tune-a-video: image UNet weights from {self.folder}; {len(self.temporal)} temporal attention "
-                 f"layers added (zero output, so the model starts as the image UNet frame by frame)")]
+        return [
+            (
+                f"tune-a-video: image UNet weights from {self.folder}; {len(self.temporal)} temporal attention "
+                f"layers added (zero output, so the model starts as the image UNet frame by frame)"
+            )
+        ]
 
     def freeze_to_recipe(self) -> list[str]:
         """Train only what Tune-A-Video tunes: temporal layers and the attention query projections."""
@@ -130,6 +135,10 @@ class InflatedUNet(nn.Module):
         for frame_aware in (*self.temporal, *self.sparse_causal):
             frame_aware.frames = frames
         folded = x.transpose(1, 2).reshape(b * frames, c, h, w)
-        out = self.unet(folded, t.repeat_interleave(frames), encoder_hidden_states=context.repeat_interleave(frames, 0),
-                        encoder_attention_mask=context_mask.repeat_interleave(frames, 0)).sample
+        out = self.unet(
+            folded,
+            t.repeat_interleave(frames),
+            encoder_hidden_states=context.repeat_interleave(frames, 0),
+            encoder_attention_mask=context_mask.repeat_interleave(frames, 0),
+        ).sample
         return out.view(b, frames, -1, h, w).transpose(1, 2)

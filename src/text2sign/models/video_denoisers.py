@@ -93,8 +93,16 @@ class TemporalAttention(nn.Module):
 
 
 class UNet3D(GradientCheckpointing, nn.Module):
-    def __init__(self, channels: int, base: int, mults: tuple[int, ...], attention_levels: tuple[int, ...],
-                 heads: int, temb: int, context_dim: int):
+    def __init__(
+        self,
+        channels: int,
+        base: int,
+        mults: tuple[int, ...],
+        attention_levels: tuple[int, ...],
+        heads: int,
+        temb: int,
+        context_dim: int,
+    ):
         super().__init__()
         self.conv_in = nn.Conv3d(channels, base, (1, 3, 3), padding=(0, 1, 1))
         widths = [base * m for m in mults]
@@ -102,7 +110,9 @@ class UNet3D(GradientCheckpointing, nn.Module):
         cin = base
         for level, width in enumerate(widths):
             self.down.append(ResBlock3D(cin, width, temb))
-            self.down_attn.append(SpaceTimeAttention(width, heads, context_dim) if level in attention_levels else nn.Identity())
+            self.down_attn.append(
+                SpaceTimeAttention(width, heads, context_dim) if level in attention_levels else nn.Identity()
+            )
             last = level == len(widths) - 1
             self.downsample.append(nn.Identity() if last else nn.Conv3d(width, width, (1, 3, 3), (1, 2, 2), (0, 1, 1)))
             cin = width
@@ -113,8 +123,12 @@ class UNet3D(GradientCheckpointing, nn.Module):
         for level in reversed(range(len(widths))):
             width = widths[level]
             self.up.append(ResBlock3D(cin + width, width, temb))
-            self.up_attn.append(SpaceTimeAttention(width, heads, context_dim) if level in attention_levels else nn.Identity())
-            self.upsample.append(nn.Identity() if level == 0 else nn.Conv3d(width, widths[level - 1], (1, 3, 3), padding=(0, 1, 1)))
+            self.up_attn.append(
+                SpaceTimeAttention(width, heads, context_dim) if level in attention_levels else nn.Identity()
+            )
+            self.upsample.append(
+                nn.Identity() if level == 0 else nn.Conv3d(width, widths[level - 1], (1, 3, 3), padding=(0, 1, 1))
+            )
             cin = width if level == 0 else widths[level - 1]
         self.norm_out = nn.GroupNorm(_groups(base), base)
         self.conv_out = nn.Conv3d(base, channels, (1, 3, 3), padding=(0, 1, 1))
@@ -134,7 +148,9 @@ class UNet3D(GradientCheckpointing, nn.Module):
         h = self._attend(self.mid_attn, self.run_block(self.mid1, h, temb), context, context_mask)
         h = self.run_block(self.mid2, h, temb)
         for block, attn, up in zip(self.up, self.up_attn, self.upsample):
-            h = self._attend(attn, self.run_block(block, torch.cat([h, skips.pop()], dim=1), temb), context, context_mask)
+            h = self._attend(
+                attn, self.run_block(block, torch.cat([h, skips.pop()], dim=1), temb), context, context_mask
+            )
             if not isinstance(up, nn.Identity):
                 h = up(F.interpolate(h, scale_factor=(1, 2, 2), mode="nearest"))
         return self.conv_out(F.silu(self.norm_out(h)))
@@ -179,8 +195,18 @@ class DiTBlock(nn.Module):
 
 
 class DiT3D(GradientCheckpointing, nn.Module):
-    def __init__(self, channels: int, frames: int, size: int, patch: int, patch_t: int, dim: int, depth: int,
-                 heads: int, factorized: bool):
+    def __init__(
+        self,
+        channels: int,
+        frames: int,
+        size: int,
+        patch: int,
+        patch_t: int,
+        dim: int,
+        depth: int,
+        heads: int,
+        factorized: bool,
+    ):
         super().__init__()
         if size % patch or frames % patch_t:
             raise ValueError(f"{frames} frames of {size} px do not split into ({patch_t}, {patch}, {patch}) patches")

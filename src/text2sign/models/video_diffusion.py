@@ -90,7 +90,9 @@ class VideoDiffusionConfig:
         if self.denoiser == "tune-a-video" and self.text.kind == "hf" and not self.text.path:
             self.text = dataclasses.replace(self.text, path=self.pretrained)  # the directory's own CLIP text encoder
         if self.pretrained and self.denoiser not in PRETRAINED_DENOISERS:
-            raise ConfigError(f"model.pretrained is for the {' and '.join(PRETRAINED_DENOISERS)} denoisers, not {self.denoiser}")
+            raise ConfigError(
+                f"model.pretrained is for the {' and '.join(PRETRAINED_DENOISERS)} denoisers, not {self.denoiser}"
+            )
         if self.paced_text and self.denoiser not in PACED_DENOISERS:
             raise ConfigError(f"paced_text is for the {' and '.join(PACED_DENOISERS)} denoisers, not {self.denoiser}")
         if self.paced_text and (self.text.kind != "char" or self.text.language_mode != "add"):
@@ -98,7 +100,9 @@ class VideoDiffusionConfig:
         if self.temporal not in TEMPORAL_LAYERS:
             raise ConfigError(f"temporal must be one of {', '.join(TEMPORAL_LAYERS)}, got {self.temporal!r}")
         if self.autoencoder is not None and (self.vae or self.denoiser == "tune-a-video"):
-            raise ConfigError("model.vae (or tune-a-video's VAE) and init.autoencoder are two latent spaces: choose one")
+            raise ConfigError(
+                "model.vae (or tune-a-video's VAE) and init.autoencoder are two latent spaces: choose one"
+            )
         if not self.vae and self.autoencoder is None and self.denoiser != "tune-a-video":
             check_backbone_shape(self, self.size)
 
@@ -107,8 +111,12 @@ def check_backbone_shape(config: VideoDiffusionConfig, side: int) -> None:
     """The backbone's grid must fit `side` (pixels, or latents under a VAE) and the frame count."""
     if config.denoiser in ("unet3d", "diffusers-unet3d") and side % 2 ** (len(config.channel_mults) - 1):
         raise ConfigError(f"size {side} does not halve {len(config.channel_mults) - 1} times")
-    if config.denoiser in ("dit3d", "factorized", "frame-dit") and (side % config.patch or config.frames % config.patch_t):
-        raise ConfigError(f"{config.frames} frames of {side} px do not split into ({config.patch_t}, {config.patch}, {config.patch}) patches")
+    if config.denoiser in ("dit3d", "factorized", "frame-dit") and (
+        side % config.patch or config.frames % config.patch_t
+    ):
+        raise ConfigError(
+            f"{config.frames} frames of {side} px do not split into ({config.patch_t}, {config.patch}, {config.patch}) patches"
+        )
 
 
 class VideoDiffusionNet(nn.Module):
@@ -142,20 +150,42 @@ class VideoDiffusionNet(nn.Module):
         if config.denoiser == "diffusers-unet3d":
             self.backbone = diffusers_unet3d(config, self.channels, self.side)
         elif config.denoiser == "frame-dit":
-            self.backbone = FrameDiT(self.channels, config.frames, self.side, config.patch, d, config.depth, config.heads,
-                                     context_dim=d, temporal=config.temporal, frame_chunk=config.frame_chunk)
+            self.backbone = FrameDiT(
+                self.channels,
+                config.frames,
+                self.side,
+                config.patch,
+                d,
+                config.depth,
+                config.heads,
+                context_dim=d,
+                temporal=config.temporal,
+                frame_chunk=config.frame_chunk,
+            )
         else:
             self.time_mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.SiLU(), nn.Linear(4 * d, d))
             if config.denoiser == "unet3d":
-                self.backbone = UNet3D(self.channels, d, tuple(config.channel_mults), tuple(config.attention_levels),
-                                       config.heads, d, d)
+                self.backbone = UNet3D(
+                    self.channels, d, tuple(config.channel_mults), tuple(config.attention_levels), config.heads, d, d
+                )
             else:
-                self.backbone = DiT3D(self.channels, config.frames, self.side, config.patch, config.patch_t, d,
-                                      config.depth, config.heads, factorized=config.denoiser == "factorized")
+                self.backbone = DiT3D(
+                    self.channels,
+                    config.frames,
+                    self.side,
+                    config.patch,
+                    config.patch_t,
+                    d,
+                    config.depth,
+                    config.heads,
+                    factorized=config.denoiser == "factorized",
+                )
                 self.pool_text = nn.Linear(d, d)
                 if config.paced_text:
                     if not config.text_pace:
-                        raise ConfigError("paced_text needs text_pace: the video-diffusion family measures it from the training clips")
+                        raise ConfigError(
+                            "paced_text needs text_pace: the video-diffusion family measures it from the training clips"
+                        )
                     self.pace_proj = nn.Linear(d, d)
                     self.pace_start = nn.Parameter(torch.zeros(1, 1, d))
                     self.pace_done = nn.Parameter(torch.zeros(1, 1, d))
@@ -183,7 +213,9 @@ class VideoDiffusionNet(nn.Module):
             notes += load_image_dit(self.backbone, config.pretrained)
             if config.freeze_pretrained:
                 self.backbone.freeze_spatial()
-                notes.append("frame-dit: the image DiT's weights are frozen; temporal layers, cross-attention and text pooling train")
+                notes.append(
+                    "frame-dit: the image DiT's weights are frozen; temporal layers, cross-attention and text pooling train"
+                )
         return notes
 
     def encode(self, texts: list[str], languages: list[str] | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -194,7 +226,9 @@ class VideoDiffusionNet(nn.Module):
         mask = torch.ones(batch, 1, dtype=torch.bool, device=self.null_text.device)
         return self.null_text.expand(batch, -1, -1), mask
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor
+    ) -> torch.Tensor:
         if self.config.denoiser == "diffusers-unet3d":
             # Its cross-attention takes no key mask: padded tokens are zero vectors it still sees.
             return self.backbone(x, t, encoder_hidden_states=context * context_mask[..., None]).sample
@@ -204,7 +238,9 @@ class VideoDiffusionNet(nn.Module):
         if self.pool_text is not None:
             temb = temb + self.pool_text(masked_mean(context, context_mask))
         if self.config.paced_text:
-            return self.backbone(x, temb, context, context_mask, self.pace_proj(self.paced_context(context, context_mask, x.shape[2])))
+            return self.backbone(
+                x, temb, context, context_mask, self.pace_proj(self.paced_context(context, context_mask, x.shape[2]))
+            )
         return self.backbone(x, temb, context, context_mask)
 
     def paced_context(self, context: torch.Tensor, context_mask: torch.Tensor, frames: int) -> torch.Tensor:
@@ -213,7 +249,9 @@ class VideoDiffusionNet(nn.Module):
         up (the null context is a one-letter text)."""
         config = self.config
         letters = context_mask.sum(1)  # (B,): the char encoder's states are left-aligned, one a letter
-        which = ((torch.arange(frames, device=context.device) - config.text_lead) / config.text_pace).floor().long()  # (T,)
+        which = (
+            ((torch.arange(frames, device=context.device) - config.text_lead) / config.text_pace).floor().long()
+        )  # (T,)
         index = torch.minimum(which.clamp_min(0)[None], letters[:, None] - 1)  # (B, T)
         states = torch.gather(context, 1, index[..., None].expand(-1, -1, context.shape[-1]))
         states = torch.where((which[None] < letters[:, None])[..., None], states, self.pace_done)
@@ -223,7 +261,9 @@ class VideoDiffusionNet(nn.Module):
 def _inflated_unet(config: VideoDiffusionConfig, channels: int) -> nn.Module:
     unet = InflatedUNet(config.pretrained, config.sparse_causal, config.heads)
     if unet.in_channels != channels:
-        raise ConfigError(f"the UNet in {config.pretrained} takes {unet.in_channels} channels, its VAE gives {channels}")
+        raise ConfigError(
+            f"the UNet in {config.pretrained} takes {unet.in_channels} channels, its VAE gives {channels}"
+        )
     return unet
 
 
@@ -241,15 +281,22 @@ def diffusers_unet3d(config: VideoDiffusionConfig, channels: int, side: int) -> 
     levels = range(len(config.channel_mults))
     attend = set(config.attention_levels)
     return UNet3DConditionModel(
-        sample_size=side, in_channels=channels, out_channels=channels,
+        sample_size=side,
+        in_channels=channels,
+        out_channels=channels,
         down_block_types=tuple("CrossAttnDownBlock3D" if i in attend else "DownBlock3D" for i in levels),
         up_block_types=tuple("CrossAttnUpBlock3D" if i in attend else "UpBlock3D" for i in reversed(levels)),
-        block_out_channels=tuple(config.width * m for m in config.channel_mults), layers_per_block=1,
-        norm_num_groups=min(8, config.width), cross_attention_dim=config.width, attention_head_dim=config.heads,
+        block_out_channels=tuple(config.width * m for m in config.channel_mults),
+        layers_per_block=1,
+        norm_num_groups=min(8, config.width),
+        cross_attention_dim=config.width,
+        attention_head_dim=config.heads,
     )
 
 
-def pad_contexts(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_contexts(
+    a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Two (context, mask) batches stacked into one, padding the shorter token axis."""
     length = max(a[0].shape[1], b[0].shape[1])
 

@@ -105,7 +105,9 @@ class VideoRecognizerNet(TemporalCTCReader):
         x = torch.nn.functional.gelu(self.input_norm(x)) * keep
         return self.temporal(x, keep)
 
-    def forward(self, frames: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, frames: torch.Tensor, frame_mask: torch.Tensor, language: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """CTC logits ``(B, T, len(vocab) + 1)`` and their frame mask ``(B, T)`` (the input's)."""
         return self.ctc_logits(self.encode(frames, frame_mask, language)), frame_mask
 

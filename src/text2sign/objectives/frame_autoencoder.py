@@ -34,11 +34,15 @@ class FrameAutoencoderObjectiveConfig:
 
     def __post_init__(self) -> None:
         if self.reconstruction not in RECONSTRUCTION_LOSSES:
-            raise ConfigError(f"objective.reconstruction must be one of {', '.join(RECONSTRUCTION_LOSSES)}, got {self.reconstruction!r}")
+            raise ConfigError(
+                f"objective.reconstruction must be one of {', '.join(RECONSTRUCTION_LOSSES)}, got {self.reconstruction!r}"
+            )
 
 
 class FrameAutoencoderObjective(Objective):
-    def __init__(self, net: FrameAutoencoder, config: FrameAutoencoderObjectiveConfig, mean_frame: torch.Tensor | None = None):
+    def __init__(
+        self, net: FrameAutoencoder, config: FrameAutoencoderObjectiveConfig, mean_frame: torch.Tensor | None = None
+    ):
         """`mean_frame` (3, H, W) in [-1, 1]: the training frames' mean, needed when `motion_weight` > 0."""
         super().__init__()
         if config.motion_weight > 0 and mean_frame is None:

@@ -189,7 +189,9 @@ def component_visible(joint_mask: torch.Tensor, sizes: list[int]) -> torch.Tenso
     return torch.stack([part.any(dim=-1) for part in torch.split(joint_mask, sizes, dim=-1)], dim=-1)
 
 
-def visibility_loss(logits: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+def visibility_loss(
+    logits: torch.Tensor, joint_mask: torch.Tensor, frame_mask: torch.Tensor, sizes: list[int]
+) -> torch.Tensor:
     """Binary cross-entropy of predicted component visibility, over real frames only."""
     target = component_visible(joint_mask, sizes).to(logits.dtype)  # (B, T, C)
     frame_losses = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=-1)  # (B, T)
@@ -211,8 +213,12 @@ def masked_frame_mean(scores: torch.Tensor, frame_mask: torch.Tensor) -> torch.T
     return (scores * m).sum() / m.sum().clamp(min=1.0)
 
 
-def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
-    return masked_frame_mean(F.relu(1.0 - real_scores), frame_mask) + masked_frame_mean(F.relu(1.0 + fake_scores), frame_mask)
+def hinge_discriminator_loss(
+    real_scores: torch.Tensor, fake_scores: torch.Tensor, frame_mask: torch.Tensor
+) -> torch.Tensor:
+    return masked_frame_mean(F.relu(1.0 - real_scores), frame_mask) + masked_frame_mean(
+        F.relu(1.0 + fake_scores), frame_mask
+    )
 
 
 def hinge_generator_loss(fake_scores: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
@@ -316,7 +322,9 @@ class GanNatObjective(Objective):
         )
         losses.update(reconstruction_losses(fake, real, weights, cfg.huber_delta))
         if visibility is not None:
-            losses["visibility"] = visibility_loss(visibility, batch.joint_mask, frame_mask, self.generator.component_sizes)
+            losses["visibility"] = visibility_loss(
+                visibility, batch.joint_mask, frame_mask, self.generator.component_sizes
+            )
         if cfg.bone > 0:
             losses["bone"] = bone_length_loss(fake, real, batch.joint_mask, frame_mask, self.geometry, cfg.bone_delta)
         logits = self.generator.length_logits(states, text_mask)
@@ -332,10 +340,17 @@ class GanNatObjective(Objective):
         return out
 
     def alignment_losses(
-        self, states: torch.Tensor, text_mask: torch.Tensor, real: torch.Tensor, weights: torch.Tensor, lengths: torch.Tensor
+        self,
+        states: torch.Tensor,
+        text_mask: torch.Tensor,
+        real: torch.Tensor,
+        weights: torch.Tensor,
+        lengths: torch.Tensor,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         warming_up = self.step < self.cfg.alignment_warmup
-        return alignment_losses(self.generator, states, text_mask, real, weights, lengths, warming_up, self.cfg.huber_delta)
+        return alignment_losses(
+            self.generator, states, text_mask, real, weights, lengths, warming_up, self.cfg.huber_delta
+        )
 
     def discriminator_losses(self, batch: Any) -> dict[str, torch.Tensor]:
         real, frame_mask = batch.features, batch.frame_mask
@@ -367,8 +382,14 @@ def encoder_inputs(batch: Any, cfg: GanNatConfig) -> tuple[list[str], list[str],
 
 
 def alignment_losses(
-    generator: GanNatGenerator, states: torch.Tensor, text_mask: torch.Tensor, targets: torch.Tensor,
-    weights: torch.Tensor, lengths: torch.Tensor, warming_up: bool, huber_delta: float,
+    generator: GanNatGenerator,
+    states: torch.Tensor,
+    text_mask: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor,
+    lengths: torch.Tensor,
+    warming_up: bool,
+    huber_delta: float,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Durations ``(B, L)`` of the target frames aligned to the tokens, and the ``prior`` and
     ``duration`` losses. Equal runs while `warming_up`, then monotonic alignment search of the
@@ -388,7 +409,10 @@ def alignment_losses(
     predicted = generator.log_durations(ctx.detach())
     target = torch.log(durations.clamp(min=1).float())
     duration_error = masked_frame_mean((predicted - target) ** 2, text_mask)
-    return durations, {"prior": masked_huber(per_frame(means, index), targets, weights, huber_delta), "duration": duration_error}
+    return durations, {
+        "prior": masked_huber(per_frame(means, index), targets, weights, huber_delta),
+        "duration": duration_error,
+    }
 
 
 def build_gan_nat_objective(
@@ -414,7 +438,13 @@ def build_gan_nat_objective(
         text.signed_languages = sorted(set(signed_languages))
     feature_dim = len(feature_joint_indices(layout, kinds)) * layout.dims
     resolved = GanNatConfig.from_dict(
-        {**model.to_dict(), "text": text.to_dict(), "feature_dim": feature_dim, "layout": layout.name, "fps": float(fps)}
+        {
+            **model.to_dict(),
+            "text": text.to_dict(),
+            "feature_dim": feature_dim,
+            "layout": layout.name,
+            "fps": float(fps),
+        }
     )
     generator = GanNatGenerator(resolved)
     discriminator = TemporalDiscriminator(objective.discriminator, feature_dim, generator.text_encoder.output_dim)

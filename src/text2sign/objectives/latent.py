@@ -68,7 +68,9 @@ def group_errors(recon, real, weights, columns: dict[str, torch.Tensor]) -> dict
 
 @dataclass
 class AutoencoderObjectiveConfig:
-    group_weights: dict[str, float] = field(default_factory=lambda: {"body": 1.0, "face": 1.0, "left_hand": 1.0, "right_hand": 1.0})
+    group_weights: dict[str, float] = field(
+        default_factory=lambda: {"body": 1.0, "face": 1.0, "left_hand": 1.0, "right_hand": 1.0}
+    )
     visibility: float = bounded(0.5, min=0.0)
 
 
@@ -88,7 +90,11 @@ class AutoencoderObjective(Objective):
         errors = group_errors(recon, real, weights, self.columns)
         loss = sum(self.cfg.group_weights.get(kind, 1.0) * e for kind, e in errors.items())
         vis = visibility_loss(visibility, batch.joint_mask, frame_mask, self.autoencoder.decoder.component_sizes)
-        out = {"loss": loss + self.cfg.visibility * vis, "visibility": vis.detach(), "rec": masked_mse(recon, real, weights).detach()}
+        out = {
+            "loss": loss + self.cfg.visibility * vis,
+            "visibility": vis.detach(),
+            "rec": masked_mse(recon, real, weights).detach(),
+        }
         out.update({f"rec_{kind}": e.detach() for kind, e in errors.items()})
         return out
 
@@ -113,7 +119,9 @@ class LatentObjectiveConfig:
     # The pose loss as a weighted mean of per-group errors: the hands spell the letters and are
     # few features next to the face (the autoencoder's reconstruction read back 36 % CER with
     # the face dominating a plain mean, 14 % with the hands weighted up).
-    group_weights: dict[str, float] = field(default_factory=lambda: {"body": 1.0, "face": 1.0, "left_hand": 1.0, "right_hand": 1.0})
+    group_weights: dict[str, float] = field(
+        default_factory=lambda: {"body": 1.0, "face": 1.0, "left_hand": 1.0, "right_hand": 1.0}
+    )
     cond_dropout: float = bounded(0.1, min=0.0, max=1.0)  # text dropped for classifier-free guidance
     # Distillation: the teacher's ODE steps per trajectory and its sampling settings.
     teacher_steps: int = bounded(16, min=4, max=1000)
@@ -127,7 +135,9 @@ class LatentObjectiveConfig:
         # A student's jump must end on a step of the teacher's grid.
         bad = [k for k in self.student_steps if k < 1 or self.teacher_steps % k]
         if bad or not self.student_steps:
-            raise ConfigError(f"objective.student_steps {self.student_steps} must be divisors of teacher_steps {self.teacher_steps}")
+            raise ConfigError(
+                f"objective.student_steps {self.student_steps} must be divisors of teacher_steps {self.teacher_steps}"
+            )
 
 
 class _Stage2(Objective):
@@ -188,7 +198,9 @@ class _Stage2(Objective):
         group_weights = {kind: self.cfg.group_weights.get(kind, 1.0) for kind in errors}
         return {
             "pose": sum(group_weights[k] * e for k, e in errors.items()) / max(sum(group_weights.values()), 1e-8),
-            "visibility": visibility_loss(visibility, batch.joint_mask, batch.frame_mask, self.generator.component_sizes),
+            "visibility": visibility_loss(
+                visibility, batch.joint_mask, batch.frame_mask, self.generator.component_sizes
+            ),
         }
 
     def total(self, losses: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -264,7 +276,9 @@ class DistillObjective(_Stage2):
             ctx, _ = self.teacher.predictor.encode_text(t_states, t_mask)
             durations = self.teacher.predictor.log_durations(ctx).exp()
             z = torch.randn_like(z1)
-            velocity = self.teacher.guided_velocity(t_states, t_mask, lengths, durations, cfg.guidance_scale, cfg.lambda_prior)
+            velocity = self.teacher.guided_velocity(
+                t_states, t_mask, lengths, durations, cfg.guidance_scale, cfg.lambda_prior
+            )
             z_s = euler_sample(velocity, z, cfg.teacher_steps, stop=start * per_jump)
             target = euler_sample(velocity, z_s, cfg.teacher_steps, begin=start * per_jump, stop=(start + 1) * per_jump)
         s = torch.full((b,), start / k, device=z1.device)

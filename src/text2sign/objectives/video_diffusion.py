@@ -43,7 +43,9 @@ class VideoBatch:
 
 def collate_videos(items) -> VideoBatch:
     """Items ``(video (3, T, H, W) float32, text, signed language)`` -> one :class:`VideoBatch`."""
-    return VideoBatch(torch.stack([torch.as_tensor(v) for v, _, _ in items]), [t for _, t, _ in items], [lang for _, _, lang in items])
+    return VideoBatch(
+        torch.stack([torch.as_tensor(v) for v, _, _ in items]), [t for _, t, _ in items], [lang for _, _, lang in items]
+    )
 
 
 def collate_latents(items) -> VideoBatch:
@@ -56,7 +58,9 @@ class VideoDiffusionObjective(Objective):
         super().__init__()
         self.net, self.noise_schedule, self.config = net, schedule, config
 
-    def forward(self, batch: VideoBatch, group: str, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, batch: VideoBatch, group: str, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
         x0 = batch.videos if batch.encoded else self.net.to_latent(batch.videos)
         b, device = x0.shape[0], x0.device
         t = torch.randint(0, self.noise_schedule.num_train_timesteps, (b,), generator=generator).to(device)

@@ -54,7 +54,9 @@ def load_pipeline(model: str = "default", device: Any = "cpu", **load_options: A
         return family.pipeline(**load_options).labelled(model)
     path = named.checkpoint if named is not None else Path(model)
     if not path.is_dir():
-        raise Text2SignError(f"unknown model {model!r}; available: {', '.join(model_names())} or a checkpoint directory")
+        raise Text2SignError(
+            f"unknown model {model!r}; available: {', '.join(model_names())} or a checkpoint directory"
+        )
     from text2sign.checkpoints import load_checkpoint
 
     checkpoint = load_checkpoint(path, device)
@@ -104,8 +106,13 @@ class ModelInfo:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "family": self.family, "output": self.output, "default": self.default,
-            "languages": [list(p) for p in self.languages], "size_bytes": self.size_bytes, "about": self.about,
+            "name": self.name,
+            "family": self.family,
+            "output": self.output,
+            "default": self.default,
+            "languages": [list(p) for p in self.languages],
+            "size_bytes": self.size_bytes,
+            "about": self.about,
         }
 
 

@@ -104,7 +104,9 @@ class Pipeline(abc.ABC):
         options = self.check_options(options)
         self.check_languages(spoken, signed)
         notes = Notes()
-        samples = self.generate(texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes, **options)
+        samples = self.generate(
+            texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes, **options
+        )
         for text_samples in samples:
             for output in text_samples:
                 self._check_output(output)
@@ -148,8 +150,16 @@ class Pipeline(abc.ABC):
 
     @abc.abstractmethod
     def generate(
-        self, texts: list[str], spoken: str, signed: str, *, num_samples: int, seed: int | None, strict: bool,
-        notes: Notes, **options: Any,
+        self,
+        texts: list[str],
+        spoken: str,
+        signed: str,
+        *,
+        num_samples: int,
+        seed: int | None,
+        strict: bool,
+        notes: Notes,
+        **options: Any,
     ) -> list[list[Any]]:
         """``num_samples`` outputs for each (already checked) text; warnings go to `notes`."""
 
@@ -161,7 +171,9 @@ class Pipeline(abc.ABC):
         pairs = self.language_pairs()
         signed_known = sorted({si for _, si in pairs})
         if signed not in signed_known:
-            raise LanguageError(f"signed language {signed!r} is not supported by {self.label}; supported: {', '.join(signed_known)}")
+            raise LanguageError(
+                f"signed language {signed!r} is not supported by {self.label}; supported: {', '.join(signed_known)}"
+            )
         spoken_for = sorted(sp for sp, si in pairs if si == signed)
         if "*" not in spoken_for and spoken not in spoken_for:
             raise LanguageError(f"{self.label} signs {signed} from {', '.join(spoken_for)}, not from {spoken!r}")

@@ -76,7 +76,9 @@ class ConcatPipeline(Pipeline):
         else:
             self.signs.check_languages(spoken, signed)
 
-    def plan(self, text: str, spoken: str, signed: str, strict: bool = False, notes: Notes | None = None) -> list[PlannedSign]:
+    def plan(
+        self, text: str, spoken: str, signed: str, strict: bool = False, notes: Notes | None = None
+    ) -> list[PlannedSign]:
         """The signs that will be shown for `text`, in order; what cannot be signed is said in `notes`."""
         check_text(text, self.config.max_chars)
         self.check_languages(spoken, signed)
@@ -117,4 +119,3 @@ class ConcatPipeline(Pipeline):
     def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes) -> list[list[PoseSequence]]:
         # Lookup is deterministic: every sample of a text is the same sequence.
         return [[self.compose_plan(self.plan(text, spoken, signed, strict, notes))] * num_samples for text in texts]
-

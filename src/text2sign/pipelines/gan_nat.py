@@ -57,10 +57,19 @@ class GanNatPipeline(TextToPosePipeline):
         kinds = tuple(cfg.kinds) if cfg.kinds else None
         stats = select_feature_stats(stats, layout, kinds)
         if stats.mean.shape[0] != cfg.feature_dim:
-            raise CheckpointError(f"normalization has {stats.mean.shape[0]} features; the generator makes {cfg.feature_dim}")
+            raise CheckpointError(
+                f"normalization has {stats.mean.shape[0]} features; the generator makes {cfg.feature_dim}"
+            )
         super().__init__(
-            generator, stats, layout, kinds, float(cfg.fps), language_pairs=language_pairs,
-            inference=inference or GanNatInferenceConfig(), device=device, alphabets=alphabets,
+            generator,
+            stats,
+            layout,
+            kinds,
+            float(cfg.fps),
+            language_pairs=language_pairs,
+            inference=inference or GanNatInferenceConfig(),
+            device=device,
+            alphabets=alphabets,
         )
 
     # --- checkpoints --------------------------------------------------------------------------
@@ -83,8 +92,13 @@ class GanNatPipeline(TextToPosePipeline):
         pairs = [list(p) for p in self.language_pairs_known] if self.language_pairs_known else None
         alphabets = {lang: "".join(sorted(chars)) for lang, chars in self.alphabets.items()}
         return save_checkpoint(
-            Path(path), FAMILY, self.generator, self.generator.cfg, inference=self.inference,
-            feature_stats=self.stats, metadata={"language_pairs": pairs, "alphabets": alphabets},
+            Path(path),
+            FAMILY,
+            self.generator,
+            self.generator.cfg,
+            inference=self.inference,
+            feature_stats=self.stats,
+            metadata={"language_pairs": pairs, "alphabets": alphabets},
         )
 
     # --- inference ----------------------------------------------------------------------------
@@ -93,10 +107,14 @@ class GanNatPipeline(TextToPosePipeline):
     def max_frames(self) -> int:
         return MAX_FRAMES_FACTOR * self.generator.cfg.max_frames
 
-    def _generate(self, texts: list[str], signed: str, frames: int | None, seed: int, signer: str | None) -> list[PoseSequence]:
+    def _generate(
+        self, texts: list[str], signed: str, frames: int | None, seed: int, signer: str | None
+    ) -> list[PoseSequence]:
         cfg = self.generator.cfg
         with torch.inference_mode():
-            states, mask = self.generator.encode(texts, [signed] * len(texts), None if signer is None else [signer] * len(texts))
+            states, mask = self.generator.encode(
+                texts, [signed] * len(texts), None if signer is None else [signer] * len(texts)
+            )
             if frames is None:
                 lengths = self.generator.predict_lengths(states, mask)
             else:
@@ -117,6 +135,8 @@ class GanNatPipeline(TextToPosePipeline):
                 visible = (visibility > 0).cpu().numpy()  # (B, T, C)
                 joint_visible = np.repeat(visible, sizes, axis=-1)  # (B, T, J')
         return [
-            self._features_to_pose(features[i, :n], None if visibility is None else joint_visible[i, :n], cfg.hand_relative)
+            self._features_to_pose(
+                features[i, :n], None if visibility is None else joint_visible[i, :n], cfg.hand_relative
+            )
             for i, n in enumerate(lengths_list)
         ]

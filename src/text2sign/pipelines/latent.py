@@ -25,8 +25,19 @@ from text2sign.config import bounded
 from text2sign.errors import CheckpointError, Text2SignError
 from text2sign.models.latent import LatentGenerator, latent_lengths
 from text2sign.pipelines.options import Option, guidance_option, steps_option
-from text2sign.pipelines.text_to_pose import MAX_FRAMES_FACTOR, TEXT_OPTIONS, TextToPoseInferenceConfig, TextToPosePipeline
-from text2sign.pose.features import group_columns, hands_from_wrist_offsets, hands_relative_to_wrist, kinds_layout, pose_features
+from text2sign.pipelines.text_to_pose import (
+    MAX_FRAMES_FACTOR,
+    TEXT_OPTIONS,
+    TextToPoseInferenceConfig,
+    TextToPosePipeline,
+)
+from text2sign.pose.features import (
+    group_columns,
+    hands_from_wrist_offsets,
+    hands_relative_to_wrist,
+    kinds_layout,
+    pose_features,
+)
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
@@ -61,8 +72,8 @@ def sync_loss(features: torch.Tensor, hands: torch.Tensor, face: torch.Tensor, l
     hand, fac = energy[..., hands].mean(-1), energy[..., face].mean(-1)  # (B, T-1)
     corrs, lags = [], []
     for shift in range(-lag, lag + 1):
-        a = hand[:, max(0, -shift): hand.shape[1] - max(0, shift)]
-        b = fac[:, max(0, shift): fac.shape[1] - max(0, -shift)]
+        a = hand[:, max(0, -shift) : hand.shape[1] - max(0, shift)]
+        b = fac[:, max(0, shift) : fac.shape[1] - max(0, -shift)]
         if a.shape[1] < 3:
             continue
         a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
@@ -80,23 +91,50 @@ class LatentPipeline(TextToPosePipeline):
     name = "latent"
     options = (
         *TEXT_OPTIONS,
-        steps_option(MAX_STEPS, "flow models: ODE steps (a distilled student: at most those it learnt; default: the model's own)"),
+        steps_option(
+            MAX_STEPS, "flow models: ODE steps (a distilled student: at most those it learnt; default: the model's own)"
+        ),
         guidance_option(20.0),
-        Option("lambda_prior", float, "flow models with an SSM prior: its weight (0: off; default: the model's own)", 0.0, 10.0),
-        Option("sync_guidance", float, "flow models: hand-face sync guidance scale (0: off; default: the model's own)", 0.0, 100.0),
+        Option(
+            "lambda_prior",
+            float,
+            "flow models with an SSM prior: its weight (0: off; default: the model's own)",
+            0.0,
+            10.0,
+        ),
+        Option(
+            "sync_guidance",
+            float,
+            "flow models: hand-face sync guidance scale (0: off; default: the model's own)",
+            0.0,
+            100.0,
+        ),
     )
 
-    def __init__(self, generator: LatentGenerator, stats, language_pairs=None, inference=None, device="cpu", alphabets=None):
+    def __init__(
+        self, generator: LatentGenerator, stats, language_pairs=None, inference=None, device="cpu", alphabets=None
+    ):
         ae = generator.cfg.autoencoder
         layout = get_layout(ae.layout)
         if stats.mean.shape[0] != ae.feature_dim:
-            raise Text2SignError(f"normalization has {stats.mean.shape[0]} features; the decoder makes {ae.feature_dim}")
+            raise Text2SignError(
+                f"normalization has {stats.mean.shape[0]} features; the decoder makes {ae.feature_dim}"
+            )
         super().__init__(
-            generator, stats, layout, tuple(ae.kinds), float(ae.fps), language_pairs=language_pairs,
-            inference=inference or LatentInferenceConfig(), device=device, alphabets=alphabets,
+            generator,
+            stats,
+            layout,
+            tuple(ae.kinds),
+            float(ae.fps),
+            language_pairs=language_pairs,
+            inference=inference or LatentInferenceConfig(),
+            device=device,
+            alphabets=alphabets,
         )
         self.stochastic = generator.cfg.mode == "flow"
-        columns = {kind: torch.from_numpy(cols) for kind, cols in group_columns(ae.layout, ae.kinds, self.layout.dims).items()}
+        columns = {
+            kind: torch.from_numpy(cols) for kind, cols in group_columns(ae.layout, ae.kinds, self.layout.dims).items()
+        }
         self._hands = torch.cat([columns[k] for k in ("left_hand", "right_hand") if k in columns]) if columns else None
         self._face = columns.get("face")
 
@@ -109,11 +147,29 @@ class LatentPipeline(TextToPosePipeline):
         options = super().call_options()
         if self.generator.cfg.step_conditioned:
             most = self.inference.max_steps or DISTILLED_STEPS
-            options["steps"] = options["steps"].within(high=most, why=f"{self.label} is distilled for 1 to {most} steps")
+            options["steps"] = options["steps"].within(
+                high=most, why=f"{self.label} is distilled for 1 to {most} steps"
+            )
         return options
 
-    def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes, frames=None, signer=None, gloss=None,
-                 steps=None, guidance_scale=None, lambda_prior=None, sync_guidance=None):
+    def generate(
+        self,
+        texts,
+        spoken,
+        signed,
+        *,
+        num_samples,
+        seed,
+        strict,
+        notes,
+        frames=None,
+        signer=None,
+        gloss=None,
+        steps=None,
+        guidance_scale=None,
+        lambda_prior=None,
+        sync_guidance=None,
+    ):
         """The shared text handling (:meth:`TextToPosePipeline.generate`) with this call's sampling
         settings (checked by the call; None: the checkpoint's)."""
         inf = self.inference
@@ -123,8 +179,19 @@ class LatentPipeline(TextToPosePipeline):
             "lambda_prior": inf.lambda_prior if lambda_prior is None else lambda_prior,
             "sync_guidance": inf.sync_guidance if sync_guidance is None else sync_guidance,
         }
-        return super().generate(texts, spoken, signed, num_samples=num_samples, seed=seed, strict=strict, notes=notes,
-                                frames=frames, signer=signer, gloss=gloss, **sampling)
+        return super().generate(
+            texts,
+            spoken,
+            signed,
+            num_samples=num_samples,
+            seed=seed,
+            strict=strict,
+            notes=notes,
+            frames=frames,
+            signer=signer,
+            gloss=gloss,
+            **sampling,
+        )
 
     def _generate(self, texts, signed, frames, seed, signer, *, steps, guidance_scale, lambda_prior, sync_guidance):
         gen = self.generator
@@ -152,14 +219,23 @@ class LatentPipeline(TextToPosePipeline):
             velocity = gen.guided_velocity(states, mask, lengths, durations, guidance_scale, lambda_prior)
             guide = self._sync_guide(lengths, sync_guidance) if sync_guidance > 0 and self._face is not None else None
             with torch.no_grad():
-                z = euler_sample(velocity, z, steps, guide=guide, guide_window=tuple(self.inference.sync_window),
-                                 step_input=gen.cfg.step_conditioned)
+                z = euler_sample(
+                    velocity,
+                    z,
+                    steps,
+                    guide=guide,
+                    guide_window=tuple(self.inference.sync_window),
+                    step_input=gen.cfg.step_conditioned,
+                )
         with torch.no_grad():
             features, visibility = gen.decode(z, lengths)
             features = features.float().cpu().numpy()
             visible = np.repeat((visibility > 0).cpu().numpy(), gen.component_sizes, axis=-1)  # (B, T, J)
         counts = [n * r if frames is None else frames for n in lengths.tolist()]
-        return [self._features_to_pose(features[i, :count], visible[i, :count], ae.hand_relative) for i, count in enumerate(counts)]
+        return [
+            self._features_to_pose(features[i, :count], visible[i, :count], ae.hand_relative)
+            for i, count in enumerate(counts)
+        ]
 
     def _sync_guide(self, lengths, gamma: float):
         gen, lag = self.generator, self.inference.sync_lag

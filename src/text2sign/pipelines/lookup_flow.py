@@ -60,10 +60,21 @@ class LookupFlowPipeline(Pipeline):
     output = "pose"
     options = (
         steps_option(MAX_STEPS, "Euler steps of each flow (default: the model's own)"),
-        Option("plan_strength", float, "SDEdit: start the residual flow from the plan noised to this flow time "
-               "(0: from noise; default: the model's own)", 0.0, 0.99),
-        Option("plan", Path, "a pose file (.pose, .npz) to refine instead of the lookup's plan", load=load_pose,
-               metavar="FILE.pose"),
+        Option(
+            "plan_strength",
+            float,
+            "SDEdit: start the residual flow from the plan noised to this flow time "
+            "(0: from noise; default: the model's own)",
+            0.0,
+            0.99,
+        ),
+        Option(
+            "plan",
+            Path,
+            "a pose file (.pose, .npz) to refine instead of the lookup's plan",
+            load=load_pose,
+            metavar="FILE.pose",
+        ),
     )
     load_options = (
         LEXICON,
@@ -100,7 +111,9 @@ class LookupFlowPipeline(Pipeline):
         self.planner = planner
 
     @classmethod
-    def from_checkpoint(cls, checkpoint, device: str | torch.device = "cpu", lexicon=None, plan_model=None) -> LookupFlowPipeline:
+    def from_checkpoint(
+        cls, checkpoint, device: str | torch.device = "cpu", lexicon=None, plan_model=None
+    ) -> LookupFlowPipeline:
         if checkpoint.feature_stats is None:
             raise Text2SignError(f"{checkpoint.path} has no normalization.json")
         pairs = checkpoint.meta.metadata.get("language_pairs")
@@ -121,7 +134,17 @@ class LookupFlowPipeline(Pipeline):
         return planner() if planner is not None else 0
 
     def generate(
-        self, texts, spoken, signed, *, num_samples, seed, strict, notes: Notes, steps=None, plan_strength=None,
+        self,
+        texts,
+        spoken,
+        signed,
+        *,
+        num_samples,
+        seed,
+        strict,
+        notes: Notes,
+        steps=None,
+        plan_strength=None,
         plan: PoseSequence | None = None,
     ) -> list[list[PoseSequence]]:
         """Sample ``k`` of every text uses noise seeded by ``seed + k``; `plan` (one pose sequence for
@@ -142,7 +165,9 @@ class LookupFlowPipeline(Pipeline):
             out.append(self.refine(text_plan, num_samples, seed, steps, strength))
         return out
 
-    def refine(self, plan: PoseSequence, num_samples: int, seed: int, steps: int, strength: float) -> list[PoseSequence]:
+    def refine(
+        self, plan: PoseSequence, num_samples: int, seed: int, steps: int, strength: float
+    ) -> list[PoseSequence]:
         """`num_samples` signings of `plan` (see the module docstring)."""
         cfg = self.net.config
         plan = self._in_layout(plan)
@@ -180,12 +205,19 @@ class LookupFlowPipeline(Pipeline):
             # Every joint at the same pace: depth and joints outside the model's kinds come from here.
             dims = normalized.layout.dims
             whole = torch.from_numpy(normalized.data.reshape(tp, -1))[None].expand(num_samples, -1, -1).to(dev)
-            whole_seen = torch.from_numpy(np.repeat(normalized.mask, dims, axis=1))[None].expand(num_samples, -1, -1).to(dev)
+            whole_seen = (
+                torch.from_numpy(np.repeat(normalized.mask, dims, axis=1))[None].expand(num_samples, -1, -1).to(dev)
+            )
             whole, whole_seen = warp_plan(whole, whole_seen, positions)
         whole, whole_seen = whole.cpu().numpy(), whole_seen.cpu().numpy()
-        return [self._sequence(coords[s, :n], whole[s, :n], whole_seen[s, :n], plan, frame) for s, n in enumerate(lengths.tolist())]
+        return [
+            self._sequence(coords[s, :n], whole[s, :n], whole_seen[s, :n], plan, frame)
+            for s, n in enumerate(lengths.tolist())
+        ]
 
-    def _sequence(self, features: np.ndarray, whole: np.ndarray, whole_seen: np.ndarray, plan: PoseSequence, frame) -> PoseSequence:
+    def _sequence(
+        self, features: np.ndarray, whole: np.ndarray, whole_seen: np.ndarray, plan: PoseSequence, frame
+    ) -> PoseSequence:
         cfg, layout = self.net.config, self.layout
         n, dims = features.shape[0], layout.dims
         data = whole.reshape(n, layout.num_joints, dims).copy()
@@ -203,7 +235,9 @@ class LookupFlowPipeline(Pipeline):
         if plan.num_frames == 0:
             raise Text2SignError("the plan has no frames")
         if plan.num_frames > self.net.config.max_frames:
-            raise Text2SignError(f"the plan has {plan.num_frames} frames; this model takes at most {self.net.config.max_frames}")
+            raise Text2SignError(
+                f"the plan has {plan.num_frames} frames; this model takes at most {self.net.config.max_frames}"
+            )
         try:
             plan = plan.to_layout(self.layout)
             normalize_by_shoulders(plan)

@@ -47,7 +47,9 @@ class SpokenToSignedPipeline(Pipeline):
             raise LanguageError(f"spoken-to-signed has no fingerspelling for {spoken}->{signed}; it has {pairs}")
 
     def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes) -> list[list[PoseSequence]]:
-        return [[self._one(self._signable(text, signed, strict, notes), spoken, signed)] * num_samples for text in texts]
+        return [
+            [self._one(self._signable(text, signed, strict, notes), spoken, signed)] * num_samples for text in texts
+        ]
 
     def _signable(self, text: str, signed: str, strict: bool, notes) -> str:
         """`text` without the characters the package's alphabet for `signed` lacks (the rule every

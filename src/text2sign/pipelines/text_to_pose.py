@@ -95,7 +95,9 @@ class TextToPosePipeline(Pipeline):
         self.inference = inference
         center = self.inference.shoulder_center
         if len(center) != self.layout.dims:
-            raise CheckpointError(f"inference.shoulder_center has {len(center)} values; layout {self.layout.name} has {self.layout.dims} dims")
+            raise CheckpointError(
+                f"inference.shoulder_center has {len(center)} values; layout {self.layout.name} has {self.layout.dims} dims"
+            )
         self.frame = ShoulderNormalization(np.asarray(center, dtype=np.float32), self.inference.shoulder_width)
 
     @classmethod
@@ -105,8 +107,12 @@ class TextToPosePipeline(Pipeline):
             raise CheckpointError(f"{checkpoint.path} is incomplete: normalization.json is missing")
         meta = checkpoint.metadata
         return cls(
-            checkpoint.model, checkpoint.feature_stats, language_pairs=meta.get("language_pairs"),
-            inference=checkpoint.inference, device=device, alphabets=meta.get("alphabets"),
+            checkpoint.model,
+            checkpoint.feature_stats,
+            language_pairs=meta.get("language_pairs"),
+            inference=checkpoint.inference,
+            device=device,
+            alphabets=meta.get("alphabets"),
         )
 
     # --- languages and devices ----------------------------------------------------------------
@@ -124,7 +130,9 @@ class TextToPosePipeline(Pipeline):
     def check_languages(self, spoken: str, signed: str) -> None:
         known = self.signed_languages
         if known and signed not in known:
-            raise LanguageError(f"signed language {signed!r} is not supported by {self.label}; supported: {', '.join(known)}")
+            raise LanguageError(
+                f"signed language {signed!r} is not supported by {self.label}; supported: {', '.join(known)}"
+            )
         if self.language_pairs_known and spoken and (spoken, signed) not in self.language_pairs_known:
             spoken_for = sorted(sp for sp, si in self.language_pairs_known if si == signed)
             raise LanguageError(
@@ -145,8 +153,19 @@ class TextToPosePipeline(Pipeline):
         return text_cfg.kind == "char" and " " not in text_cfg.vocab
 
     def generate(
-        self, texts, spoken, signed, *, num_samples, seed, strict, notes: Notes, frames: int | None = None,
-        signer: str | None = None, gloss: str | list[str] | None = None, **sampling,
+        self,
+        texts,
+        spoken,
+        signed,
+        *,
+        num_samples,
+        seed,
+        strict,
+        notes: Notes,
+        frames: int | None = None,
+        signer: str | None = None,
+        gloss: str | list[str] | None = None,
+        **sampling,
     ) -> list[list[PoseSequence]]:
         """`frames` fixes the length (of each word, for a word-level model); sample k of every text
         uses noise seeded by ``seed + k``; `signer` picks a style a model trained with signers
@@ -157,7 +176,9 @@ class TextToPosePipeline(Pipeline):
         inputs = self._inputs(texts, gloss)
         if not self.signs_words_separately:
             inputs = [self._signable(text, [text], signed, strict, notes)[0] for text in inputs]
-            per_sample = [self._generate(inputs, signed, frames, seed + k, signer, **sampling) for k in range(num_samples)]
+            per_sample = [
+                self._generate(inputs, signed, frames, seed + k, signer, **sampling) for k in range(num_samples)
+            ]
             return [[self._place(sample[i]) for sample in per_sample] for i in range(len(texts))]
         words = []
         for text in inputs:
@@ -169,12 +190,15 @@ class TextToPosePipeline(Pipeline):
         for k in range(num_samples):
             signed_words = iter(self._generate(flat, signed, frames, seed + k, signer, **sampling))
             for i, text_words in enumerate(words):
-                out[i].append(self._place(join_words([next(signed_words) for _ in text_words], self.inference.word_pause_frames)))
+                out[i].append(
+                    self._place(join_words([next(signed_words) for _ in text_words], self.inference.word_pause_frames))
+                )
         return out
 
     @abc.abstractmethod
-    def _generate(self, texts: list[str], signed: str, frames: int | None, seed: int, signer: str | None,
-                  **sampling) -> list[PoseSequence]:
+    def _generate(
+        self, texts: list[str], signed: str, frames: int | None, seed: int, signer: str | None, **sampling
+    ) -> list[PoseSequence]:
         """One shoulder-normalized pose per (signable) text; each text's noise depends only on
         `seed` and its own length, never on the batch."""
 
@@ -243,7 +267,11 @@ class TextToPosePipeline(Pipeline):
         def unseen(piece: str) -> list[str]:
             out = [tok for tok in encoder.unknown_tokens(piece) if not tok.isspace()]
             if alphabet is not None and self.generator.cfg.text.kind == "char":
-                out += [ch for ch in normalize_text(piece, lowercase) if not ch.isspace() and ch not in alphabet and ch not in out]
+                out += [
+                    ch
+                    for ch in normalize_text(piece, lowercase)
+                    if not ch.isspace() and ch not in alphabet and ch not in out
+                ]
             return out
 
         unknown = [tok for piece in pieces for tok in unseen(piece)]
@@ -262,7 +290,9 @@ class TextToPosePipeline(Pipeline):
         notes.warn(skipped(unknown, f"{self.label} has never seen {{it}} in {signed}"))
         return kept
 
-    def _features_to_pose(self, features: np.ndarray, joint_mask: np.ndarray | None, hand_relative: bool) -> PoseSequence:
+    def _features_to_pose(
+        self, features: np.ndarray, joint_mask: np.ndarray | None, hand_relative: bool
+    ) -> PoseSequence:
         """One text's ``(T, F)`` standardized features (and ``(T, J')`` visibility) as a pose."""
         coords = self.stats.destandardize(features)
         seq = PoseSequence.from_features(coords, self.layout, self.fps, joint_mask=joint_mask, kinds=self.kinds)

@@ -72,8 +72,10 @@ class VideoDiffusionInferenceConfig:
         if self.beta_start >= self.beta_end:
             raise ConfigError(f"beta_start {self.beta_start} must be below beta_end {self.beta_end}")
 
-        for name, value, known in (("beta_schedule", self.beta_schedule, BETA_SCHEDULES),
-                                   ("prediction_type", self.prediction_type, PREDICTION_TYPES)):
+        for name, value, known in (
+            ("beta_schedule", self.beta_schedule, BETA_SCHEDULES),
+            ("prediction_type", self.prediction_type, PREDICTION_TYPES),
+        ):
             if value not in known:
                 raise ConfigError(f"{name} must be one of {', '.join(known)}, got {value!r}")
 
@@ -81,17 +83,27 @@ class VideoDiffusionInferenceConfig:
 def make_schedule(inference: VideoDiffusionInferenceConfig, pixel_space: bool = True) -> DiffusionSchedule:
     """The model's noise schedule; the clean-clip estimate is clipped to [-1, 1] on pixels only
     (latents have no such range)."""
-    return DiffusionSchedule(inference.train_timesteps, inference.beta_schedule, inference.beta_start, inference.beta_end,
-                             clip_sample=pixel_space, prediction_type=inference.prediction_type)
+    return DiffusionSchedule(
+        inference.train_timesteps,
+        inference.beta_schedule,
+        inference.beta_start,
+        inference.beta_end,
+        clip_sample=pixel_space,
+        prediction_type=inference.prediction_type,
+    )
 
 
 class VideoDiffusionPipeline(Pipeline):
     name = FAMILY
     output = "video"
     options = (
-        steps_option(MAX_STEPS, "diffusion: sampling steps (the training schedule's count: DDPM; default: the model's own)"),
+        steps_option(
+            MAX_STEPS, "diffusion: sampling steps (the training schedule's count: DDPM; default: the model's own)"
+        ),
         guidance_option(50.0),
-        Option("eta", float, "diffusion: DDIM eta (0: deterministic, 1: ancestral; default: the model's own)", 0.0, 1.0),
+        Option(
+            "eta", float, "diffusion: DDIM eta (0: deterministic, 1: ancestral; default: the model's own)", 0.0, 1.0
+        ),
         Option("frames", int, "video: frames of the clip (default: the training length)", 1, serve_max=400),
     )
     stochastic = True
@@ -119,11 +131,26 @@ class VideoDiffusionPipeline(Pipeline):
         options = super().call_options()
         cfg = self.net.config
         # A paced model's letters are laid out over its own frames: windows past them would restart the word.
-        options["frames"] = options["frames"].within(high=cfg.frames if cfg.paced_text else MAX_FRAMES_FACTOR * cfg.frames)
+        options["frames"] = options["frames"].within(
+            high=cfg.frames if cfg.paced_text else MAX_FRAMES_FACTOR * cfg.frames
+        )
         return options
 
-    def generate(self, texts, spoken, signed, *, num_samples, seed, strict, notes: Notes, steps=None,
-                 guidance_scale=None, eta=None, frames=None):
+    def generate(
+        self,
+        texts,
+        spoken,
+        signed,
+        *,
+        num_samples,
+        seed,
+        strict,
+        notes: Notes,
+        steps=None,
+        guidance_scale=None,
+        eta=None,
+        frames=None,
+    ):
         """Options are checked by the call; None: the checkpoint's ``inference:`` value."""
         inf = self.inference
         cfg = self.net.config
@@ -176,4 +203,3 @@ class VideoDiffusionPipeline(Pipeline):
             videos = self.net.from_latent(self.schedule.sample(predict, noise, steps, eta, fresh_noise))
         clips = [VideoClip(fit_frames(unit_to_frames(v), frames), inf.fps) for v in videos.float().cpu().numpy()]
         return [clips[i * num_samples : (i + 1) * num_samples] for i in range(len(texts))]
-

@@ -47,7 +47,9 @@ def feature_joint_indices(layout: Layout, kinds: tuple[str, ...] | list[str] | N
     return layout.kind_indices(*kinds) if kinds else np.arange(layout.num_joints)
 
 
-def select_feature_stats(stats: FeatureStats, layout: Layout, kinds: tuple[str, ...] | list[str] | None) -> FeatureStats:
+def select_feature_stats(
+    stats: FeatureStats, layout: Layout, kinds: tuple[str, ...] | list[str] | None
+) -> FeatureStats:
     """`stats` for the features of `kinds`: as is when they already match, sliced from whole-layout stats."""
     index = feature_joint_indices(layout, kinds)
     size = len(index) * layout.dims
@@ -55,7 +57,9 @@ def select_feature_stats(stats: FeatureStats, layout: Layout, kinds: tuple[str, 
         return stats
     if stats.mean.shape[0] == layout.num_joints * layout.dims:
         cols = (index[:, None] * layout.dims + np.arange(layout.dims)).reshape(-1)
-        return FeatureStats(stats.mean[cols], stats.std[cols], stats.layout, tuple(kinds) if kinds else None, stats.frames)
+        return FeatureStats(
+            stats.mean[cols], stats.std[cols], stats.layout, tuple(kinds) if kinds else None, stats.frames
+        )
     raise ConfigError(
         f"feature statistics have {stats.mean.shape[0]} features; kinds {list(kinds) if kinds else 'all'} "
         f"of {layout.name} need {size}"

@@ -103,7 +103,9 @@ def to_pose_format(seq: PoseSequence, width: int | None = None, height: int | No
         )
         for c in seq.layout.components
     ]
-    header = PoseHeader(POSE_FORMAT_VERSION, PoseHeaderDimensions(width=int(width), height=int(height), depth=0), components)
+    header = PoseHeader(
+        POSE_FORMAT_VERSION, PoseHeaderDimensions(width=int(width), height=int(height), depth=0), components
+    )
     confidence = seq.confidence if seq.confidence is not None else seq.mask.astype(np.float32)
     data = np.ma.masked_array(data[:, None], mask=np.repeat(~seq.mask[:, None, :, None], seq.layout.dims, axis=-1))
     body = NumPyPoseBody(fps=seq.fps, data=data, confidence=confidence[:, None])
@@ -172,7 +174,9 @@ def _declared_pose_bytes(path: Path) -> bytes:
                 # Version 0.1 stores no frame count: every byte after the header is data.
                 frames, body = ((size - start - 6) // per_frame if per_frame else 0), size - start
             else:
-                raise PoseFileError(f"{path} is a .pose file of version {header.version:g}; text2sign reads 0.1 and 0.2")
+                raise PoseFileError(
+                    f"{path} is a .pose file of version {header.version:g}; text2sign reads 0.1 and 0.2"
+                )
         except PoseFileError:
             raise
         except Exception as exc:  # pose-format raises struct/Unicode/Value errors on foreign or cut headers
@@ -180,9 +184,13 @@ def _declared_pose_bytes(path: Path) -> bytes:
         if frames > MAX_POSE_FRAMES:
             raise PoseFileError(f"{path} declares {frames:,} frames; a pose may have at most {MAX_POSE_FRAMES:,}")
         if body > MAX_POSE_BYTES:
-            raise PoseFileError(f"{path} declares {body:,} bytes of pose data; a pose file may hold at most {MAX_POSE_BYTES:,}")
+            raise PoseFileError(
+                f"{path} declares {body:,} bytes of pose data; a pose file may hold at most {MAX_POSE_BYTES:,}"
+            )
         if start + body > size:
-            raise PoseFileError(f"{path} is not a readable .pose file (cut short: its header declares {start + body:,} bytes, the file has {size:,})")
+            raise PoseFileError(
+                f"{path} is not a readable .pose file (cut short: its header declares {start + body:,} bytes, the file has {size:,})"
+            )
         f.seek(0)
         return f.read(start + body)
 
@@ -210,9 +218,8 @@ def write_npz(seq: PoseSequence, path: str | Path) -> Path:
         arrays["confidence"] = seq.confidence
     if seq.canvas is not None:
         arrays["canvas"] = np.asarray(seq.canvas, dtype=np.int64)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
     return Path(path)
 
 
@@ -250,7 +257,9 @@ def parse_skels_line(line: str, fps: float = 25.0, where: str = "") -> PoseSeque
     except ValueError:
         raise PoseFileError(f"{where}non-numeric value in .skels data") from None
     if values.size == 0 or values.size % per_frame:
-        raise PoseFileError(f"{where}.skels line has {values.size} values, not a multiple of {per_frame} (50 joints x 3 + counter)")
+        raise PoseFileError(
+            f"{where}.skels line has {values.size} values, not a multiple of {per_frame} (50 joints x 3 + counter)"
+        )
     frames = values.reshape(-1, per_frame)[:, :-1].reshape(-1, layout.num_joints, layout.dims)
     mask = np.ones(frames.shape[:2], bool)
     try:
@@ -283,10 +292,8 @@ def read_skels(path: str | Path, fps: float = 25.0) -> list[PoseSequence]:
 
 
 def write_skels(sequences: Iterable[PoseSequence], path: str | Path) -> Path:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            for seq in sequences:
-                f.write(format_skels_line(seq) + "\n")
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.writelines(format_skels_line(seq) + "\n" for seq in sequences)
     return Path(path)
 
 

@@ -57,7 +57,11 @@ def check_kinds(kinds) -> None:
     """Component kinds a model reads: known, at least one, each once."""
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds or len(set(kinds)) != len(kinds):
-        raise ConfigError(f"kinds must be distinct names from {', '.join(KINDS)}; got {', '.join(map(str, kinds)) or 'none'}")
+        raise ConfigError(
+            f"kinds must be distinct names from {', '.join(KINDS)}; got {', '.join(map(str, kinds)) or 'none'}"
+        )
+
+
 MANUAL_KINDS = ("left_hand", "right_hand")
 # (left, right) shoulder names: MediaPipe's, OpenPose's, COCO-WholeBody's (as pose-format names them).
 SHOULDER_NAMES = (("LEFT_SHOULDER", "RIGHT_SHOULDER"), ("LShoulder", "RShoulder"), ("left_shoulder", "right_shoulder"))
@@ -193,7 +197,11 @@ class Layout:
         unknown = [k for k in kinds if k not in KINDS]
         if unknown:
             raise ValueError(f"unknown component kinds {unknown}; known: {KINDS}")
-        idx = [np.arange(self.offsets[c.name], self.offsets[c.name] + len(c.points)) for c in self.components if c.kind in kinds]
+        idx = [
+            np.arange(self.offsets[c.name], self.offsets[c.name] + len(c.points))
+            for c in self.components
+            if c.kind in kinds
+        ]
         return np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
 
     def joint_index(self, point: str, kind: str = "body") -> int:
@@ -210,7 +218,9 @@ class Layout:
         for left, right in SHOULDER_NAMES:
             if left in body and right in body:
                 return self.joint_index(left), self.joint_index(right)
-        raise InvalidPoseError(f"layout {self.name} has no body joints named as shoulders ({', '.join(p for pair in SHOULDER_NAMES for p in pair)})")
+        raise InvalidPoseError(
+            f"layout {self.name} has no body joints named as shoulders ({', '.join(p for pair in SHOULDER_NAMES for p in pair)})"
+        )
 
     def select(
         self,
@@ -259,7 +269,12 @@ class Layout:
     def from_dict(cls, d: dict) -> Layout:
         frame = d.get("pixel_frame")
         if frame is not None:
-            frame = PixelFrame(float(frame["scale"]), tuple(float(v) for v in frame["origin"]), int(frame["width"]), int(frame["height"]))
+            frame = PixelFrame(
+                float(frame["scale"]),
+                tuple(float(v) for v in frame["origin"]),
+                int(frame["width"]),
+                int(frame["height"]),
+            )
         return cls(d["name"], tuple(Component.from_dict(c) for c in d["components"]), int(d.get("dims", 3)), frame)
 
     def to_json(self) -> str:
@@ -277,13 +292,16 @@ _HOLISTIC_KINDS = {
 }
 
 # The face contour subset and body joints that pose-format's reduce_holistic keeps (sign.mt).
-HOLISTIC_FACE_CONTOURS = (
-    "0 7 10 13 14 17 21 33 37 39 40 46 52 53 54 55 58 61 63 65 66 67 70 78 80 81 82 84 87 88 91 93 95 "
-    "103 105 107 109 127 132 133 136 144 145 146 148 149 150 152 153 154 155 157 158 159 160 161 162 "
-    "163 172 173 176 178 181 185 191 234 246 249 251 263 267 269 270 276 282 283 284 285 288 291 293 "
-    "295 296 297 300 308 310 311 312 314 317 318 321 323 324 332 334 336 338 356 361 362 365 373 374 "
-    "375 377 378 379 380 381 382 384 385 386 387 388 389 390 397 398 400 402 405 409 415 454 466"
-).split()
+HOLISTIC_FACE_CONTOURS = [
+    "0", "7", "10", "13", "14", "17", "21", "33", "37", "39", "40", "46", "52", "53", "54", "55", "58", "61", "63",
+    "65", "66", "67", "70", "78", "80", "81", "82", "84", "87", "88", "91", "93", "95", "103", "105", "107", "109",
+    "127", "132", "133", "136", "144", "145", "146", "148", "149", "150", "152", "153", "154", "155", "157", "158",
+    "159", "160", "161", "162", "163", "172", "173", "176", "178", "181", "185", "191", "234", "246", "249", "251",
+    "263", "267", "269", "270", "276", "282", "283", "284", "285", "288", "291", "293", "295", "296", "297", "300",
+    "308", "310", "311", "312", "314", "317", "318", "321", "323", "324", "332", "334", "336", "338", "356", "361",
+    "362", "365", "373", "374", "375", "377", "378", "379", "380", "381", "382", "384", "385", "386", "387", "388",
+    "389", "390", "397", "398", "400", "402", "405", "409", "415", "454", "466",
+]  # fmt: skip
 HOLISTIC_REDUCED_BODY = (
     "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW",
     "LEFT_WRIST", "RIGHT_WRIST", "LEFT_HIP", "RIGHT_HIP",

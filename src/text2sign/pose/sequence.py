@@ -162,7 +162,9 @@ class PoseSequence:
         if layout.same_joints(self.layout):
             return PoseSequence(self.data, self.mask, self.fps, layout, self.confidence, self.canvas)
         if layout.dims != self.layout.dims:
-            raise InvalidPoseError(f"cannot convert {self.layout.dims}D layout {self.layout.name} to {layout.dims}D {layout.name}")
+            raise InvalidPoseError(
+                f"cannot convert {self.layout.dims}D layout {self.layout.name} to {layout.dims}D {layout.name}"
+            )
         index = layout.index_in(self.layout)
         conf = None if self.confidence is None else self.confidence[:, index]
         return PoseSequence(self.data[:, index], self.mask[:, index], self.fps, layout, conf, self.canvas)
@@ -257,7 +259,7 @@ class PoseSequence:
         low = np.array([np.min(self.data[..., c], where=observed, initial=np.inf) for c in (0, 1)])  # (2,)
         high = np.array([np.max(self.data[..., c], where=observed, initial=-np.inf) for c in (0, 1)])  # (2,)
         if frame is not None:
-            low, high = (np.asarray(frame.to_pixels(np.stack([low, high])), np.float64))  # (2, 2) -> low, high
+            low, high = np.asarray(frame.to_pixels(np.stack([low, high])), np.float64)  # (2, 2) -> low, high
         margin = figure_margin(low, high)
         # The tolerance keeps a second call from moving points that float32 put a hair short of the margin.
         shift = np.ceil(np.maximum(margin - low - SHIFT_TOLERANCE_PX, 0.0))  # (2,) whole pixels

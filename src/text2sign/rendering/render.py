@@ -29,7 +29,14 @@ from text2sign.pose.io import POSE_SUFFIXES, save_pose, to_pose_format
 from text2sign.pose.layout import KINDS
 from text2sign.pose.sequence import PoseSequence
 from text2sign.video import io as video_io
-from text2sign.video.clip import VideoClip, check_output_fps, check_output_side, fit_size, resample_indices, resize_frame
+from text2sign.video.clip import (
+    VideoClip,
+    check_output_fps,
+    check_output_side,
+    fit_size,
+    resample_indices,
+    resize_frame,
+)
 
 DEFAULT_HIDE = ("world",)
 DEFAULT_POSE_SIZE = 384  # pixels a side of a drawn pose when none is asked (generate --gif / --mp4, render, serve)
@@ -284,7 +291,9 @@ class StreamedPNG:
         import struct
         import zlib
 
-        self.out.write(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        self.out.write(
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
 
 _WRITERS = {".gif": write_gif, ".mp4": write_mp4, ".png": write_contact_sheet}
@@ -394,7 +403,9 @@ def write_signing(
     if Path(path).suffix.lower() in POSE_SUFFIXES:
         return write_output(signing, path)
     side = size or DEFAULT_POSE_SIZE
-    return write_output(signing, path, width=side, height=side, hide=tuple(hide), **({"on_frame": on_frame} if on_frame else {}))
+    return write_output(
+        signing, path, width=side, height=side, hide=tuple(hide), **({"on_frame": on_frame} if on_frame else {})
+    )
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -36,8 +36,13 @@ PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
 class DiffusionSchedule:
     def __init__(
-        self, num_train_timesteps: int = 1000, beta_schedule: str = "linear", beta_start: float = 1e-4,
-        beta_end: float = 0.02, clip_sample: bool = True, prediction_type: str = "epsilon",
+        self,
+        num_train_timesteps: int = 1000,
+        beta_schedule: str = "linear",
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        clip_sample: bool = True,
+        prediction_type: str = "epsilon",
     ):
         if beta_schedule not in BETA_SCHEDULES:
             raise ValueError(f"beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, got {beta_schedule!r}")
@@ -51,11 +56,14 @@ class DiffusionSchedule:
         elif beta_schedule == "scaled_linear":
             betas = torch.linspace(beta_start**0.5, beta_end**0.5, num_train_timesteps, dtype=torch.float64) ** 2
         else:
+
             def abar(t: float) -> float:
                 return math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
 
             n = num_train_timesteps
-            betas = torch.tensor([min(1 - abar((i + 1) / n) / abar(i / n), 0.999) for i in range(n)], dtype=torch.float64)
+            betas = torch.tensor(
+                [min(1 - abar((i + 1) / n) / abar(i / n), 0.999) for i in range(n)], dtype=torch.float64
+            )
         self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)  # (T,) float64
 
     def _abar(self, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -95,8 +103,12 @@ class DiffusionSchedule:
         return list(range(0, stride * steps, stride))[::-1]
 
     def sample(
-        self, predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], noise: torch.Tensor,
-        steps: int | None = None, eta: float = 0.0, generator_noise: Callable[[], torch.Tensor] | None = None,
+        self,
+        predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        noise: torch.Tensor,
+        steps: int | None = None,
+        eta: float = 0.0,
+        generator_noise: Callable[[], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Run the sampler from `noise` ``(B, ...)``. ``predict(x_t, t (B,))`` is the network's output.
 

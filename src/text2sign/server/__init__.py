@@ -61,7 +61,13 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000, l
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     logging.getLogger("text2sign.server").info(
         "serving %s on http://%s:%d (%d workers, %d drawing, queue %d, cache %d)",
-        service.models.default, shown, bound_port, settings.workers, settings.draw_workers, settings.queue, settings.cache_size,
+        service.models.default,
+        shown,
+        bound_port,
+        settings.workers,
+        settings.draw_workers,
+        settings.queue,
+        settings.cache_size,
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])
@@ -71,8 +77,14 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000, l
     logging.getLogger("text2sign.server").info("stopped")
 
 
-def server_config(app, log_level: str = "info", capacity: int = 64, connections: int | None = None,
-                  read_timeout: float | None = None, **options):
+def server_config(
+    app,
+    log_level: str = "info",
+    capacity: int = 64,
+    connections: int | None = None,
+    read_timeout: float | None = None,
+    **options,
+):
     """uvicorn's settings for `app`: the guarded protocol (:mod:`.protocol`; at most `connections`
     open, by default as many as `capacity` and the process's file limit allow) instead of uvicorn's
     own connection limit, which answers in plain text and counts idle sockets against everyone."""
@@ -82,8 +94,17 @@ def server_config(app, log_level: str = "info", capacity: int = 64, connections:
 
     protocol = protocol_class(connections or max_connections(capacity), read_timeout or REQUEST_READ_TIMEOUT_S)
     settings = {"timeout_keep_alive": 5, "timeout_graceful_shutdown": 5, **options}
-    return uvicorn.Config(app, log_config=None, log_level=log_level, access_log=False, ws="none", lifespan="on",
-                          http=protocol, limit_concurrency=None, **settings)
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        log_level=log_level,
+        access_log=False,
+        ws="none",
+        lifespan="on",
+        http=protocol,
+        limit_concurrency=None,
+        **settings,
+    )
 
 
 def max_connections(capacity: int) -> int:

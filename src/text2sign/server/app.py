@@ -56,11 +56,19 @@ class GenerateRequestBase(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Text to sign.", examples=["Hello, world."])
     spoken: str = Field(min_length=1, max_length=32, description="Spoken language code of the text.", examples=["en"])
     signed: str = Field(min_length=1, max_length=32, description="Signed language code to produce.", examples=["ase"])
-    model: str | None = Field(None, min_length=1, max_length=200, description="A model name from /api/v1/models (default: the server's).")
-    format: Literal["pose", "json", "gif", "mp4"] = Field("pose", description="pose: a pose-format file; json: frames for a web page; gif / mp4: drawn video.")
+    model: str | None = Field(
+        None, min_length=1, max_length=200, description="A model name from /api/v1/models (default: the server's)."
+    )
+    format: Literal["pose", "json", "gif", "mp4"] = Field(
+        "pose", description="pose: a pose-format file; json: frames for a web page; gif / mp4: drawn video."
+    )
     seed: int | None = Field(None, ge=0, le=2**63 - 1, strict=True, description="Sampling seed of a stochastic model.")
-    size: int | None = Field(None, ge=MIN_SIZE, le=MAX_SIZE, strict=True, description="gif / mp4: width and height in pixels.")
-    strict: bool = Field(False, strict=True, description="Fail on text the model cannot sign instead of skipping it with a warning.")
+    size: int | None = Field(
+        None, ge=MIN_SIZE, le=MAX_SIZE, strict=True, description="gif / mp4: width and height in pixels."
+    )
+    strict: bool = Field(
+        False, strict=True, description="Fail on text the model cannot sign instead of skipping it with a warning."
+    )
 
 
 MAX_TEXT_OPTION = 200  # characters of a text-valued option (a signer's name)
@@ -88,7 +96,9 @@ def request_model(options: dict[str, list[tuple[str, Option]]]) -> type[Generate
         description = f"{lead}Models: {ranged}."
         if numeric:
             bounds = {"ge": None if None in lows else min(lows), "le": None if None in caps else max(caps)}
-            field = Field(None, strict=True, description=description, **{k: v for k, v in bounds.items() if v is not None})
+            field = Field(
+                None, strict=True, description=description, **{k: v for k, v in bounds.items() if v is not None}
+            )
         else:
             field = Field(None, min_length=1, max_length=MAX_TEXT_OPTION, strict=True, description=description)
         fields[name] = (kind | None, field)
@@ -170,12 +180,15 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-ERRORS = {code: {"model": ErrorBody, "description": text} for code, text in (
-    (400, "Text, language, model or option the model refuses"),
-    (413, "Request body over the limit"),
-    (422, "Body or query is not as documented"),
-    (503, "Busy: every worker and the queue are taken; see Retry-After"),
-)}
+ERRORS = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (400, "Text, language, model or option the model refuses"),
+        (413, "Request body over the limit"),
+        (422, "Body or query is not as documented"),
+        (503, "Busy: every worker and the queue are taken; see Retry-After"),
+    )
+}
 
 
 def create_app(settings: ServerSettings | None = None, models: Models | None = None) -> FastAPI:
@@ -224,22 +237,40 @@ def create_app(settings: ServerSettings | None = None, models: Models | None = N
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-cache"})
+        return FileResponse(
+            STATIC / "index.html", headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-cache"}
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", response_model=Health, summary="Liveness and load")
     async def healthz() -> Health:
-        return Health(status="ok", default_model=service.models.default, loaded_models=service.models.loaded,
-                      in_flight=service.in_flight, capacity=service.capacity)
+        return Health(
+            status="ok",
+            default_model=service.models.default,
+            loaded_models=service.models.loaded,
+            in_flight=service.in_flight,
+            capacity=service.capacity,
+        )
 
-    @app.get("/api/v1/models", response_model=list[ModelRow], responses={503: ERRORS[503]}, summary="Models a request can name")
+    @app.get(
+        "/api/v1/models",
+        response_model=list[ModelRow],
+        responses={503: ERRORS[503]},
+        summary="Models a request can name",
+    )
     async def list_models() -> list[dict]:
         return await service.pool.run(service.model_list)
 
-    @app.get("/api/v1/languages", response_model=Languages, responses={code: ERRORS[code] for code in (400, 422, 503)},
-             summary="Spoken -> signed language pairs of a model")
-    async def languages(model: str | None = Query(None, min_length=1, max_length=200, description="Default: the server's model.")) -> dict:
+    @app.get(
+        "/api/v1/languages",
+        response_model=Languages,
+        responses={code: ERRORS[code] for code in (400, 422, 503)},
+        summary="Spoken -> signed language pairs of a model",
+    )
+    async def languages(
+        model: str | None = Query(None, min_length=1, max_length=200, description="Default: the server's model."),
+    ) -> dict:
         service.models.resolve(model)
         return await service.pool.run(service.languages, model)
 
@@ -255,7 +286,9 @@ def create_app(settings: ServerSettings | None = None, models: Models | None = N
             answer = await service.pool_for(sign).run(service.produce, sign)
             service.cache.put(key, answer)
         request.state.note = f"model={sign.model} format={sign.format} cache={'hit' if hit else 'miss'}"
-        return Response(answer.body, media_type=answer.media_type, headers={**answer.headers, "X-Cache": "hit" if hit else "miss"})
+        return Response(
+            answer.body, media_type=answer.media_type, headers={**answer.headers, "X-Cache": "hit" if hit else "miss"}
+        )
 
     # The body's schema is built above from the served models' options, so it is set here, not written.
     generate.__annotations__["body"] = request_body
@@ -269,10 +302,14 @@ def create_app(settings: ServerSettings | None = None, models: Models | None = N
                 "model": SigningJSON,
                 "content": {
                     media: {"schema": {"type": "string", "format": "binary"}}
-                    for media, _ in FORMATS.values() if media != "application/json"
+                    for media, _ in FORMATS.values()
+                    if media != "application/json"
                 },
                 "headers": {
-                    "X-Text2Sign-Warnings": {"description": "JSON list of what was skipped or guessed", "schema": {"type": "string"}},
+                    "X-Text2Sign-Warnings": {
+                        "description": "JSON list of what was skipped or guessed",
+                        "schema": {"type": "string"},
+                    },
                 },
             },
             **ERRORS,
@@ -370,6 +407,12 @@ class AccessLog:
             note = scope.get("state", {}).get("note", "")
             # The path is the client's text: quoted, so it cannot forge a log line.
             access_log.info(
-                "%s %s %s %s %dB %.1fms%s", client[0], scope["method"], json.dumps(scope["path"]), status or "-", sent,
-                (time.perf_counter() - start) * 1000, f" {note}" if note else "",
+                "%s %s %s %s %dB %.1fms%s",
+                client[0],
+                scope["method"],
+                json.dumps(scope["path"]),
+                status or "-",
+                sent,
+                (time.perf_counter() - start) * 1000,
+                f" {note}" if note else "",
             )

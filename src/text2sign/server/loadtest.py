@@ -79,12 +79,24 @@ def rss_mb(pid: int) -> float | None:
 
 
 @contextlib.contextmanager
-def running_server(*args: str, port: int | None = None, timeout: float = 120.0) -> Iterator[tuple[str, subprocess.Popen]]:
+def running_server(
+    *args: str, port: int | None = None, timeout: float = 120.0
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """``text2sign serve`` in a child process on 127.0.0.1; yields (base URL, process) once it answers."""
     import httpx
 
     port = port or free_port()
-    command = [sys.executable, "-c", "from text2sign.cli import main; main()", "serve", "--host", HOST, "--port", str(port), *args]
+    command = [
+        sys.executable,
+        "-c",
+        "from text2sign.cli import main; main()",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        *args,
+    ]
     # The log goes to a file: a pipe nobody reads fills up and blocks the server's event loop.
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
@@ -119,8 +131,15 @@ def check_loopback(url: str) -> None:
         raise ValueError(f"load tests only target this machine (127.0.0.1), not {host!r}")
 
 
-async def load(url: str, bodies: list[dict], clients: int, seconds: float, timeout: float = 30.0,
-               draw_bodies: list[dict] | None = None, draw_clients: int = 0) -> LoadReport:
+async def load(
+    url: str,
+    bodies: list[dict],
+    clients: int,
+    seconds: float,
+    timeout: float = 30.0,
+    draw_bodies: list[dict] | None = None,
+    draw_clients: int = 0,
+) -> LoadReport:
     """`clients` concurrent clients, each sending `bodies` in turn to /api/v1/generate until
     `seconds` have passed; a request counts as an error unless it answers 200. `draw_clients`
     more send `draw_bodies` meanwhile, reported apart as ``report.draw``."""
@@ -128,7 +147,9 @@ async def load(url: str, bodies: list[dict], clients: int, seconds: float, timeo
 
     check_loopback(url)
     if not 1 <= clients <= MAX_CLIENTS or not 0 <= draw_clients <= MAX_CLIENTS or not 0 < seconds <= MAX_SECONDS:
-        raise ValueError(f"clients must be 1-{MAX_CLIENTS}, drawing clients 0-{MAX_CLIENTS} and seconds 0-{MAX_SECONDS}")
+        raise ValueError(
+            f"clients must be 1-{MAX_CLIENTS}, drawing clients 0-{MAX_CLIENTS} and seconds 0-{MAX_SECONDS}"
+        )
     end = time.perf_counter() + seconds
     total = clients + draw_clients
     limits = httpx.Limits(max_connections=total, max_keepalive_connections=total)
@@ -151,8 +172,10 @@ async def load(url: str, bodies: list[dict], clients: int, seconds: float, timeo
                 tally.latencies.append((time.perf_counter() - start) * 1000)
 
         started = time.perf_counter()
-        await asyncio.gather(*(client(k, bodies, measured) for k in range(clients)),
-                             *(client(k, draw_bodies or [], drawing) for k in range(draw_clients)))
+        await asyncio.gather(
+            *(client(k, bodies, measured) for k in range(clients)),
+            *(client(k, draw_bodies or [], drawing) for k in range(draw_clients)),
+        )
         elapsed = time.perf_counter() - started
     report = measured.report(clients, elapsed)
     if draw_clients:
@@ -171,7 +194,11 @@ class _Tally:
         report.requests_per_s = round(len(self.latencies) / elapsed, 1)
         if self.latencies:
             p50, p95, p99 = np.percentile(self.latencies, [50, 95, 99])
-            report.p50_ms, report.p95_ms, report.p99_ms = round(float(p50), 2), round(float(p95), 2), round(float(p99), 2)
+            report.p50_ms, report.p95_ms, report.p99_ms = (
+                round(float(p50), 2),
+                round(float(p95), 2),
+                round(float(p99), 2),
+            )
         return report
 
 
@@ -188,25 +215,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spoken", default="en")
     parser.add_argument("--signed", default="ase")
     parser.add_argument("--format", default="pose", choices=["pose", "json", "gif", "mp4"])
-    parser.add_argument("--server-arg", action="append", default=[], help="Extra `text2sign serve` argument (repeatable).")
-    parser.add_argument("--draw-clients", type=int, default=0, help="Clients asking for drawings meanwhile (mixed load).")
+    parser.add_argument(
+        "--server-arg", action="append", default=[], help="Extra `text2sign serve` argument (repeatable)."
+    )
+    parser.add_argument(
+        "--draw-clients", type=int, default=0, help="Clients asking for drawings meanwhile (mixed load)."
+    )
     parser.add_argument("--draw-format", default="gif", choices=["gif", "mp4"])
     parser.add_argument("--draw-size", type=int, default=256, help="Width and height of the drawings, in pixels.")
-    parser.add_argument("--draw-words", default="good morning,thank you,see you later", help="Comma-separated texts the drawing clients send.")
+    parser.add_argument(
+        "--draw-words",
+        default="good morning,thank you,see you later",
+        help="Comma-separated texts the drawing clients send.",
+    )
     args = parser.parse_args(argv)
     bodies = bodies_for([w for w in args.words.split(",") if w], args.spoken, args.signed, args.format)
-    draw_bodies = [{**body, "size": args.draw_size}
-                   for body in bodies_for([w for w in args.draw_words.split(",") if w], args.spoken, args.signed, args.draw_format)]
+    draw_bodies = [
+        {**body, "size": args.draw_size}
+        for body in bodies_for([w for w in args.draw_words.split(",") if w], args.spoken, args.signed, args.draw_format)
+    ]
     with running_server(*args.server_arg) as (url, process):
         asyncio.run(_warm(url, bodies, args.warmup))
         if args.draw_clients:
             asyncio.run(_warm(url, draw_bodies, 1))  # drawing imports its libraries on first use
         before = rss_mb(process.pid)
-        report = asyncio.run(load(url, bodies, args.clients, args.seconds, draw_bodies=draw_bodies, draw_clients=args.draw_clients))
+        report = asyncio.run(
+            load(url, bodies, args.clients, args.seconds, draw_bodies=draw_bodies, draw_clients=args.draw_clients)
+        )
         report.rss_before_mb, report.rss_after_mb = before, rss_mb(process.pid)
     mixed = {"draw_format": args.draw_format, "draw_size": args.draw_size} if args.draw_clients else {}
-    print(json.dumps({"url": "127.0.0.1 (loopback)", "words": args.words, "format": args.format,
-                      "server_args": args.server_arg, **mixed, **report.to_dict()}))
+    print(
+        json.dumps(
+            {
+                "url": "127.0.0.1 (loopback)",
+                "words": args.words,
+                "format": args.format,
+                "server_args": args.server_arg,
+                **mixed,
+                **report.to_dict(),
+            }
+        )
+    )
     failed = report.errors or (report.draw or {}).get("errors")
     return 0 if not failed else 1
 

@@ -94,8 +94,15 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
     def _evict_idle(self) -> bool:
-        idle = [c for c in self.connections if c is not self and isinstance(c, GuardedH11Protocol) and c.idle
-                and not c.refused and not c.transport.is_closing()]
+        idle = [
+            c
+            for c in self.connections
+            if c is not self
+            and isinstance(c, GuardedH11Protocol)
+            and c.idle
+            and not c.refused
+            and not c.transport.is_closing()
+        ]
         if not idle:
             return False
         oldest = min(idle, key=lambda c: c.opened)
@@ -105,4 +112,6 @@ class GuardedH11Protocol(H11Protocol):
 
 
 def protocol_class(max_connections: int, read_timeout: float = REQUEST_READ_TIMEOUT_S) -> type[GuardedH11Protocol]:
-    return type("GuardedH11Protocol", (GuardedH11Protocol,), {"max_connections": max_connections, "read_timeout": read_timeout})
+    return type(
+        "GuardedH11Protocol", (GuardedH11Protocol,), {"max_connections": max_connections, "read_timeout": read_timeout}
+    )

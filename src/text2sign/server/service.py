@@ -70,9 +70,12 @@ class ServerSettings:
     load_options: dict[str, Any] = field(default_factory=dict)  # the default model's (lexicon too), e.g. plan_model
 
     def __post_init__(self) -> None:
-        for name, value, low, high in (("workers", self.workers, 1, 64), ("draw workers", self.draw_workers, 1, 64),
-                                       ("queue", self.queue, 0, 10_000),
-                                       ("cache size", self.cache_size, 0, 100_000)):
+        for name, value, low, high in (
+            ("workers", self.workers, 1, 64),
+            ("draw workers", self.draw_workers, 1, 64),
+            ("queue", self.queue, 0, 10_000),
+            ("cache size", self.cache_size, 0, 100_000),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise Text2SignError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
@@ -111,8 +114,13 @@ class Models:
     Requests may name the default model, any named model (``text2sign models``) or one of
     `pipelines`; never a path, so no client makes the server read its disk."""
 
-    def __init__(self, default: str = "default", lexicon: Path | None = None, pipelines: dict[str, Pipeline] | None = None,
-                 load_options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        default: str = "default",
+        lexicon: Path | None = None,
+        pipelines: dict[str, Pipeline] | None = None,
+        load_options: dict[str, Any] | None = None,
+    ):
         self._loaded: dict[str, Pipeline] = dict(pipelines or {})
         self.default = default if default in self._loaded else resolve_model_name(default)
         self._load_options = {"lexicon": lexicon, **(load_options or {})}
@@ -184,8 +192,12 @@ class Pool:
             raise Busy()
         if self._executor is None:
             # Made on first use, and again after a shutdown: an app's lifespan may run more than once.
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=f"text2sign-{self.name}",
-                                                initializer=_lower_priority, initargs=(self.niceness,))
+            self._executor = ThreadPoolExecutor(
+                self.workers,
+                thread_name_prefix=f"text2sign-{self.name}",
+                initializer=_lower_priority,
+                initargs=(self.niceness,),
+            )
         self.in_flight += 1
         future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         # Counted until the thread finishes, not until the client leaves: the work still occupies a worker.
@@ -287,9 +299,8 @@ class Service:
         marks this server's default. Computed once, from the server's own pipelines."""
         if self._model_list is None:
             from text2sign.checkpoints import directory_size
-            from text2sign.pipelines import ModelInfo, list_models
-
             from text2sign.families.registry import MODELS
+            from text2sign.pipelines import ModelInfo, list_models
 
             rows = [m.to_dict() for m in list_models(load=self.models.get)]
             # Named models are list_models' to describe (from their config.json, never loaded here:
@@ -299,7 +310,16 @@ class Service:
                 if name not in listed:
                     pipeline = self.models.get(name)
                     size = directory_size(Path(name)) if Path(name).is_dir() else None
-                    rows.append(ModelInfo(name, pipeline.name, pipeline.output, pipeline.language_pairs(), size, "served by this server").to_dict())
+                    rows.append(
+                        ModelInfo(
+                            name,
+                            pipeline.name,
+                            pipeline.output,
+                            pipeline.language_pairs(),
+                            size,
+                            "served by this server",
+                        ).to_dict()
+                    )
             for row in rows:
                 row["default"] = row["name"] == self.models.default
             self._model_list = rows
@@ -344,8 +364,11 @@ class Service:
             headers["Content-Disposition"] = f'attachment; filename="signing.{suffix}"'
         if request.format == "json":
             body = pose_json(
-                signing, model=request.model, warnings=warnings,
-                words=[s.to_dict() for s in words], pauses=[s.to_dict() for s in pauses],
+                signing,
+                model=request.model,
+                warnings=warnings,
+                words=[s.to_dict() for s in words],
+                pauses=[s.to_dict() for s in pauses],
             )
         elif request.format == "pose":
             from text2sign.pose.io import to_pose_format
@@ -363,7 +386,9 @@ class Service:
         return sum(pipeline.frames_at_least(clause.text, request.signed, **options) for clause in clauses)
 
     @staticmethod
-    def _sign(pipeline: Pipeline, clauses: list[Clause], request: SignRequest, options: dict) -> tuple[list[Clause], list, list[str]]:
+    def _sign(
+        pipeline: Pipeline, clauses: list[Clause], request: SignRequest, options: dict
+    ) -> tuple[list[Clause], list, list[str]]:
         """All clauses in one pipeline call. If one of them has nothing signable the call fails as a
         whole; then (unless strict) each is signed alone and the unsignable ones are skipped."""
         call = dict(spoken=request.spoken, signed=request.signed, seed=request.seed, strict=request.strict, **options)

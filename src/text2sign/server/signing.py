@@ -124,7 +124,13 @@ def join_clauses(clauses: list[Clause], signed: list[PoseSequence]) -> tuple[Pos
         words.extend(word_spans(clause.words, offset, offset + seq.num_frames))
         hold = pause_frames(clause.pause_s, seq.fps)
         if hold:
-            pauses.append(Span("." if clause.pause_s >= SENTENCE_PAUSE_S else ",", offset + seq.num_frames, offset + seq.num_frames + hold))
+            pauses.append(
+                Span(
+                    "." if clause.pause_s >= SENTENCE_PAUSE_S else ",",
+                    offset + seq.num_frames,
+                    offset + seq.num_frames + hold,
+                )
+            )
             seq = PoseSequence.concatenate([seq] + [seq[-1:]] * hold)
         parts.append(seq)
         offset += seq.num_frames + (WORD_PAUSE_FRAMES if k < len(clauses) - 1 else 0)

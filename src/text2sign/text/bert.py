@@ -190,7 +190,9 @@ class HFBertBackbone(nn.Module):
         state = convert_hf_state_dict(read_hf_weights(path), self.cfg.model_type)
         missing, _ = self.encoder.load_state_dict(state, strict=False)
         if missing:
-            raise CheckpointError(f"{path}: weights lack {len(missing)} tensors the {self.cfg.model_type} config needs, e.g. {missing[0]}")
+            raise CheckpointError(
+                f"{path}: weights lack {len(missing)} tensors the {self.cfg.model_type} config needs, e.g. {missing[0]}"
+            )
         self.tokenizer = load_hf_tokenizer(path, self.cfg.max_positions)
         pad = self.tokenizer.token_to_id("[PAD]")
         self.pad_id = 0 if pad is None else pad

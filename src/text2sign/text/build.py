@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from text2sign.text.encoders import LEARNED_ENCODERS, PRETRAINED_KINDS, TextEncoder, TextEncoderConfig, resolve_text_config
+from text2sign.text.encoders import (
+    LEARNED_ENCODERS,
+    PRETRAINED_KINDS,
+    TextEncoder,
+    TextEncoderConfig,
+    resolve_text_config,
+)
 
 
 def build_text_encoder(config: TextEncoderConfig | dict, texts: Iterable[str] | None = None) -> TextEncoder:
@@ -20,4 +26,3 @@ def build_text_encoder(config: TextEncoderConfig | dict, texts: Iterable[str] | 
 
         return PretrainedEncoder(config)
     return LEARNED_ENCODERS[config.kind](config)
-

@@ -44,7 +44,9 @@ WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
 class TextEncoderConfig:
     kind: str = "char"  # one of ENCODER_KINDS
     d_model: int = bounded(128, min=8, max=4096)
-    layers: int = bounded(2, min=0, max=48)  # contextual layers after conditioning (on top of the backbone for hf/minilm)
+    layers: int = bounded(
+        2, min=0, max=48
+    )  # contextual layers after conditioning (on top of the backbone for hf/minilm)
     # transformer blocks, or a bidirectional LSTM (the 3D-UNet video design's text encoder)
     layer_type: str = "transformer"
     heads: int = bounded(4, min=1, max=64)
@@ -75,7 +77,9 @@ class TextEncoderConfig:
         if self.d_model % self.heads:
             raise ConfigError(f"text encoder d_model {self.d_model} is not divisible by heads {self.heads}")
         if self.passthrough and self.kind not in PRETRAINED_KINDS:
-            raise ConfigError(f"passthrough is for pretrained text encoders ({', '.join(PRETRAINED_KINDS)}), not {self.kind!r}")
+            raise ConfigError(
+                f"passthrough is for pretrained text encoders ({', '.join(PRETRAINED_KINDS)}), not {self.kind!r}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -176,8 +180,18 @@ class TextEncoder(nn.Module):
             TransformerBlock(config.d_model, config.heads, config.ff_mult, config.dropout)
             for _ in range(0 if lstm else config.layers)
         )
-        self.lstm = nn.LSTM(config.d_model, config.d_model // 2, num_layers=config.layers, batch_first=True,
-                            bidirectional=True, dropout=config.dropout if config.layers > 1 else 0.0) if lstm else None
+        self.lstm = (
+            nn.LSTM(
+                config.d_model,
+                config.d_model // 2,
+                num_layers=config.layers,
+                batch_first=True,
+                bidirectional=True,
+                dropout=config.dropout if config.layers > 1 else 0.0,
+            )
+            if lstm
+            else None
+        )
         self.norm = nn.LayerNorm(config.d_model)
 
     @property

@@ -73,7 +73,13 @@ class TransformerBlock(nn.Module):
     """Pre-norm block: self-attention, optional cross-attention to a context, feed-forward."""
 
     def __init__(
-        self, dim: int, heads: int, ff_mult: int = 2, dropout: float = 0.0, context_dim: int | None = None, cross: bool = False
+        self,
+        dim: int,
+        heads: int,
+        ff_mult: int = 2,
+        dropout: float = 0.0,
+        context_dim: int | None = None,
+        cross: bool = False,
     ):
         super().__init__()
         self.norm_self = nn.LayerNorm(dim)
@@ -81,7 +87,9 @@ class TransformerBlock(nn.Module):
         self.norm_cross = nn.LayerNorm(dim) if cross else None
         self.cross_attn = Attention(dim, heads, context_dim=context_dim, dropout=dropout) if cross else None
         self.norm_ff = nn.LayerNorm(dim)
-        self.ff = nn.Sequential(nn.Linear(dim, ff_mult * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_mult * dim, dim))
+        self.ff = nn.Sequential(
+            nn.Linear(dim, ff_mult * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_mult * dim, dim)
+        )
         self.drop = nn.Dropout(dropout)
 
     def forward(

@@ -73,7 +73,7 @@ class TransformersBackbone(nn.Module):
         else:
             self.model = transformers.AutoModel.from_pretrained(str(path), local_files_only=True)
         config = self.model.config
-        self.hidden_size = getattr(config, "hidden_size", None) or getattr(config, "d_model")
+        self.hidden_size = getattr(config, "hidden_size", None) or config.d_model
 
     def forward(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         device = next(self.model.parameters()).device
@@ -118,7 +118,9 @@ class PretrainedEncoder(TextEncoder):
         """A consumer pretrained on this backbone's states (Stable Diffusion's cross-attention on
         CLIP's) first reads them unchanged: identity projection, no final norm, silent languages."""
         if hidden_size != self.config.d_model:
-            raise ConfigError(f"passthrough needs d_model = the backbone's width {hidden_size}, got {self.config.d_model}")
+            raise ConfigError(
+                f"passthrough needs d_model = the backbone's width {hidden_size}, got {self.config.d_model}"
+            )
         if self.config.layers:
             raise ConfigError("passthrough needs layers: 0 (adapter blocks would change the backbone's states)")
         with torch.no_grad():

@@ -49,8 +49,12 @@ def check_betas(betas: tuple[float, float]) -> None:
 class TrainConfig:
     """How to train; identical for every model family."""
 
-    steps: int = bounded(1000, min=1, max=100_000_000)  # optimizer iterations (each steps every group the objective schedules)
-    batch_size: int = bounded(16, min=1, max=65536)  # per process; the global batch is batch_size * grad_accum * processes
+    steps: int = bounded(
+        1000, min=1, max=100_000_000
+    )  # optimizer iterations (each steps every group the objective schedules)
+    batch_size: int = bounded(
+        16, min=1, max=65536
+    )  # per process; the global batch is batch_size * grad_accum * processes
     grad_accum: int = bounded(1, min=1)  # micro-batches whose gradients are summed before each step
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     lr: float = bounded(1e-4, min=0.0, max=10.0)
@@ -154,8 +158,12 @@ def parse_experiment(raw: dict, source: str) -> ExperimentConfig:
     allowed = ("model", *family.init_keys)
     for key in init:
         if key not in allowed:
-            raise ConfigError(f"unknown key 'init.{key}' in {source} (family {family_name} starts from: {', '.join(allowed)})")
-    return ExperimentConfig(family=family_name, name=name, init={str(k): shipped_or_path(v) for k, v in init.items()}, **sections)
+            raise ConfigError(
+                f"unknown key 'init.{key}' in {source} (family {family_name} starts from: {', '.join(allowed)})"
+            )
+    return ExperimentConfig(
+        family=family_name, name=name, init={str(k): shipped_or_path(v) for k, v in init.items()}, **sections
+    )
 
 
 def shipped_or_path(value: str) -> str:
@@ -174,4 +182,6 @@ def check_group_overrides(config: TrainConfig, groups: list[str]) -> None:
     """Every ``train.optimizers`` entry must name a group the objective has."""
     for name in config.optimizers:
         if name not in groups:
-            raise ConfigError(f"unknown key 'train.optimizers.{name}': the objective's optimizer groups are {', '.join(groups)}")
+            raise ConfigError(
+                f"unknown key 'train.optimizers.{name}': the objective's optimizer groups are {', '.join(groups)}"
+            )

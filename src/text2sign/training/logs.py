@@ -28,7 +28,13 @@ STRIP_FRAMES = 4  # frames of each sample shown side by side in TensorBoard
 
 class RunLogger:
     def __init__(
-        self, run_dir: Path, total_steps: int, start_step: int, enabled: bool, name: str = "train", show_progress: bool = True
+        self,
+        run_dir: Path,
+        total_steps: int,
+        start_step: int,
+        enabled: bool,
+        name: str = "train",
+        show_progress: bool = True,
     ):
         self.run_dir = Path(run_dir)
         self.enabled = enabled
@@ -43,7 +49,9 @@ class RunLogger:
         self.writer = SummaryWriter(str(self.run_dir / RUN_LOGS), purge_step=start_step or None)
         self.show_progress = show_progress
         self.progress = progress_bar(
-            self.console, TextColumn("{task.fields[info]}"), transient=False,
+            self.console,
+            TextColumn("{task.fields[info]}"),
+            transient=False,
             disable=not (show_progress and self.console.is_terminal),
         )
         self.task = self.progress.add_task(name, total=total_steps, completed=start_step, info="")
@@ -94,7 +102,9 @@ class RunLogger:
             elif isinstance(value, VideoClip):
                 save_video(value, path)
             else:
-                raise TypeError(f"sample {name!r} must be a PoseSequence, a VideoClip or a number, got {type(value).__name__}")
+                raise TypeError(
+                    f"sample {name!r} must be a PoseSequence, a VideoClip or a number, got {type(value).__name__}"
+                )
             with Image.open(path) as gif:
                 frames = []
                 for i in range(gif.n_frames):

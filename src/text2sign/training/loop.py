@@ -50,12 +50,12 @@ from text2sign.checkpoints import (
     step_dir,
     weights_mismatch,
 )
+from text2sign.config import config_to_dict
 from text2sign.errors import CheckpointError, ConfigError, TrainingError, first_line
 from text2sign.families import Experiment, get_family
 from text2sign.models.checkpointing import enable_gradient_checkpointing
 from text2sign.training import distributed as dist_utils
 from text2sign.training.checkpoint import capture_rng, load_trainer_state, prune_checkpoints, read_config, restore_rng
-from text2sign.config import config_to_dict
 from text2sign.training.config import ExperimentConfig, check_group_overrides
 from text2sign.training.ema import EMA
 from text2sign.training.loader import BatchStream, epoch_loader, move_to
@@ -145,7 +145,8 @@ class _Run:
         if info.distributed:
             # find_unused_parameters: a discriminator step leaves the generator unused, and vice versa.
             self.model = DistributedDataParallel(
-                self.objective, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                self.objective,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=True,
             )
         self.step = 0
@@ -184,7 +185,9 @@ class _Run:
 
     # --- the loop ----------------------------------------------------------------------------
 
-    def fit(self, resume: str | Path | None, callbacks: list[Callable[[StepInfo], None]], quiet: bool = False) -> TrainResult:
+    def fit(
+        self, resume: str | Path | None, callbacks: list[Callable[[StepInfo], None]], quiet: bool = False
+    ) -> TrainResult:
         resumed = self._start(resume)
         stream = self._batch_stream()
         fresh_dir = not self.run_dir.exists()
@@ -201,8 +204,16 @@ class _Run:
         if not quiet:
             self._report(outcome)
         best = best_dir(self.run_dir) if (best_dir(self.run_dir) / "config.json").is_file() else None
-        return TrainResult(self.run_dir, self.step, outcome.checkpoint, outcome.interrupted, best, self.best_score,
-                           outcome.stopped_early, self.validations)
+        return TrainResult(
+            self.run_dir,
+            self.step,
+            outcome.checkpoint,
+            outcome.interrupted,
+            best,
+            self.best_score,
+            outcome.stopped_early,
+            self.validations,
+        )
 
     def _loop(self, stream: BatchStream, logger: RunLogger, callbacks: list[Callable], outcome: _Outcome) -> None:
         tc = self.config.train
@@ -233,7 +244,9 @@ class _Run:
         write over another run's checkpoints. True when resumed."""
         resume = resolve_checkpoint(resume) if resume is not None else None
         if resume is None and list_checkpoints(self.run_dir):
-            raise ConfigError(f"{self.run_dir} already holds checkpoints: continue with --resume {self.run_dir}, or pick another --out")
+            raise ConfigError(
+                f"{self.run_dir} already holds checkpoints: continue with --resume {self.run_dir}, or pick another --out"
+            )
         if resume is not None:
             self.restore(resume)
         else:
@@ -253,15 +266,20 @@ class _Run:
         self.last_metrics = dict(validation.get("last_metrics", {}))
         tc = self.config.train
         if self.step >= tc.steps:
-            raise ConfigError(f"{resume} is at step {self.step} and train.steps is {tc.steps}: raise it, e.g. --set train.steps={2 * self.step}")
+            raise ConfigError(
+                f"{resume} is at step {self.step} and train.steps is {tc.steps}: raise it, e.g. --set train.steps={2 * self.step}"
+            )
         if state["world_size"] == self.info.world_size:
             restore_rng(state["rng"][self.info.rank])
         else:
             # Data shards and per-rank noise cannot match the original run; say so and go on.
             seed_everything(tc.seed + 1000 * (self.info.rank + 1) + self.step)
             if self.info.is_main:
-                print(f"note: resuming with {self.info.world_size} processes, saved with {state['world_size']}: "
-                      "the data order differs from an uninterrupted run", file=sys.stderr)
+                print(
+                    f"note: resuming with {self.info.world_size} processes, saved with {state['world_size']}: "
+                    "the data order differs from an uninterrupted run",
+                    file=sys.stderr,
+                )
 
     def _load_state_dicts(self, state: dict, resume: Path) -> None:
         try:
@@ -275,7 +293,9 @@ class _Run:
                 self.ema.load_state_dict(state["ema"])
         except (KeyError, RuntimeError, ValueError) as exc:
             reason = first_line(exc)
-            raise CheckpointError(f"cannot resume {resume}: its trainer state does not fit this experiment ({reason})") from None
+            raise CheckpointError(
+                f"cannot resume {resume}: its trainer state does not fit this experiment ({reason})"
+            ) from None
 
     def _batch_stream(self) -> BatchStream:
         """The training batches from where the run stands, after the family's one-off preparation."""
@@ -283,8 +303,16 @@ class _Run:
 
         def make_loader(ep: int, skip: int):
             return epoch_loader(
-                self.experiment.train_data, tc.batch_size, ep, tc.seed, info.rank, info.world_size, skip,
-                self.experiment.collate_fn, tc.num_workers, pin_memory=self.device.type == "cuda",
+                self.experiment.train_data,
+                tc.batch_size,
+                ep,
+                tc.seed,
+                info.rank,
+                info.world_size,
+                skip,
+                self.experiment.collate_fn,
+                tc.num_workers,
+                pin_memory=self.device.type == "cuda",
             )
 
         if self.experiment.prepare is not None:
@@ -296,7 +324,11 @@ class _Run:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             _write_run_config(self.run_dir, self.config)
         logger = RunLogger(
-            self.run_dir, self.config.train.steps, self.step, enabled=self.info.is_main, name=self.config.name or "train",
+            self.run_dir,
+            self.config.train.steps,
+            self.step,
+            enabled=self.info.is_main,
+            name=self.config.name or "train",
             show_progress=not quiet,
         )
         logger.describe(self.config, self._parameter_counts())
@@ -311,8 +343,15 @@ class _Run:
         losses, grad_norms = {}, {}
         for group in self.objective.schedule(self.step):
             values, grad_norms[group] = _step_group(
-                self.model, self.objective, group, micro, self.optimizers[group], self.groups[group], self.scaler,
-                self.autocast, tc,
+                self.model,
+                self.objective,
+                group,
+                micro,
+                self.optimizers[group],
+                self.groups[group],
+                self.scaler,
+                self.autocast,
+                tc,
             )
             losses.update(values)
         lrs = {g: s.get_last_lr()[0] for g, s in self.schedulers.items()}
@@ -329,8 +368,17 @@ class _Run:
 
     def _call_back(self, callbacks: list[Callable], losses: dict, lrs: dict, done: bool) -> bool:
         """Every callback after a step; True when one asks the run to stop (KeyboardInterrupt)."""
-        info = StepInfo(self.step, self.position[0], losses, lrs, self.objective, self.info.rank, self.info.world_size,
-                        self.run_dir, done)
+        info = StepInfo(
+            self.step,
+            self.position[0],
+            losses,
+            lrs,
+            self.objective,
+            self.info.rank,
+            self.info.world_size,
+            self.run_dir,
+            done,
+        )
         try:
             for callback in callbacks:
                 callback(info)
@@ -348,7 +396,10 @@ class _Run:
         if step % tc.log_every == 0 or done:
             steps_per_s = clock.lap(step)
             reduced = dist_utils.all_reduce_mean(
-                {**{f"train/{k}": v for k, v in losses.items()}, **{f"grad_norm/{g}": v for g, v in grad_norms.items()}},
+                {
+                    **{f"train/{k}": v for k, v in losses.items()},
+                    **{f"grad_norm/{g}": v for g, v in grad_norms.items()},
+                },
                 self.info,
             )
             reduced.update({f"lr/{g}": v for g, v in lrs.items()})
@@ -460,9 +511,16 @@ class _Run:
         written = None
         if self.info.is_main:
             written = save_checkpoint(
-                path, self.config.family, self.inference_network, self.config.model, inference=self.config.inference,
-                feature_stats=self.experiment.feature_stats, trainer_state=self._trainer_state(rngs) if with_trainer_state else None,
-                experiment=config_to_dict(self.config), metadata=self.experiment.metadata, metrics=self.last_metrics,
+                path,
+                self.config.family,
+                self.inference_network,
+                self.config.model,
+                inference=self.config.inference,
+                feature_stats=self.experiment.feature_stats,
+                trainer_state=self._trainer_state(rngs) if with_trainer_state else None,
+                experiment=config_to_dict(self.config),
+                metadata=self.experiment.metadata,
+                metrics=self.last_metrics,
                 step=self.step,
             )
             if with_trainer_state:
@@ -500,13 +558,24 @@ class _Run:
     def _remove_failed_run(self, fresh_dir: bool) -> None:
         """A run that fails before its first checkpoint leaves no directory that looks like a run."""
         run_dir = self.run_dir
-        if self.info.is_main and fresh_dir and not list_checkpoints(run_dir) and not (best_dir(run_dir) / "config.json").exists():
+        if (
+            self.info.is_main
+            and fresh_dir
+            and not list_checkpoints(run_dir)
+            and not (best_dir(run_dir) / "config.json").exists()
+        ):
             shutil.rmtree(run_dir, ignore_errors=True)
 
     def _report(self, outcome: _Outcome) -> None:
         if not self.info.is_main or outcome.checkpoint is None:
             return
-        verb = "interrupted; saved" if outcome.interrupted else "stopped early (no dev improvement); saved" if outcome.stopped_early else "saved"
+        verb = (
+            "interrupted; saved"
+            if outcome.interrupted
+            else "stopped early (no dev improvement); saved"
+            if outcome.stopped_early
+            else "saved"
+        )
         print(f"{verb} {outcome.checkpoint} (step {self.step})", file=sys.stderr)
         if outcome.best is not None:
             print(f"best {self.experiment.metric} {self.best_score:.4g}: {outcome.best}", file=sys.stderr)
@@ -523,8 +592,15 @@ class _Run:
         tc = self.config.train
         seed_everything(tc.seed)
         loader = epoch_loader(
-            self.experiment.train_data, tc.batch_size, 0, tc.seed, self.info.rank, self.info.world_size, 0,
-            self.experiment.collate_fn, tc.num_workers,
+            self.experiment.train_data,
+            tc.batch_size,
+            0,
+            tc.seed,
+            self.info.rank,
+            self.info.world_size,
+            0,
+            self.experiment.collate_fn,
+            tc.num_workers,
         )
         stream = BatchStream(lambda ep, skip: loader, 0, 0)
         losses, _, _ = self.train_step(stream)

@@ -126,14 +126,22 @@ def check_output_fps(fps: float, name: str = "fps") -> float:
     if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) or not math.isfinite(fps):
         raise InvalidVideoError(f"{name} must be a number from {MIN_OUTPUT_FPS:g} to {MAX_OUTPUT_FPS:g}, got {fps!r}")
     if not MIN_OUTPUT_FPS <= fps <= MAX_OUTPUT_FPS:
-        raise InvalidVideoError(f"{name} must be from {MIN_OUTPUT_FPS:g} to {MAX_OUTPUT_FPS:g} frames a second, got {fps:g}")
+        raise InvalidVideoError(
+            f"{name} must be from {MIN_OUTPUT_FPS:g} to {MAX_OUTPUT_FPS:g} frames a second, got {fps:g}"
+        )
     return float(fps)
 
 
 def check_output_side(value: int, name: str) -> int:
     """A requested output width or height in pixels, or one clear error naming the option."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not MIN_OUTPUT_SIDE <= value <= MAX_OUTPUT_SIDE:
-        raise InvalidVideoError(f"{name} must be a whole number of pixels from {MIN_OUTPUT_SIDE} to {MAX_OUTPUT_SIDE}, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or not MIN_OUTPUT_SIDE <= value <= MAX_OUTPUT_SIDE
+    ):
+        raise InvalidVideoError(
+            f"{name} must be a whole number of pixels from {MIN_OUTPUT_SIDE} to {MAX_OUTPUT_SIDE}, got {value!r}"
+        )
     return int(value)
 
 

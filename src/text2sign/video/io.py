@@ -104,25 +104,24 @@ def write_gif(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float)
     fps = check_fps(fps)
     check_output_path(path)
     (height, width), frames = _peek(frames, path)
-    with _user_errors(path), atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w", format="gif") as container:
-            stream = container.add_stream("gif", rate=GIF_TICKS_PER_SECOND)
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "pal8"
-            stream.codec_context.time_base = Fraction(1, GIF_TICKS_PER_SECOND)
-            pts = 0
-            for index, rgb in enumerate(frames):
-                indices, palette = _palettise(_check_frame(rgb, index, (height, width)))
-                frame = av.VideoFrame.from_ndarray((indices, palette), format="pal8")
-                frame.pts = pts
-                frame.time_base = stream.codec_context.time_base
-                delay = max(GIF_MIN_DELAY, round((index + 1) * GIF_TICKS_PER_SECOND / fps) - pts)
-                for packet in stream.encode(frame):
-                    # The muxer takes a frame's delay from its packet's duration; unset, the last frame gets 0.1 s.
-                    packet.duration = delay
-                    container.mux(packet)
-                pts += delay
-            container.mux(stream.encode())
+    with _user_errors(path), atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="gif") as container:
+        stream = container.add_stream("gif", rate=GIF_TICKS_PER_SECOND)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "pal8"
+        stream.codec_context.time_base = Fraction(1, GIF_TICKS_PER_SECOND)
+        pts = 0
+        for index, rgb in enumerate(frames):
+            indices, palette = _palettise(_check_frame(rgb, index, (height, width)))
+            frame = av.VideoFrame.from_ndarray((indices, palette), format="pal8")
+            frame.pts = pts
+            frame.time_base = stream.codec_context.time_base
+            delay = max(GIF_MIN_DELAY, round((index + 1) * GIF_TICKS_PER_SECOND / fps) - pts)
+            for packet in stream.encode(frame):
+                # The muxer takes a frame's delay from its packet's duration; unset, the last frame gets 0.1 s.
+                packet.duration = delay
+                container.mux(packet)
+            pts += delay
+        container.mux(stream.encode())
     return Path(path)
 
 
@@ -139,22 +138,21 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float,
     (height, width), frames = _peek(frames, path)
     rate = Fraction(fps).limit_denominator(1001)
     codec = "libx264" if "libx264" in av.codecs_available else "h264"
-    with _user_errors(path), atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream(codec, rate=rate)
-            stream.width, stream.height = width + width % 2, height + height % 2
-            stream.pix_fmt = "yuv420p"
-            stream.codec_context.time_base = 1 / rate
-            stream.options = {"crf": str(crf)} if codec == "libx264" else {}
-            for index, rgb in enumerate(frames):
-                rgb = _check_frame(rgb, index, (height, width))
-                if width % 2 or height % 2:
-                    rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")  # (H even, W even, 3)
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts = index
-                frame.time_base = stream.codec_context.time_base
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())
+    with _user_errors(path), atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = 1 / rate
+        stream.options = {"crf": str(crf)} if codec == "libx264" else {}
+        for index, rgb in enumerate(frames):
+            rgb = _check_frame(rgb, index, (height, width))
+            if width % 2 or height % 2:
+                rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")  # (H even, W even, 3)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            frame.time_base = stream.codec_context.time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
     return Path(path)
 
 

@@ -24,9 +24,9 @@ when this was one module. Every function validates its inputs and raises
 
 # Every module lists its public names in __all__; this package is their union.
 from text2sign.evaluation.metrics import distribution, pose, text, video
-from text2sign.evaluation.metrics.distribution import *  # noqa: F403
-from text2sign.evaluation.metrics.pose import *  # noqa: F403
-from text2sign.evaluation.metrics.text import *  # noqa: F403
-from text2sign.evaluation.metrics.video import *  # noqa: F403
+from text2sign.evaluation.metrics.distribution import *
+from text2sign.evaluation.metrics.pose import *
+from text2sign.evaluation.metrics.text import *
+from text2sign.evaluation.metrics.video import *
 
 __all__ = [*pose.__all__, *text.__all__, *distribution.__all__, *video.__all__]

@@ -263,9 +263,7 @@ def _frame_costs(pred: np.ndarray, pred_mask: np.ndarray, ref: np.ndarray, ref_m
     p = np.where(pred_mask[..., None], pred - centre, 0.0)
     r = np.where(ref_mask[..., None], ref - centre, 0.0)
     pw, rw = pred_mask.astype(np.float64), ref_mask.astype(np.float64)
-    squared = (
-        (p**2).sum(-1) @ rw.T + pw @ (r**2).sum(-1).T - 2.0 * p.reshape(len(p), -1) @ r.reshape(len(r), -1).T
-    )
+    squared = (p**2).sum(-1) @ rw.T + pw @ (r**2).sum(-1).T - 2.0 * p.reshape(len(p), -1) @ r.reshape(len(r), -1).T
     common = pw @ rw.T
     squared = np.clip(squared, 0.0, None) * num_joints / np.maximum(common, 1.0)
     return np.where(common > 0, np.sqrt(squared), 0.0)
@@ -487,9 +485,7 @@ def ndtw_mje_pose_evaluation(pred, pred_mask, ref, ref_mask, layout: Layout) -> 
     return float(np.mean(distances))
 
 
-def channel_errors(
-    pred, pred_mask, ref, ref_mask, layout: Layout, path
-) -> dict[str, ChannelErrors | None]:
+def channel_errors(pred, pred_mask, ref, ref_mask, layout: Layout, path) -> dict[str, ChannelErrors | None]:
     """MSE and MAE per channel over aligned frame pairs, observed joints only.
 
     ``path`` is a (P, 2) alignment: :func:`dtw_path` (the one :func:`dtw_mje` used) for the
