@@ -50,7 +50,8 @@ def main() -> None:
     }
     base = from_dict(VideoDiffusionConfig, raw, "model", args.config)
     print(
-        "| denoiser | parameters | ms per denoiser call (batch 4 = 2 samples x guidance) | 4-step sample, batch 2, guided, ms |"
+        "| denoiser | parameters | ms per denoiser call (batch 4 = 2 samples x guidance) | 4-step sample, batch "
+        "2, guided, ms |"
     )
     print("| --- | --- | --- | --- |")
     # Tune-A-Video is Stable Diffusion's UNet: its cost is that of the directory it is built from.

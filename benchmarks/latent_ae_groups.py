@@ -5,7 +5,8 @@ by the autoencoder's reconstruction and every other joint left real, through the
 as ``text2sign evaluate``. A group whose reconstruction alone takes the CER far above the
 references' is where the autoencoder loses the letters.
 
-    .venv/bin/python benchmarks/latent_ae_groups.py --model runs/fs-latent-ae --corpus data/fs-words --split dev --limit 80
+    .venv/bin/python benchmarks/latent_ae_groups.py --model runs/fs-latent-ae --corpus data/fs-words \\
+        --split dev --limit 80
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_run_directory(tm
 def test_temporaries_of_a_killed_writer_are_removed_and_a_live_ones_kept(tmp_path):
     target = tmp_path / "x.pose"
     dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
     ).stdout.strip()
     stale = tmp_path / f".x.pose.{dead}.abc123.tmp.pose"
     live = tmp_path / f".x.pose.{os.getpid()}.def456.tmp.pose"
@@ -122,12 +122,16 @@ def test_a_stopped_render_leaves_nothing(tmp_path, sig):
     save_pose(fake_pose(3000), pose)
     out = tmp_path / "long.mp4"
     cli = shutil.which("text2sign", path=str(Path(sys.executable).parent))
-    # A shell's background job inherits SIGINT ignored; the child must get it as a terminal would send it.
+    # A shell's background job inherits SIGINT ignored; the child must get it as a terminal would send it: a launcher
+    # restores its default and execs the command (in the same process; preexec_fn would run Python in a fork of this
+    # process, which is unsafe with threads).
+    launcher = (
+        f"import os, signal, sys; signal.signal(signal.{sig.name}, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    )
     proc = subprocess.Popen(
-        [cli, "render", str(pose), "-o", str(out), "--width", "512", "--height", "512"],
+        [sys.executable, "-c", launcher, cli, "render", str(pose), "-o", str(out), "--width", "512", "--height", "512"],
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while not any(p.name.startswith(".long.mp4.") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
@@ -489,7 +493,8 @@ def test_families_come_from_entry_points_and_plugins_the_user_installed_or_named
     site.mkdir()
     for module, family in (("ep_family", "ep-toy"), ("plugin_family", "plugin-toy")):
         (site / f"{module}.py").write_text(
-            f"from text2sign.families import register_family\nregister_family({family!r}, output='pose', pipeline=None)\n"
+            "from text2sign.families import register_family\n"
+            f"register_family({family!r}, output='pose', pipeline=None)\n"
         )
     dist = site / "ep_toy-0.1.dist-info"
     dist.mkdir()

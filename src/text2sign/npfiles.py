@@ -57,7 +57,7 @@ def load_npy(
         raise error(f"{path} declares over {max_bytes:,} bytes; at most {max_bytes:,} are read")
     try:
         return np.load(path, allow_pickle=False)
-    except Exception as exc:  # a cut file
+    except (OSError, ValueError, EOFError) as exc:  # a cut file
         raise error(f"{path} is not a readable .npy array ({type(exc).__name__}: {exc})") from None
 
 

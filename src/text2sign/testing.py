@@ -1,11 +1,14 @@
-"""Fake poses, videos and tiny corpora made in code, so tests and examples need no downloads (like pose-format's fake_pose)."""
+"""Fake poses, videos and tiny corpora made in code, so tests and examples need no downloads (like pose-format's
+fake_pose)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 
+from text2sign.errors import InvalidPoseError
 from text2sign.pose.layout import Layout, get_layout
 from text2sign.pose.sequence import PoseSequence
 from text2sign.video import fake_video  # noqa: F401  (re-exported: fake inputs of every kind live here)
@@ -30,12 +33,10 @@ def fake_pose(
     rest[:, 1] = rng.uniform(100, 400, layout.num_joints)
     if layout.dims > 2:
         rest[:, 2:] = rng.normal(0, 0.05, (layout.num_joints, layout.dims - 2))
-    try:
+    with contextlib.suppress(InvalidPoseError):  # layouts without named shoulders get no fixed torso
         left, right = layout.shoulders
         rest[left, :2] = (320, 250)
         rest[right, :2] = (180, 250)
-    except Exception:
-        pass  # layouts without named shoulders get no fixed torso
     data = np.repeat(rest[None], num_frames, axis=0)  # (T, J, D)
     if hands_moving and num_frames:
         t = np.arange(num_frames, dtype=np.float32) / fps

@@ -87,8 +87,10 @@ def dry_run(experiment, run_dir: Path) -> list[str]:
     return [
         f"{report.family} on {report.device}: parameters {groups}",
         f"one step: {losses}",
-        f"{report.seconds_per_step * 1000:.0f} ms a step; {experiment.train.steps} steps ≈ "
-        f"{report.estimated_seconds / 60:.1f} min; peak memory {report.peak_memory_mb:.0f} MB",
+        (
+            f"{report.seconds_per_step * 1000:.0f} ms a step; {experiment.train.steps} steps ≈ "
+            f"{report.estimated_seconds / 60:.1f} min; peak memory {report.peak_memory_mb:.0f} MB"
+        ),
     ]
 
 

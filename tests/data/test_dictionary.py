@@ -170,6 +170,7 @@ def test_videos_in_the_dictionary_are_extracted_once(dictionary, tmp_path, capsy
     assert lexicon.has("ase", "astronaut") and lexicon.has("ase", "apple")
     assert run(["prepare", "lexicon", str(src), "--out", str(out), "--spoken", "en", "--signed", "ase"]) == 0
     assert "skipped 1 already extracted" in capsys.readouterr().err
-    # `extract SRC -o DIR` and `prepare lexicon SRC --extracted DIR` name their poses alike, so either reuses the other's.
+    # `extract SRC -o DIR` and `prepare lexicon SRC --extracted DIR` name their poses alike, so either reuses the
+    # other's.
     assert run(["extract", str(src), "-o", str(extracted.parent)]) == 0
     assert "skipped 1 already extracted" in capsys.readouterr().out

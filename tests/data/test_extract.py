@@ -187,13 +187,17 @@ def test_ctrl_c_stops_extraction_cleanly(tmp_path):
     out = tmp_path / "poses"
     cli = shutil.which("text2sign", path=str(Path(sys.executable).parent))
     # Ctrl-C in a terminal signals the whole foreground group: the command, its worker and the resource tracker.
+    # A shell's background job inherits SIGINT ignored: a launcher restores its default and execs the command (in
+    # the same process; preexec_fn would run Python in a fork of this process, which is unsafe with threads).
+    launcher = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    )
     proc = subprocess.Popen(
-        [cli, "extract", str(video), "-o", str(out)],
+        [sys.executable, "-c", launcher, cli, "extract", str(video), "-o", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while (

@@ -21,7 +21,7 @@ def corpus(tmp_path_factory):
         seq = fake_pose(frames, seed=n)
         if n == 1:
             seq.mask[3:6, get_layout("holistic-178").kind_indices("left_hand")] = False
-        meta = dict(text=f"w{n}", gloss=f"W{n}", spoken_language="en", signed_language="ase")
+        meta = {"text": f"w{n}", "gloss": f"W{n}", "spoken_language": "en", "signed_language": "ase"}
         writer.add(seq, id=f"item{n}", split="train", **meta)
     writer.add(fake_pose(9, seed=9), id="dev0", split="dev", text="d", spoken_language="de", signed_language="gsg")
     return writer.close()

@@ -111,7 +111,9 @@ def test_trained_checkpoint_loads_alone_and_samples_like_the_data(name, trained)
     checkpoint = load_checkpoint(result.checkpoint)
     assert checkpoint.family.name == family.name and not checkpoint.model.training
     if family.pipeline is None:
-        return  # a recognizer or an autoencoder stage: no text-to-sign pipeline (tests/evaluation, tests/families/test_video_latent.py)
+        # A recognizer or an autoencoder stage: no text-to-sign pipeline (tests/evaluation,
+        # tests/families/test_video_latent.py).
+        return
     pipeline = load_pipeline(str(result.checkpoint))
     assert pipeline.output == family.output
     spoken, signed = pipeline.language_pairs()[0]
@@ -128,10 +130,11 @@ def test_trained_checkpoint_loads_alone_and_samples_like_the_data(name, trained)
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_save_then_load_gives_the_same_output_and_seed_is_honoured(name, trained):
-    family, config, result = trained(name)
+    family, _, result = trained(name)
     if family.pipeline is None:
         pytest.skip(
-            "no text-to-sign pipeline; a recognizer's save/load is tested in tests/evaluation, an autoencoder stage's in tests/families/test_video_latent.py"
+            "no text-to-sign pipeline; a recognizer's save/load is tested in tests/evaluation, an autoencoder "
+            "stage's in tests/families/test_video_latent.py"
         )
     # In memory: the same checkpoint object the pipeline gets from disk, built from the weights.
     loaded = load_checkpoint(result.checkpoint)

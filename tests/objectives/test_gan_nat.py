@@ -161,7 +161,8 @@ def toy_setup(adversarial=0.05, r1=0.0, d_model=32, layers=2, model_kw=None, **o
     batch = collate_pose_batch(items)
     model = GanNatConfig(
         text=TextEncoderConfig(d_model=16, layers=1, heads=2, dropout=0.0),
-        d_model=d_model, layers=layers, heads=2, dropout=0.0, noise_dim=4, min_frames=4, max_frames=40, **(model_kw or {}),
+        d_model=d_model, layers=layers, heads=2, dropout=0.0, noise_dim=4, min_frames=4, max_frames=40,
+        **(model_kw or {}),
     )  # fmt: skip
     objective_cfg = GanNatObjectiveConfig(
         adversarial=adversarial, r1=r1, discriminator=DiscriminatorConfig(channels=16, layers=2), **objective_kw

@@ -1,5 +1,6 @@
 import importlib
 import importlib.resources
+import itertools
 
 import av
 import numpy as np
@@ -71,7 +72,7 @@ def test_frames_have_requested_size_and_dtype():
 
 
 def test_pose_fills_canvas_and_background_is_rgb():
-    frame = list(iter_frames(fake_pose(3), width=256, height=256, background=(0, 0, 255)))[0]
+    frame = next(iter_frames(fake_pose(3), width=256, height=256, background=(0, 0, 255)))
     assert tuple(frame[0, 0]) == (0, 0, 255)
     drawn = np.argwhere((frame != (0, 0, 255)).any(axis=-1))
     (top, left), (bottom, right) = drawn.min(axis=0), drawn.max(axis=0)
@@ -82,14 +83,14 @@ def test_pose_fills_canvas_and_background_is_rgb():
 
 def test_motion_changes_consecutive_frames():
     frames = list(iter_frames(fake_pose(6), width=160, height=160))
-    for a, b in zip(frames, frames[1:]):
+    for a, b in itertools.pairwise(frames):
         assert not np.array_equal(a, b)
 
 
 def test_hiding_the_face_changes_the_drawing():
     seq = fake_pose(2)
-    shown = list(iter_frames(seq, width=160, height=160))[0]
-    hidden = list(iter_frames(seq, width=160, height=160, hide=("face", "world")))[0]
+    shown = next(iter_frames(seq, width=160, height=160))
+    hidden = next(iter_frames(seq, width=160, height=160, hide=("face", "world")))
     assert not np.array_equal(shown, hidden)
     assert (hidden != 255).any(axis=-1).sum() < (shown != 255).any(axis=-1).sum()
 
@@ -163,7 +164,7 @@ def test_contact_sheet_of_short_pose_uses_every_frame(tmp_path):
 
 
 def test_render_takes_the_same_options_for_every_suffix(tmp_path):
-    options = dict(width=40, height=30, fps=50.0, hide=("face", "world"))
+    options = {"width": 40, "height": 30, "fps": 50.0, "hide": ("face", "world")}
     for name in ("sign.gif", "sign.mp4", "sign.png"):
         assert render(fake_pose(4), tmp_path / name, **options).is_file()
     with Image.open(tmp_path / "sign.gif") as gif:
@@ -241,7 +242,7 @@ def test_partially_masked_frames_still_render():
 
 def test_real_fingerspelling_clip_renders_to_gif(tmp_path):
     folder = importlib.resources.files("spoken_to_signed") / "assets/fingerspelling_lexicon/ase"
-    clip = sorted(p for p in folder.iterdir() if p.name.endswith(".pose"))[0]
+    clip = min(p for p in folder.iterdir() if p.name.endswith(".pose"))
     seq = read_pose(clip)
     path = write_gif(seq, tmp_path / "clip.gif", width=128, height=128, hide=("face", "world"))
     with Image.open(path) as gif:

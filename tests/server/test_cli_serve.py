@@ -128,7 +128,7 @@ def test_hundreds_of_idle_connections_leave_the_server_reachable():
 
     from text2sign.server.loadtest import running_server
 
-    with running_server() as (url, process):
+    with running_server() as (url, _):
         port = int(url.rsplit(":", 1)[1])
         idle = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(300)]
         try:

@@ -38,7 +38,10 @@ async def answer_status(port: int, request: bytes, pause_after: int | None = Non
 
 
 def post(body: bytes, length: int | None = None) -> bytes:
-    head = f"POST /api/v1/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {len(body) if length is None else length}\r\n\r\n"
+    head = (
+        "POST /api/v1/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Connection: close\r\nContent-Length: {len(body) if length is None else length}\r\n\r\n"
+    )
     return head.encode() + body
 
 

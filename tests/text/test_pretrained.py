@@ -81,18 +81,20 @@ def reference_forward(w: dict, ids: torch.Tensor, with_token_type: bool = True) 
     if with_token_type:
         x = x + w["embeddings.token_type_embeddings.weight"][0]
     x = torch.nn.functional.layer_norm(x, (H,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], 1e-12)
+    qkv = ("query", "key", "value")  # the order of in_proj's rows
     for i in range(LAYERS):
         p = f"encoder.layer.{i}."
         layer = torch.nn.TransformerEncoderLayer(H, HEADS, FF, dropout=0.0, activation="gelu", batch_first=True,
                                                  layer_norm_eps=1e-12).eval()  # fmt: skip
         sd = {
-            "self_attn.in_proj_weight": torch.cat([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]),
-            "self_attn.in_proj_bias": torch.cat([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]),
+            "self_attn.in_proj_weight": torch.cat([w[p + f"attention.self.{n}.weight"] for n in qkv]),
+            "self_attn.in_proj_bias": torch.cat([w[p + f"attention.self.{n}.bias"] for n in qkv]),
             "self_attn.out_proj.weight": w[p + "attention.output.dense.weight"],
             "self_attn.out_proj.bias": w[p + "attention.output.dense.bias"],
             "linear1.weight": w[p + "intermediate.dense.weight"], "linear1.bias": w[p + "intermediate.dense.bias"],
             "linear2.weight": w[p + "output.dense.weight"], "linear2.bias": w[p + "output.dense.bias"],
-            "norm1.weight": w[p + "attention.output.LayerNorm.weight"], "norm1.bias": w[p + "attention.output.LayerNorm.bias"],
+            "norm1.weight": w[p + "attention.output.LayerNorm.weight"],
+            "norm1.bias": w[p + "attention.output.LayerNorm.bias"],
             "norm2.weight": w[p + "output.LayerNorm.weight"], "norm2.bias": w[p + "output.LayerNorm.bias"],
         }  # fmt: skip
         layer.load_state_dict(sd)

@@ -23,7 +23,8 @@ train: {steps: 6, batch_size: 4, lr: 0.05, ema_decay: 0.5, checkpoint_every: 0, 
 @pytest.mark.slow
 def test_two_processes_end_with_equal_weights_equal_to_one_big_batch(toy_yaml, tmp_path, child_env):
     config_path = toy_yaml(DDP)
-    # `text2sign train --nproc 2` runs `python -m torch.distributed.run --standalone --nproc_per_node 2 -m text2sign.train`.
+    # `text2sign train --nproc 2` runs
+    # `python -m torch.distributed.run --standalone --nproc_per_node 2 -m text2sign.train`.
     code = cli_run(["train", str(config_path), "--nproc", "2", "--out", str(tmp_path / "ddp")])
     assert code == 0
     rank0 = load_file(str(tmp_path / "ddp/rank0.safetensors"))

@@ -193,14 +193,14 @@ def test_epoch_order_is_seeded_sharded_and_skippable():
     data = Numbers(10)
     full = [b.tolist() for b in epoch_loader(data, 2, epoch=1, seed=7, rank=0, world_size=1)]
     assert data.epochs == [1]
-    assert sorted(sum(full, [])) == list(range(10))
+    assert sorted(i for batch in full for i in batch) == list(range(10))
     assert [b.tolist() for b in epoch_loader(data, 2, epoch=1, seed=7, rank=0, world_size=1)] == full
     assert [b.tolist() for b in epoch_loader(data, 2, epoch=2, seed=7, rank=0, world_size=1)] != full
     assert [b.tolist() for b in epoch_loader(data, 2, epoch=1, seed=7, rank=0, world_size=1, skip_batches=3)] == full[
         3:
     ]
     # Two ranks split the same permutation: disjoint halves, equal batch counts (the odd item is dropped).
-    shards = [sum((b.tolist() for b in epoch_loader(data, 2, 1, 7, r, 2)), []) for r in (0, 1)]
+    shards = [[i for b in epoch_loader(data, 2, 1, 7, r, 2) for i in b.tolist()] for r in (0, 1)]
     assert len(shards[0]) == len(shards[1]) == 4 and not set(shards[0]) & set(shards[1])
 
     stream = BatchStream(lambda ep, skip: epoch_loader(data, 4, ep, 7, 0, 1, skip))

@@ -1,3 +1,4 @@
+import itertools
 import math
 import warnings
 
@@ -18,7 +19,7 @@ def test_warmup_cosine_at_hand_computed_steps():
     assert f[5] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 3)))  # 0.775
     assert f[8] == pytest.approx(0.325)
     assert f[11] == pytest.approx(0.1)
-    assert all(a >= b for a, b in zip(f[1:], f[2:]))
+    assert all(a >= b for a, b in itertools.pairwise(f[1:]))
     assert warmup_cosine(0, 0, 1, 0.0) == 1.0
 
 

@@ -94,7 +94,8 @@ def prepare_lexicon(
         Path | None,
         typer.Option(
             "--index",
-            help="CSV with columns path,text and optionally gloss,spoken_language,signed_language,signer,split (default: SRC/index.csv).",
+            help="CSV with columns path,text and optionally gloss,spoken_language,signed_language,signer,split "
+            "(default: SRC/index.csv).",
         ),
     ] = None,
     spoken: Annotated[
@@ -114,7 +115,8 @@ def prepare_lexicon(
     ] = None,
     allow_outside: AllowOutsideOption = False,
 ) -> None:
-    """Build a lexicon of isolated signs from a dictionary of clips: rest frames trimmed, duplicates and conflicts reported."""
+    """Build a lexicon of isolated signs from a dictionary of clips: rest frames trimmed, duplicates and \
+conflicts reported."""
     from text2sign.data.dictionary import build_dictionary
 
     check_jobs(jobs)
@@ -149,7 +151,8 @@ def prepare_gan_nat_csv(
         Path | None,
         typer.Option(
             "--stats",
-            help="feature_mean/feature_std .npz: give it only if the .npy files hold standardised features, to undo that.",
+            help="feature_mean/feature_std .npz: give it only if the .npy files hold standardised features, to "
+            "undo that.",
         ),
     ] = None,
     face_map: Annotated[
@@ -217,7 +220,8 @@ def prepare_latent_features(
         bool,
         typer.Option(
             "--trust-pickles",
-            help="Read the nmms/*.pkl pickles. Unpickling runs any code a file names: use only for files you made or trust.",
+            help="Read the nmms/*.pkl pickles. Unpickling runs any code a file names: use only for files you made "
+            "or trust.",
         ),
     ] = False,
     fps: Annotated[float, typer.Option("--fps", help="Frame rate of the features (the files do not store it).")] = 25.0,
@@ -230,7 +234,8 @@ def prepare_latent_features(
     ] = False,
     allow_outside: AllowOutsideOption = False,
 ) -> None:
-    """Import the latent-flow design's data into the 214-value layout latent-flow-214 (manual and non-manual kept apart)."""
+    """Import the latent-flow design's data into the 214-value layout latent-flow-214 (manual and non-manual \
+kept apart)."""
     from text2sign.data.corpus import check_corpus_output
     from text2sign.data.latent_features import count_samples, import_latent_features
 
@@ -252,7 +257,10 @@ def prepare_latent_features(
         missing = corpus.stats["items_without_text"]
         print_warnings(
             [
-                f"no text for {missing} of {len(corpus)} items (no line for them in {{split}}.txt): text-to-pose training needs one"
+                (
+                    f"no text for {missing} of {len(corpus)} items (no line for them in {{split}}.txt): "
+                    "text-to-pose training needs one"
+                )
             ]
         )
     print_corpus_summary(corpus.root, corpus.summary(), corpus.layout_name)
@@ -335,7 +343,8 @@ def prepare_video_folder(
     src: Annotated[
         Path,
         typer.Argument(
-            help="Folder of NAME.gif / NAME.mp4 clips, each with NAME.txt holding its text (train/ dev/ test/ subfolders name splits)."
+            help="Folder of NAME.gif / NAME.mp4 clips, each with NAME.txt holding its text (train/ dev/ test/ "
+            "subfolders name splits)."
         ),
     ],
     out: Annotated[Path, output_option(help="Video corpus directory to create.")],
@@ -359,7 +368,8 @@ def prepare_video_folder(
     test_fraction: Annotated[float, typer.Option("--test-fraction", help="Share of such clips put in test.")] = 0.05,
     allow_outside: AllowOutsideOption = False,
 ) -> None:
-    """Import the video designs' folder layout (GIF or MP4 + .txt); clips are decoded once and cached memory-mappable."""
+    """Import the video designs' folder layout (GIF or MP4 + .txt); clips are decoded once and cached \
+memory-mappable."""
     from text2sign.data.video_corpus import FolderOptions, check_video_corpus_output, folder_clips, import_video_folder
     from text2sign.video.clip import check_output_fps, check_output_side
 

@@ -46,7 +46,8 @@ def train_command(
         Path | None,
         output_option(
             metavar="DIR",
-            help="Run directory for TensorBoard logs, samples, checkpoints (default: the resumed run's, else runs/<name>).",
+            help="Run directory for TensorBoard logs, samples, checkpoints (default: the resumed run's, else "
+            "runs/<name>).",
         ),
     ] = None,
     device: Annotated[
@@ -57,13 +58,15 @@ def train_command(
         bool,
         typer.Option(
             "--dry-run",
-            help="Build everything, run one step on one batch, print parameters, memory and time per step; write nothing.",
+            help="Build everything, run one step on one batch, print parameters, memory and time per step; write "
+            "nothing.",
         ),
     ] = False,
 ) -> None:
     """Train a model from an experiment YAML; Ctrl-C saves a checkpoint and stops (exit code 130).
 
-    Its `family:` is a registered family: built in, a 'text2sign.families' entry point, or from a TEXT2SIGN_PLUGINS module."""
+    Its `family:` is a registered family: built in, a 'text2sign.families' entry point, or from a \
+TEXT2SIGN_PLUGINS module."""
     from text2sign.train import EXIT_INTERRUPTED, prepare, with_device
     from text2sign.train import dry_run as run_dry
 
@@ -147,8 +150,8 @@ def train_recognizer_command(
         metrics = train_recognizer(corpus, out, cfg, on_progress)
     print_recognizer_scores(f"recognizer {out}", metrics["scores"])
     console.print(
-        f"best epoch {metrics['best_epoch']} of {metrics['epochs']} ({metrics['steps']} steps, {metrics['parameters']:,} parameters, "
-        f"{metrics['train_seconds']:.0f} s) -> {out}",
+        f"best epoch {metrics['best_epoch']} of {metrics['epochs']} ({metrics['steps']} steps, "
+        f"{metrics['parameters']:,} parameters, {metrics['train_seconds']:.0f} s) -> {out}",
         highlight=False,
     )
 

@@ -56,7 +56,8 @@ def change_speed(seq: PoseSequence, factor: float) -> PoseSequence:
     """Sign `factor` times faster at the same frame rate: ``round(T / factor)`` frames (at least 1)."""
     if not factor > 0:
         raise ValueError(f"speed factor must be positive, got {factor}")
-    frames = max(1, int(round(seq.num_frames / factor)))
+    # int(): numpy < 2 (which the dependencies allow) rounds a numpy float to a numpy float.
+    frames = max(1, int(round(seq.num_frames / factor)))  # noqa: RUF046
     resampled = seq.resample(num_frames=frames)
     return PoseSequence(resampled.data, resampled.mask, seq.fps, seq.layout)
 

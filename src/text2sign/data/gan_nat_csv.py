@@ -103,7 +103,7 @@ def read_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             mean, std = np.asarray(archive["feature_mean"], np.float64), np.asarray(archive["feature_std"], np.float64)
     except CorpusError:
         raise
-    except Exception as exc:  # numpy raises OSError, ValueError, BadZipFile... on foreign or cut files
+    except Exception as exc:  # noqa: BLE001  numpy raises OSError, ValueError, BadZipFile... on foreign or cut files
         raise CorpusError(f"{path} is not a readable .npz file ({type(exc).__name__}: {exc})") from None
     for name, array in (("feature_mean", mean), ("feature_std", std)):
         if array.shape != (FEATURES,) or not np.isfinite(array).all():
@@ -118,7 +118,8 @@ def features_to_pose(
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2 or features.shape[1] != FEATURES or features.shape[0] == 0:
         raise CorpusError(
-            f"{where}: expected (frames, {FEATURES}) features (body 33 x 4, hands 2 x 21 x 3, face 94 x 3), got shape {features.shape}"
+            f"{where}: expected (frames, {FEATURES}) features (body 33 x 4, hands 2 x 21 x 3, face 94 x 3), got "
+            f"shape {features.shape}"
         )
     bad = np.argwhere(~(np.abs(features) <= FLOAT32_MAX))
     if bad.size:

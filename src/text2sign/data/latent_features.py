@@ -154,7 +154,7 @@ def _read_keypoints(path: Path) -> np.ndarray:
             keypoints = np.asarray(archive["keypoints"], dtype=np.float64)
     except CorpusError:
         raise
-    except Exception as exc:  # numpy raises OSError, ValueError, BadZipFile... on foreign or cut files
+    except Exception as exc:  # noqa: BLE001  numpy raises OSError, ValueError, BadZipFile... on foreign or cut files
         raise CorpusError(f"{path} is not a readable .npz file ({type(exc).__name__}: {exc})") from None
     if keypoints.ndim == 2 and keypoints.shape[1] == MANUAL_POINTS * 2:
         keypoints = keypoints.reshape(-1, MANUAL_POINTS, 2)
@@ -167,7 +167,7 @@ def _read_nmms(path: Path) -> dict[str, np.ndarray]:
     try:
         with path.open("rb") as f:
             raw = pickle.load(f)  # only behind trust_pickles (see PICKLE_RISK)
-    except Exception as exc:  # a cut file, or one pickled by code this process does not have
+    except Exception as exc:  # noqa: BLE001  a cut file, or one pickled by code this process does not have
         raise CorpusError(f"{path} is not a readable pickle ({type(exc).__name__}: {exc})") from None
     if not isinstance(raw, dict):
         raise CorpusError(f"{path} holds a {type(raw).__name__}, expected a dict with {', '.join(NMM_ARRAYS)}")
@@ -239,7 +239,7 @@ def _check_stats(path: Path) -> str | None:
         with np.load(path, allow_pickle=False) as archive:
             check_npz(path, archive, CorpusError)
             arrays = {k: np.asarray(archive[k]) for k in archive.files}
-    except Exception as exc:  # numpy raises OSError, ValueError, BadZipFile... on foreign or cut files
+    except Exception as exc:  # noqa: BLE001  numpy raises OSError, ValueError, BadZipFile... on foreign or cut files
         raise CorpusError(f"{path} is not a readable .npz file ({type(exc).__name__}: {exc})") from None
     if {"mean", "std"} <= arrays.keys() and arrays["mean"].shape == arrays["std"].shape == (FEATURES,):
         return "per-feature mean/std"

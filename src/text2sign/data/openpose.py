@@ -63,8 +63,9 @@ def read_openpose_folder(folder: str | Path, fps: float = DEFAULT_FPS, allow_out
     frames = max(files) + 1
     if frames - len(files) > max(len(files), MAX_MISSING_FRAMES):
         raise CorpusError(
-            f"{folder}: its last frame is number {frames - 1:,} but it has {len(files):,} frame files; OpenPose writes one per "
-            f"frame, and at most {MAX_MISSING_FRAMES:,} missing ones are read as unobserved (number the files from 0)"
+            f"{folder}: its last frame is number {frames - 1:,} but it has {len(files):,} frame files; OpenPose "
+            f"writes one per frame, and at most {MAX_MISSING_FRAMES:,} missing ones are read as unobserved "
+            "(number the files from 0)"
         )
     data = np.zeros((frames, layout.num_joints, 2), np.float32)
     confidence = np.zeros((frames, layout.num_joints), np.float32)
@@ -101,7 +102,8 @@ def _read_frame(path: Path) -> tuple[np.ndarray, np.ndarray]:
         expected = len(component.points) * 3
         if len(values) != expected:
             raise CorpusError(
-                f"{path}: {component.name} has {len(values)} values, expected {expected} ({len(component.points)} points x 3)"
+                f"{path}: {component.name} has {len(values)} values, expected {expected} ({len(component.points)} "
+                "points x 3)"
             )
         try:
             triples = np.asarray(values, dtype=np.float64).reshape(-1, 3)

@@ -85,7 +85,8 @@ def read_facts(model, items: list, noun: str) -> dict:
     missing = sorted({i.signed_language for i in items} - set(languages))
     if missing:
         raise ConfigError(
-            f"model.languages lacks {', '.join(missing)} of the train {noun}: add them, or leave them out with data.signed_languages"
+            f"model.languages lacks {', '.join(missing)} of the train {noun}: add them, or leave them out with "
+            "data.signed_languages"
         )
     return {
         "vocab": model.vocab or sorted(set("".join(i.text for i in items))),

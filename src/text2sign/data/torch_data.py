@@ -241,7 +241,8 @@ def pose_splits(
         items = [i for i in items if i.signed_language in data.signed_languages]
     if not items:
         raise CorpusError(
-            f"{corpus.root} has no {data.train_split} items{f' with {input_mode}' if input_mode else ''} for the chosen languages"
+            f"{corpus.root} has no {data.train_split} items{f' with {input_mode}' if input_mode else ''} for the "
+            "chosen languages"
         )
     transform = hands_relative_to_wrist if hand_relative else None
     if stats is None:

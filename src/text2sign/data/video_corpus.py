@@ -153,7 +153,8 @@ class VideoCorpusWriter:
         for frame in frames:
             if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
                 raise CorpusError(
-                    f"clip {item_id}: frame {count} is {frame.shape} {frame.dtype}, expected ({self.height}, {self.width}, 3) uint8"
+                    f"clip {item_id}: frame {count} is {frame.shape} {frame.dtype}, expected ({self.height}, "
+                    f"{self.width}, 3) uint8"
                 )
             self.out.write(np.ascontiguousarray(frame).tobytes())
             count += 1
@@ -404,7 +405,8 @@ def _same_size(frames: Iterator[np.ndarray], size: tuple[int, int], rel: Path, f
     for frame in frames:
         if frame.shape[:2] != size:
             raise CorpusError(
-                f"{rel} is {frame.shape[1]} x {frame.shape[0]} after shaping, {first} is {size[1]} x {size[0]}: give --resize and/or --crop"
+                f"{rel} is {frame.shape[1]} x {frame.shape[0]} after shaping, {first} is {size[1]} x {size[0]}: "
+                "give --resize and/or --crop"
             )
         yield frame
 

@@ -316,7 +316,8 @@ class Recognizer(BaseRecognizer):
         config: RecognizerConfig = model.config
         if stats.mean.shape[0] != config.num_features:
             raise CheckpointError(
-                f"the feature statistics have {stats.mean.shape[0]} features, the recognizer reads {config.num_features}"
+                f"the feature statistics have {stats.mean.shape[0]} features, the recognizer reads "
+                f"{config.num_features}"
             )
         super().__init__(model, metadata, metrics)
         self.kinds = tuple(config.kinds)
@@ -340,7 +341,8 @@ class Recognizer(BaseRecognizer):
             if _is_old_format(root):
                 raise CheckpointError(
                     f"{root} is a recognizer in the old '{OLD_FORMAT}' format, which this text2sign no longer reads: "
-                    "train it again with text2sign train-recognizer (or text2sign train configs/fs-words-recognizer.yaml)"
+                    "train it again with text2sign train-recognizer (or text2sign train "
+                    "configs/fs-words-recognizer.yaml)"
                 ) from None
             raise
 

@@ -58,7 +58,8 @@ register_family(
     FAMILY,
     output="pose",
     pipeline=None,
-    about="pose autoencoder over body, face and hands: the latent space of the latent-flow stages (design latent flow, stage 1)",
+    about="pose autoencoder over body, face and hands: the latent space of the latent-flow stages (design latent "
+    "flow, stage 1)",
     model_config=LatentAutoencoderConfig,
     build_model=PoseAutoencoder,
     objective_config=AutoencoderObjectiveConfig,

@@ -42,7 +42,8 @@ register_family(
     FAMILY,
     output="pose",
     pipeline=LatentPipeline.from_checkpoint,
-    about="flow matching on pose-autoencoder latents, text-conditioned transformer velocity, CFG, optional SSM prior (design latent flow)",
+    about="flow matching on pose-autoencoder latents, text-conditioned transformer velocity, CFG, optional SSM "
+    "prior (design latent flow)",
     model_config=LatentGeneratorConfig,
     build_model=LatentGenerator,
     inference_config=LatentInferenceConfig,

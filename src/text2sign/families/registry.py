@@ -344,7 +344,8 @@ def get_family(name: str, source: str = "the config") -> Family:
         # The old ``some.module:name`` form imported the module a file named: refused before any import.
         raise ConfigError(
             f"family '{name}' in {source} names a module to import, which text2sign never does for a file; "
-            f"install the family as a '{ENTRY_POINT_GROUP}' entry point or name its module in {PLUGINS_ENV}, then write its name alone"
+            f"install the family as a '{ENTRY_POINT_GROUP}' entry point or name its module in {PLUGINS_ENV}, then "
+            "write its name alone"
         )
     if name not in _FAMILIES and name in BUILTIN_FAMILIES:
         try:

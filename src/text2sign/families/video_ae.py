@@ -81,7 +81,8 @@ register_family(
     FAMILY,
     output="video",
     pipeline=None,
-    about="per-frame image autoencoder (diffusers AutoencoderKL): the latent space of latent video diffusion (init.autoencoder)",
+    about="per-frame image autoencoder (diffusers AutoencoderKL): the latent space of latent video diffusion "
+    "(init.autoencoder)",
     model_config=FrameAutoencoderConfig,
     build_model=FrameAutoencoder,
     objective_config=FrameAutoencoderObjectiveConfig,

@@ -88,7 +88,8 @@ register_family(
     FAMILY,
     output="text",
     pipeline=None,
-    about="video -> text: per-frame CNN + temporal convolutions + CTC over characters (the video back-translation recognizer)",
+    about="video -> text: per-frame CNN + temporal convolutions + CTC over characters (the video back-translation "
+    "recognizer)",
     model_config=VideoRecognizerConfig,
     build_model=VideoRecognizerNet,
     objective_config=VideoRecognizerObjectiveConfig,

@@ -115,7 +115,8 @@ def check_backbone_shape(config: VideoDiffusionConfig, side: int) -> None:
         side % config.patch or config.frames % config.patch_t
     ):
         raise ConfigError(
-            f"{config.frames} frames of {side} px do not split into ({config.patch_t}, {config.patch}, {config.patch}) patches"
+            f"{config.frames} frames of {side} px do not split into ({config.patch_t}, {config.patch}, "
+            f"{config.patch}) patches"
         )
 
 
@@ -214,7 +215,8 @@ class VideoDiffusionNet(nn.Module):
             if config.freeze_pretrained:
                 self.backbone.freeze_spatial()
                 notes.append(
-                    "frame-dit: the image DiT's weights are frozen; temporal layers, cross-attention and text pooling train"
+                    "frame-dit: the image DiT's weights are frozen; temporal layers, cross-attention and text "
+                    "pooling train"
                 )
         return notes
 

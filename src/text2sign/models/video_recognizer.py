@@ -84,7 +84,8 @@ class VideoRecognizerNet(TemporalCTCReader):
         super().__init__()
         if not config.vocab or not config.languages or not config.size or not config.fps:
             raise ConfigError(
-                "the video recognizer config has no vocab, languages, size or fps: they are filled from the corpus when training starts"
+                "the video recognizer config has no vocab, languages, size or fps: they are filled from the "
+                "corpus when training starts"
             )
         self.config = config
         hidden = config.hidden

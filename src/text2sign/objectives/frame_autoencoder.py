@@ -35,7 +35,8 @@ class FrameAutoencoderObjectiveConfig:
     def __post_init__(self) -> None:
         if self.reconstruction not in RECONSTRUCTION_LOSSES:
             raise ConfigError(
-                f"objective.reconstruction must be one of {', '.join(RECONSTRUCTION_LOSSES)}, got {self.reconstruction!r}"
+                f"objective.reconstruction must be one of {', '.join(RECONSTRUCTION_LOSSES)}, got "
+                f"{self.reconstruction!r}"
             )
 
 

@@ -3,9 +3,9 @@ says), with the condition dropout that classifier-free guidance needs.
 
 A batch is :class:`VideoBatch`: videos ``(B, 3, T, H, W)`` in [-1, 1] (or their latents, encoded
 once before training), texts and signed languages.
-Each step draws a timestep and Gaussian noise per video (per latent, under a VAE), noises it with the schedule, and the
-loss is the mean squared error of the network's output against the schedule's target. With probability `cond_dropout` a video's
-text is replaced by the network's learned null context, so one network learns both the
+Each step draws a timestep and Gaussian noise per video (per latent, under a VAE), noises it with the schedule, and
+the loss is the mean squared error of the network's output against the schedule's target. With probability
+`cond_dropout` a video's text is replaced by the network's learned null context, so one network learns both the
 conditional and the unconditional prediction that guidance mixes at sampling time.
 """
 

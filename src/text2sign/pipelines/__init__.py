@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from text2sign.errors import CheckpointError, ConfigError, Text2SignError
+from text2sign.errors import CheckpointError, Text2SignError
 
 
 def model_names() -> tuple[str, ...]:

@@ -126,7 +126,8 @@ class Pipeline(abc.ABC):
         unknown = sorted(k for k, v in options.items() if v is not None and k not in own)
         if unknown:
             raise Text2SignError(
-                f"option {', '.join(unknown)} does not apply to model {self.label} (its options: {', '.join(own) or 'none'})"
+                f"option {', '.join(unknown)} does not apply to model {self.label} (its options: "
+                f"{', '.join(own) or 'none'})"
             )
         return {k: own[k].check(v) for k, v in options.items() if v is not None}
 

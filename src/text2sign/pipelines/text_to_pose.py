@@ -96,7 +96,8 @@ class TextToPosePipeline(Pipeline):
         center = self.inference.shoulder_center
         if len(center) != self.layout.dims:
             raise CheckpointError(
-                f"inference.shoulder_center has {len(center)} values; layout {self.layout.name} has {self.layout.dims} dims"
+                f"inference.shoulder_center has {len(center)} values; layout {self.layout.name} has "
+                f"{self.layout.dims} dims"
             )
         self.frame = ShoulderNormalization(np.asarray(center, dtype=np.float32), self.inference.shoulder_width)
 

@@ -18,6 +18,7 @@ builder (with different timing), is:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,7 +154,7 @@ def join_words(words: list[PoseSequence], pause_frames: int = WORD_PAUSE_FRAMES)
     """Words one after another, each pair bridged by `pause_frames` frames moving linearly from
     the last frame of one word to the first frame of the next."""
     parts = [words[0]]
-    for previous, following in zip(words, words[1:]):
+    for previous, following in itertools.pairwise(words):
         if pause_frames > 0:
             ends_data = np.stack([previous.data[-1], following.data[0]])  # (2, J, D)
             ends_mask = np.stack([previous.mask[-1], following.mask[0]])

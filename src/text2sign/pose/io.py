@@ -130,7 +130,7 @@ def read_pose(path: str | Path, person: int | None = None) -> PoseSequence:
     payload = _declared_pose_bytes(path)
     try:
         pose = Pose.read(payload)
-    except Exception as exc:  # pose-format raises struct/Unicode/Value errors on foreign or cut files
+    except Exception as exc:  # noqa: BLE001  pose-format raises struct/Unicode/Value errors... on foreign or cut files
         raise PoseFileError(f"{path} is not a readable .pose file ({type(exc).__name__}: {exc})") from None
     shape = np.shape(pose.body.data)  # (frames, people, points, dims)
     people = shape[1] if len(shape) == 4 else 1
@@ -179,7 +179,7 @@ def _declared_pose_bytes(path: Path) -> bytes:
                 )
         except PoseFileError:
             raise
-        except Exception as exc:  # pose-format raises struct/Unicode/Value errors on foreign or cut headers
+        except Exception as exc:  # noqa: BLE001  pose-format raises struct/Unicode/Value... on foreign or cut headers
             raise PoseFileError(f"{path} is not a readable .pose file ({type(exc).__name__}: {exc})") from None
         if frames > MAX_POSE_FRAMES:
             raise PoseFileError(f"{path} declares {frames:,} frames; a pose may have at most {MAX_POSE_FRAMES:,}")
@@ -189,7 +189,8 @@ def _declared_pose_bytes(path: Path) -> bytes:
             )
         if start + body > size:
             raise PoseFileError(
-                f"{path} is not a readable .pose file (cut short: its header declares {start + body:,} bytes, the file has {size:,})"
+                f"{path} is not a readable .pose file (cut short: its header declares {start + body:,} bytes, the "
+                f"file has {size:,})"
             )
         f.seek(0)
         return f.read(start + body)
@@ -241,7 +242,7 @@ def read_npz(path: str | Path) -> PoseSequence:
         raise
     except InvalidPoseError as exc:
         raise InvalidPoseError(f"{path}: {exc}") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  numpy, JSON and the layout raise many kinds on foreign or cut files
         raise PoseFileError(f"{path} is not a readable .npz pose file ({type(exc).__name__}: {exc})") from None
 
 

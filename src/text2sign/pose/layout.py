@@ -219,7 +219,8 @@ class Layout:
             if left in body and right in body:
                 return self.joint_index(left), self.joint_index(right)
         raise InvalidPoseError(
-            f"layout {self.name} has no body joints named as shoulders ({', '.join(p for pair in SHOULDER_NAMES for p in pair)})"
+            f"layout {self.name} has no body joints named as shoulders "
+            f"({', '.join(p for pair in SHOULDER_NAMES for p in pair)})"
         )
 
     def select(

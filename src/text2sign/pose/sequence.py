@@ -83,7 +83,8 @@ class PoseSequence:
             t, j = np.argwhere(bad)[0]
             comp, point = self.layout.joint_names[j]
             raise InvalidPoseError(
-                f"pose data has {int(bad.sum())} NaN or infinite joint values (first at frame {t}, joint {comp}/{point})"
+                f"pose data has {int(bad.sum())} NaN or infinite joint values (first at frame {t}, joint "
+                f"{comp}/{point})"
             )
 
     # --- basic facts ------------------------------------------------------------------------
@@ -198,7 +199,8 @@ class PoseSequence:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != len(index) * layout.dims:
             raise InvalidPoseError(
-                f"features of shape {features.shape} do not fit {len(index)} joints x {layout.dims} dims of {layout.name}"
+                f"features of shape {features.shape} do not fit {len(index)} joints x {layout.dims} dims of "
+                f"{layout.name}"
             )
         frames = features.shape[0]
         data = np.zeros((frames, layout.num_joints, layout.dims), np.float32)
@@ -219,7 +221,8 @@ class PoseSequence:
         if (fps is None) == (num_frames is None):
             raise ValueError("give exactly one of fps or num_frames")
         if num_frames is None:
-            num_frames = max(1, int(round(self.num_frames * fps / self.fps)))
+            # int(): numpy < 2 (which the dependencies allow) rounds a numpy float to a numpy float.
+            num_frames = max(1, int(round(self.num_frames * fps / self.fps)))  # noqa: RUF046
             new_fps = fps
         else:
             new_fps = self.fps * num_frames / max(self.num_frames, 1)

@@ -45,7 +45,10 @@ access_log = logging.getLogger("text2sign.server.access")
 log = logging.getLogger("text2sign.server")
 
 # The page may load only what this server serves; blob: is its own downloads and drawings.
-PAGE_POLICY = "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 class GenerateRequestBase(BaseModel):
@@ -87,7 +90,7 @@ def request_model(options: dict[str, list[tuple[str, Option]]]) -> type[Generate
         lows = [o.low for _, o in takers]
         same = len({o.help for _, o in takers}) == 1  # else each model says what it means by it
 
-        def told(o: Option) -> str:
+        def told(o: Option, same: bool = same) -> str:
             said = [o.help] if not same else []
             return "; ".join([*said, *([o.range_text(_cap(o))] if o.numeric else [])])
 

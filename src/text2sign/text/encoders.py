@@ -126,7 +126,8 @@ class Conditioning(nn.Module):
         unknown = sorted({lang for lang in languages if lang not in self._language_index})
         if unknown:
             raise LanguageError(
-                f"signed language {', '.join(unknown)} is not supported by this model; supported: {', '.join(self.languages)}"
+                f"signed language {', '.join(unknown)} is not supported by this model; supported: "
+                f"{', '.join(self.languages)}"
             )
         return [self._language_index[lang] for lang in languages]
 

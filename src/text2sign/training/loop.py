@@ -34,6 +34,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -61,6 +62,9 @@ from text2sign.training.ema import EMA
 from text2sign.training.loader import BatchStream, epoch_loader, move_to
 from text2sign.training.logs import RunLogger, peak_memory_mb
 from text2sign.training.optim import build_optimizer, build_scheduler
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 DRY_RUN_TIMED_STEPS = 2
 
@@ -245,7 +249,8 @@ class _Run:
         resume = resolve_checkpoint(resume) if resume is not None else None
         if resume is None and list_checkpoints(self.run_dir):
             raise ConfigError(
-                f"{self.run_dir} already holds checkpoints: continue with --resume {self.run_dir}, or pick another --out"
+                f"{self.run_dir} already holds checkpoints: continue with --resume {self.run_dir}, or pick "
+                "another --out"
             )
         if resume is not None:
             self.restore(resume)
@@ -267,7 +272,8 @@ class _Run:
         tc = self.config.train
         if self.step >= tc.steps:
             raise ConfigError(
-                f"{resume} is at step {self.step} and train.steps is {tc.steps}: raise it, e.g. --set train.steps={2 * self.step}"
+                f"{resume} is at step {self.step} and train.steps is {tc.steps}: raise it, e.g. --set "
+                f"train.steps={2 * self.step}"
             )
         if state["world_size"] == self.info.world_size:
             restore_rng(state["rng"][self.info.rank])
@@ -769,7 +775,7 @@ class _StopOnSignal:
         self._first_at = 0.0
         self._previous = {}
 
-    def __enter__(self) -> _StopOnSignal:
+    def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)

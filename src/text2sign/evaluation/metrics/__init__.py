@@ -29,4 +29,4 @@ from text2sign.evaluation.metrics.pose import *
 from text2sign.evaluation.metrics.text import *
 from text2sign.evaluation.metrics.video import *
 
-__all__ = [*pose.__all__, *text.__all__, *distribution.__all__, *video.__all__]
+__all__ = pose.__all__ + text.__all__ + distribution.__all__ + video.__all__
