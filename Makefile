@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.text2sign-installed
 DEMO_TEXT ?= hello
 
-.PHONY: demo test test-all bench docs install clean
+.PHONY: demo test test-all bench docs lint install clean
 
 install: $(STAMP)
 
@@ -45,6 +45,16 @@ $(DOCS_STAMP): pyproject.toml | $(STAMP)
 
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# ruff's checks and its formatting, with the rules and line limit of pyproject.toml; nothing is rewritten.
+DEV_STAMP := $(VENV)/.text2sign-dev-installed
+$(DEV_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/pip install -e ".[dev]"
+	touch $(DEV_STAMP)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
 	rm -rf out build dist src/*.egg-info .pytest_cache
