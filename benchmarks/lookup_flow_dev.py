@@ -9,7 +9,9 @@ Fréchet distance and diversity on its features), the lookup itself and the mode
   16 Euler steps;
 * SDEdit: the residual flow started from the plan noised to ``plan_strength`` 0.5 and 0.75.
 
-Prints one Markdown table; every row is one `evaluate` call with those options.
+Prints one Markdown table; every row is one `evaluate` call with those options. Then how far
+apart two seeds' signings of the same word are (the recognizer's pooled features, and frames),
+at the model's default steps: a plan-conditioned model must not collapse to one signing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
+
+from text2sign.data.corpus import Corpus
 from text2sign.evaluation.harness import evaluate
+from text2sign.evaluation.recognizer import Recognizer
+from text2sign.pipelines import load_pipeline
 
 ROWS = [
     ("concat (the plan itself)", "concat", {}),
@@ -48,6 +55,31 @@ def main() -> None:
             f"{time.perf_counter() - start:.0f} |",
             flush=True,
         )
+
+    spread = seed_spread(args.run, args.corpus, args.split, args.limit)
+    print(
+        f"\nseeds 0 and 1 on {args.split}: feature distance {spread[0]:.3f} (between different words: "
+        f"{spread[1]:.3f}), |frames 0 - frames 1| {spread[2]:.2f} on average, {spread[3]:.0%} of words differ"
+    )
+
+
+def seed_spread(run: str, corpus_dir: str, split: str, limit: int | None) -> tuple[float, float, float, float]:
+    """Mean distance between the recognizer features of seed 0's and seed 1's signing of each word,
+    the same between neighbouring words (for scale), mean frame-count difference, share that differ."""
+    corpus = Corpus.load(corpus_dir)
+    items = corpus.split(split)[:limit]
+    pipeline = load_pipeline(run)
+    recognizer = Recognizer.from_pretrained()
+    languages = [i.signed_language for i in items]
+    signings = [
+        [pipeline(i.text, i.spoken_language, i.signed_language, seed=seed).outputs[0] for i in items] for seed in (0, 1)
+    ]
+    first, second = (recognizer.embed(s, languages) for s in signings)
+    between_seeds = np.linalg.norm(first - second, axis=1).mean()
+    between_words = np.linalg.norm(first[1:] - first[:-1], axis=1).mean()
+    frames = np.array([[s.num_frames for s in seed] for seed in signings])
+    differ = np.mean([not np.array_equal(a.data, b.data) for a, b in zip(*signings)])
+    return float(between_seeds), float(between_words), float(np.abs(frames[0] - frames[1]).mean()), float(differ)
 
 
 if __name__ == "__main__":

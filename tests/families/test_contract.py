@@ -162,7 +162,13 @@ def test_the_default_is_the_shipped_model_that_reads_back_best():
     from text2sign.families.registry import NamedModel, best_measured_model
 
     measured = [m for m in MODELS.values() if m.test_cer is not None]
-    assert {m.name for m in measured} == {"concat", "fs-gan-nat", "fs-latent-flow", "spoken-to-signed"}
+    assert {m.name for m in measured} == {
+        "concat",
+        "fs-gan-nat",
+        "fs-latent-flow",
+        "fs-lookup-flow",
+        "spoken-to-signed",
+    }
     assert DEFAULT_MODEL == min(measured, key=lambda m: m.test_cer).name == "concat"
     tie = {n: NamedModel(n, "x", "", test_cer=5.0, p50_ms=ms) for n, ms in (("slow", 9.0), ("fast", 1.0))}
     assert best_measured_model(tie) == "fast"

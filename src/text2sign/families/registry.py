@@ -147,6 +147,16 @@ MODELS: dict[str, NamedModel] = {
             test_cer=15.58,
             p50_ms=7.183,
         ),
+        # text2sign evaluate / bench (benchmarks/evaluate_fs_words.sh, bench_models.sh), CPU-2, 2026-12-06
+        NamedModel(
+            "fs-lookup-flow",
+            "lookup-flow",
+            "the lookup's plan re-timed like the recordings, with face and body filled in: plan-conditioned "
+            "flows in pose space (issue 24); --plan FILE or --plan-model M for another plan",
+            _ASSETS / "fs-lookup-flow",
+            test_cer=7.43,
+            p50_ms=14.374,
+        ),
         # A video model: read back by the video recognizer, whose CER does not compare with the pose
         # recognizer's, so it has no test_cer here and never competes for the default.
         # text2sign evaluate --model fs-video --corpus data/fs-words --split test, CPU-2, 2026-12-01
