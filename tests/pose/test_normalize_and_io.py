@@ -238,3 +238,11 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         write_pose(fake_pose(2), tmp_path / "a.pose")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_joint_near_float32s_limit_saves_with_the_largest_canvas(tmp_path):
+    seq = fake_pose(6)
+    seq.data[2, 5, :2] = 3e38
+    save_pose(seq, tmp_path / "x.pose")
+    width, height = load_pose(tmp_path / "x.pose").canvas
+    assert width == height == 65534

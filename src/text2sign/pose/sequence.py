@@ -308,7 +308,10 @@ def framed_canvas(high: np.ndarray, margin: int, canvas: tuple[int, int] | None 
     """`canvas` (or the smallest one at the origin) grown until every point up to `high` (``(x,
     y)``) lies `margin` pixels inside its right and bottom edges, then to even width and height:
     H.264 in yuv420p (what pose-format's ``save_video`` and every browser need) halves both."""
-    need = np.floor(np.asarray(high, np.float64)).astype(np.int64) + 1 + int(margin)  # (2,)
+    # A glitched joint can sit near float32's limit; no canvas is that large (the .pose header holds
+    # 16 bits), so clip before the integer cast rather than overflow it.
+    high = np.clip(np.asarray(high, np.float64), -(2.0**31), 2.0**31)
+    need = np.floor(high).astype(np.int64) + 1 + int(min(margin, 2.0**31))  # (2,)
     width, height = canvas if canvas is not None else (1, 1)
     width, height = max(int(width), int(need[0])), max(int(height), int(need[1]))
     return width + width % 2, height + height % 2
