@@ -513,3 +513,17 @@ def test_families_come_from_entry_points_and_plugins_the_user_installed_or_named
             sys.modules.pop(module, None)
             registry._FAMILIES.pop(family, None)
         registry._imported_plugins.discard("plugin_family")
+
+
+def test_a_video_corpus_whose_frames_lead_outside_is_refused(tmp_path, capsys):
+    from text2sign.data.video_corpus import VideoCorpus
+    from text2sign.errors import CorpusError
+    from text2sign.testing import tiny_video_corpus
+
+    corpus = Path(tiny_video_corpus(tmp_path / "tiny"))
+    VideoCorpus.load(corpus)
+    outside = tmp_path / "elsewhere.u8"
+    (corpus / "frames.u8").rename(outside)
+    (corpus / "frames.u8").symlink_to(outside)
+    with pytest.raises(CorpusError, match="frames.u8 leads outside"):
+        VideoCorpus.load(corpus)

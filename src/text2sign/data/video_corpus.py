@@ -89,6 +89,8 @@ class VideoCorpus:
                 else ""
             )
             raise CorpusError(f"{root} is not a video corpus: it needs {MANIFEST}, {FRAMES} and {STATS}{hint}")
+        for name in (MANIFEST, FRAMES, STATS):
+            inside(root, name, str(root), hint="a video corpus reads only files inside its own folder")
         stats = read_json_mapping(root / STATS, MAX_INDEX_BYTES, "a video corpus's stats.json", CorpusError)
         for key in ("height", "width", "total_frames"):
             if isinstance(stats.get(key), bool) or not isinstance(stats.get(key), int) or stats[key] < 1:
