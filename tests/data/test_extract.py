@@ -145,6 +145,7 @@ def test_a_worker_that_dies_fails_only_its_video(videos, tmp_path):
     assert not list(tmp_path.glob(".*")), "a pose is written (atomically) only once its video is done"
 
 
+@needs_mediapipe
 def test_one_bad_video_is_one_error_line(videos, tmp_path, capsys):
     assert run(["extract", str(videos / "corrupt.mp4"), "-o", str(tmp_path / "poses")]) == 1
     assert "corrupt.mp4" in one_error_line(capsys)
