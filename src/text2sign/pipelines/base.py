@@ -192,12 +192,6 @@ def _on_canvas(output: Any) -> Any:
     return output.fit_canvas() if isinstance(output, PoseSequence) else output
 
 
-def number_option(value, default, name: str, kind: type, low: float, high: float):
-    """`default` when `value` is None, else `value` checked as the option ``Option(name, kind, low=low,
-    high=high)`` would check it. (Calls check their declared options before :meth:`Pipeline.generate`.)"""
-    return Option(name, kind, low=low, high=high).check(default if value is None else value)
-
-
 def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:
     """Text a pipeline can take: a non-blank string of at most `max_chars` characters."""
     if not isinstance(text, str):

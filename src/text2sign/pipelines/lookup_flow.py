@@ -28,7 +28,7 @@ import torch
 from text2sign.config import bounded
 from text2sign.errors import InvalidPoseError, Text2SignError
 from text2sign.models.plan_flow import PlanFlowNet, tempo_noise, velocity, warp_plan, warp_positions
-from text2sign.pipelines.base import Notes, Pipeline, number_option
+from text2sign.pipelines.base import Notes, Pipeline
 from text2sign.pipelines.concat import ConcatPipeline
 from text2sign.pipelines.options import LEXICON, Option, steps_option
 from text2sign.pose.features import pose_features
@@ -148,10 +148,10 @@ class LookupFlowPipeline(Pipeline):
         plan: PoseSequence | None = None,
     ) -> list[list[PoseSequence]]:
         """Sample ``k`` of every text uses noise seeded by ``seed + k``; `plan` (one pose sequence for
-        every text) replaces the planner's."""
+        every text) replaces the planner's. The options are checked by the call (None: the checkpoint's)."""
         inf = self.inference
-        steps = number_option(steps, inf.steps, "steps", int, 1, MAX_STEPS)
-        strength = number_option(plan_strength, inf.plan_strength, "plan_strength", float, 0.0, 0.99)
+        steps = inf.steps if steps is None else steps
+        strength = inf.plan_strength if plan_strength is None else plan_strength
         seed = inf.seed if seed is None else seed
         out = []
         for text in texts:
