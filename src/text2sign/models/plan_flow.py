@@ -50,7 +50,7 @@ class PlanFlowConfig:
     layers: int = bounded(4, min=1, max=32)  # residual conv blocks of each flow network
     kernel: int = bounded(5, min=1, max=31)
     duration_layers: int = bounded(4, min=1, max=32)
-    max_frames: int = bounded(1200, min=8, max=100_000)  # the longest output, frames
+    max_frames: int = bounded(30_000, min=8, max=100_000)  # the longest plan or output, frames (20 min at 25 fps)
     feature_dim: int = bounded(0, min=0)  # filled from the data
     dims: int = bounded(2, min=1, max=3)
     layout: str = ""  # filled from the data
