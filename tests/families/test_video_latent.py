@@ -82,7 +82,12 @@ def test_a_video_model_diffuses_over_the_trained_autoencoder_and_loads_alone(wor
     ae_state = ae.vae.state_dict()
     own = {k.removeprefix("frame_vae.vae."): v for k, v in net.state_dict().items() if k.startswith("frame_vae.vae.")}
     assert own.keys() == ae_state.keys() and all(torch.equal(own[k], ae_state[k]) for k in own)
-    # Clips are encoded once: what a batch holds is what encoding the clip now gives, at unit spread.
+    # Building encodes nothing (a dry run needs one batch); the loop's prepare encodes every clip once
+    # and measures the latents' spread: what a batch holds is then what encoding the clip now gives,
+    # at unit spread.
+    assert net.config.autoencoder.scaling_factor == 1.0 and not experiment.train_data.encoded.any()
+    experiment.prepare()
+    assert experiment.train_data.encoded.all()
     scaling = net.config.autoencoder.scaling_factor
     assert scaling != 1.0 and net.frame_vae.scaling == scaling
     latents = np.stack([experiment.train_data[i][0] for i in range(len(experiment.train_data))])
