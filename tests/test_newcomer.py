@@ -82,3 +82,13 @@ def test_a_pose_without_shoulders_reads_as_nothing_and_the_others_still_read():
     recognizer = Recognizer.from_pretrained()
     alone = recognizer.recognize([hello], "ase")
     assert recognizer.recognize([no_shoulders, hello], "ase") == ["", alone[0]]
+
+
+def test_a_failed_evaluation_leaves_no_folder_it_would_have_made(tiny_fs_words, tmp_path, capsys):
+    report = tmp_path / "new" / "eval" / "x.json"
+    argv = ["evaluate", "--corpus", str(tiny_fs_words.root), "--split", "test", "-o", str(report)]
+    assert run([*argv, "--model", "nope"]) == 1
+    assert "unknown model 'nope'" in one_error_line(capsys)
+    assert not (tmp_path / "new").exists()
+    assert run([*argv, "--model", "concat"]) == 0
+    assert report.is_file() and (tmp_path / "new" / "eval" / "x-gifs").is_dir()

@@ -191,7 +191,6 @@ def save_checkpoint(
     import torch
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "format": FORMAT,
         "version": FORMAT_VERSION,

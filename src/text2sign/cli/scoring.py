@@ -84,8 +84,6 @@ def evaluate(
 
     options = model_args(ctx)
     check_apart(output, evaluation_inputs(model, corpus, recognizer, None, options.load.values()), "--output")
-    # A report path names where results go; its folders are made (README: -o out/eval/concat.json).
-    output.parent.mkdir(parents=True, exist_ok=True)
     check_output_path(output)
     gif_dir = output.parent / f"{output.stem}-gifs" if gifs > 0 else None
     with progress_bar() as progress:

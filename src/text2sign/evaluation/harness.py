@@ -190,10 +190,10 @@ def evaluation_inputs(model: str, corpus_root: Path, recognizer_dir, lexicon, ot
 
 
 def _folder(stack: contextlib.ExitStack, path: str | Path | None) -> Path | None:
-    """A temporary folder that becomes `path` when the evaluation succeeds (its parents are made)."""
+    """A temporary folder that becomes `path` when the evaluation succeeds (atomic_dir makes its
+    parents, and takes them away again if it fails)."""
     if path is None:
         return None
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     return stack.enter_context(atomic_dir(path))
 
 
