@@ -33,7 +33,6 @@ whose block names it; that line is then not run again.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import shlex
@@ -49,15 +48,10 @@ from pathlib import Path
 import pytest
 
 from text2sign.cli import run
+from text2sign.families.registry import missing_extra
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-EXTRAS = {
-    "video": ("diffusers", "transformers"),
-    "serve": ("fastapi", "fastapi_offline", "uvicorn"),
-    "extract": ("mediapipe",),
-    "ssm": ("mambapy",),
-}
 NOT_RUN = {"pip", "make", "tensorboard", "torchrun", "apt-get"}
 MARKER = re.compile(r"^<!-- example: (.*) -->$")
 WORD = re.compile(r"(slow|gpu|own-data|against-server|extra=[a-z-]+)(?: \(([^)]*)\))?")
@@ -230,7 +224,7 @@ def test_readme_results_and_registry_agree_on_the_shipped_models():
 
 
 def missing_extras(block: Block) -> list[str]:
-    return [e for e in block.extras if any(importlib.util.find_spec(m) is None for m in EXTRAS[e])]
+    return [e for e in block.extras if missing_extra(e) is not None]
 
 
 def skip_reason(block: Block) -> str | None:

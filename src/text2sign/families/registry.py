@@ -73,7 +73,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "video": ("diffusers", "transformers"),
     "extract": ("mediapipe",),
-    "serve": ("fastapi", "uvicorn"),
+    "serve": ("fastapi", "fastapi_offline", "uvicorn"),
     "ssm": ("mambapy",),
 }
 
