@@ -34,7 +34,7 @@ from text2sign.pipelines.options import LEXICON, Option, steps_option
 from text2sign.pose.features import pose_features
 from text2sign.pose.io import load_pose
 from text2sign.pose.layout import get_layout
-from text2sign.pose.normalize import FeatureStats, normalize_by_shoulders
+from text2sign.pose.normalize import FeatureStats, ShoulderNormalization, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 from text2sign.schedulers.flow import euler_sample
 
@@ -170,10 +170,9 @@ class LookupFlowPipeline(Pipeline):
     ) -> list[PoseSequence]:
         """`num_samples` signings of `plan` (see the module docstring)."""
         cfg = self.net.config
-        plan = self._in_layout(plan)
-        features, joint_mask = pose_features(plan, self.stats, self.kinds, dims=cfg.dims)  # (Tp, F), (Tp, J')
-        observed = np.repeat(joint_mask, cfg.dims, axis=1)
-        normalized, frame = normalize_by_shoulders(plan)
+        plan, normalized, frame = self._prepared(plan)
+        features, joint_mask = pose_features(normalized, self.stats, self.kinds, normalized=True, dims=cfg.dims)
+        observed = np.repeat(joint_mask, cfg.dims, axis=1)  # (Tp, F), like features
         tp = plan.num_frames
         generators = [torch.Generator().manual_seed(seed + k) for k in range(num_samples)]
         dev = self.device
@@ -229,7 +228,8 @@ class LookupFlowPipeline(Pipeline):
         seq = PoseSequence(data.astype(np.float32), mask, plan.fps, layout)
         return frame.invert(seq, plan.canvas)
 
-    def _in_layout(self, plan: PoseSequence) -> PoseSequence:
+    def _prepared(self, plan: PoseSequence) -> tuple[PoseSequence, PoseSequence, ShoulderNormalization]:
+        """The plan in the model's joints and frame rate, shoulder-normalized, and that normalization."""
         if not isinstance(plan, PoseSequence):
             raise Text2SignError(f"a plan must be a pose sequence, got {type(plan).__name__}")
         if plan.num_frames == 0:
@@ -240,12 +240,12 @@ class LookupFlowPipeline(Pipeline):
             )
         try:
             plan = plan.to_layout(self.layout)
-            normalize_by_shoulders(plan)
+            if abs(plan.fps - self.net.config.fps) > 1e-3:
+                plan = plan.resample(self.net.config.fps)  # durations are learnt in frames at the model's rate
+            normalized, frame = normalize_by_shoulders(plan)
         except InvalidPoseError as exc:
             raise Text2SignError(f"the plan ({plan.layout.name}) cannot be used by {self.label}: {exc}") from None
-        if abs(plan.fps - self.net.config.fps) > 1e-3:
-            plan = plan.resample(self.net.config.fps)  # durations are learnt in frames at the model's rate
-        return plan
+        return plan, normalized, frame
 
     def to(self, device: Any) -> LookupFlowPipeline:
         self.device = torch.device(device)
