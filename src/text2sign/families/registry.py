@@ -155,7 +155,7 @@ MODELS: dict[str, NamedModel] = {
             "flows in pose space (issue 24); --plan FILE or --plan-model M for another plan",
             _ASSETS / "fs-lookup-flow",
             test_cer=7.43,
-            p50_ms=14.374,
+            p50_ms=11.046,
         ),
         # A video model: read back by the video recognizer, whose CER does not compare with the pose
         # recognizer's, so it has no test_cer here and never competes for the default.
