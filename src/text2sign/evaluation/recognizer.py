@@ -226,13 +226,18 @@ class BaseRecognizer:
         """The network's CTC logits ``(B, T', V)`` and their frame mask ``(B, T')`` for a batch."""
         raise NotImplementedError
 
-    def _items(self, references: Sequence, signed_languages: Sequence[str] | str) -> list:
+    def _languages(self, references: Sequence, signed_languages: Sequence[str] | str) -> list[str]:
+        """One known signed language per reference (a single one is given to all)."""
         if isinstance(signed_languages, str):
             signed_languages = [signed_languages] * len(references)
         if len(signed_languages) != len(references):
             raise ValueError(f"{len(references)} {self.inputs_name} but {len(signed_languages)} signed languages")
         self.check_languages(signed_languages)
-        return [self._item(reference, lang) for reference, lang in zip(references, signed_languages)]
+        return list(signed_languages)
+
+    def _items(self, references: Sequence, signed_languages: Sequence[str] | str) -> list:
+        languages = self._languages(references, signed_languages)
+        return [self._item(reference, lang) for reference, lang in zip(references, languages)]
 
     @torch.no_grad()
     def _run(self, items: Sequence, fn: Callable, batch_size: int) -> list:
@@ -380,13 +385,8 @@ class Recognizer(BaseRecognizer):
         """The text read from each pose (greedy CTC). `signed_languages`: one per pose, or one for all.
         A pose that cannot be put in the recognizer's frame (no frame shows both shoulders) reads
         as nothing: a generated sign can be that bad, and scoring it must not stop an evaluation."""
-        if isinstance(signed_languages, str):
-            signed_languages = [signed_languages] * len(poses)
-        if len(signed_languages) != len(poses):
-            raise ValueError(f"{len(poses)} poses but {len(signed_languages)} signed languages")
-        self.check_languages(signed_languages)
         items, readable = [], []
-        for index, (seq, language) in enumerate(zip(poses, signed_languages)):
+        for index, (seq, language) in enumerate(zip(poses, self._languages(poses, signed_languages))):
             try:
                 items.append(self._item(seq, language))
             except InvalidPoseError:
