@@ -62,6 +62,41 @@ def train_command(
             "nothing.",
         ),
     ] = False,
+    profile: Annotated[
+        int | None,
+        typer.Option(
+            "--profile",
+            min=1,
+            metavar="N",
+            help="Build the model, run N training steps and one round of samples; print parameters, seconds a step, "
+            "samples a second, FLOPs, peak memory and the schedule's estimated GPU-hours; write nothing.",
+        ),
+    ] = None,
+    checkpointing: Annotated[
+        bool | None,
+        typer.Option(
+            "--checkpointing/--no-checkpointing",
+            help="Gradient checkpointing on or off (train.gradient_checkpointing; default: the config's).",
+        ),
+    ] = None,
+    frame_chunk: Annotated[
+        int | None,
+        typer.Option(
+            "--frame-chunk",
+            min=0,
+            metavar="N",
+            help="Frames at a time through per-frame parts (model.frame_chunk; 0: all at once).",
+        ),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            "--precision",
+            metavar="fp32|bf16|fp16",
+            help="train.precision; bf16 also autocasts on the CPU (train.cpu_autocast), fp32 turns autocast off.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="With --profile: print the report as JSON.")] = False,
 ) -> None:
     """Train a model from an experiment YAML; Ctrl-C saves a checkpoint and stops (exit code 130).
 
@@ -69,9 +104,29 @@ def train_command(
 TEXT2SIGN_PLUGINS module."""
     from text2sign.train import EXIT_INTERRUPTED, prepare, with_device
     from text2sign.train import dry_run as run_dry
+    from text2sign.training.profile import profile_overrides
 
-    overrides = with_device(list(overrides or []), device)
+    if as_json and profile is None:
+        raise Text2SignError("--json is for --profile N")
+    if profile is not None and (dry_run or resume is not None or nproc > 1):
+        raise Text2SignError("--profile runs alone: not with --dry-run, --resume or --nproc")
+    overrides = with_device([*(overrides or []), *profile_overrides(checkpointing, frame_chunk, precision)], device)
     experiment, run_dir, checkpoint = prepare(config, overrides, resume, out)
+    if experiment.note:
+        typer.echo(f"note: {experiment.note}", err=True)
+    if profile is not None:
+        import json
+
+        from text2sign.training.profile import profile as run_profile
+        from text2sign.training.profile import report_dict, report_lines
+
+        report = run_profile(experiment, profile, config or "")
+        if as_json:
+            typer.echo(json.dumps(report_dict(report), indent=1))
+        else:
+            for line in report_lines(report):
+                console.print(line, highlight=False, markup=False)
+        return
     if dry_run:
         for line in run_dry(experiment, run_dir):
             console.print(line, highlight=False, markup=False)

@@ -65,7 +65,8 @@ class TrainConfig:
     min_lr_ratio: float = bounded(0.1, min=0.0, max=1.0)  # the cosine ends at lr * min_lr_ratio
     grad_clip: float | None = bounded(1.0, min=0.0)  # max global grad norm per group; None or 0: no clipping
     ema_decay: float = bounded(0.999, min=0.0, max=1.0)  # 0: no EMA (the saved model is the raw weights)
-    precision: Literal["fp32", "bf16", "fp16"] = "bf16"  # autocast dtype on CUDA; CPU always trains in fp32
+    precision: Literal["fp32", "bf16", "fp16"] = "bf16"  # autocast dtype on CUDA; the CPU trains in fp32 unless:
+    cpu_autocast: bool = False  # with precision bf16, autocast on the CPU too (slower on most CPUs; exercises AMP)
     gradient_checkpointing: bool = False  # recompute block activations in backward (networks that support it)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     seed: int = 0
@@ -77,9 +78,14 @@ class TrainConfig:
     validate_every: int = bounded(0, min=0)  # dev pass every N steps and at the end (0: only at the end)
     patience: int = bounded(0, min=0)  # stop after N dev passes without improvement (0: never stop early)
     histogram_every: int = bounded(0, min=0)  # TensorBoard weight histograms every N steps (0: never)
+    # On out-of-memory, halve the micro-batch and accumulate twice as many (the effective batch is
+    # unchanged) instead of failing; one process only (ranks of a DDP run would disagree on the step).
+    adapt_batch_on_oom: bool = True
 
     def __post_init__(self) -> None:
         check_betas(self.betas)
+        if self.cpu_autocast and self.precision != "bf16":
+            raise ConfigError(f"train.cpu_autocast is for precision bf16 (the CPU's autocast), got {self.precision}")
         for override in self.optimizers.values():
             if override.betas is not None:
                 check_betas(override.betas)
@@ -99,10 +105,13 @@ class ExperimentConfig:
     # Checkpoints a run starts from: "model" initialises the network's weights; other keys are
     # earlier stages the family reads (e.g. autoencoder, teacher) and copies into its own checkpoint.
     init: dict[str, str] = field(default_factory=dict)
+    # One line said whenever the config is trained, dry-run or profiled: e.g. that it runs on a
+    # stand-in for the corpus its design names.
+    note: str = ""
 
 
 SECTIONS = ("data", "model", "objective", "train", "inference")
-TOP_LEVEL_KEYS = ("family", "name", "init", *SECTIONS)
+TOP_LEVEL_KEYS = ("family", "name", "note", "init", *SECTIONS)
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
@@ -140,6 +149,9 @@ def parse_experiment(raw: dict, source: str) -> ExperimentConfig:
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         raise ConfigError(f"'name' in {source} must be a string, got {describe_value(name)}")
+    note = raw.get("note") or ""
+    if not isinstance(note, str):
+        raise ConfigError(f"'note' in {source} must be a string, got {describe_value(note)}")
     sections = {}
     for section, cls in (
         ("data", family.data_config),
@@ -162,7 +174,7 @@ def parse_experiment(raw: dict, source: str) -> ExperimentConfig:
                 f"unknown key 'init.{key}' in {source} (family {family_name} starts from: {', '.join(allowed)})"
             )
     return ExperimentConfig(
-        family=family_name, name=name, init={str(k): shipped_or_path(v) for k, v in init.items()}, **sections
+        family=family_name, name=name, note=note, init={str(k): shipped_or_path(v) for k, v in init.items()}, **sections
     )
 
 

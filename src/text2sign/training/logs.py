@@ -1,4 +1,5 @@
-"""What a run shows: TensorBoard scalars and sample images, sample GIFs, a progress bar with ETA.
+"""What a run shows: TensorBoard scalars, sample images and videos, sample GIFs, a progress bar with ETA,
+and for diffusion objectives the loss and signal-to-noise ratio per noise level (:func:`noise_panels`).
 
 Only rank 0 logs; the other ranks get a logger whose methods do nothing.
 Run directory layout::
@@ -10,6 +11,7 @@ Run directory layout::
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +26,9 @@ from text2sign.progress import progress_bar
 
 SAMPLE_SIZE = 256
 STRIP_FRAMES = 4  # frames of each sample shown side by side in TensorBoard
+NOISE_LEVELS = 5  # timesteps the noise panels score, spread evenly over the schedule
+NOISE_SEED = 0
+HISTOGRAM_VALUES = 100_000  # values a noise histogram keeps of a design-sized video batch
 
 
 class RunLogger:
@@ -111,9 +116,37 @@ class RunLogger:
                     gif.seek(i)
                     frames.append(np.asarray(gif.convert("RGB")))
             self.writer.add_image(f"samples/{name}", _strip(frames), step, dataformats="HWC")
+            if isinstance(value, VideoClip):
+                self.add_video(f"videos/{name}", path, step)
             written.append(path)
         self.writer.flush()
         return written
+
+    def add_video(self, tag: str, gif: Path, step: int) -> None:
+        """A GIF as a TensorBoard video (it plays in the Images tab). This is the record
+        ``SummaryWriter.add_video`` writes, made from the GIF we already encoded: ``add_video`` itself
+        needs moviepy's old ``moviepy.editor`` and logs an empty image without it."""
+        if not self.enabled:
+            return
+        from PIL import Image
+        from torch.utils.tensorboard.summary import Summary
+
+        data = Path(gif).read_bytes()
+        with Image.open(gif) as image:
+            width, height = image.size
+        video = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=data)
+        self.writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=video)]), step)
+
+    def noise(self, step: int, panels: Mapping[str, Any]) -> None:
+        """The noise panels of :func:`noise_panels`: scalars, and arrays as histograms."""
+        if not self.enabled:
+            return
+        for tag, value in panels.items():
+            if isinstance(value, (int, float)):
+                self.writer.add_scalar(tag, value, step)
+            else:
+                self.writer.add_histogram(tag, value, step)
+        self.writer.flush()
 
     def describe(self, config: Any, parameters: Mapping[str, int]) -> None:
         """The resolved config and the parameter counts, as TensorBoard text (and counts as scalars)."""
@@ -160,6 +193,43 @@ def peak_memory_mb(device: Any) -> dict[str, float]:
     if getattr(device, "type", str(device)) == "cuda":
         out["perf/peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return out
+
+
+def noise_panels(objective: Any, batch: Any, levels: int = NOISE_LEVELS, seed: int = NOISE_SEED) -> dict[str, Any]:
+    """What the DiT design's "Diffusion" and "Noise analysis" panels show, for an objective with a
+    ``noise_schedule`` (:class:`~text2sign.schedulers.ddpm.DiffusionSchedule`) over a network that
+    denoises ``net(x_t, t, context, mask)``: at `levels` timesteps spread over the schedule, the
+    loss against the schedule's target, the signal-to-noise ratio in dB, and the spread of the
+    prediction and of the target (their histograms too). Fixed noise (`seed`) and one batch, so the
+    curves compare between passes. Empty for other objectives. Call under ``torch.no_grad``."""
+    import torch
+    import torch.nn.functional as F
+
+    schedule = getattr(objective, "noise_schedule", None)
+    net = getattr(objective, "net", None)
+    if schedule is None or net is None or not hasattr(batch, "videos"):
+        return {}
+    x0 = batch.videos if batch.encoded else net.to_latent(batch.videos)
+    context, mask = net.encode(batch.texts, batch.languages)
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+    n = schedule.num_train_timesteps
+    panels: dict[str, Any] = {}
+    for level in range(levels):
+        step = min(n - 1, int((level + 0.5) * n / levels))
+        t = torch.full((x0.shape[0],), step, dtype=torch.long, device=x0.device)
+        output = net(schedule.add_noise(x0, noise, t), t, context, mask).float()
+        target = schedule.target(x0, noise, t).float()
+        abar = float(schedule.alphas_cumprod[step])
+        key = f"t{step:04d}"
+        panels[f"noise/loss_{key}"] = float(F.mse_loss(output, target))
+        panels[f"noise/snr_db_{key}"] = 10 * math.log10(max(abar, 1e-20) / max(1 - abar, 1e-20))
+        panels[f"noise/prediction_std_{key}"] = float(output.std())
+        panels[f"noise/target_std_{key}"] = float(target.std())
+        stride = max(1, output.numel() // HISTOGRAM_VALUES)
+        panels[f"noise_hist/prediction_{key}"] = output.flatten()[::stride].cpu().numpy()
+        panels[f"noise_hist/target_{key}"] = target.flatten()[::stride].cpu().numpy()
+    return panels
 
 
 def _strip(frames: list[np.ndarray]) -> np.ndarray:

@@ -13,7 +13,15 @@ checkpoints; with ``train.patience`` the run stops after that many passes withou
 Under ``torchrun`` the objective is wrapped in DistributedDataParallel (gloo on CPU, NCCL on
 CUDA) and each process reads its own shard of the data; everything else is unchanged, and
 only rank 0 validates and writes files. On CUDA, ``train.precision`` picks bf16 or fp16 autocast
-(fp16 with a gradient scaler); on CPU and MPS training is fp32.
+(fp16 with a gradient scaler); on CPU and MPS training is fp32, unless ``train.cpu_autocast`` asks
+for bf16 autocast on the CPU (``precision: bf16``).
+
+Out of memory: in one process, a step that runs out of memory is retried with every micro-batch
+split in two and twice as many accumulated (``train.adapt_batch_on_oom``, said in one line), so
+the effective batch and the loss stay what the config asks; later steps keep the smaller size.
+
+Video families' samples also go to TensorBoard as videos; a diffusion objective's validation
+passes add the loss and signal-to-noise ratio per noise level (the ``noise/`` panels).
 
 Stopping: SIGINT (Ctrl-C) or SIGTERM, or a callback raising KeyboardInterrupt, lets the
 current step finish, saves a checkpoint and returns with ``interrupted=True``. A second
@@ -23,6 +31,8 @@ Ctrl-C more than two seconds after the first aborts at once, without saving.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import itertools
 import math
 import random
 import shutil
@@ -60,7 +70,7 @@ from text2sign.training.checkpoint import capture_rng, load_trainer_state, prune
 from text2sign.training.config import ExperimentConfig, check_group_overrides
 from text2sign.training.ema import EMA
 from text2sign.training.loader import BatchStream, epoch_loader, move_to
-from text2sign.training.logs import RunLogger, peak_memory_mb
+from text2sign.training.logs import RunLogger, noise_panels, peak_memory_mb
 from text2sign.training.optim import build_optimizer, build_scheduler
 
 if TYPE_CHECKING:
@@ -154,6 +164,7 @@ class _Run:
                 find_unused_parameters=True,
             )
         self.step = 0
+        self.micro_split = 1  # pieces each loaded batch is cut into after out-of-memory errors
         self.position = (0, 0)  # (epoch, batches consumed in it) after the last completed step
         self.best_score: float | None = None
         self.passes_without_gain = 0
@@ -181,7 +192,10 @@ class _Run:
         check_group_overrides(tc, list(self.groups))
         self.optimizers = {g: build_optimizer(params, tc, g) for g, params in self.groups.items()}
         self.schedulers = {g: build_scheduler(opt, tc) for g, opt in self.optimizers.items()}
-        self.use_amp = self.device.type == "cuda" and tc.precision != "fp32"
+        # The CPU autocasts only when asked: existing configs say bf16 for their GPU runs and
+        # train in fp32 on the CPU, which is faster there than bf16 on most CPUs.
+        cpu_amp = self.device.type == "cpu" and tc.cpu_autocast
+        self.use_amp = tc.precision != "fp32" and (self.device.type == "cuda" or cpu_amp)
         amp_dtype = torch.bfloat16 if tc.precision == "bf16" else torch.float16
         self.autocast = torch.autocast(device_type=self.device.type, dtype=amp_dtype, enabled=self.use_amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and tc.precision == "fp16")
@@ -346,19 +360,28 @@ class _Run:
         """One iteration: every scheduled group steps once. Returns (losses, grad norms, learning rates)."""
         tc = self.config.train
         micro = [move_to(b, self.device) for b in stream.take(tc.grad_accum)]
+        if self.micro_split > 1:
+            micro = [piece for b in micro for piece in split_batch(b, self.micro_split)]
         losses, grad_norms = {}, {}
         for group in self.objective.schedule(self.step):
-            values, grad_norms[group] = _step_group(
-                self.model,
-                self.objective,
-                group,
-                micro,
-                self.optimizers[group],
-                self.groups[group],
-                self.scaler,
-                self.autocast,
-                tc,
-            )
+            while True:
+                try:
+                    values, grad_norms[group] = _step_group(
+                        self.model,
+                        self.objective,
+                        group,
+                        micro,
+                        self.optimizers[group],
+                        self.groups[group],
+                        self.scaler,
+                        self.autocast,
+                        tc,
+                    )
+                    break
+                except (RuntimeError, MemoryError) as exc:
+                    if not is_out_of_memory(exc):
+                        raise
+                    micro = self._halve(micro, exc)
             losses.update(values)
         lrs = {g: s.get_last_lr()[0] for g, s in self.schedulers.items()}
         with warnings.catch_warnings():
@@ -371,6 +394,42 @@ class _Run:
         self.step += 1
         self.position = stream.position
         return losses, grad_norms, lrs
+
+    def _halve(self, micro: list, exc: BaseException) -> list:
+        """Out of memory: every micro-batch cut in two, or one clear error when that cannot help.
+        A group that already stepped this iteration keeps its step; the failed one is retried whole."""
+        self.objective.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        tc = self.config.train
+        size = min(_batch_size(b) for b in micro)
+        if not tc.adapt_batch_on_oom or self.info.distributed or size < 2:
+            why = (
+                "train.adapt_batch_on_oom is off"
+                if not tc.adapt_batch_on_oom
+                else "a DDP run cannot change its micro-batches on one rank"
+                if self.info.distributed
+                else "the micro-batch is already 1"
+            )
+            raise TrainingError(
+                f"out of memory at step {self.step + 1} with micro-batches of {size} ({why}): lower "
+                "train.batch_size, the model's size or frames, or set train.gradient_checkpointing: true"
+            ) from None
+        try:
+            halves = [piece for b in micro for piece in split_batch(b, 2)]
+        except TypeError as split_error:
+            raise TrainingError(
+                f"out of memory at step {self.step + 1}, and {split_error}: lower train.batch_size"
+            ) from None
+        self.micro_split *= 2
+        per_step = tc.batch_size * tc.grad_accum
+        print(
+            f"note: out of memory at step {self.step + 1} ({first_line(exc)}); micro-batches of "
+            f"{size} -> {min(_batch_size(b) for b in halves)}, {len(halves)} accumulated a step "
+            f"(effective batch still {per_step})",
+            file=sys.stderr,
+        )
+        return halves
 
     def _call_back(self, callbacks: list[Callable], losses: dict, lrs: dict, done: bool) -> bool:
         """Every callback after a step; True when one asks the run to stop (KeyboardInterrupt)."""
@@ -448,6 +507,7 @@ class _Run:
             self.last_metrics = values
             self.validations.append({"step": self.step, **values})
             logger.scalars(self.step, values, self.config.train.steps)
+            logger.noise(self.step, self.noise_panels())
             score = values[self.experiment.metric]
             if self.improved(score):
                 self.best_score = score
@@ -476,6 +536,23 @@ class _Run:
         if metric not in values:
             raise KeyError(f"validation gave {', '.join(sorted(values))} but the family's metric is {metric!r}")
         return {k: float(v) for k, v in values.items()}
+
+    def noise_panels(self) -> dict:
+        """The noise panels (logs.noise_panels) of the EMA network on the first dev batch (else the
+        first training batch), for diffusion objectives; empty for others."""
+        if getattr(self.objective, "noise_schedule", None) is None:
+            return {}
+        from torch.utils.data import DataLoader
+
+        data = self.experiment.dev_data if self.experiment.dev_data is not None else self.experiment.train_data
+        loader = DataLoader(data, batch_size=self.config.train.batch_size, collate_fn=self.experiment.collate_fn)
+        batch = move_to(next(iter(loader)), self.device)
+        rng = capture_rng()
+        try:
+            with torch.no_grad(), _evaluating(self.objective, self.ema), self.autocast:
+                return noise_panels(self.objective, batch)
+        finally:
+            restore_rng(rng)
 
     def _dev_losses(self) -> dict[str, float]:
         from torch.utils.data import DataLoader
@@ -710,6 +787,10 @@ def _evaluating(objective: nn.Module, ema: EMA | None):
 def _batch_size(batch) -> int:
     if isinstance(batch, torch.Tensor):
         return batch.shape[0]
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        tensors = [v for v in vars(batch).values() if isinstance(v, torch.Tensor) and v.dim()]
+        if tensors:
+            return tensors[0].shape[0]
     if isinstance(batch, (list, tuple)) and batch:
         return _batch_size(batch[0])
     if isinstance(batch, dict) and batch:
@@ -717,19 +798,60 @@ def _batch_size(batch) -> int:
     return len(batch) if hasattr(batch, "__len__") else 1
 
 
-def _sample(experiment, net, device, logger, step) -> None:
-    """Render samples from the EMA network without disturbing the training RNG streams."""
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA's and MPS's out-of-memory errors, and the CPU allocator's failure (a plain RuntimeError)."""
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def split_batch(batch, parts: int) -> list:
+    """`batch` cut into `parts` consecutive pieces along its first dimension: tensors whose first
+    dimension is the batch size and lists of one entry per item are cut, everything else (padding
+    lengths, flags) is shared. Dataclasses, dicts, named tuples and tuples keep their structure.
+    Raises TypeError when the batch's size cannot be told or is below `parts`."""
+    n = _batch_size(batch)
+    if not isinstance(n, int) or n < parts:
+        raise TypeError(f"a batch of {n} items cannot be cut into {parts}")
+    bounds = [round(i * n / parts) for i in range(parts + 1)]
+    return [_slice(batch, a, b, n) for a, b in itertools.pairwise(bounds)]
+
+
+def _slice(value, a: int, b: int, n: int):
+    if isinstance(value, torch.Tensor):
+        return value[a:b] if value.dim() and value.shape[0] == n else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(
+            value, **{f.name: _slice(getattr(value, f.name), a, b, n) for f in dataclasses.fields(value) if f.init}
+        )
+    if isinstance(value, dict):
+        return {k: _slice(v, a, b, n) for k, v in value.items()}
+    if isinstance(value, tuple):
+        parts = [_slice(v, a, b, n) for v in value]
+        return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
+    if isinstance(value, list) and len(value) == n:
+        return value[a:b]
+    return value
+
+
+def _sample_outputs(experiment, net, device) -> dict:
+    """The family's samples from `net` in eval mode, without disturbing the training RNG streams."""
     was_training = net.training
     rng = capture_rng()
     net.eval()
-    logger.phase(step, "drawing samples")
     try:
         with torch.no_grad():
-            samples = experiment.sample(net, device)
-        logger.samples(step, samples)
+            return experiment.sample(net, device)
     finally:
         net.train(was_training)
         restore_rng(rng)
+
+
+def _sample(experiment, net, device, logger, step) -> None:
+    """Render samples from the EMA network."""
+    logger.phase(step, "drawing samples")
+    logger.samples(step, _sample_outputs(experiment, net, device))
 
 
 def _check_resumable(config: ExperimentConfig, checkpoint: Path) -> None:

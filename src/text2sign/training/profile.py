@@ -1,0 +1,247 @@
+"""What a config costs at its own size: ``text2sign train CONFIG --profile N``.
+
+Builds the experiment as training would, runs N training steps on real batches and draws one
+round of the family's samples, and reports parameters, seconds a step, training samples a second,
+peak memory (this process's resident set on the CPU, ``torch.cuda.max_memory_allocated`` on CUDA)
+and the FLOPs of one step, counted by :class:`torch.utils.flop_counter.FlopCounterMode` (matrix
+products and convolutions, forward and backward). Nothing is written.
+
+The first step also counts FLOPs and warms allocators up, so it is timed apart; seconds a step is
+the median of the others (with ``N = 1``, the first step's time, counting overhead included).
+
+From the FLOPs, :func:`gpu_hours` extrapolates the config's whole ``train.steps`` to a GPU: FLOPs a
+step x steps / (the GPU's dense bf16 peak x an assumed utilization). It is an estimate, and a
+lower bound for small models, which keep a GPU far below that utilization.
+
+The toggles are ``--set`` shortcuts (:func:`profile_overrides`): gradient checkpointing, frame
+chunking (``model.frame_chunk``) and precision; ``--precision bf16`` also turns on
+``train.cpu_autocast``, so the CPU runs the mixed-precision path a GPU would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from text2sign.training import distributed as dist_utils
+from text2sign.training.config import ExperimentConfig
+from text2sign.training.loader import BatchStream, epoch_loader
+from text2sign.training.logs import peak_memory_mb
+
+# The extrapolation's GPU: an H100 SXM's dense bf16 tensor-core peak (NVIDIA's data sheet, without
+# sparsity) and a utilization a well-fed transformer or UNet reaches with AMP.
+GPU_NAME = "H100"
+GPU_PEAK_FLOPS = 989e12
+GPU_UTILIZATION = 0.4
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class ProfileReport:
+    """What ``--profile`` prints (``--json`` prints these fields)."""
+
+    config: str
+    family: str
+    device: str
+    precision: str  # what the steps ran in: "fp32", or "bf16 autocast" / "fp16 autocast"
+    gradient_checkpointing: bool
+    frame_chunk: int | None  # model.frame_chunk where the model has one (0: all frames at once)
+    parameters: dict[str, int]  # per optimizer group, and "inference" for the saved network
+    batch_size: int  # items a step (train.batch_size x train.grad_accum)
+    micro_batch: int  # items a forward pass, smaller than configured after an out-of-memory fallback
+    steps: int  # training steps run
+    first_step_seconds: float
+    seconds_per_step: float
+    samples_per_second: float  # training items a second
+    flops_per_step: float  # forward and backward of one step
+    peak_memory_mb: float  # training steps
+    memory: str  # what peak_memory_mb measures: "rss" (CPU) or "cuda" (allocated)
+    sample_seconds: float | None  # one round of the family's samples (None: the family has none)
+    samples_drawn: int
+    peak_memory_with_sampling_mb: float
+    schedule_steps: int  # train.steps
+
+    @property
+    def cpu_hours(self) -> float:
+        """The whole schedule at this speed."""
+        return self.seconds_per_step * self.schedule_steps / 3600
+
+    @property
+    def achieved_flops(self) -> float:
+        return self.flops_per_step / self.seconds_per_step if self.seconds_per_step else 0.0
+
+
+def gpu_hours(report: ProfileReport, peak: float = GPU_PEAK_FLOPS, utilization: float = GPU_UTILIZATION) -> float:
+    """The schedule's FLOPs at `utilization` of a GPU's `peak`: an estimate, not a measurement."""
+    return report.flops_per_step * report.schedule_steps / (peak * utilization) / 3600
+
+
+def profile_overrides(
+    checkpointing: bool | None = None, frame_chunk: int | None = None, precision: str | None = None
+) -> list[str]:
+    """``--set`` overrides for the profile's toggles (None leaves the config's value)."""
+    overrides = []
+    if checkpointing is not None:
+        overrides.append(f"train.gradient_checkpointing={str(checkpointing).lower()}")
+    if frame_chunk is not None:
+        overrides.append(f"model.frame_chunk={frame_chunk}")
+    if precision is not None:
+        if precision not in PRECISIONS:
+            from text2sign.errors import ConfigError
+
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        # bf16 is the one type the CPU autocasts to; asking for it means the CPU too.
+        overrides += [f"train.precision={precision}", f"train.cpu_autocast={str(precision == 'bf16').lower()}"]
+    return overrides
+
+
+def profile(config: ExperimentConfig, steps: int, source: str | Path = "") -> ProfileReport:
+    """Build `config`, run `steps` training steps and one round of samples; see the module docstring."""
+    from text2sign.training.loop import _Run, _sample_outputs, seed_everything
+
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    info = dist_utils.setup(config.train.device)
+    try:
+        run = _Run(config, Path("."), info)
+        device = run.device
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        tc = run.config.train
+        seed_everything(tc.seed)
+        loader = epoch_loader(
+            run.experiment.train_data,
+            tc.batch_size,
+            0,
+            tc.seed,
+            info.rank,
+            info.world_size,
+            0,
+            run.experiment.collate_fn,
+            tc.num_workers,
+        )
+
+        def make_loader(epoch: int, skip: int):
+            return (
+                loader
+                if epoch == 0 and skip == 0
+                else epoch_loader(
+                    run.experiment.train_data,
+                    tc.batch_size,
+                    epoch,
+                    tc.seed,
+                    info.rank,
+                    info.world_size,
+                    skip,
+                    run.experiment.collate_fn,
+                    tc.num_workers,
+                )
+            )
+
+        stream = BatchStream(make_loader, 0, 0)
+        timings = []
+        from torch.utils.flop_counter import FlopCounterMode
+
+        counter = FlopCounterMode(display=False)
+        for i in range(steps):
+            _sync(device)
+            start = time.perf_counter()
+            with counter if i == 0 else contextlib.nullcontext():
+                run.train_step(stream)
+            _sync(device)
+            timings.append(time.perf_counter() - start)
+        training_peak = _peak(device)
+        sample_seconds, drawn = None, 0
+        if run.experiment.sample is not None:
+            start = time.perf_counter()
+            outputs = _sample_outputs(run.experiment, run.inference_network, device)
+            _sync(device)
+            sample_seconds = time.perf_counter() - start
+            drawn = sum(1 for v in outputs.values() if not isinstance(v, (int, float)))
+        per_step = statistics.median(timings[1:]) if len(timings) > 1 else timings[0]
+        items = tc.batch_size * tc.grad_accum
+        chunk = getattr(run.config.model, "frame_chunk", None)
+        return ProfileReport(
+            config=str(source),
+            family=run.config.family,
+            device=_device_name(device),
+            precision=f"{tc.precision} autocast" if run.use_amp else "fp32",
+            gradient_checkpointing=tc.gradient_checkpointing,
+            frame_chunk=chunk,
+            parameters=run._parameter_counts(),
+            batch_size=items,
+            micro_batch=tc.batch_size // run.micro_split,
+            steps=steps,
+            first_step_seconds=timings[0],
+            seconds_per_step=per_step,
+            samples_per_second=items / per_step,
+            flops_per_step=float(counter.get_total_flops()),
+            peak_memory_mb=training_peak,
+            memory="cuda" if device.type == "cuda" else "rss",
+            sample_seconds=sample_seconds,
+            samples_drawn=drawn,
+            peak_memory_with_sampling_mb=_peak(device),
+            schedule_steps=tc.steps,
+        )
+    finally:
+        dist_utils.teardown()
+
+
+def report_lines(report: ProfileReport) -> list[str]:
+    """The report as the CLI prints it."""
+    groups = ", ".join(f"{g} {n:,}" for g, n in report.parameters.items())
+    toggles = [report.precision, f"gradient checkpointing {'on' if report.gradient_checkpointing else 'off'}"]
+    if report.frame_chunk is not None:
+        toggles.append(f"frame chunk {report.frame_chunk or 'off'}")
+    micro = f" (micro-batches of {report.micro_batch})" if report.micro_batch != report.batch_size else ""
+    lines = [
+        f"{report.family} on {report.device}: parameters {groups}",
+        f"{', '.join(toggles)}; batch {report.batch_size}{micro}",
+        (
+            f"{report.steps} steps: {report.seconds_per_step:.3g} s a step (first {report.first_step_seconds:.3g} s), "
+            f"{report.samples_per_second:.3g} samples/s, {report.flops_per_step / 1e9:,.1f} GFLOP a step "
+            f"({report.achieved_flops / 1e9:.1f} GFLOP/s achieved)"
+        ),
+        (
+            f"peak memory ({report.memory}): {report.peak_memory_mb:,.0f} MB training, "
+            f"{report.peak_memory_with_sampling_mb:,.0f} MB with sampling"
+        ),
+    ]
+    if report.sample_seconds is not None:
+        lines.append(f"one round of samples: {report.samples_drawn} in {report.sample_seconds:.3g} s")
+    lines.append(
+        f"train.steps {report.schedule_steps:,}: {report.cpu_hours:,.3g} h at this speed; estimated "
+        f"{gpu_hours(report):,.3g} {GPU_NAME}-hours (FLOPs / {GPU_UTILIZATION:.0%} of {GPU_PEAK_FLOPS / 1e12:.0f} "
+        "TFLOP/s; a lower bound for small models)"
+    )
+    return lines
+
+
+def report_dict(report: ProfileReport) -> dict:
+    out = dataclasses.asdict(report)
+    out["cpu_hours"] = report.cpu_hours
+    out["gpu_hours_estimate"] = gpu_hours(report)
+    out["gpu_estimate_basis"] = f"{GPU_NAME}: {GPU_PEAK_FLOPS:.3g} FLOP/s x {GPU_UTILIZATION}"
+    return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak(device: torch.device) -> float:
+    memory = peak_memory_mb(device)
+    return memory.get("perf/peak_cuda_mb", memory["perf/peak_rss_mb"])
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return str(device)
