@@ -1,4 +1,7 @@
+import json
 import math
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ from text2sign.objectives.gan_nat import (
     GanNatObjectiveConfig,
     bone_length_loss,
     build_gan_nat_objective,
+    design_bone_loss,
     feature_weights,
     hinge_discriminator_loss,
     hinge_generator_loss,
@@ -102,6 +106,80 @@ def test_bone_length_loss_zero_for_rigid_motion_with_real_stats():
     joint_mask = torch.from_numpy(joint_mask_np)[None]
     assert not torch.allclose(fake, real)
     assert bone_length_loss(fake, real, joint_mask, frame_mask, geometry, 0.05).item() < 1e-6
+
+
+def test_design_bone_loss_hand_computed():
+    # 4 joints in 2-D: left/right shoulder, left/right hip (the design's torso), one joint a row.
+    geometry = FeatureGeometry(np.zeros((0, 2)), np.full(8, 0.5), np.full(8, 2.0), dims=2, torso=(0, 1, 2, 3))
+    xy = torch.tensor(
+        [
+            # shoulder width 4, hip width 2, spine (2, 0) -> (2, -3): 3. Mean 3, var (1 + 1 + 0) / 2 = 1.
+            [[0.0, 0.0], [4.0, 0.0], [1.0, -3.0], [3.0, -3.0]],
+            # all three lengths 2: var 0.
+            [[0.0, 0.0], [2.0, 0.0], [0.0, -2.0], [2.0, -2.0]],
+            # a padded frame with a wildly uneven torso, which must not count.
+            [[0.0, 0.0], [90.0, 0.0], [0.0, -1.0], [1.0, -1.0]],
+        ]
+    )
+    fake = ((xy - 0.5) / 2.0).reshape(1, 3, 8)  # standardized as the features are
+    assert torch.allclose(geometry.torso_lengths(fake)[0, 0], torch.tensor([4.0, 2.0, 3.0]), atol=1e-4)
+    frame_mask = torch.tensor([[True, True, False]])
+    assert design_bone_loss(fake, frame_mask, geometry).item() == pytest.approx((1.0 + 0.0) / 2, abs=1e-4)
+
+
+def test_design_bone_term_uses_the_layouts_torso_and_needs_it():
+    layout = get_layout("holistic-178")
+    stats = compute_feature_stats([fake_pose(5)], None)
+    geometry = FeatureGeometry.from_layout(layout, KINDS, stats)
+    index = layout.kind_indices(*KINDS).tolist()
+    names = [layout.joint_names[index[i]][1] for i in geometry.torso]
+    assert names == ["LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"]
+    hands_only = FeatureGeometry.from_layout(layout, ("left_hand", "right_hand"), stats)
+    assert hands_only.torso is None
+    objective, _, _ = toy_setup()
+    with pytest.raises(ConfigError, match="needs the body joints"):
+        GanNatObjective(
+            objective.generator, objective.discriminator, GanNatObjectiveConfig(bone_term="design"), hands_only
+        )
+
+
+def test_the_shipped_model_was_trained_with_the_matching_bone_term_which_stays_the_default():
+    shipped = Path(str(resources.files("text2sign.pipelines").joinpath("assets", "fs-gan-nat", "config.json")))
+    objective = json.loads(shipped.read_text())["experiment"]["objective"]
+    assert "bone_term" not in objective
+    assert GanNatObjectiveConfig.from_dict(objective).bone_term == "match" == GanNatObjectiveConfig().bone_term
+
+
+def test_design_bone_term_replaces_the_matching_term_in_the_generator_loss():
+    matched, batch, _ = toy_setup(adversarial=0.0)
+    design, _, _ = toy_setup(adversarial=0.0, bone_term="design", bone=0.2)
+    torch.manual_seed(3)
+    a = matched(batch, "generator")
+    torch.manual_seed(3)
+    b = design(batch, "generator")
+    # Same seed, same weights (toy_setup seeds them): only the bone term differs.
+    for name in ("position", "velocity", "length"):
+        assert a[name].item() == pytest.approx(b[name].item(), rel=1e-6)
+    assert torch.isfinite(b["bone"]) and b["bone"].item() != pytest.approx(a["bone"].item())
+    terms = ("position", "velocity", "acceleration", "bone", "length", "visibility")
+    expected = sum(getattr(design.cfg, k) * b[k] for k in terms)
+    assert b["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    b["loss"].backward()
+    assert design.generator.out.weight.grad.abs().sum() > 0
+
+
+def test_discriminator_learns_to_tell_real_from_fixed_fakes():
+    objective, batch, _ = toy_setup(adversarial=1.0)
+    opt = torch.optim.Adam(objective.param_groups()["discriminator"], lr=1e-3, betas=(0.5, 0.9))
+    torch.manual_seed(0)
+    first = objective(batch, "discriminator")
+    for _ in range(30):
+        out = objective(batch, "discriminator")
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    assert out["hinge"].item() < first["hinge"].item() - 0.5, (first["hinge"], out["hinge"])
+    assert out["real_score"].item() > out["fake_score"].item()
 
 
 def test_geometry_bones_are_the_layouts_bones_among_chosen_kinds():

@@ -9,6 +9,11 @@ Generator step (``generator_losses``), with the real lengths as teacher forcing:
   joints are both among the chosen kinds and observed in the real frame. Lengths are measured
   on de-standardized (shoulder-normalized) coordinates, ``x = features * std + mean``, because a
   bone length in standardized units would mix the per-coordinate scales of its two joints.
+  With ``bone_term: design`` the term is instead the design's ``bone_length_consistency``: per
+  generated frame, the variance (unbiased, over 3 values) of shoulder width, hip width and spine
+  length (shoulder midpoint to hip midpoint), averaged over real frames. It needs no real pose,
+  and it pulls the three lengths toward each other rather than toward the signer's; it is
+  measured on the same de-standardized coordinates (the design, on standardized features).
 * ``length``: cross-entropy of the length predictor against the real lengths' bins.
 * ``prior`` / ``duration`` (generators with ``alignment: durations``): the real frames are
   aligned to the text tokens by monotonic alignment search against ``prior_states`` mean poses
@@ -65,6 +70,8 @@ class GanNatObjectiveConfig:
     velocity: float = 1.0
     acceleration: float = 0.5
     bone: float = 0.1
+    # "match": Huber to the real bone lengths (ours); "design": the design's torso-length variance.
+    bone_term: Literal["match", "design"] = "match"
     length: float = 0.1
     visibility: float = 0.5  # BCE of per-frame component visibility (generators that predict it)
     prior: float = 1.0  # per-token mean poses that alignment search matches (alignment: durations)
@@ -100,16 +107,26 @@ class GanNatObjectiveConfig:
 # --- feature geometry --------------------------------------------------------------------------
 
 
-class FeatureGeometry(nn.Module):
-    """Bones of the chosen joints and the statistics that turn features back into coordinates."""
+# The design's torso joints (MediaPipe Pose names), in the order `torso_lengths` reads them.
+TORSO_JOINTS = ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP")
 
-    def __init__(self, bones: np.ndarray, mean: np.ndarray, std: np.ndarray, dims: int):
+
+class FeatureGeometry(nn.Module):
+    """Bones of the chosen joints and the statistics that turn features back into coordinates.
+
+    `torso`: feature joint positions of :data:`TORSO_JOINTS`, or None when the chosen joints lack
+    any of them (only the design's bone term needs them)."""
+
+    def __init__(
+        self, bones: np.ndarray, mean: np.ndarray, std: np.ndarray, dims: int, torso: tuple[int, ...] | None = None
+    ):
         super().__init__()
         self.dims = dims
         # Not persistent: they are data facts (layout + normalization.json), not learned weights.
         self.register_buffer("bones", torch.as_tensor(bones, dtype=torch.long).reshape(-1, 2), persistent=False)
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(-1, dims), persistent=False)
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).reshape(-1, dims), persistent=False)
+        self.torso = tuple(torso) if torso is not None else None
 
     @classmethod
     def from_layout(
@@ -120,7 +137,11 @@ class FeatureGeometry(nn.Module):
         index = feature_joint_indices(layout, kinds)
         position = {int(j): i for i, j in enumerate(index)}
         bones = [(position[a], position[b]) for a, b in layout.bones.tolist() if a in position and b in position]
-        return cls(np.asarray(bones, dtype=np.int64).reshape(-1, 2), stats.mean, stats.std, layout.dims)
+        body = {p for c in layout.components if c.kind == "body" for p in c.points}
+        torso = None
+        if set(TORSO_JOINTS) <= body and all(layout.joint_index(n) in position for n in TORSO_JOINTS):
+            torso = tuple(position[layout.joint_index(n)] for n in TORSO_JOINTS)
+        return cls(np.asarray(bones, dtype=np.int64).reshape(-1, 2), stats.mean, stats.std, layout.dims, torso)
 
     def coordinates(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, T, F)`` standardized features -> ``(B, T, J, D)`` shoulder-normalized coordinates."""
@@ -137,6 +158,14 @@ class FeatureGeometry(nn.Module):
     def bone_mask(self, joint_mask: torch.Tensor) -> torch.Tensor:
         """``(B, T, num_bones)``: both joints of the bone observed."""
         return joint_mask[:, :, self.bones[:, 0]] & joint_mask[:, :, self.bones[:, 1]]
+
+    def torso_lengths(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, T, 3)``: shoulder width, hip width and spine length (shoulder to hip midpoints)."""
+        if self.torso is None:
+            raise ConfigError(f"the design's bone term needs the body joints {', '.join(TORSO_JOINTS)}")
+        ls, rs, lh, rh = self.coordinates(features)[:, :, list(self.torso)].unbind(dim=2)  # each (B, T, D)
+        spans = torch.stack([ls - rs, lh - rh, 0.5 * (ls + rs) - 0.5 * (lh + rh)], dim=2)  # (B, T, 3, D)
+        return torch.sqrt((spans**2).sum(dim=-1) + 1e-8)
 
 
 # --- loss terms (pure functions on tensors) ------------------------------------------------------
@@ -182,6 +211,12 @@ def bone_length_loss(
     """Huber between generated and real bone lengths where the real bone is seen in a real frame."""
     valid = geometry.bone_mask(joint_mask) & frame_mask[..., None]  # (B, T, NB)
     return masked_huber(geometry.bone_lengths(fake), geometry.bone_lengths(real), valid, delta)
+
+
+def design_bone_loss(fake: torch.Tensor, frame_mask: torch.Tensor, geometry: FeatureGeometry) -> torch.Tensor:
+    """The design's ``bone_length_consistency``: variance of the three torso lengths of each
+    generated frame (unbiased, as ``torch.var``), averaged over real frames only."""
+    return masked_frame_mean(geometry.torso_lengths(fake).var(dim=-1), frame_mask)
 
 
 def component_visible(joint_mask: torch.Tensor, sizes: list[int]) -> torch.Tensor:
@@ -262,6 +297,10 @@ class GanNatObjective(Objective):
         super().__init__()
         if cfg.bone > 0 and geometry is None:
             raise ConfigError("the bone-length loss needs the feature geometry (layout bones + feature statistics)")
+        if cfg.bone > 0 and cfg.bone_term == "design" and geometry.torso is None:
+            raise ConfigError(
+                f"objective.bone_term 'design' needs the body joints {', '.join(TORSO_JOINTS)} among model.kinds"
+            )
         self.generator = generator
         self.discriminator = discriminator
         self.cfg = cfg
@@ -325,7 +364,9 @@ class GanNatObjective(Objective):
             losses["visibility"] = visibility_loss(
                 visibility, batch.joint_mask, frame_mask, self.generator.component_sizes
             )
-        if cfg.bone > 0:
+        if cfg.bone > 0 and cfg.bone_term == "design":
+            losses["bone"] = design_bone_loss(fake, frame_mask, self.geometry)
+        elif cfg.bone > 0:
             losses["bone"] = bone_length_loss(fake, real, batch.joint_mask, frame_mask, self.geometry, cfg.bone_delta)
         logits = self.generator.length_logits(states, text_mask)
         target_bins = lengths_to_bins(batch.lengths, self.generator.cfg)
