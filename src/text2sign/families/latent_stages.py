@@ -9,6 +9,7 @@ the generator's mode, the checkpoint they start from and their objective.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 from text2sign.data.selection import alphabets, corpus_frame, model_conditioning
 from text2sign.data.torch_data import collate_pose_batch, pose_splits
@@ -21,6 +22,11 @@ from text2sign.text.encoders import resolve_text_config
 from text2sign.text.inputs import model_input
 
 SAMPLES = 2
+PRIOR_NOTES = {
+    "mamba": "the prior is a Mamba (mambapy)",
+    "transformer": "mambapy is not installed, so the prior is the design's transformer fallback "
+    "(pip install 'text2sign[ssm]' for Mamba)",
+}
 
 
 def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoencoder") -> Experiment:
@@ -64,6 +70,8 @@ def build_stage2(config, make_objective, *, mode: str, init_key: str = "autoenco
             text.signed_languages = sorted({i.signed_language for i in items})
         model = dataclasses.replace(model, predictor=dataclasses.replace(predictor, text=text))
     generator = LatentGenerator(model)
+    if model.prior == "ssm":  # which prior was built is in the checkpoint's config; say it here too
+        print(f"note: model.prior ssm: {PRIOR_NOTES[generator.cfg.prior]}", file=sys.stderr)
     if init_key == "autoencoder":
         generator.decoder.load_state_dict(earlier.model.decoder.state_dict())
     if "predictor" in config.init:

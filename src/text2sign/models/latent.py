@@ -15,9 +15,15 @@ Networks only -- losses in :mod:`text2sign.objectives.latent`, sampling in
   the frozen decoder, so a checkpoint turns text into poses alone. In ``regressor`` mode it
   predicts the latents directly; in ``flow`` mode it is the velocity network: each latent-frame
   query also reads the noisy latent ``z_t``, the flow time ``t`` and (a distilled student) the
-  step size ``h``, through the generator's per-frame input (its style-noise slot). An optional
-  :class:`SSMPrior` (Mamba, from the optional ``mambapy`` package) predicts an unconditional
-  velocity that sampling adds with an annealed weight.
+  step size ``h``, through the generator's per-frame input (its style-noise slot). With
+  ``queries: learned`` every latent-frame query also holds a learnable vector of its position
+  (the design's ``num_queries`` learnable queries, cut to the target length; frames past them get
+  none, the design's padding). An optional prior predicts an unconditional velocity that sampling
+  adds with an annealed weight: :class:`SSMPrior` (Mamba, from the optional ``mambapy`` package)
+  or :class:`TransformerPrior` (the design's fallback without Mamba; ``prior: ssm`` picks Mamba
+  when it is installed). An optional :class:`SyncHead` reads noisy latents and predicts the hand
+  and face motion of the pose they decode to: sync guidance differentiates its outputs instead of
+  the decoder's.
 """
 
 from __future__ import annotations
@@ -210,8 +216,29 @@ class PoseAutoencoder(nn.Module):
 # --- stage 2 ---------------------------------------------------------------------------------
 
 
+PRIORS = ("none", "mamba", "transformer", "ssm")
+
+
+def mamba_available() -> bool:
+    try:
+        import mambapy.mamba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_prior(prior: str) -> str:
+    """``ssm`` is the design's choice: Mamba when ``mambapy`` is installed, else the transformer
+    prior (the design's own fallback); every other value is itself."""
+    if prior == "ssm":
+        return "mamba" if mamba_available() else "transformer"
+    return prior
+
+
 class SSMPrior(nn.Module):
-    """Unconditional velocity ``v_prior(z_t, t)`` from a Mamba over the latent frames (``mambapy``)."""
+    """Unconditional velocity ``v_prior(z_t, t)`` from a Mamba over the latent frames (``mambapy``).
+
+    Causal, so the padding after a sequence never reaches its frames and no mask is needed."""
 
     def __init__(self, latent_dim: int, d_model: int, layers: int, time_features: int):
         super().__init__()
@@ -225,8 +252,57 @@ class SSMPrior(nn.Module):
         self.mamba = Mamba(MambaConfig(d_model=d_model, n_layers=layers))
         self.out = nn.Linear(d_model, latent_dim)
 
-    def forward(self, z: torch.Tensor, time_features: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, time_features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.out(self.mamba(self.inp(torch.cat([z, time_features], dim=-1))))
+
+
+class TransformerPrior(nn.Module):
+    """:class:`SSMPrior`'s interface from transformer blocks (the design's fallback without Mamba):
+    bidirectional, so `mask` ``(B, L)`` keeps the padding out of the attention."""
+
+    def __init__(self, latent_dim: int, d_model: int, layers: int, time_features: int):
+        super().__init__()
+        heads = next(h for h in (4, 2, 1) if d_model % h == 0)
+        self.inp = nn.Linear(latent_dim + time_features, d_model)
+        self.blocks = nn.ModuleList(TransformerBlock(d_model, heads) for _ in range(layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.out = nn.Linear(d_model, latent_dim)
+
+    def forward(self, z: torch.Tensor, time_features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.inp(torch.cat([z, time_features], dim=-1)) + _positions(z.shape[1], self.inp.out_features, z.device)
+        key_mask = None if mask is None or bool(mask.all()) else mask
+        for block in self.blocks:
+            x = block(x, key_mask)
+        return self.out(self.norm(x))
+
+
+def make_prior(kind: str, latent_dim: int, d_model: int, layers: int, time_features: int) -> nn.Module | None:
+    if kind == "mamba":
+        return SSMPrior(latent_dim, d_model, layers, time_features)
+    if kind == "transformer":
+        return TransformerPrior(latent_dim, d_model, layers, time_features)
+    return None
+
+
+class SyncHead(nn.Module):
+    """The design's sync head: ``forward(z_t (B, L, Z), time_features (B, L, K), mask (B, L)) ->
+    (B, L, 2)``, the hand and face motion energy of each latent frame's poses (mean absolute
+    frame-to-frame change of the standardized hand / face features), from the noisy latent and its
+    flow time. Convolutions over neighbouring latent frames: motion is a difference in time."""
+
+    def __init__(self, latent_dim: int, hidden: int, time_features: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(latent_dim + time_features, hidden, 3, padding=1),
+            nn.GELU(),
+            nn.Conv1d(hidden, hidden, 3, padding=1),
+            nn.GELU(),
+            nn.Conv1d(hidden, 2, 1),
+        )
+
+    def forward(self, z: torch.Tensor, time_features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([z, time_features], dim=-1) * mask[..., None].to(z.dtype)  # (B, L, Z + K)
+        return self.net(x.transpose(1, 2)).transpose(1, 2) * mask[..., None].to(z.dtype)  # (B, L, 2)
 
 
 @dataclass
@@ -239,9 +315,17 @@ class LatentGeneratorConfig:
     mode: Literal["regressor", "flow"] = "flow"
     time_frequencies: int = bounded(8, min=1, max=64)
     step_conditioned: bool = False  # a distilled student also reads the step size it jumps
-    prior: Literal["none", "mamba"] = "none"
+    # The unconditional prior: "ssm" is Mamba when mambapy is installed, else "transformer" (the
+    # generator's config records which one was built).
+    prior: Literal["none", "mamba", "transformer", "ssm"] = "none"
     prior_d_model: int = bounded(64, min=4, max=4096)
     prior_layers: int = bounded(2, min=1, max=16)
+    # "learned": a learnable vector per latent-frame position joins each query (the design's
+    # num_queries learnable queries); "positional": the queries are positions, text and timing only.
+    queries: Literal["positional", "learned"] = "positional"
+    num_queries: int = bounded(100, min=1, max=100_000)
+    sync_head: bool = False  # the design's learned sync head (flow mode), trained beside the flow
+    sync_head_hidden: int = bounded(64, min=4, max=4096)
 
     # What the GAN-NAT pipeline's text handling reads from a generator config.
     @property
@@ -283,14 +367,17 @@ class LatentGenerator(nn.Module):
         if cfg.autoencoder.feature_dim < 1:
             raise ConfigError("model.autoencoder is not set: the family's build copies it from init.autoencoder")
         predictor = GanNatGenerator(resolve_predictor(cfg))
-        self.cfg = dataclasses.replace(cfg, predictor=predictor.cfg)
+        self.cfg = cfg = dataclasses.replace(cfg, predictor=predictor.cfg, prior=resolve_prior(cfg.prior))
         self.predictor = predictor
         self.decoder = make_decoder(cfg.autoencoder).requires_grad_(False)
-        self.prior = (
-            SSMPrior(cfg.autoencoder.latent_dim, cfg.prior_d_model, cfg.prior_layers, 4 * cfg.time_frequencies)
-            if cfg.prior == "mamba"
+        z_dim, time_dim = cfg.autoencoder.latent_dim, 4 * cfg.time_frequencies
+        self.prior = make_prior(cfg.prior, z_dim, cfg.prior_d_model, cfg.prior_layers, time_dim)
+        self.queries = (
+            nn.Parameter(0.02 * torch.randn(cfg.num_queries, predictor.cfg.d_model))
+            if cfg.queries == "learned"
             else None
         )
+        self.sync_head = SyncHead(z_dim, cfg.sync_head_hidden, time_dim) if cfg.sync_head else None
 
     @property
     def text_encoder(self):
@@ -326,22 +413,38 @@ class LatentGenerator(nn.Module):
         durations=None,
     ) -> torch.Tensor:
         """Flow velocity ``(B, L, Z)`` at ``z_t`` (``(B, L, Z)``) and times `t` ``(B,)``; `lengths` in latent frames."""
-        cond = self.predictor.frame_condition(states, text_mask, lengths, z_t.shape[1], durations)
+        cond = self.frame_condition(states, text_mask, lengths, z_t.shape[1], durations)
         return self.conditioned_velocity(cond, z_t, t, h)
+
+    def frame_condition(self, states, text_mask, lengths, num_frames: int, durations=None):
+        """The predictor's text-and-timing part, with the learnable queries when the config has them."""
+        cond = self.predictor.frame_condition(states, text_mask, lengths, num_frames, durations)
+        if self.queries is not None:
+            learned = self.queries[:num_frames]  # cut to the target length ...
+            learned = F.pad(learned, (0, 0, 0, num_frames - len(learned)))  # ... or padded with zeros past it
+            cond = dataclasses.replace(cond, queries=cond.queries + learned[None])  # (B, L, d)
+        return cond
 
     def conditioned_velocity(self, cond, z_t, t, h=None) -> torch.Tensor:
         """:meth:`velocity` given the predictor's text-and-timing part (``frame_condition``)."""
         tf = self.time_features(t, h)[:, None].expand(-1, z_t.shape[1], -1)
         return self.predictor.run_frames(cond, torch.cat([z_t, tf], dim=-1))[0]
 
-    def prior_velocity(self, z_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def prior_velocity(self, z_t: torch.Tensor, t: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The prior's unconditional velocity ``(B, L, Z)``; `mask` ``(B, L)`` marks real latent frames."""
         tf = self.time_features(t)[:, None].expand(-1, z_t.shape[1], -1)
-        return self.prior(z_t, tf)
+        return self.prior(z_t, tf, mask)
+
+    def sync_signals(self, z_t: torch.Tensor, t: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The sync head's hand and face motion ``(B, L, 2)`` at noisy latents `z_t` and times `t`."""
+        tf = self.time_features(t)[:, None].expand(-1, z_t.shape[1], -1)
+        return self.sync_head(z_t, tf, mask)
 
     def regress(self, states, text_mask, lengths, num_frames: int, durations=None) -> torch.Tensor:
         """Regressor latents ``(B, L, Z)``."""
         zeros = torch.zeros(len(lengths), num_frames, 1, device=lengths.device)
-        return self.predictor(states, text_mask, lengths, zeros, num_frames, durations)
+        cond = self.frame_condition(states, text_mask, lengths, num_frames, durations)
+        return self.predictor.run_frames(cond, zeros)[0]
 
     def decode(self, latents: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.decoder(latents, lengths_to_mask(lengths, latents.shape[1]))
@@ -363,7 +466,9 @@ class LatentGenerator(nn.Module):
             text_mask = None if text_mask is None else torch.cat([text_mask, text_mask])
             lengths, durations = torch.cat([lengths, lengths]), torch.cat([durations, durations])
         # The text and timing are the same at every step: one encoding per call, not per step.
-        cond = self.predictor.frame_condition(states, text_mask, lengths, int(lengths.max()), durations)
+        num_frames = int(lengths.max())
+        cond = self.frame_condition(states, text_mask, lengths, num_frames, durations)
+        prior_mask = lengths_to_mask(lengths[: len(lengths) // 2] if guided else lengths, num_frames)
 
         def velocity(z: torch.Tensor, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
             step = h if self.cfg.step_conditioned else None
@@ -378,7 +483,7 @@ class LatentGenerator(nn.Module):
             else:
                 v = self.conditioned_velocity(cond, z, t, step)
             if lambda_prior > 0 and self.prior is not None:
-                v = v + lambda_prior * (1 - t)[:, None, None] * self.prior_velocity(z, t)
+                v = v + lambda_prior * (1 - t)[:, None, None] * self.prior_velocity(z, t, prior_mask)
             return v
 
         return velocity

@@ -17,9 +17,13 @@ over real frames and observed joints.
   ``z_t = (1 - t) z_0 + t z_1`` with ``z_0 ~ N(0, I)``, target velocity ``z_1 - z_0``; the text
   is dropped (zeroed states) with probability ``cond_dropout`` for classifier-free guidance.
   ``pose`` (optional) decodes the one-step estimate ``z_t + (1 - t) v`` and compares poses.
-  With an SSM prior, ``prior_velocity`` trains it on the same target, unconditioned: its
-  minimiser is the design's ``||v_flow - v_prior||^2`` one (the marginal velocity) without
-  letting the prior pull the flow network.
+  With a prior (``model.prior``), ``prior_loss`` picks its objective: ``marginal`` trains it on
+  the flow target, unconditioned (its minimiser is the marginal velocity, and the prior never
+  pulls the flow network); ``design`` is the design's regulariser ``||v_flow - v_prior||^2``,
+  weighted by the same ``(1 - t)`` that anneals the prior's velocity in sampling, with gradients
+  into both networks. With a sync head (``model.sync_head``), ``sync_head`` trains it to predict,
+  from ``z_t`` and ``t``, the hand and face motion of each latent frame of the real pose
+  (:func:`motion_targets`), which sync guidance then differentiates.
 * :class:`DistillObjective`: the student jumps ``h = 1/k`` (k in 1, 2, 4) along the teacher's
   guided ODE trajectory: ``||z_s + h v_student(z_s, s, h) - z_teacher(s + h)||^2``.
 """
@@ -114,7 +118,10 @@ class LatentObjectiveConfig:
     prior: float = bounded(1.0, min=0.0)
     duration: float = bounded(0.1, min=0.0)
     visibility: float = bounded(0.1, min=0.0)
-    ssm_prior: float = bounded(1.0, min=0.0)  # the SSM prior's own loss (model.prior: mamba)
+    ssm_prior: float = bounded(1.0, min=0.0)  # the prior's loss (model.prior); the design: 0.1
+    # "marginal": the prior regresses the flow target; "design": ||v_flow - v_prior||^2 (the design's).
+    prior_loss: Literal["marginal", "design"] = "marginal"
+    sync_head: float = bounded(1.0, min=0.0)  # the sync head's motion regression (model.sync_head)
     alignment_warmup: int = bounded(300, min=0)
     # The pose loss as a weighted mean of per-group errors: the hands spell the letters and are
     # few features next to the face (the autoencoder's reconstruction read back 36 % CER with
@@ -219,7 +226,39 @@ class LatentRegressorObjective(_Stage2):
         return self.total(losses)
 
 
+def motion_targets(features, weights, columns: dict[str, torch.Tensor], downsample: int, num_latent: int):
+    """What the sync head learns: per latent frame, the mean absolute frame-to-frame change of the
+    observed hand and of the observed face features ``(B, L, 2)``, and where there is any ``(B, L, 2)``
+    (a hand out of view, or padding, is no evidence of stillness)."""
+    change = (features[:, 1:] - features[:, :-1]).abs()  # (B, T-1, F)
+    both = (weights[:, 1:] & weights[:, :-1]).to(features.dtype)
+    hands = torch.cat([columns[k] for k in ("left_hand", "right_hand") if k in columns])
+    energies, seen = [], []
+    for cols in (hands, columns["face"]):
+        w = both[..., cols]
+        count = w.sum(-1)  # (B, T-1)
+        energies.append((change[..., cols] * w).sum(-1) / count.clamp(min=1.0))
+        seen.append(count > 0)
+    # Frame i's motion is its change from frame i - 1; the first frame has none.
+    energy = F.pad(torch.stack(energies, -1), (0, 0, 1, 0))  # (B, T, 2)
+    observed = F.pad(torch.stack(seen, -1), (0, 0, 1, 0)).to(features.dtype)
+    pad = num_latent * downsample - energy.shape[1]
+    energy = F.pad(energy, (0, 0, 0, pad)).view(len(energy), num_latent, downsample, 2)
+    observed = F.pad(observed, (0, 0, 0, pad)).view(len(energy), num_latent, downsample, 2)
+    count = observed.sum(2)  # (B, L, 2)
+    return (energy * observed).sum(2) / count.clamp(min=1.0), count > 0
+
+
 class LatentFlowObjective(_Stage2):
+    def __init__(self, generator: LatentGenerator, encoder: LatentEncoder, cfg: LatentObjectiveConfig):
+        super().__init__(generator, encoder, cfg)
+        hands = {"left_hand", "right_hand"} & set(self.columns)
+        if generator.sync_head is not None and (not hands or "face" not in self.columns):
+            raise ConfigError(
+                f"model.sync_head: the sync head learns hand-face timing, but the autoencoder's kinds are "
+                f"{', '.join(self.columns)}"
+            )
+
     def forward(self, batch: Any, group: str = "model") -> dict[str, torch.Tensor]:
         states, text_mask = self.encode_batch(batch)
         z1, lengths, latent_mask = self.targets(batch)
@@ -238,7 +277,22 @@ class LatentFlowObjective(_Stage2):
         if self.cfg.pose > 0:
             losses.update(self.pose_losses(z_t + (1 - t[:, None, None]) * v, lengths, batch))
         if self.generator.prior is not None:
-            losses["ssm_prior"] = masked_mse(self.generator.prior_velocity(z_t, t), target, weights)
+            v_prior = self.generator.prior_velocity(z_t, t, latent_mask)
+            if self.cfg.prior_loss == "design":
+                anneal = (1 - t)[:, None, None]  # the design's lambda(t) = lambda (1 - t)
+                losses["ssm_prior"] = ((v - v_prior) ** 2 * weights * anneal).sum() / weights.sum().clamp(min=1.0)
+            else:
+                losses["ssm_prior"] = masked_mse(v_prior, target, weights)
+        if self.generator.sync_head is not None:
+            motion, observed = motion_targets(
+                batch.features,
+                feature_weights(batch.frame_mask, batch.joint_mask, self.dims),
+                self.columns,
+                self.generator.cfg.autoencoder.downsample,
+                z1.shape[1],
+            )
+            predicted = self.generator.sync_signals(z_t, t, latent_mask)
+            losses["sync_head"] = masked_mse(predicted, motion, observed & latent_mask[..., None])
         return self.total(losses)
 
 

@@ -8,15 +8,18 @@ GAN-NAT; here the generator makes latent frames. Per call:
    the duration head places each letter's run of latent frames;
 2. regressor: one pass. Flow: ``steps`` Euler steps from Gaussian noise seeded per text and
    sample (``schedulers/flow.py``), with classifier-free guidance (``guidance_scale``; 1: off),
-   the SSM prior's velocity weighted by ``lambda_prior * (1 - t)`` and, with
-   ``sync_guidance > 0``, minus that times the gradient of the hand-face sync loss of the
-   decoded pose, on the middle steps only (``inference.sync_window``);
+   the prior's velocity weighted by ``lambda_prior * (1 - t)`` and, with
+   ``sync_guidance > 0``, minus that times the gradient of a hand-face sync loss, on the middle
+   steps only (``inference.sync_window``): the loss of the hand and face motion the model's
+   learned sync head predicts from the latents (``sync_score: head``, the design's), or of the
+   decoded pose itself (``pose``: a fixed score through the decoder, for models without a head);
 3. the frozen decoder turns latents into features and component visibility.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -42,11 +45,13 @@ from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
 from text2sign.schedulers.flow import euler_sample
+from text2sign.text.layers import lengths_to_mask
 
 MAX_STEPS = 1000
 # A distilled student's most steps when its checkpoint does not say (inference.max_steps came later):
 # objective.student_steps' default, [1, 2, 4].
 DISTILLED_STEPS = 4
+SYNC_SCORES = ("auto", "head", "pose")
 RECONSTRUCTION_CHUNK = 1024  # frames an autoencoder reconstructs at once (a multiple of every downsample)
 
 
@@ -62,14 +67,22 @@ class LatentInferenceConfig(TextToPoseInferenceConfig):
     sync_guidance: float = bounded(0.0, min=0.0, max=100.0)  # gamma of the sync loss's gradient; 0: off
     sync_window: tuple[float, float] = (0.25, 0.75)  # the part of the trajectory sync guidance acts on
     sync_lag: int = bounded(2, min=0, max=50)  # frames either side scored by the sync loss
+    # What sync guidance differentiates: "head" (the model's learned sync head), "pose" (the
+    # decoded pose's fixed score); "auto": the head when the model has one.
+    sync_score: Literal["auto", "head", "pose"] = "auto"
 
 
 def sync_loss(features: torch.Tensor, hands: torch.Tensor, face: torch.Tensor, lag: int) -> torch.Tensor:
-    """Differentiable hand-face asynchrony of ``(B, T, F)`` features: minus the soft-max over lags
-    in ``[-lag, lag]`` of the correlation of hand and face motion energy, plus the soft-max's
-    expected |lag| / (lag + 1) (the design's correlation and lag penalty, as evaluation scores them)."""
+    """Differentiable hand-face asynchrony of ``(B, T, F)`` features: :func:`motion_sync_loss` of
+    their hand and face motion energy."""
     energy = (features[:, 1:] - features[:, :-1]).abs()  # (B, T-1, F)
-    hand, fac = energy[..., hands].mean(-1), energy[..., face].mean(-1)  # (B, T-1)
+    return motion_sync_loss(energy[..., hands].mean(-1), energy[..., face].mean(-1), lag)
+
+
+def motion_sync_loss(hand: torch.Tensor, fac: torch.Tensor, lag: int) -> torch.Tensor:
+    """Asynchrony of hand and face motion ``(B, N)`` each: minus the soft-max over lags in
+    ``[-lag, lag]`` of their correlation, plus the soft-max's expected |lag| / (lag + 1) (the
+    design's correlation and lag penalty, as evaluation scores them), summed over the batch."""
     corrs, lags = [], []
     for shift in range(-lag, lag + 1):
         a = hand[:, max(0, -shift) : hand.shape[1] - max(0, shift)]
@@ -80,7 +93,7 @@ def sync_loss(features: torch.Tensor, hands: torch.Tensor, face: torch.Tensor, l
         corrs.append((a * b).sum(1) / ((a.pow(2).sum(1) * b.pow(2).sum(1)).sqrt() + 1e-6))
         lags.append(abs(shift))
     if not corrs:
-        return features.sum() * 0
+        return hand.sum() * 0
     corr = torch.stack(corrs, dim=1)  # (B, K)
     weights = torch.softmax(corr * 10, dim=1)
     lag_cost = (weights * torch.tensor(lags, dtype=corr.dtype, device=corr.device)).sum(1) / (lag + 1)
@@ -108,6 +121,12 @@ class LatentPipeline(TextToPosePipeline):
             "flow models: hand-face sync guidance scale (0: off; default: the model's own)",
             0.0,
             100.0,
+        ),
+        Option(
+            "sync_score",
+            str,
+            "flow models: what sync guidance follows: head (the model's learned sync head), pose (the decoded "
+            "pose's fixed score) or auto (the head when there is one; default: the model's own)",
         ),
     )
 
@@ -169,6 +188,7 @@ class LatentPipeline(TextToPosePipeline):
         guidance_scale=None,
         lambda_prior=None,
         sync_guidance=None,
+        sync_score=None,
     ):
         """The shared text handling (:meth:`TextToPosePipeline.generate`) with this call's sampling
         settings (checked by the call; None: the checkpoint's)."""
@@ -178,6 +198,7 @@ class LatentPipeline(TextToPosePipeline):
             "guidance_scale": inf.guidance_scale if guidance_scale is None else guidance_scale,
             "lambda_prior": inf.lambda_prior if lambda_prior is None else lambda_prior,
             "sync_guidance": inf.sync_guidance if sync_guidance is None else sync_guidance,
+            "sync_score": self._sync_score(inf.sync_score if sync_score is None else sync_score),
         }
         return super().generate(
             texts,
@@ -193,7 +214,18 @@ class LatentPipeline(TextToPosePipeline):
             **sampling,
         )
 
-    def _generate(self, texts, signed, frames, seed, signer, *, steps, guidance_scale, lambda_prior, sync_guidance):
+    def _sync_score(self, score: str) -> str:
+        """`score` made definite for this model ("auto": the head when it has one), or one error line."""
+        if score not in SYNC_SCORES:
+            raise Text2SignError(f"sync_score must be one of {', '.join(SYNC_SCORES)}, got {score!r}")
+        has_head = self.generator.sync_head is not None
+        if score == "head" and not has_head:
+            raise Text2SignError(f"sync_score head: {self.label} has no sync head (trained without model.sync_head)")
+        return "head" if score == "auto" and has_head else "pose" if score == "auto" else score
+
+    def _generate(
+        self, texts, signed, frames, seed, signer, *, steps, guidance_scale, lambda_prior, sync_guidance, sync_score
+    ):
         gen = self.generator
         ae = gen.cfg.autoencoder
         r = ae.downsample
@@ -217,7 +249,11 @@ class LatentPipeline(TextToPosePipeline):
                 # Each text's noise depends only on the seed and its own length, never on the batch.
                 z[i, :n] = torch.randn(n, ae.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
             velocity = gen.guided_velocity(states, mask, lengths, durations, guidance_scale, lambda_prior)
-            guide = self._sync_guide(lengths, sync_guidance) if sync_guidance > 0 and self._face is not None else None
+            guide = None
+            if sync_guidance > 0 and sync_score == "head":
+                guide = self._head_guide(lengths, sync_guidance)
+            elif sync_guidance > 0 and self._face is not None:
+                guide = self._sync_guide(lengths, sync_guidance)
             with torch.no_grad():
                 z = euler_sample(
                     velocity,
@@ -245,6 +281,26 @@ class LatentPipeline(TextToPosePipeline):
                 z = z.detach().requires_grad_(True)
                 features, _ = gen.decode(z, lengths)
                 (grad,) = torch.autograd.grad(sync_loss(features, self._hands, self._face, lag), z)
+            return -gamma * grad
+
+        return guide
+
+    def _head_guide(self, lengths, gamma: float):
+        """Sync guidance through the learned head: no decoder pass, and the loss is scored on each
+        text's own latent frames (lag in latent frames, rounded up)."""
+        gen = self.generator
+        lag = -(-self.inference.sync_lag // gen.cfg.autoencoder.downsample)
+        mask = lengths_to_mask(lengths, int(lengths.max()))
+
+        def guide(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            with torch.enable_grad():
+                z = z.detach().requires_grad_(True)
+                motion = gen.sync_signals(z, t, mask)  # (B, L, 2)
+                loss = sum(
+                    motion_sync_loss(motion[i : i + 1, :n, 0], motion[i : i + 1, :n, 1], lag)
+                    for i, n in enumerate(lengths.tolist())
+                )
+                (grad,) = torch.autograd.grad(loss, z)
             return -gamma * grad
 
         return guide
