@@ -111,7 +111,7 @@ class LatentPipeline(TextToPosePipeline):
         Option(
             "lambda_prior",
             float,
-            "flow models with an SSM prior: its weight (0: off; default: the model's own)",
+            "flow models with a prior (SSM or its transformer fallback): its weight (0: off; default: the model's own)",
             0.0,
             10.0,
         ),
