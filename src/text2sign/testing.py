@@ -98,6 +98,19 @@ def tiny_autoencoder(workdir: Path) -> Path:
     return resolve_checkpoint(run)
 
 
+def tiny_frame_autoencoder(workdir: Path) -> Path:
+    """A seconds-long ``video-ae`` run on the tiny 16 px video corpus (trained once per `workdir`):
+    the frame autoencoder of the latent video families' tiny configs."""
+    from text2sign.checkpoints import resolve_checkpoint
+    from text2sign.families import get_family
+    from text2sign.training import parse_experiment, train
+
+    run = workdir / "tiny-video-ae"
+    if not (run / "checkpoints").exists():
+        train(parse_experiment(get_family("video-ae").tiny(workdir), source="tiny video-ae config"), run)
+    return resolve_checkpoint(run)
+
+
 def tiny_stage2(family: str, workdir: Path, **sections) -> dict:
     """A seconds-long experiment of latent stage `family` on the tiny autoencoder, for the family
     contract test; `sections` replace or add whole config sections."""

@@ -112,6 +112,58 @@ def generate(
     say(f"{signing.num_frames} frames ({signing.duration:.2f} s, {shape}) -> {', '.join(written)}")
 
 
+class AnimateCommand(ModelCommand):
+    default_model = "fs-pose-video"
+    skipped_options = ("pose",)  # the pose is the command's argument
+
+
+@app.command(cls=AnimateCommand)
+def animate(
+    ctx: typer.Context,
+    pose_file: Annotated[
+        Path, typer.Argument(metavar="POSE_FILE", help="Pose file (.pose or .npz): ours, extract's, pose-format's.")
+    ],
+    output: Annotated[Path, output_option("Output: .mp4, .gif, or a folder of PNG frames.")],
+    model: Annotated[
+        str, typer.Option("--model", help="A pose-to-video model (a pose-video checkpoint or fs-pose-video).")
+    ] = "fs-pose-video",
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the sampling (default: the model's own).")] = None,
+    size: Annotated[
+        int | None, typer.Option("--size", help="Width and height of a GIF / MP4, pixels (default: the model's own).")
+    ] = None,
+    person: PersonOption = None,
+) -> None:
+    """Turn a pose file into video in the appearance of a pose-to-video model's training videos.
+
+    One video frame per pose frame at the model's rate (the pose is resampled to it). Needs the
+    \\[video] extra. The model's own options are listed, with their ranges, by --model NAME --help.
+    """
+    from text2sign.fileio import check_output_path
+    from text2sign.pose.io import load_pose
+    from text2sign.rendering import check_output_kind, write_signing
+    from text2sign.video.clip import check_output_side
+
+    if not output.is_dir():
+        check_output_path(output)
+    check_output_kind("video", output)
+    if size is not None:
+        check_output_side(size, "--size")
+    pose = load_pose(pose_file, person)
+    options = model_args(ctx)
+    pipeline = load_pipeline(model, options.load)
+    if not callable(getattr(pipeline, "animate", None)):
+        raise Text2SignError(
+            f"model {pipeline.label} makes {pipeline.output} from text; animate takes a pose-to-video model "
+            "(fs-pose-video, or a pose-video checkpoint)"
+        )
+    (clip,) = pipeline.animate(pose, seed=seed, **options.call)
+    written = write_signing(clip, output, size, ())
+    say(
+        f"{pose.num_frames} pose frames at {pose.fps:g} fps -> {clip.num_frames} frames ({clip.duration:.2f} s, "
+        f"{clip.width}x{clip.height} video) -> {written}"
+    )
+
+
 @app.command()
 def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """List every model you can name with --model: family, output kind, languages, size on disk."""

@@ -55,6 +55,8 @@ class ModelCommand(TyperCommand):
 
     call_options = True  # the model's call options too (serve, languages: load options only)
     not_models: tuple[str, ...] = ()  # values of --model that name no model (evaluate's "reference")
+    default_model = "default"  # the model without --model
+    skipped_options: tuple[str, ...] = ()  # options the command gives itself (animate's pose argument)
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         ctx.meta[FLAGS] = flags = self._flags(args)
@@ -84,7 +86,7 @@ class ModelCommand(TyperCommand):
     def _flags(self, args: list[str]) -> ModelFlags:
         from text2sign.pipelines.options import every_family_options, model_options
 
-        model = _value_of("--model", args) or "default"
+        model = _value_of("--model", args) or self.default_model
         fixed = {opt for param in self.params for opt in param.opts} | {"--help"}
         if model in self.not_models:
             return ModelFlags(model, None)
@@ -96,6 +98,7 @@ class ModelCommand(TyperCommand):
         listing = "--help" in args and _value_of("--model", args) is None
         if own is not None and not listing:
             declared = {**(own.call if self.call_options else {}), **own.load}
+            declared = {n: o for n, o in declared.items() if n not in self.skipped_options}
             params = _params({n: (o, "") for n, o in declared.items()}, fixed, f"Options of {model}")
             return ModelFlags(model, own, params, frozenset(own.load))
         if not (unknown or listing):

@@ -17,6 +17,17 @@ from text2sign.data.video_corpus import VideoCorpus, fit_frames, frames_to_unit,
 from text2sign.errors import ConfigError
 
 
+def window_starts(total: int, window: int) -> list[int]:
+    """First frames of the windows of `window` frames covering `total`, half a window apart."""
+    if total <= window:
+        return [0]
+    stride = max(1, window // 2)
+    starts = list(range(0, total - window + 1, stride))
+    if starts[-1] != total - window:
+        starts.append(total - window)
+    return starts
+
+
 class VideoTextDataset(Dataset):
     """``(video (3, T, H, W) float32 in [-1, 1], text, signed language)`` per clip, read from the
     corpus's memory map at each access."""

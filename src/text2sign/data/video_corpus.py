@@ -179,8 +179,8 @@ class VideoCorpusWriter:
         self._ids.add(item_id)
         return item
 
-    def write_index(self, directory: Path, source: str) -> None:
-        """stats.json, then manifest.csv."""
+    def write_index(self, directory: Path, source: str, extra: dict | None = None) -> None:
+        """stats.json (with `extra` facts, e.g. how frames were shaped), then manifest.csv."""
         if not self.items:
             raise CorpusError("refusing to write an empty video corpus")
         by_split = {s: [i for i in self.items if i.split == s] for s in SPLITS}
@@ -193,6 +193,7 @@ class VideoCorpusWriter:
             "width": self.width,
             "total_frames": self._total,
             "source": source,
+            **(extra or {}),
         }
         write_text_atomic(directory / STATS, json.dumps(stats, ensure_ascii=False, indent=1))
         buffer = io.StringIO()
@@ -209,6 +210,7 @@ def build_video_corpus(
     width: int,
     fill: Callable[[VideoCorpusWriter], str],
     inputs: Iterable[str | Path | None] = (),
+    extra_stats: dict | None = None,
 ) -> VideoCorpus:
     """A video corpus at `root` from ``fill(writer)``, which adds the clips and returns a description
     of their source (`inputs`: the paths it reads, which `root` must stay apart from). It is built in
@@ -219,7 +221,7 @@ def build_video_corpus(
         with open(tmp / FRAMES, "wb") as out:
             writer = VideoCorpusWriter(out, height, width)
             source = fill(writer)
-        writer.write_index(tmp, source)
+        writer.write_index(tmp, source, extra_stats)
     return VideoCorpus.load(root)
 
 
@@ -400,7 +402,9 @@ def import_video_folder(
                 on_item()
         return f"imported from {root}"
 
-    return build_video_corpus(out, height, width, fill, [root]), skipped
+    # How frames were shaped, so poses extracted from the original videos can be placed on them.
+    shaping = {"shaping": {"resize": options.resize, "crop": options.crop}}
+    return build_video_corpus(out, height, width, fill, [root], shaping), skipped
 
 
 def _same_size(frames: Iterator[np.ndarray], size: tuple[int, int], rel: Path, first: str) -> Iterator[np.ndarray]:

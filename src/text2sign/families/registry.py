@@ -67,6 +67,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "video-recognizer": "text2sign.families.video_recognizer",
     "video-ae": "text2sign.families.video_ae",
     "lookup-flow": "text2sign.families.lookup_flow",
+    "pose-video": "text2sign.families.pose_video",
 }
 
 # The modules each optional extra of pyproject.toml installs that code checks for.

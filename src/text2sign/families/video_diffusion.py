@@ -30,7 +30,8 @@ from text2sign.data.config import VideoCorpusDataConfig
 from text2sign.data.selection import split_items, train_clips
 from text2sign.data.video_clips import EncodedClips, VideoTextDataset
 from text2sign.data.video_corpus import load_video_corpus
-from text2sign.errors import ConfigError, CorpusError
+from text2sign.errors import CorpusError
+from text2sign.families.frame_autoencoder import load_frame_autoencoder
 from text2sign.families.registry import Experiment, register_family
 from text2sign.models.video_diffusion import VideoDiffusionConfig, VideoDiffusionNet
 from text2sign.objectives.video_diffusion import (
@@ -127,21 +128,6 @@ def build(config) -> Experiment:
         config=resolved,
         metadata={"language_pairs": [list(p) for p in pairs]},
     )
-
-
-def load_frame_autoencoder(path, size: int):
-    """The trained :class:`FrameAutoencoder` of a ``video-ae`` run or checkpoint (``init.autoencoder``)."""
-    from text2sign.checkpoints import load_checkpoint
-
-    checkpoint = load_checkpoint(path)
-    if checkpoint.family.name != "video-ae":
-        raise ConfigError(f"init.autoencoder {checkpoint.path} is a {checkpoint.family.name} checkpoint, not video-ae")
-    network = checkpoint.model
-    if network.config.size != size:
-        raise ConfigError(
-            f"model.size is {size} px but the autoencoder in {checkpoint.path} learnt {network.config.size} px frames"
-        )
-    return network
 
 
 def playback_rate(items, frames: int) -> float:

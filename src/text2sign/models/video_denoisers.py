@@ -206,13 +206,16 @@ class DiT3D(GradientCheckpointing, nn.Module):
         depth: int,
         heads: int,
         factorized: bool,
+        in_channels: int | None = None,
     ):
+        """`in_channels` (default `channels`): what the input has beside the noisy video, e.g. a
+        condition's maps concatenated to it; the output always has `channels`."""
         super().__init__()
         if size % patch or frames % patch_t:
             raise ValueError(f"{frames} frames of {size} px do not split into ({patch_t}, {patch}, {patch}) patches")
         self.channels, self.patch, self.patch_t = channels, patch, patch_t
         self.grid = (frames // patch_t, (size // patch) ** 2)
-        self.embed = nn.Conv3d(channels, dim, (patch_t, patch, patch), (patch_t, patch, patch))
+        self.embed = nn.Conv3d(in_channels or channels, dim, (patch_t, patch, patch), (patch_t, patch, patch))
         self.register_buffer("pos", _pos_3d(frames // patch_t, size // patch, dim), persistent=False)
         self.blocks = nn.ModuleList(DiTBlock(dim, heads, factorized, self.grid) for _ in range(depth))
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False)
@@ -224,7 +227,8 @@ class DiT3D(GradientCheckpointing, nn.Module):
 
     def forward(self, x, temb, context, context_mask, frame_context=None):
         """`frame_context` (B, T, D), optional: added to every token of its frame (paced text)."""
-        b, c, t, h, w = x.shape
+        b, _, t, h, w = x.shape
+        c = self.channels
         tokens = self.embed(x).flatten(2).transpose(1, 2) + self.pos  # (B, T'*H'*W', D)
         if frame_context is not None:
             steps, per_step = self.grid

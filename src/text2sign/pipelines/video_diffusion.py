@@ -20,11 +20,13 @@ those characters read as unknown, and the call says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from text2sign.config import bounded
+from text2sign.data.video_clips import window_starts
 from text2sign.data.video_corpus import fit_frames, unit_to_frames
 from text2sign.errors import ConfigError, Text2SignError
 from text2sign.models.video_diffusion import VideoDiffusionNet, pad_contexts
@@ -37,17 +39,6 @@ FAMILY = "video-diffusion"
 MAX_STEPS = 10000  # the longest training schedule: more steps than it has is DDPM
 MAX_FRAMES_FACTOR = 16  # the longest clip, in training lengths
 WINDOWS_PER_PASS = 16  # temporal windows denoised in one network call
-
-
-def window_starts(total: int, window: int) -> list[int]:
-    """First frames of the windows of `window` frames covering `total`, half a window apart."""
-    if total <= window:
-        return [0]
-    stride = max(1, window // 2)
-    starts = list(range(0, total - window + 1, stride))
-    if starts[-1] != total - window:
-        starts.append(total - window)
-    return starts
 
 
 @dataclass
@@ -171,8 +162,9 @@ class VideoDiffusionPipeline(Pipeline):
         with torch.inference_mode():
             context, context_mask = self.net.encode([t for t, _ in rows], [signed] * len(rows))
 
-            def predict_windows(x, t, text_rows):
-                """Outputs for windows `x` (N, C, window, H, W) of the texts at `text_rows` (N,)."""
+            def predict_windows(x, t, clip_rows, _starts):
+                """Outputs for windows `x` (N, C, window, H, W) of the texts at `clip_rows`."""
+                text_rows = torch.tensor(clip_rows, device=x.device)
                 own = (context[text_rows], context_mask[text_rows])
                 if guidance == 1.0:
                     return self.net(x, t, *own)
@@ -180,26 +172,44 @@ class VideoDiffusionPipeline(Pipeline):
                 out_text, out_null = self.net(torch.cat([x, x]), torch.cat([t, t]), *both).chunk(2)
                 return out_null + guidance * (out_text - out_null)
 
-            starts = window_starts(shape[1], cfg.frames)
-            pieces = [(row, start) for row in range(len(rows)) for start in starts]
-            covered = torch.zeros(shape[1], device=self.device)
-            for start in starts:
-                covered[start : start + cfg.frames] += 1
-
-            def predict(x, t):
-                out = torch.zeros_like(x)
-                for i in range(0, len(pieces), WINDOWS_PER_PASS):
-                    chunk = pieces[i : i + WINDOWS_PER_PASS]
-                    chunk_rows = torch.tensor([row for row, _ in chunk], device=x.device)
-                    windows = torch.stack([x[row, :, start : start + cfg.frames] for row, start in chunk])
-                    predicted = predict_windows(windows, t[chunk_rows], chunk_rows)
-                    for (row, start), piece in zip(chunk, predicted):
-                        out[row, :, start : start + cfg.frames] += piece
-                return out / covered[None, None, :, None, None]
-
             def fresh_noise():
                 return torch.stack([torch.randn(shape, generator=g) for g in generators])
 
-            videos = self.net.from_latent(self.schedule.sample(predict, noise, steps, eta, fresh_noise))
+            latents = sample_in_windows(self.schedule, noise, cfg.frames, predict_windows, steps, eta, fresh_noise)
+            videos = self.net.from_latent(latents)
         clips = [VideoClip(fit_frames(unit_to_frames(v), frames), inf.fps) for v in videos.float().cpu().numpy()]
         return [clips[i * num_samples : (i + 1) * num_samples] for i in range(len(texts))]
+
+
+def sample_in_windows(
+    schedule: DiffusionSchedule,
+    noise: torch.Tensor,
+    window: int,
+    predict_windows: Callable[[torch.Tensor, torch.Tensor, list[int], list[int]], torch.Tensor],
+    steps: int,
+    eta: float,
+    fresh_noise: Callable[[], torch.Tensor],
+) -> torch.Tensor:
+    """Sample latents ``(B, C, T, h, w)`` from `noise` with a network that sees `window` frames at a
+    time: ``predict_windows(x (N, C, window, h, w), t (N,), rows, starts)`` predicts the windows of
+    clips `rows` starting at frames `starts`; at every step the windows' predictions are averaged
+    where they overlap (MultiDiffusion), :data:`WINDOWS_PER_PASS` windows per network call."""
+    total = noise.shape[2]
+    starts = window_starts(total, window)
+    pieces = [(row, start) for row in range(noise.shape[0]) for start in starts]
+    covered = torch.zeros(total, device=noise.device)
+    for start in starts:
+        covered[start : start + window] += 1
+
+    def predict(x, t):
+        out = torch.zeros_like(x)
+        for i in range(0, len(pieces), WINDOWS_PER_PASS):
+            chunk = pieces[i : i + WINDOWS_PER_PASS]
+            rows, firsts = [row for row, _ in chunk], [start for _, start in chunk]
+            windows = torch.stack([x[row, :, start : start + window] for row, start in chunk])
+            predicted = predict_windows(windows, t[rows], rows, firsts)
+            for (row, start), piece in zip(chunk, predicted):
+                out[row, :, start : start + window] += piece
+        return out / covered[None, None, :, None, None]
+
+    return schedule.sample(predict, noise, steps, eta, fresh_noise)

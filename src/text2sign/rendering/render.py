@@ -25,6 +25,7 @@ import numpy as np
 
 from text2sign.errors import InvalidPoseError, PoseFileError, Text2SignError
 from text2sign.fileio import atomic_path, check_output_path
+from text2sign.pose.canvas import fit_to_canvas
 from text2sign.pose.io import POSE_SUFFIXES, save_pose, to_pose_format
 from text2sign.pose.layout import KINDS
 from text2sign.pose.sequence import PoseSequence
@@ -40,7 +41,6 @@ from text2sign.video.clip import (
 
 DEFAULT_HIDE = ("world",)
 DEFAULT_POSE_SIZE = 384  # pixels a side of a drawn pose when none is asked (generate --gif / --mp4, render, serve)
-MARGIN = 0.05
 RENDER_SUFFIXES = (".gif", ".mp4", ".png")
 
 Color = tuple[int, int, int]
@@ -110,7 +110,7 @@ def _draw(
     if not isinstance(thickness, (int, np.integer)) or isinstance(thickness, bool) or thickness < 1:
         raise Text2SignError(f"thickness must be a positive whole number of pixels, got {thickness!r}")
     seq = _visible(seq, hide)
-    fitted = _fit_to_canvas(seq, width, height)
+    fitted = fit_to_canvas(seq, width, height)
     if picks is not None:
         conf = None if fitted.confidence is None else fitted.confidence[picks]
         fitted = PoseSequence(fitted.data[picks], fitted.mask[picks], fitted.fps, fitted.layout, conf)
@@ -443,41 +443,3 @@ def _visible(seq: PoseSequence, hide: Sequence[str]) -> PoseSequence:
         shown = ", ".join(sorted({c.kind for c in seq.layout.components}))
         raise InvalidPoseError(f"nothing to draw: no joint is observed in any of {seq.num_frames} frames ({shown})")
     return seq
-
-
-# The drawing box spans the 0.5th to 99.5th percentile of the points, widened by a tenth of that
-# span on each side (never past the real extremes): a few glitched joints are left off the canvas
-# instead of shrinking the signer to a dot, and a hand that briefly reaches out still fits.
-BOX_PERCENTILES = (0.5, 99.5)
-BOX_SLACK = 0.1
-
-
-def robust_bounds(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-axis low and high of points ``(N, 2)`` for the drawing box (see BOX_PERCENTILES)."""
-    low, high = np.percentile(xy, BOX_PERCENTILES, axis=0)
-    slack = BOX_SLACK * (high - low)
-    return np.maximum(low - slack, xy.min(axis=0)), np.minimum(high + slack, xy.max(axis=0))
-
-
-def _fit_to_canvas(seq: PoseSequence, width: int, height: int) -> PoseSequence:
-    """Scale (uniformly) and shift x, y so the observed joints of every frame fit the canvas
-    (robustly: a single joint at 1e30 must not shrink the signer to a dot)."""
-    xy = seq.data[..., :2][seq.mask].astype(np.float64)  # float32 arithmetic on a glitch near its maximum overflows
-    low, high = robust_bounds(xy)
-    extent = high - low
-    room = np.array([width, height], np.float64) * (1 - 2 * MARGIN)
-    nonzero = extent > 1e-9
-    # A pose with no extent along an axis (one joint, a flat line) is only centred along it.
-    scale = float(np.min(room[nonzero] / extent[nonzero])) if nonzero.any() else 1.0
-    centre_in = (low + high) / 2
-    centre_out = np.array([width, height], np.float64) / 2
-    data = seq.data.astype(np.float64)
-    data[..., :2] = (data[..., :2] - centre_in) * scale + centre_out
-    # A glitched joint far off the canvas stays off it, at a distance OpenCV's integer pixels can hold.
-    far = 4 * max(width, height)
-    data[..., :2] = np.clip(data[..., :2], -far, far)
-    if data.shape[-1] > 2:
-        data[..., 2:] *= scale
-    # Masked joints are never drawn, but the visualizer still rounds them to int; keep them finite.
-    data = np.where(seq.mask[..., None], data, 0.0).astype(np.float32)
-    return PoseSequence(data, seq.mask, seq.fps, seq.layout, seq.confidence)

@@ -1,0 +1,214 @@
+"""Inference of pose-conditioned video diffusion (``pose-video``, e.g. ``fs-pose-video``): a pose
+sequence in, a video in the appearance of the model's training videos out.
+
+``generate`` plans each text as a pose sequence first -- with the lookup (``concat``, over the
+user's ``lexicon`` when given) or another pose model (``pose_model``) -- or takes the caller's
+(``pose``), then :meth:`PoseVideoPipeline.animate` turns it into video: one video frame per pose
+frame at the model's rate (the pose is resampled to it), in overlapping windows of the model's
+training length averaged at every denoising step (:func:`~text2sign.pipelines.video_diffusion.sample_in_windows`),
+so any length is one continuous clip. Sample ``k`` of a call starts from noise seeded by ``seed + k``.
+
+Where the joints are on the frame follows the model's ``placement``: ``fit`` fits the whole
+sequence to the frame as ``text2sign render`` draws it; ``frame`` places it where the training
+signer stood (their median shoulder centre and width).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from text2sign.data.video_corpus import unit_to_frames
+from text2sign.errors import InvalidPoseError, Text2SignError
+from text2sign.models.pose_video import PoseVideoNet
+from text2sign.pipelines.base import Notes, Pipeline
+from text2sign.pipelines.options import LEXICON, Option, guidance_option, steps_option
+from text2sign.pipelines.video_diffusion import (
+    MAX_STEPS,
+    VideoDiffusionInferenceConfig,
+    make_schedule,
+    sample_in_windows,
+)
+from text2sign.pose.canvas import canvas_positions, placed_positions
+from text2sign.pose.io import load_pose
+from text2sign.pose.layout import get_layout
+from text2sign.pose.sequence import PoseSequence
+from text2sign.video import VideoClip
+
+FAMILY = "pose-video"
+# The longest pose animated in one call, in frames at the model's rate (4 minutes at 12.5 fps):
+# time and memory grow with the length, so a longer one is refused before any work.
+MAX_POSE_FRAMES = 3000
+
+
+def pose_positions(seq: PoseSequence, net: PoseVideoNet) -> np.ndarray:
+    """``(T, J, 3)`` positions of `seq` as `net` reads them (see :mod:`text2sign.models.pose_video`),
+    one row per frame at the model's rate. A pose whose layout lacks the model's joints, or that
+    shows no joint, is one error line."""
+    cfg = net.config
+    if not isinstance(seq, PoseSequence):
+        raise Text2SignError(f"a pose to animate must be a pose sequence, got {type(seq).__name__}")
+    try:
+        seq = seq.to_layout(get_layout(cfg.layout))
+    except InvalidPoseError as exc:
+        raise Text2SignError(f"a {seq.layout.name} pose cannot be animated by a {cfg.layout} model: {exc}") from None
+    if seq.num_frames == 0 or not seq.mask.any():
+        raise Text2SignError("the pose has no observed joint in any frame: nothing to animate")
+    if abs(seq.fps - cfg.fps) > 1e-6:
+        frames = round(seq.num_frames * cfg.fps / seq.fps)
+        if frames > MAX_POSE_FRAMES:
+            raise Text2SignError(f"the pose lasts {frames} frames at {cfg.fps:g} fps; the most is {MAX_POSE_FRAMES}")
+        seq = seq.resample(cfg.fps)
+    if seq.num_frames > MAX_POSE_FRAMES:
+        raise Text2SignError(
+            f"the pose lasts {seq.num_frames} frames at {cfg.fps:g} fps; the most is {MAX_POSE_FRAMES}"
+        )
+    if cfg.placement == "fit":
+        return canvas_positions(seq, cfg.size, cfg.size)
+    try:
+        return placed_positions(seq, tuple(cfg.signer_centre), cfg.signer_width, cfg.size, cfg.size)
+    except InvalidPoseError as exc:
+        raise Text2SignError(f"the pose cannot be placed where the model's signer stands: {exc}") from None
+
+
+class PoseVideoPipeline(Pipeline):
+    name = FAMILY
+    output = "video"
+    options = (
+        steps_option(MAX_STEPS, "diffusion: sampling steps (default: the model's own)"),
+        guidance_option(50.0),
+        Option(
+            "eta", float, "diffusion: DDIM eta (0: deterministic, 1: ancestral; default: the model's own)", 0.0, 1.0
+        ),
+        Option(
+            "pose",
+            Path,
+            "a pose file (.pose, .npz) to animate instead of planning the text",
+            load=load_pose,
+            metavar="FILE.pose",
+        ),
+    )
+    load_options = (
+        LEXICON,
+        Option("pose_model", str, "the pose model whose output is animated (default: the lookup)", metavar="MODEL"),
+    )
+    stochastic = True
+
+    def __init__(
+        self,
+        net: PoseVideoNet,
+        inference: VideoDiffusionInferenceConfig,
+        device: str | torch.device = "cpu",
+        lexicon: str | Path | None = None,
+        pose_model: str | None = None,
+    ):
+        self.net = net.eval().to(device)
+        self.device = torch.device(device)
+        self.inference = inference
+        self.schedule = make_schedule(inference, pixel_space=False)
+        if pose_model is not None:
+            from text2sign.pipelines import load_pipeline
+
+            planner = load_pipeline(pose_model, device, lexicon=lexicon)
+            if planner.output != "pose":
+                raise Text2SignError(f"--pose-model {pose_model} makes {planner.output}, not poses to animate")
+        else:
+            from text2sign.pipelines.concat import ConcatPipeline
+
+            planner = ConcatPipeline(lexicon, layout=net.config.layout)
+        self.planner = planner
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint, device="cpu", lexicon=None, pose_model=None) -> PoseVideoPipeline:
+        return cls(checkpoint.model, checkpoint.inference, device, lexicon, pose_model)
+
+    def language_pairs(self) -> list[tuple[str, str]]:
+        """What its planner plans: the video network reads poses, not languages."""
+        return self.planner.language_pairs()
+
+    def check_languages(self, spoken: str, signed: str) -> None:
+        self.planner.check_languages(spoken, signed)
+
+    def size_bytes(self) -> int:
+        planner = getattr(self.planner, "size_bytes", None)
+        return planner() if planner is not None else 0
+
+    def to(self, device: Any) -> PoseVideoPipeline:
+        self.device = torch.device(device)
+        self.net.to(self.device)
+        return self
+
+    def generate(
+        self,
+        texts,
+        spoken,
+        signed,
+        *,
+        num_samples,
+        seed,
+        strict,
+        notes: Notes,
+        steps=None,
+        guidance_scale=None,
+        eta=None,
+        pose=None,
+    ):
+        out = []
+        for text in texts:
+            if pose is None:
+                planned = self.planner([text], spoken, signed, strict=strict)
+                for warning in planned.warnings:
+                    notes.warn(warning)
+                plan = planned.outputs[0]
+            else:
+                plan = pose
+            out.append(
+                self.animate(
+                    plan, num_samples=num_samples, seed=seed, steps=steps, guidance_scale=guidance_scale, eta=eta
+                )
+            )
+        return out
+
+    def animate(
+        self,
+        pose: PoseSequence,
+        *,
+        num_samples: int = 1,
+        seed: int | None = None,
+        steps: int | None = None,
+        guidance_scale: float | None = None,
+        eta: float | None = None,
+    ) -> list[VideoClip]:
+        """`num_samples` videos of `pose`; options left None are the checkpoint's ``inference:``
+        values. Options are checked as a call's are."""
+        checked = self.check_options({"steps": steps, "guidance_scale": guidance_scale, "eta": eta})
+        inf, cfg = self.inference, self.net.config
+        steps, guidance = checked.get("steps", inf.steps), checked.get("guidance_scale", inf.guidance_scale)
+        eta, seed = checked.get("eta", inf.eta), inf.seed if seed is None else seed
+        positions = pose_positions(pose, self.net)
+        length = len(positions)
+        padded = np.concatenate([positions, np.repeat(positions[-1:], max(0, cfg.frames - length), axis=0)])
+        padded = torch.from_numpy(padded).to(self.device)
+        generators = [torch.Generator().manual_seed(seed + k) for k in range(num_samples)]
+        shape = self.net.latent_shape(len(padded))
+        noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(self.device)
+
+        def predict_windows(x, t, _rows, starts):
+            windows = torch.stack([padded[s : s + cfg.frames] for s in starts])
+            if guidance == 1.0:
+                return self.net(x, t, windows)
+            keep = torch.arange(2 * len(x), device=x.device) < len(x)
+            both = self.net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([windows, windows]), keep)
+            out_pose, out_null = both.chunk(2)
+            return out_null + guidance * (out_pose - out_null)
+
+        def fresh_noise():
+            return torch.stack([torch.randn(shape, generator=g) for g in generators])
+
+        with torch.inference_mode():
+            latents = sample_in_windows(self.schedule, noise, cfg.frames, predict_windows, steps, eta, fresh_noise)
+            videos = self.net.from_latent(latents).float().cpu().numpy()
+        return [VideoClip(unit_to_frames(v)[:length], cfg.fps) for v in videos]
