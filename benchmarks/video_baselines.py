@@ -57,9 +57,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--autoencoder",
-        type=Path,
+        type=str,
         default=None,
-        help="a video-ae run or checkpoint: score each perfect model through it too (a latent model's ceiling)",
+        help="a video-ae run or checkpoint, or a latent video model carrying one (fs-video): score each perfect "
+        "model through it too (a latent model's ceiling)",
     )
     args = parser.parse_args()
 
@@ -102,7 +103,7 @@ def main() -> None:
     ]
     if args.autoencoder:
         baselines += [
-            (f"{name}-through-autoencoder", through_autoencoder(draw, args.autoencoder))
+            (f"{name}-through-autoencoder", through_autoencoder(draw, args.autoencoder, size))
             for name, draw in baselines
             if name.startswith("reference")
         ]
@@ -115,15 +116,17 @@ def main() -> None:
         print(md.read_text().splitlines()[-1])
 
 
-def through_autoencoder(draw, run: Path):
-    """`draw`, with every frame of its clip encoded and decoded by the ``video-ae`` at `run`."""
+def through_autoencoder(draw, run: str, size: int):
+    """`draw`, with every frame of its clip encoded and decoded by the frame autoencoder of `run`
+    (as ``init.autoencoder`` reads it: a ``video-ae`` run, or a latent video model's own)."""
     import torch
 
-    from text2sign.checkpoints import load_checkpoint
     from text2sign.data.video_corpus import frames_to_unit, unit_to_frames
+    from text2sign.families.frame_autoencoder import load_frame_autoencoder
     from text2sign.models.frame_codec import FrameVAE
+    from text2sign.training.config import shipped_or_path
 
-    codec = FrameVAE(load_checkpoint(run).model.vae, frame_chunk=64, stored=True).eval()
+    codec = FrameVAE(load_frame_autoencoder(shipped_or_path(run), size).vae, frame_chunk=64, stored=True).eval()
 
     def reconstructed(item):
         clip = draw(item)

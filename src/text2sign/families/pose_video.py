@@ -139,6 +139,7 @@ def build(config) -> Experiment:
         sample=sample,
         prepare=prepare,
         config=dataclasses.replace(config, model=net.config, inference=inference),
+        metadata={"language_pairs": sorted({(i.spoken_language, i.signed_language) for i in items})},
     )
 
 

@@ -104,8 +104,10 @@ class PoseVideoPipeline(Pipeline):
         device: str | torch.device = "cpu",
         lexicon: str | Path | None = None,
         pose_model: str | None = None,
+        language_pairs: list | None = None,
     ):
         self.net = net.eval().to(device)
+        self.trained_pairs = [tuple(p) for p in language_pairs] if language_pairs else []
         self.device = torch.device(device)
         self.inference = inference
         self.schedule = make_schedule(inference, pixel_space=False)
@@ -123,11 +125,15 @@ class PoseVideoPipeline(Pipeline):
 
     @classmethod
     def from_checkpoint(cls, checkpoint, device="cpu", lexicon=None, pose_model=None) -> PoseVideoPipeline:
-        return cls(checkpoint.model, checkpoint.inference, device, lexicon, pose_model)
+        pairs = checkpoint.meta.metadata.get("language_pairs")
+        return cls(checkpoint.model, checkpoint.inference, device, lexicon, pose_model, pairs)
 
     def language_pairs(self) -> list[tuple[str, str]]:
-        """What its planner plans: the video network reads poses, not languages."""
-        return self.planner.language_pairs()
+        """The pairs of its training videos that its planner can plan (the video network reads
+        poses, not languages, so any pair the planner plans is accepted; these are the ones it saw)."""
+        planned = self.planner.language_pairs()
+        trained = [p for p in self.trained_pairs if p in set(planned)]
+        return sorted(trained) if trained else planned
 
     def check_languages(self, spoken: str, signed: str) -> None:
         self.planner.check_languages(spoken, signed)
