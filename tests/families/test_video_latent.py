@@ -113,7 +113,9 @@ def test_a_video_model_diffuses_over_the_trained_autoencoder_and_loads_alone(wor
         shutil.move(moved, autoencoder_run)
 
 
-def test_init_autoencoder_must_be_a_video_ae_of_the_model_size(workdir, autoencoder_run, tmp_path):
+def test_init_autoencoder_is_a_video_ae_or_a_latent_model_that_carries_one_of_the_model_size(
+    workdir, autoencoder_run, tmp_path
+):
     family = get_family("video-diffusion")
     with pytest.raises(ConfigError, match="learnt 16 px frames"):
         family.build(parse_experiment(latent_config(workdir, autoencoder_run, size=32), source="test"))
@@ -121,8 +123,16 @@ def test_init_autoencoder_must_be_a_video_ae_of_the_model_size(workdir, autoenco
     other["train"] = {**other["train"], "steps": 1, "checkpoint_every": 1}
     not_an_ae = tmp_path / "pixels"
     train(parse_experiment(other, source="test"), not_an_ae)
-    with pytest.raises(ConfigError, match="is a video-diffusion checkpoint, not video-ae"):
+    with pytest.raises(ConfigError, match="is a video-diffusion checkpoint without a frame autoencoder"):
         family.build(parse_experiment(latent_config(workdir, not_an_ae), source="test"))
+    # A latent model's own autoencoder is reused as it was trained (fs-video's, for fs-pose-video).
+    latent = latent_config(workdir, autoencoder_run)
+    latent["train"] = {**latent["train"], "steps": 1, "checkpoint_every": 1}
+    train(parse_experiment(latent, source="test"), tmp_path / "latent")
+    again = family.build(parse_experiment(latent_config(workdir, tmp_path / "latent"), source="test"))
+    reused = again.objective.net.frame_vae.vae.state_dict()
+    trained = load_checkpoint(autoencoder_run).model.vae.state_dict()
+    assert all(torch.equal(reused[k], trained[k]) for k in trained)
 
 
 def test_motion_weight_counts_each_pixel_by_its_distance_from_the_mean_frame():
