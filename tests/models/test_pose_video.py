@@ -70,3 +70,28 @@ def test_a_config_refuses_what_it_cannot_build():
         PoseVideoNet(PoseVideoConfig(layout="holistic-178", kinds=KINDS))
     with pytest.raises(ConfigError, match="patches"):
         tiny_net(patch=3)
+
+
+def test_full_resolution_maps_give_each_hand_joint_its_own_channel_on_the_patch_grid():
+    from text2sign.models.pose_video import pixel_map_groups
+
+    parts = [torch.tensor([0, 1]), torch.tensor([2, 3, 4])]
+    groups = pixel_map_groups(parts, ["body", "left_hand"])
+    assert [g.tolist() for g in groups] == [[0, 1], [2], [3], [4]]
+    net = tiny_net(pixel_heatmaps=True)
+    assert net.pixel_groups == 2 + 21 + 21  # body and face whole, each hand joint alone
+    # one token per 2 x 2 latent patch, i.e. per 4 x 4 pixels of a 16 px frame under a factor-2 autoencoder
+    assert net.pixel_embed.kernel_size == (1, 4, 4) and net.pixel_embed.stride == (1, 4, 4)
+    x, t = torch.randn(2, 2, 4, 8, 8), torch.tensor([10, 500])
+    a = torch.rand(2, 4, 178, 3)
+    b = a.clone()
+    b[:, :, net.pose.parts[3][0], 0] += 0.3  # move one joint of the right hand
+    with torch.no_grad():
+        torch.nn.init.normal_(net.backbone.out.weight, std=0.1)
+        for block in net.backbone.blocks:
+            torch.nn.init.normal_(block.ada.weight, std=0.1)
+        torch.nn.init.zeros_(net.pose.mlps[3][2].weight)  # the hand's token no longer sees the joint...
+        torch.nn.init.zeros_(net.pose.mlps[3][2].bias)
+        heat = net.backbone.embed.weight
+        heat[:, net.channels :] = 0  # ...nor the coarse maps: only the full-resolution maps can tell
+        assert not torch.allclose(net(x, t, a), net(x, t, b))

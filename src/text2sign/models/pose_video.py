@@ -16,7 +16,11 @@ them the drawn skeleton (which would make the model a copier of our drawing):
 * **per-frame joint tokens**: one token per part and frame from all of that part's coordinates,
   which every video token cross-attends to (with the frame's position in time) -- the handshape
   detail an 8 x 8 latent cannot place by itself;
-* the frame's tokens pooled into one vector added to every video token of that frame.
+* the frame's tokens pooled into one vector added to every video token of that frame;
+* optionally (``pixel_heatmaps``), heatmaps at the frame's full resolution -- one per hand joint,
+  one per other part -- embedded on the DiT's patch grid (a strided convolution, each token
+  seeing the joints inside its own patch) and added to its tokens: where each finger is, to the
+  pixel.
 
 What the model learns is the appearance: how bones, hands, face and colours look in its videos.
 """
@@ -58,6 +62,10 @@ class PoseVideoConfig:
     depth: int = bounded(4, min=1, max=64)
     patch: int = bounded(2, min=1, max=64)
     heatmap_sigma: float = bounded(0.75, min=0.05, max=16.0)  # in latent pixels
+    # Also heatmaps at the frame's full resolution, one per hand joint (the finger detail) and one
+    # per other part, embedded on the DiT's patch grid and added to its tokens; sigma in pixels.
+    pixel_heatmaps: bool = False
+    pixel_sigma: float = bounded(1.0, min=0.05, max=64.0)
     frame_chunk: int = bounded(256, min=0, max=4096)  # frames at a time through the autoencoder; 0: all
     fps: float = 0.0  # the rate of the training videos: one video frame per pose frame at this rate
     autoencoder: FrameAutoencoderConfig | None = None  # copied from init.autoencoder with its weights
@@ -109,6 +117,14 @@ class PoseEncoder(nn.Module):
         return tokens + self.part_embedding, self.frame(tokens.flatten(-2))
 
 
+def pixel_map_groups(parts: list[torch.Tensor], kinds: list[str]) -> list[torch.Tensor]:
+    """The joint groups of full-resolution heatmaps: each hand joint alone, every other part whole."""
+    groups = []
+    for kind, index in zip(kinds, parts):
+        groups += [index[i : i + 1] for i in range(len(index))] if kind.endswith("hand") else [index]
+    return groups
+
+
 def heatmaps(positions: torch.Tensor, parts: list[torch.Tensor], side: int, sigma: float) -> torch.Tensor:
     """``(B, P, T, side, side)``: per part, the largest Gaussian bump (sigma in grid cells) of its
     seen joints at each cell of a `side` x `side` grid over the frame."""
@@ -149,6 +165,14 @@ class PoseVideoNet(nn.Module):
         self.pose = PoseEncoder(parts, config.width)
         d = config.width
         self.time_mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.SiLU(), nn.Linear(4 * d, d))
+        self.pixel_groups = None
+        if config.pixel_heatmaps:
+            groups = pixel_map_groups(parts, config.kinds)
+            for i, index in enumerate(groups):
+                self.register_buffer(f"pixel_group{i}", index, persistent=False)
+            self.pixel_groups = len(groups)
+            cell = self.frame_vae.factor * config.patch  # pixels a side of one DiT patch
+            self.pixel_embed = nn.Conv3d(len(groups), d, (1, cell, cell), (1, cell, cell))
         self.backbone = DiT3D(
             self.channels,
             config.frames,
@@ -184,4 +208,10 @@ class PoseVideoNet(nn.Module):
         context = (tokens + when[None, :, None]).flatten(1, 2)  # (B, T*P, D)
         mask = torch.ones(context.shape[:2], dtype=torch.bool, device=x.device)
         temb = self.time_mlp(sinusoidal_embedding(t.float(), self.config.width))
-        return self.backbone(torch.cat([x, maps.to(x.dtype)], dim=1), temb, context, mask, per_frame)
+        fine = None
+        if self.pixel_groups:
+            groups = [getattr(self, f"pixel_group{i}") for i in range(self.pixel_groups)]
+            pixel_maps = heatmaps(positions, groups, self.config.size, self.config.pixel_sigma)
+            pixel_maps = pixel_maps * keep[:, None, None, None, None]
+            fine = self.pixel_embed(pixel_maps.to(x.dtype)).flatten(2).transpose(1, 2)  # (B, T*h'*w', D)
+        return self.backbone(torch.cat([x, maps.to(x.dtype)], dim=1), temb, context, mask, per_frame, fine)

@@ -225,8 +225,10 @@ class DiT3D(GradientCheckpointing, nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, x, temb, context, context_mask, frame_context=None):
-        """`frame_context` (B, T, D), optional: added to every token of its frame (paced text)."""
+    def forward(self, x, temb, context, context_mask, frame_context=None, token_context=None):
+        """`frame_context` (B, T, D), optional: added to every token of its frame (paced text).
+        `token_context` (B, N, D), optional: added to each token (a condition embedded on the same
+        patch grid, e.g. joint heatmaps at full resolution)."""
         b, _, t, h, w = x.shape
         c = self.channels
         tokens = self.embed(x).flatten(2).transpose(1, 2) + self.pos  # (B, T'*H'*W', D)
@@ -234,6 +236,8 @@ class DiT3D(GradientCheckpointing, nn.Module):
             steps, per_step = self.grid
             per_patch = frame_context.view(b, steps, self.patch_t, -1).mean(2)  # (B, T', D)
             tokens = tokens + per_patch[:, :, None].expand(-1, -1, per_step, -1).reshape(tokens.shape)
+        if token_context is not None:
+            tokens = tokens + token_context
         for block in self.blocks:
             tokens = self.run_block(block, tokens, temb, context, context_mask)
         shift, scale = self.ada_out(F.silu(temb)).chunk(2, dim=-1)
