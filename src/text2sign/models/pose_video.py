@@ -126,19 +126,16 @@ def pixel_map_groups(parts: list[torch.Tensor], kinds: list[str]) -> list[torch.
 
 
 def heatmaps(positions: torch.Tensor, parts: list[torch.Tensor], side: int, sigma: float) -> torch.Tensor:
-    """``(B, P, T, side, side)``: per part, the largest Gaussian bump (sigma in grid cells) of its
-    seen joints at each cell of a `side` x `side` grid over the frame."""
+    """``(B, P, T, side, side)``: per part, the Gaussian bumps (sigma in grid cells) of its seen
+    joints at each cell of a `side` x `side` grid over the frame, summed and capped at 1. A bump is
+    separable, so a part's map is one batched product of its row and column profiles."""
     cells = torch.arange(side, device=positions.device, dtype=positions.dtype) + 0.5
     x = positions[..., 0, None] * side - cells  # (B, T, J, side)
     y = positions[..., 1, None] * side - cells
-    seen = positions[..., 2, None, None]
-    maps = []
-    for index in parts:
-        gx = torch.exp(-(x[:, :, index] ** 2) / (2 * sigma**2))  # (B, T, j, side)
-        gy = torch.exp(-(y[:, :, index] ** 2) / (2 * sigma**2))
-        bumps = gy[..., :, None] * gx[..., None, :] * seen[:, :, index]  # (B, T, j, side, side): rows y, columns x
-        maps.append(bumps.amax(dim=2))
-    return torch.stack(maps, dim=1)
+    columns = torch.exp(-(x**2) / (2 * sigma**2))
+    rows = torch.exp(-(y**2) / (2 * sigma**2)) * positions[..., 2, None]  # an unseen joint has no bump
+    maps = [torch.einsum("btjr,btjc->btrc", rows[:, :, index], columns[:, :, index]) for index in parts]
+    return torch.stack(maps, dim=1).clamp(max=1.0)
 
 
 class PoseVideoNet(nn.Module):
