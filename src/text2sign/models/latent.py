@@ -216,9 +216,6 @@ class PoseAutoencoder(nn.Module):
 # --- stage 2 ---------------------------------------------------------------------------------
 
 
-PRIORS = ("none", "mamba", "transformer", "ssm")
-
-
 def mamba_available() -> bool:
     try:
         import mambapy.mamba  # noqa: F401

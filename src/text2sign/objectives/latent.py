@@ -228,8 +228,8 @@ class LatentRegressorObjective(_Stage2):
 
 def motion_targets(features, weights, columns: dict[str, torch.Tensor], downsample: int, num_latent: int):
     """What the sync head learns: per latent frame, the mean absolute frame-to-frame change of the
-    observed hand and of the observed face features ``(B, L, 2)``, and where there is any ``(B, L, 2)``
-    (a hand out of view, or padding, is no evidence of stillness)."""
+    observed hand and of the observed face features ``(B, L, 2)``, and a mask ``(B, L, 2)`` of where
+    any was observed (a hand out of view, or padding, is no evidence of stillness)."""
     change = (features[:, 1:] - features[:, :-1]).abs()  # (B, T-1, F)
     both = (weights[:, 1:] & weights[:, :-1]).to(features.dtype)
     hands = torch.cat([columns[k] for k in ("left_hand", "right_hand") if k in columns])

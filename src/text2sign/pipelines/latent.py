@@ -221,7 +221,9 @@ class LatentPipeline(TextToPosePipeline):
         has_head = self.generator.sync_head is not None
         if score == "head" and not has_head:
             raise Text2SignError(f"sync_score head: {self.label} has no sync head (trained without model.sync_head)")
-        return "head" if score == "auto" and has_head else "pose" if score == "auto" else score
+        if score == "auto":
+            return "head" if has_head else "pose"
+        return score
 
     def _generate(
         self, texts, signed, frames, seed, signer, *, steps, guidance_scale, lambda_prior, sync_guidance, sync_score
