@@ -815,7 +815,10 @@ def split_batch(batch, parts: int) -> list:
     if not isinstance(n, int) or n < parts:
         raise TypeError(f"a batch of {n} items cannot be cut into {parts}")
     bounds = [round(i * n / parts) for i in range(parts + 1)]
-    return [_slice(batch, a, b, n) for a, b in itertools.pairwise(bounds)]
+    pieces = [_slice(batch, a, b, n) for a, b in itertools.pairwise(bounds)]
+    if any(_batch_size(piece) != b - a for piece, (a, b) in zip(pieces, itertools.pairwise(bounds), strict=True)):
+        raise TypeError(f"a batch of type {type(batch).__name__} cannot be cut into {parts}")
+    return pieces
 
 
 def _slice(value, a: int, b: int, n: int):
@@ -827,11 +830,15 @@ def _slice(value, a: int, b: int, n: int):
         )
     if isinstance(value, dict):
         return {k: _slice(v, a, b, n) for k, v in value.items()}
-    if isinstance(value, tuple):
+    if (
+        isinstance(value, list)
+        and len(value) == n
+        and not any(isinstance(v, (torch.Tensor, list, tuple, dict)) for v in value)
+    ):
+        return value[a:b]  # one entry per item (texts, ids)
+    if isinstance(value, (tuple, list)):
         parts = [_slice(v, a, b, n) for v in value]
-        return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
-    if isinstance(value, list) and len(value) == n:
-        return value[a:b]
+        return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
     return value
 
 

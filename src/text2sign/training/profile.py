@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -60,12 +61,14 @@ class ProfileReport:
     seconds_per_step: float
     samples_per_second: float  # training items a second
     flops_per_step: float  # forward and backward of one step
+    activations_mb: float  # tensors autograd kept for backward in one micro-batch (weights not counted)
     peak_memory_mb: float  # training steps
     memory: str  # what peak_memory_mb measures: "rss" (CPU) or "cuda" (allocated)
     sample_seconds: float | None  # one round of the family's samples (None: the family has none)
     samples_drawn: int
     peak_memory_with_sampling_mb: float
     schedule_steps: int  # train.steps
+    load_average: float  # the machine's 1-minute load when the steps ended: other work slows them
 
     @property
     def cpu_hours(self) -> float:
@@ -149,10 +152,11 @@ def profile(config: ExperimentConfig, steps: int, source: str | Path = "") -> Pr
         from torch.utils.flop_counter import FlopCounterMode
 
         counter = FlopCounterMode(display=False)
+        saved = _SavedTensors(run.objective)
         for i in range(steps):
             _sync(device)
             start = time.perf_counter()
-            with counter if i == 0 else contextlib.nullcontext():
+            with counter if i == 0 else contextlib.nullcontext(), saved if i == 0 else contextlib.nullcontext():
                 run.train_step(stream)
             _sync(device)
             timings.append(time.perf_counter() - start)
@@ -182,12 +186,14 @@ def profile(config: ExperimentConfig, steps: int, source: str | Path = "") -> Pr
             seconds_per_step=per_step,
             samples_per_second=items / per_step,
             flops_per_step=float(counter.get_total_flops()),
+            activations_mb=saved.peak / 2**20,
             peak_memory_mb=training_peak,
             memory="cuda" if device.type == "cuda" else "rss",
             sample_seconds=sample_seconds,
             samples_drawn=drawn,
             peak_memory_with_sampling_mb=_peak(device),
             schedule_steps=tc.steps,
+            load_average=os.getloadavg()[0],
         )
     finally:
         dist_utils.teardown()
@@ -210,15 +216,16 @@ def report_lines(report: ProfileReport) -> list[str]:
         ),
         (
             f"peak memory ({report.memory}): {report.peak_memory_mb:,.0f} MB training, "
-            f"{report.peak_memory_with_sampling_mb:,.0f} MB with sampling"
+            f"{report.peak_memory_with_sampling_mb:,.0f} MB with sampling; "
+            f"{report.activations_mb:,.0f} MB of activations kept for backward"
         ),
     ]
     if report.sample_seconds is not None:
         lines.append(f"one round of samples: {report.samples_drawn} in {report.sample_seconds:.3g} s")
     lines.append(
-        f"train.steps {report.schedule_steps:,}: {report.cpu_hours:,.3g} h at this speed; estimated "
-        f"{gpu_hours(report):,.3g} {GPU_NAME}-hours (FLOPs / {GPU_UTILIZATION:.0%} of {GPU_PEAK_FLOPS / 1e12:.0f} "
-        "TFLOP/s; a lower bound for small models)"
+        f"train.steps {report.schedule_steps:,}: {_duration(report.cpu_hours)} at this speed (load average "
+        f"{report.load_average:.1f}); estimated {_duration(gpu_hours(report))} on an {GPU_NAME} (FLOPs / "
+        f"{GPU_UTILIZATION:.0%} of {GPU_PEAK_FLOPS / 1e12:.0f} TFLOP/s; a lower bound for small models)"
     )
     return lines
 
@@ -229,6 +236,44 @@ def report_dict(report: ProfileReport) -> dict:
     out["gpu_hours_estimate"] = gpu_hours(report)
     out["gpu_estimate_basis"] = f"{GPU_NAME}: {GPU_PEAK_FLOPS:.3g} FLOP/s x {GPU_UTILIZATION}"
     return out
+
+
+class _SavedTensors:
+    """The bytes autograd keeps for backward, as a ``saved_tensors_hooks`` pair sees them: each
+    storage once, the objective's parameters not counted; ``peak`` is the most held at once (the
+    count restarts when a backward frees them). Under gradient checkpointing the blocks' inner
+    tensors are the checkpoint's own business and are not seen: what it saves is what is counted."""
+
+    def __init__(self, objective: torch.nn.Module):
+        self.weights = {p.untyped_storage().data_ptr() for p in objective.parameters()}
+        self.held: dict[int, int] = {}
+        self.peak = 0
+        self._hooks = None
+
+    def pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        key = storage.data_ptr()
+        if key not in self.weights and key not in self.held:
+            self.held[key] = storage.nbytes()
+            self.peak = max(self.peak, sum(self.held.values()))
+        return tensor
+
+    def unpack(self, tensor: torch.Tensor) -> torch.Tensor:
+        # Unpacked in backward: from the first one on, the forward's tensors are being freed.
+        self.held.clear()
+        return tensor
+
+    def __enter__(self):
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack)
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._hooks.__exit__(*exc)
+
+
+def _duration(hours: float) -> str:
+    return f"{hours * 3600:.3g} s" if hours < 0.1 else f"{hours:,.3g} h"
 
 
 def _sync(device: torch.device) -> None:
