@@ -64,7 +64,7 @@ def test_profile_command_prints_the_report_and_writes_nothing(toy_yaml, tmp_path
         "error: train.gradient_checkpointing: the toy-regression family's networks do not support it"
     )
     assert cli_run(["train", str(cfg), "--json"]) == 1
-    assert capsys.readouterr().err.strip() == "error: --json is for --profile N"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: --json is for --profile N and --count-only"
 
 
 def test_profile_overrides():
@@ -78,6 +78,22 @@ def test_profile_overrides():
     assert profile_overrides(precision="fp32") == ["train.precision=fp32", "train.cpu_autocast=false"]
     with pytest.raises(ConfigError, match="--precision must be one of fp32, bf16, fp16"):
         profile_overrides(precision="int8")
+
+
+def test_count_only_measures_a_video_step_on_the_meta_device(tmp_path, capsys, monkeypatch):
+    from text2sign.training.profile import count_step
+
+    raw = get_family("video-diffusion").tiny(tmp_path)
+    counted = count_step(parse_experiment(raw, "tiny"))
+    assert counted["parameters"] > 0 and counted["flops_per_step"] > 0 and counted["activations_mb"] > 0
+    assert counted["memory_estimate_mb"] > counted["parameters"] * 20 / 2**20
+    # Twice the frames: twice the per-frame work, at least.
+    raw["model"]["frames"] = 8
+    assert count_step(parse_experiment(raw, "tiny"))["flops_per_step"] >= 2 * counted["flops_per_step"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "toy.yaml").write_text(TOY)
+    assert cli_run(["train", "toy.yaml", "--count-only"]) == 1
+    assert capsys.readouterr().err.strip() == "error: --count-only is for video-diffusion configs, not toy-regression"
 
 
 # --- bf16 autocast on the CPU ---------------------------------------------------------------------

@@ -96,7 +96,17 @@ def train_command(
             help="train.precision; bf16 also autocasts on the CPU (train.cpu_autocast), fp32 turns autocast off.",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="With --profile: print the report as JSON.")] = False,
+    count_only: Annotated[
+        bool,
+        typer.Option(
+            "--count-only",
+            help="Video diffusion: count one step's FLOPs, activations and memory at full size on the meta device "
+            "(shapes only, seconds); write nothing.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --profile or --count-only: print the report as JSON.")
+    ] = False,
 ) -> None:
     """Train a model from an experiment YAML; Ctrl-C saves a checkpoint and stops (exit code 130).
 
@@ -106,14 +116,24 @@ TEXT2SIGN_PLUGINS module."""
     from text2sign.train import dry_run as run_dry
     from text2sign.training.profile import profile_overrides
 
-    if as_json and profile is None:
-        raise Text2SignError("--json is for --profile N")
-    if profile is not None and (dry_run or resume is not None or nproc > 1):
-        raise Text2SignError("--profile runs alone: not with --dry-run, --resume or --nproc")
+    if as_json and profile is None and not count_only:
+        raise Text2SignError("--json is for --profile N and --count-only")
+    if (profile is not None or count_only) and (dry_run or resume is not None or nproc > 1):
+        raise Text2SignError("--profile and --count-only run alone: not with --dry-run, --resume or --nproc")
     overrides = with_device([*(overrides or []), *profile_overrides(checkpointing, frame_chunk, precision)], device)
     experiment, run_dir, checkpoint = prepare(config, overrides, resume, out)
     if experiment.note:
         typer.echo(f"note: {experiment.note}", err=True)
+    if count_only:
+        import json
+
+        from text2sign.training.profile import count_lines, count_step
+
+        counted = count_step(experiment)
+        lines = [json.dumps(counted, indent=1)] if as_json else count_lines(counted)
+        for line in lines:
+            console.print(line, highlight=False, markup=False)
+        return
     if profile is not None:
         import json
 

@@ -199,6 +199,87 @@ def profile(config: ExperimentConfig, steps: int, source: str | Path = "") -> Pr
         dist_utils.teardown()
 
 
+# Bytes a trained parameter holds in fp32 training: the weight, its gradient, Adam's two moments, the EMA copy.
+BYTES_PER_PARAMETER = 20
+TOKENS_COUNTED = 16  # text tokens of the stand-in context of count_step (a word or a short sentence)
+
+
+def count_step(config: ExperimentConfig) -> dict:
+    """One training step of a video-diffusion config's denoiser at its full size, on the meta device:
+    shapes only, no data and no arithmetic, so a design too big to run here is measured in seconds.
+    Returns the parameters, the FLOPs of forward and backward, the activations kept for backward,
+    and a memory estimate (weights, gradients, Adam and EMA at 20 bytes a parameter, plus those
+    activations; transient buffers are not in it, so it is a lower bound). The text encoder is left
+    out (a context of TOKENS_COUNTED random states stands in): it is small beside the denoiser."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from text2sign.errors import ConfigError
+    from text2sign.families import get_family
+    from text2sign.models.checkpointing import enable_gradient_checkpointing
+
+    experiment = get_family(config.family).build(config)
+    net = experiment.objective.inference_model()
+    if not (hasattr(net, "latent_shape") and hasattr(net, "null_text")):
+        raise ConfigError(f"--count-only is for video-diffusion configs, not {config.family}")
+    config = experiment.config or config
+    trained = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in net.parameters())
+    net = net.to("meta").train()
+    if config.train.gradient_checkpointing:
+        enable_gradient_checkpointing(net, config.family)
+    batch = config.train.batch_size
+    shape = net.latent_shape(config.model.frames)
+    x = torch.zeros(batch, *shape, device="meta")
+    t = torch.zeros(batch, dtype=torch.long, device="meta")
+    context = torch.zeros(batch, TOKENS_COUNTED, net.null_text.shape[-1], device="meta")
+    mask = torch.ones(batch, TOKENS_COUNTED, dtype=torch.bool, device="meta")
+    counter = FlopCounterMode(display=False)
+    saved = _SavedTensors(net)
+    with counter, saved:
+        loss = net(x, t, context, mask).float().pow(2).mean()
+        loss.backward()
+    activations = saved.peak
+    memory = trained * BYTES_PER_PARAMETER + (total - trained) * 4 + activations
+    return {
+        "config": config.name,
+        "batch_size": batch,
+        "frames": config.model.frames,
+        "size": config.model.size,
+        "parameters": total,
+        "gradient_checkpointing": config.train.gradient_checkpointing,
+        "flops_per_step": float(counter.get_total_flops()) * config.train.grad_accum,
+        "activations_mb": activations / 2**20,
+        "memory_estimate_mb": memory / 2**20,
+        "schedule_steps": config.train.steps,
+        "gpu_hours_estimate": float(counter.get_total_flops())
+        * config.train.grad_accum
+        * config.train.steps
+        / (GPU_PEAK_FLOPS * GPU_UTILIZATION)
+        / 3600,
+    }
+
+
+def count_lines(counted: dict) -> list[str]:
+    fits = "fits" if counted["memory_estimate_mb"] <= 24 * 1024 else "does not fit"
+    return [
+        (
+            f"{counted['config']}: {counted['parameters']:,} parameters; batch {counted['batch_size']} of "
+            f"{counted['frames']} frames at {counted['size']} px, gradient checkpointing "
+            f"{'on' if counted['gradient_checkpointing'] else 'off'} (counted on the meta device, without the text "
+            "encoder)"
+        ),
+        (
+            f"{counted['flops_per_step'] / 1e9:,.1f} GFLOP a step; {counted['activations_mb']:,.0f} MB of activations "
+            f"kept for backward; at least {counted['memory_estimate_mb']:,.0f} MB a step with fp32 weights, gradients, "
+            f"Adam and EMA ({fits} in 24 GiB)"
+        ),
+        (
+            f"train.steps {counted['schedule_steps']:,}: estimated {_duration(counted['gpu_hours_estimate'])} on an "
+            f"{GPU_NAME} (FLOPs / {GPU_UTILIZATION:.0%} of {GPU_PEAK_FLOPS / 1e12:.0f} TFLOP/s)"
+        ),
+    ]
+
+
 def report_lines(report: ProfileReport) -> list[str]:
     """The report as the CLI prints it."""
     groups = ", ".join(f"{g} {n:,}" for g, n in report.parameters.items())
@@ -245,14 +326,14 @@ class _SavedTensors:
     tensors are the checkpoint's own business and are not seen: what it saves is what is counted."""
 
     def __init__(self, objective: torch.nn.Module):
-        self.weights = {p.untyped_storage().data_ptr() for p in objective.parameters()}
+        self.weights = {p.untyped_storage()._cdata for p in objective.parameters()}
         self.held: dict[int, int] = {}
         self.peak = 0
         self._hooks = None
 
     def pack(self, tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
-        key = storage.data_ptr()
+        key = storage._cdata  # the storage itself: meta tensors' storages all have data pointer 0
         if key not in self.weights and key not in self.held:
             self.held[key] = storage.nbytes()
             self.peak = max(self.peak, sum(self.held.values()))
