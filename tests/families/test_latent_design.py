@@ -269,3 +269,28 @@ def test_the_design_config_trains_on_a_core_install_with_the_transformer_prior(w
     spoken, signed = flow.language_pairs()[0]
     pose = flow("ab", spoken, signed, seed=0, steps=2, sync_guidance=1.0).outputs[0]
     assert np.isfinite(pose.data[pose.mask]).all()
+
+
+@pytest.mark.parametrize("alignment", ["attention", "uniform"])
+def test_every_stage_trains_and_samples_with_an_alignment_without_durations(workdir, alignment):
+    """Only ``alignment: durations`` has a duration head: the others train without the
+    alignment search's losses and sample, distilled too (this was a traceback)."""
+    from text2sign.families.latent_distill import tiny_config as distill_config
+    from text2sign.families.latent_flow import tiny_config as flow_config
+    from text2sign.families.latent_regressor import tiny_config as regressor_config
+    from text2sign.pipelines import load_pipeline
+    from text2sign.training import parse_experiment, train
+
+    runs = {}
+    for name, make in (("regressor", regressor_config), ("flow", flow_config)):
+        raw = make(workdir)
+        raw["model"]["predictor"]["alignment"] = alignment
+        runs[name] = train(parse_experiment(raw, source="test"), workdir / f"{alignment}-{name}").checkpoint
+    raw = distill_config(workdir)
+    raw["init"] = {"teacher": str(runs["flow"])}
+    runs["student"] = train(parse_experiment(raw, source="test"), workdir / f"{alignment}-student").checkpoint
+    for name, checkpoint in runs.items():
+        pipeline = load_pipeline(str(checkpoint))
+        spoken, signed = pipeline.language_pairs()[0]
+        pose = pipeline("ab", spoken, signed, seed=0, steps=2 if name != "regressor" else None).outputs[0]
+        assert pose.num_frames > 0 and np.isfinite(pose.data[pose.mask]).all(), name

@@ -461,7 +461,8 @@ class LatentGenerator(nn.Module):
         if guided:
             states = torch.cat([states, torch.zeros_like(states)])
             text_mask = None if text_mask is None else torch.cat([text_mask, text_mask])
-            lengths, durations = torch.cat([lengths, lengths]), torch.cat([durations, durations])
+            lengths = torch.cat([lengths, lengths])
+            durations = None if durations is None else torch.cat([durations, durations])
         # The text and timing are the same at every step: one encoding per call, not per step.
         num_frames = int(lengths.max())
         cond = self.frame_condition(states, text_mask, lengths, num_frames, durations)

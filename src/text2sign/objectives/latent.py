@@ -187,11 +187,15 @@ class _Stage2(Objective):
         return z1, lengths, lengths_to_mask(lengths, z1.shape[1])
 
     def common_losses(self, states, text_mask, z1, lengths, latent_mask):
-        """Durations aligned on the target latents, and the length / prior / duration losses."""
+        """Durations aligned on the target latents, and the length / prior / duration losses (the
+        last three only with ``alignment: durations``: other alignments place tokens without a
+        duration head, so there is nothing to align; their durations are None)."""
         predictor = self.generator.predictor
-        weights = latent_mask[..., None].expand_as(z1)
-        warming_up = self.step < self.cfg.alignment_warmup
-        durations, losses = alignment_losses(predictor, states, text_mask, z1, weights, lengths, warming_up, 1.0)
+        durations, losses = None, {}
+        if predictor.duration_head is not None:
+            weights = latent_mask[..., None].expand_as(z1)
+            warming_up = self.step < self.cfg.alignment_warmup
+            durations, losses = alignment_losses(predictor, states, text_mask, z1, weights, lengths, warming_up, 1.0)
         logits = predictor.length_logits(states, text_mask)
         losses["length"] = F.cross_entropy(logits, lengths_to_bins(lengths, predictor.cfg))
         return durations, losses
@@ -328,7 +332,8 @@ class DistillObjective(_Stage2):
                 batch.signed_languages,
             )
             ctx, _ = self.teacher.predictor.encode_text(t_states, t_mask)
-            durations = self.teacher.predictor.log_durations(ctx).exp()
+            teacher = self.teacher.predictor
+            durations = teacher.log_durations(ctx).exp() if teacher.duration_head is not None else None
             z = torch.randn_like(z1)
             velocity = self.teacher.guided_velocity(
                 t_states, t_mask, lengths, durations, cfg.guidance_scale, cfg.lambda_prior
