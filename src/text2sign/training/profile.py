@@ -13,6 +13,9 @@ From the FLOPs, :func:`gpu_hours` extrapolates the config's whole ``train.steps`
 step x steps / (the GPU's dense bf16 peak x an assumed utilization). It is an estimate, and a
 lower bound for small models, which keep a GPU far below that utilization.
 
+``--count-only`` (:func:`count_step`) runs one step of a video-diffusion denoiser at full size on the
+meta device instead: FLOPs, activations and a memory lower bound of steps far too large for the CPU.
+
 The toggles are ``--set`` shortcuts (:func:`profile_overrides`): gradient checkpointing, frame
 chunking (``model.frame_chunk``) and precision; ``--precision bf16`` also turns on
 ``train.cpu_autocast``, so the CPU runs the mixed-precision path a GPU would.
