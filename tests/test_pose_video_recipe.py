@@ -111,3 +111,13 @@ def test_generate_signs_text_in_the_signers_appearance(trained):
     out = trained / "ab.mp4"
     assert run(["generate", "ab", "--model", str(trained / "run"), "-o", str(out), "--seed", "1"]) in (0, None)
     assert load_video(out).frames.shape[1:3] == (16, 16)
+
+
+def test_a_latent_video_run_resumes_though_its_latent_scaling_is_measured_when_training_starts(trained):
+    from text2sign.checkpoints import load_checkpoint
+    from text2sign.cli import app
+
+    before = load_checkpoint(trained / "run").model.config.autoencoder.scaling_factor
+    run_cli(app, ["train", "--resume", str(trained / "run"), "--set", "train.steps=3"])
+    resumed = load_checkpoint(trained / "run" / "checkpoints" / "step-000003")
+    assert resumed.model.config.autoencoder.scaling_factor == pytest.approx(before, rel=1e-5)

@@ -138,6 +138,7 @@ def build(config) -> Experiment:
         collate_fn=collate_pose_video,
         sample=sample,
         prepare=prepare,
+        measured=("model.autoencoder.scaling_factor",),
         config=dataclasses.replace(config, model=net.config, inference=inference),
         metadata={"language_pairs": sorted({(i.spoken_language, i.signed_language) for i in items})},
     )

@@ -231,6 +231,9 @@ class Experiment:
                     stored in every checkpoint's ``config.json``.
     prepare:        work a real run needs before its first step and a dry run skips (encoding a
                     whole corpus once through a VAE); it may still change ``config`` in place.
+    measured:       the config values ``prepare`` measures from the data (dotted paths, e.g.
+                    ``model.autoencoder.scaling_factor``): a resumed run's config, built before
+                    ``prepare`` runs, may differ from its checkpoint's there.
     """
 
     objective: Any
@@ -246,6 +249,7 @@ class Experiment:
     config: Any = None
     metadata: dict = field(default_factory=dict)
     prepare: Callable[[], None] | None = None
+    measured: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,7 @@ def build(config) -> Experiment:
         collate_fn=collate,
         sample=sample,
         prepare=prepare,
+        measured=("model.autoencoder.scaling_factor",),
         config=resolved,
         metadata={"language_pairs": [list(p) for p in pairs]},
     )

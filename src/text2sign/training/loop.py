@@ -274,7 +274,7 @@ class _Run:
 
     def restore(self, resume: Path) -> None:
         """Continue exactly where the checkpoint `resume` stopped (same weights, optimizers, data order, RNG)."""
-        _check_resumable(self.config, resume)
+        _check_resumable(self.config, resume, self.experiment.measured)
         state = load_trainer_state(resume)
         self._load_state_dicts(state, resume)
         self.step = state["step"]
@@ -861,19 +861,24 @@ def _sample(experiment, net, device, logger, step) -> None:
     logger.samples(step, _sample_outputs(experiment, net, device))
 
 
-def _check_resumable(config: ExperimentConfig, checkpoint: Path) -> None:
-    """The weights in `checkpoint` must fit `config`: same family and model section."""
+def _check_resumable(config: ExperimentConfig, checkpoint: Path, measured: tuple[str, ...] = ()) -> None:
+    """The weights in `checkpoint` must fit `config`: same family and model section, except at the
+    `measured` paths (values the experiment's ``prepare`` measures from the data, not yet run)."""
     saved = read_config(checkpoint)
     for key in ("family", "model"):
-        diff = _first_difference(config_to_dict(getattr(saved, key)), config_to_dict(getattr(config, key)), key)
+        diff = _first_difference(
+            config_to_dict(getattr(saved, key)), config_to_dict(getattr(config, key)), key, frozenset(measured)
+        )
         if diff:
             raise CheckpointError(f"cannot resume {checkpoint}: the config differs from the checkpoint's at {diff}")
 
 
-def _first_difference(saved, new, path: str) -> str | None:
+def _first_difference(saved, new, path: str, skipped: frozenset[str] = frozenset()) -> str | None:
+    if path in skipped:
+        return None
     if isinstance(saved, dict) and isinstance(new, dict):
         for key in [*saved, *(k for k in new if k not in saved)]:
-            diff = _first_difference(saved.get(key), new.get(key), f"{path}.{key}")
+            diff = _first_difference(saved.get(key), new.get(key), f"{path}.{key}", skipped)
             if diff:
                 return diff
         return None
