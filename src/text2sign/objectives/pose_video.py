@@ -49,6 +49,18 @@ class PoseVideoObjective(Objective):
         super().__init__()
         self.net, self.noise_schedule, self.config = net, schedule, config
 
+    def clean(self, batch: PoseVideoBatch) -> torch.Tensor:
+        return batch.latents
+
+    def prediction_at(
+        self, batch: PoseVideoBatch, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, drop=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's output on `x0` noised to timesteps `t` with `noise`, and the schedule's
+        target for it; rows where `drop` is True see the learned "no pose" instead of their pose."""
+        keep = None if drop is None else ~drop
+        output = self.net(self.noise_schedule.add_noise(x0, noise, t), t, batch.positions, keep)
+        return output, self.noise_schedule.target(x0, noise, t)
+
     def forward(
         self, batch: PoseVideoBatch, group: str, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
@@ -57,9 +69,8 @@ class PoseVideoObjective(Objective):
         t = torch.randint(0, self.noise_schedule.num_train_timesteps, (b,), generator=generator).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)
         dropout = self.config.cond_dropout if self.training else 0.0
-        keep = torch.rand(b, generator=generator).to(device) >= dropout
-        output = self.net(self.noise_schedule.add_noise(x0, noise, t), t, batch.positions, keep)
-        return {"loss": F.mse_loss(output, self.noise_schedule.target(x0, noise, t))}
+        drop = torch.rand(b, generator=generator).to(device) < dropout
+        return {"loss": F.mse_loss(*self.prediction_at(batch, x0, t, noise, drop))}
 
     def dev_losses(self, batch: PoseVideoBatch) -> dict[str, torch.Tensor]:
         """The same loss with fixed timesteps and noise, so dev passes compare with each other."""

@@ -58,22 +58,38 @@ class VideoDiffusionObjective(Objective):
         super().__init__()
         self.net, self.noise_schedule, self.config = net, schedule, config
 
+    def clean(self, batch: VideoBatch) -> torch.Tensor:
+        """What the diffusion runs on: the batch's latents (or pixels without a VAE)."""
+        return batch.videos if batch.encoded else self.net.to_latent(batch.videos)
+
+    def prediction_at(
+        self,
+        batch: VideoBatch,
+        x0: torch.Tensor,
+        t: torch.Tensor,
+        noise: torch.Tensor,
+        drop: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's output on `x0` noised to timesteps `t` with `noise`, and the schedule's
+        target for it; rows where `drop` is True see the null context instead of their text."""
+        context, mask = self.net.encode(batch.texts, batch.languages)
+        if drop is not None and bool(drop.any()):
+            null, _ = self.net.null_context(x0.shape[0])
+            context = torch.where(drop[:, None, None], null.expand(-1, context.shape[1], -1), context)
+            # A dropped row keeps one real token: the null vector.
+            mask = torch.where(drop[:, None], torch.arange(mask.shape[1], device=x0.device)[None] == 0, mask)
+        output = self.net(self.noise_schedule.add_noise(x0, noise, t), t, context, mask)
+        return output, self.noise_schedule.target(x0, noise, t)
+
     def forward(
         self, batch: VideoBatch, group: str, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
-        x0 = batch.videos if batch.encoded else self.net.to_latent(batch.videos)
+        x0 = self.clean(batch)
         b, device = x0.shape[0], x0.device
         t = torch.randint(0, self.noise_schedule.num_train_timesteps, (b,), generator=generator).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)
-        context, mask = self.net.encode(batch.texts, batch.languages)
         drop = torch.rand(b, generator=generator).to(device) < (self.config.cond_dropout if self.training else 0.0)
-        if bool(drop.any()):
-            null, _ = self.net.null_context(b)
-            context = torch.where(drop[:, None, None], null.expand(-1, context.shape[1], -1), context)
-            # A dropped row keeps one real token: the null vector.
-            mask = torch.where(drop[:, None], torch.arange(mask.shape[1], device=device)[None] == 0, mask)
-        output = self.net(self.noise_schedule.add_noise(x0, noise, t), t, context, mask)
-        return {"loss": F.mse_loss(output, self.noise_schedule.target(x0, noise, t))}
+        return {"loss": F.mse_loss(*self.prediction_at(batch, x0, t, noise, drop))}
 
     def dev_losses(self, batch: VideoBatch) -> dict[str, torch.Tensor]:
         """The same loss with fixed timesteps and noise, so dev passes compare with each other."""

@@ -197,8 +197,9 @@ def peak_memory_mb(device: Any) -> dict[str, float]:
 
 def noise_panels(objective: Any, batch: Any, levels: int = NOISE_LEVELS, seed: int = NOISE_SEED) -> dict[str, Any]:
     """What the DiT design's "Diffusion" and "Noise analysis" panels show, for an objective with a
-    ``noise_schedule`` (:class:`~text2sign.schedulers.ddpm.DiffusionSchedule`) over a network that
-    denoises ``net(x_t, t, context, mask)``: at `levels` timesteps spread over the schedule, the
+    ``noise_schedule`` (:class:`~text2sign.schedulers.ddpm.DiffusionSchedule`), ``clean(batch)``
+    (what it diffuses) and ``prediction_at(batch, x0, t, noise)`` (the network's output and the
+    schedule's target there, as its loss sees them): at `levels` timesteps spread over the schedule, the
     loss against the schedule's target, the signal-to-noise ratio in dB, and the spread of the
     prediction and of the target (their histograms too). Fixed noise (`seed`) and one batch, so the
     curves compare between passes. Empty for other objectives. Call under ``torch.no_grad``."""
@@ -206,11 +207,9 @@ def noise_panels(objective: Any, batch: Any, levels: int = NOISE_LEVELS, seed: i
     import torch.nn.functional as F
 
     schedule = getattr(objective, "noise_schedule", None)
-    net = getattr(objective, "net", None)
-    if schedule is None or net is None or not hasattr(batch, "videos"):
+    if schedule is None or not hasattr(objective, "prediction_at"):
         return {}
-    x0 = batch.videos if batch.encoded else net.to_latent(batch.videos)
-    context, mask = net.encode(batch.texts, batch.languages)
+    x0 = objective.clean(batch)
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)
     n = schedule.num_train_timesteps
@@ -218,8 +217,7 @@ def noise_panels(objective: Any, batch: Any, levels: int = NOISE_LEVELS, seed: i
     for level in range(levels):
         step = min(n - 1, int((level + 0.5) * n / levels))
         t = torch.full((x0.shape[0],), step, dtype=torch.long, device=x0.device)
-        output = net(schedule.add_noise(x0, noise, t), t, context, mask).float()
-        target = schedule.target(x0, noise, t).float()
+        output, target = (v.float() for v in objective.prediction_at(batch, x0, t, noise))
         abar = float(schedule.alphas_cumprod[step])
         key = f"t{step:04d}"
         panels[f"noise/loss_{key}"] = float(F.mse_loss(output, target))
