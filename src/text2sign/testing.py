@@ -111,6 +111,26 @@ def tiny_frame_autoencoder(workdir: Path) -> Path:
     return resolve_checkpoint(run)
 
 
+def tiny_pose_video_net(seed: int = 0, **model):
+    """An untrained pose-video network at toy size (16 px frames, 4-frame windows, a factor-2
+    autoencoder), for tests of the network, its objective and its pipeline; `model` overrides."""
+    import torch
+
+    from text2sign.models.frame_codec import FrameAutoencoderConfig
+    from text2sign.models.pose_video import PoseVideoConfig, PoseVideoNet
+
+    torch.manual_seed(seed)
+    sizes = {"frames": 4, "size": 16, "width": 16, "heads": 2, "depth": 1, "patch": 2, "fps": 12.5}
+    autoencoder = FrameAutoencoderConfig(size=16, channels=[8, 8], latent_channels=2, norm_groups=4)
+    config = PoseVideoConfig(
+        layout="holistic-178",
+        kinds=["body", "face", "left_hand", "right_hand"],
+        autoencoder=autoencoder,
+        **{**sizes, **model},
+    )
+    return PoseVideoNet(config)
+
+
 def tiny_stage2(family: str, workdir: Path, **sections) -> dict:
     """A seconds-long experiment of latent stage `family` on the tiny autoencoder, for the family
     contract test; `sections` replace or add whole config sections."""

@@ -13,18 +13,14 @@ from text2sign.models.pose_video import PoseVideoConfig, heatmaps
 
 pytest.importorskip("diffusers")
 
-from text2sign.models.frame_codec import FrameAutoencoderConfig
 from text2sign.models.pose_video import PoseVideoNet
+from text2sign.testing import tiny_pose_video_net
 
 KINDS = ["body", "face", "left_hand", "right_hand"]
 
 
 def tiny_net(**model) -> PoseVideoNet:
-    torch.manual_seed(0)
-    autoencoder = FrameAutoencoderConfig(size=16, channels=[8, 8], latent_channels=2, norm_groups=4)
-    sizes = {"frames": 4, "size": 16, "width": 16, "heads": 2, "depth": 1, "patch": 2, "fps": 12.5}
-    config = PoseVideoConfig(layout="holistic-178", kinds=KINDS, autoencoder=autoencoder, **{**sizes, **model})
-    return PoseVideoNet(config).eval()
+    return tiny_pose_video_net(**model).eval()
 
 
 def test_a_heatmap_is_a_gaussian_bump_at_each_seen_joint_and_nothing_for_unseen_ones():

@@ -9,29 +9,15 @@ import torch.nn.functional as F
 
 pytest.importorskip("diffusers")
 
-from text2sign.models.frame_codec import FrameAutoencoderConfig
-from text2sign.models.pose_video import PoseVideoConfig, PoseVideoNet
 from text2sign.objectives.pose_video import PoseVideoBatch, PoseVideoObjective, PoseVideoObjectiveConfig
 from text2sign.schedulers.ddpm import DiffusionSchedule
+from text2sign.testing import tiny_pose_video_net
 from text2sign.training.logs import noise_panels
 
 
 @pytest.fixture(scope="module")
 def objective():
-    torch.manual_seed(0)
-    config = PoseVideoConfig(
-        layout="holistic-178",
-        kinds=["body", "face", "left_hand", "right_hand"],
-        frames=4,
-        size=16,
-        width=16,
-        heads=2,
-        depth=1,
-        patch=2,
-        fps=12.5,
-        autoencoder=FrameAutoencoderConfig(size=16, channels=[8, 8], latent_channels=2, norm_groups=4),
-    )
-    net = PoseVideoNet(config)
+    net = tiny_pose_video_net()
     torch.nn.init.normal_(net.backbone.out.weight, std=0.1)
     schedule = DiffusionSchedule(100, "cosine", prediction_type="v_prediction")
     return PoseVideoObjective(net, schedule, PoseVideoObjectiveConfig(cond_dropout=0.5)).eval()

@@ -13,32 +13,17 @@ import torch
 from text2sign.errors import Text2SignError
 from text2sign.pose.canvas import canvas_positions
 from text2sign.pose.sequence import PoseSequence
-from text2sign.testing import fake_pose
+from text2sign.testing import fake_pose, tiny_pose_video_net
 
 pytest.importorskip("diffusers")
 
-from text2sign.models.frame_codec import FrameAutoencoderConfig
-from text2sign.models.pose_video import PoseVideoConfig, PoseVideoNet
 from text2sign.pipelines.pose_video import MAX_POSE_FRAMES, PoseVideoPipeline, pose_positions
 from text2sign.pipelines.video_diffusion import VideoDiffusionInferenceConfig
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> PoseVideoPipeline:
-    torch.manual_seed(0)
-    config = PoseVideoConfig(
-        layout="holistic-178",
-        kinds=["body", "face", "left_hand", "right_hand"],
-        frames=4,
-        size=16,
-        width=16,
-        heads=2,
-        depth=1,
-        patch=2,
-        fps=12.5,
-        autoencoder=FrameAutoencoderConfig(size=16, channels=[8, 8], latent_channels=2, norm_groups=4),
-    )
-    net = PoseVideoNet(config)
+    net = tiny_pose_video_net()
     # An untrained DiT predicts 0 everywhere (zero-initialised output): give it something to say.
     torch.nn.init.normal_(net.backbone.out.weight, std=0.2)
     inference = VideoDiffusionInferenceConfig(
@@ -112,3 +97,10 @@ def test_frame_placement_puts_any_pose_where_the_training_signer_stood(pipeline)
         net.config = dataclasses.replace(placed, placement="fit")
     left, right = fake_pose(1).layout.shoulders
     np.testing.assert_allclose((positions[:, left, :2] + positions[:, right, :2]) / 2, [[0.5, 0.6]] * 4, atol=0.01)
+
+
+def test_the_plan_comes_from_another_pose_model_when_asked_and_never_from_a_video_model(pipeline):
+    planned = PoseVideoPipeline(pipeline.net, pipeline.inference, pose_model="concat")
+    assert planned.planner.name == "concat"
+    with pytest.raises(Text2SignError, match="--pose-model fs-video makes video, and a plan is a pose sequence"):
+        PoseVideoPipeline(pipeline.net, pipeline.inference, pose_model="fs-video")

@@ -28,9 +28,9 @@ import torch
 from text2sign.config import bounded
 from text2sign.errors import InvalidPoseError, Text2SignError
 from text2sign.models.plan_flow import PlanFlowNet, tempo_noise, velocity, warp_plan, warp_positions
-from text2sign.pipelines.base import Notes, Pipeline
-from text2sign.pipelines.concat import ConcatPipeline
+from text2sign.pipelines.base import Notes
 from text2sign.pipelines.options import LEXICON, Option, steps_option
+from text2sign.pipelines.planned import PlannedPipeline
 from text2sign.pose.features import pose_features
 from text2sign.pose.io import load_pose
 from text2sign.pose.layout import get_layout
@@ -55,7 +55,7 @@ class LookupFlowInferenceConfig:
     seed: int = bounded(0, min=0)
 
 
-class LookupFlowPipeline(Pipeline):
+class LookupFlowPipeline(PlannedPipeline):
     name = "lookup-flow"
     output = "pose"
     options = (
@@ -99,16 +99,7 @@ class LookupFlowPipeline(Pipeline):
         cfg = net.config
         self.layout = get_layout(cfg.layout)
         self.kinds = tuple(cfg.kinds)
-        self.language_pairs_known = [tuple(p) for p in language_pairs] if language_pairs else None
-        if plan_model is not None:
-            from text2sign.pipelines import load_pipeline
-
-            planner = load_pipeline(plan_model, device, lexicon=lexicon)
-            if planner.output != "pose":
-                raise Text2SignError(f"--plan-model {plan_model} makes {planner.output}, and a plan is a pose sequence")
-        else:
-            planner = ConcatPipeline(lexicon, layout=cfg.layout)
-        self.planner = planner
+        self.use_planner(plan_model, lexicon, cfg.layout, device, "--plan-model", language_pairs)
 
     @classmethod
     def from_checkpoint(
@@ -118,20 +109,6 @@ class LookupFlowPipeline(Pipeline):
             raise Text2SignError(f"{checkpoint.path} has no normalization.json")
         pairs = checkpoint.meta.metadata.get("language_pairs")
         return cls(checkpoint.model, checkpoint.feature_stats, checkpoint.inference, device, pairs, lexicon, plan_model)
-
-    def language_pairs(self) -> list[tuple[str, str]]:
-        """The pairs it was trained on that its planner can plan (the flows read poses, not
-        languages, so any pair the planner plans is accepted; these are the ones measured)."""
-        planned = self.planner.language_pairs()
-        trained = [p for p in self.language_pairs_known or [] if p in set(planned)]
-        return sorted(trained) if trained else planned
-
-    def check_languages(self, spoken: str, signed: str) -> None:
-        self.planner.check_languages(spoken, signed)
-
-    def size_bytes(self) -> int:
-        planner = getattr(self.planner, "size_bytes", None)
-        return planner() if planner is not None else 0
 
     def generate(
         self,

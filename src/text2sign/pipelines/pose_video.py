@@ -24,8 +24,9 @@ import torch
 from text2sign.data.video_corpus import unit_to_frames
 from text2sign.errors import InvalidPoseError, Text2SignError
 from text2sign.models.pose_video import PoseVideoNet
-from text2sign.pipelines.base import Notes, Pipeline
+from text2sign.pipelines.base import Notes
 from text2sign.pipelines.options import LEXICON, Option, guidance_option, steps_option
+from text2sign.pipelines.planned import PlannedPipeline
 from text2sign.pipelines.video_diffusion import (
     MAX_STEPS,
     VideoDiffusionInferenceConfig,
@@ -74,7 +75,7 @@ def pose_positions(seq: PoseSequence, net: PoseVideoNet) -> np.ndarray:
         raise Text2SignError(f"the pose cannot be placed where the model's signer stands: {exc}") from None
 
 
-class PoseVideoPipeline(Pipeline):
+class PoseVideoPipeline(PlannedPipeline):
     name = FAMILY
     output = "video"
     options = (
@@ -107,40 +108,15 @@ class PoseVideoPipeline(Pipeline):
         language_pairs: list | None = None,
     ):
         self.net = net.eval().to(device)
-        self.trained_pairs = [tuple(p) for p in language_pairs] if language_pairs else []
         self.device = torch.device(device)
         self.inference = inference
         self.schedule = make_schedule(inference, pixel_space=False)
-        if pose_model is not None:
-            from text2sign.pipelines import load_pipeline
-
-            planner = load_pipeline(pose_model, device, lexicon=lexicon)
-            if planner.output != "pose":
-                raise Text2SignError(f"--pose-model {pose_model} makes {planner.output}, not poses to animate")
-        else:
-            from text2sign.pipelines.concat import ConcatPipeline
-
-            planner = ConcatPipeline(lexicon, layout=net.config.layout)
-        self.planner = planner
+        self.use_planner(pose_model, lexicon, net.config.layout, device, "--pose-model", language_pairs)
 
     @classmethod
     def from_checkpoint(cls, checkpoint, device="cpu", lexicon=None, pose_model=None) -> PoseVideoPipeline:
         pairs = checkpoint.meta.metadata.get("language_pairs")
         return cls(checkpoint.model, checkpoint.inference, device, lexicon, pose_model, pairs)
-
-    def language_pairs(self) -> list[tuple[str, str]]:
-        """The pairs of its training videos that its planner can plan (the video network reads
-        poses, not languages, so any pair the planner plans is accepted; these are the ones it saw)."""
-        planned = self.planner.language_pairs()
-        trained = [p for p in self.trained_pairs if p in set(planned)]
-        return sorted(trained) if trained else planned
-
-    def check_languages(self, spoken: str, signed: str) -> None:
-        self.planner.check_languages(spoken, signed)
-
-    def size_bytes(self) -> int:
-        planner = getattr(self.planner, "size_bytes", None)
-        return planner() if planner is not None else 0
 
     def to(self, device: Any) -> PoseVideoPipeline:
         self.device = torch.device(device)
