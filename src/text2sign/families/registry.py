@@ -170,6 +170,17 @@ MODELS: dict[str, NamedModel] = {
             video_test_cer=94.12,
             extra="video",
         ),
+        # text2sign evaluate --model fs-pose-video --corpus data/fs-words --split test, CPU-2, 2026-12-06
+        NamedModel(
+            "fs-pose-video",
+            "pose-video",
+            "the lookup's poses (or --pose-model M's, or --pose FILE) drawn as the FS-Words signer: video diffusion "
+            "conditioned on joint positions, 32 px at 12.5 fps (needs the [video] extra); text2sign animate takes "
+            "any pose file; reads back far better than fs-video, not yet at its goal (43 % video CER)",
+            _ASSETS / "fs-pose-video",
+            video_test_cer=43.24,
+            extra="video",
+        ),
     )
 }
 
