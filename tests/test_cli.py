@@ -100,7 +100,7 @@ def test_render_contact_sheet(tmp_path, capsys):
         ),
         (
             ["generate", "hi", "--model", "fs-gan-nat", "--lexicon", "{tmp}/no-lexicon", "-o", "{tmp}/x.pose"],
-            "--lexicon applies to concat, fs-lookup-flow, not to 'fs-gan-nat'",
+            "--lexicon applies to concat, fs-lookup-flow, fs-pose-video, not to 'fs-gan-nat'",
         ),
         (["generate", "hi", "-o", "{tmp}/garbage.pose/x.pose"], "garbage.pose is not a directory"),
         (["generate", "hi", "-o", "{tmp}/x.txt"], "unknown pose file type .txt"),
