@@ -85,6 +85,10 @@ def test_a_pose_the_model_cannot_use_is_one_line(pipeline):
         pipeline.animate(fake_pose(2 * MAX_POSE_FRAMES + 10, fps=25.0))
     with pytest.raises(Text2SignError, match="steps"):
         pipeline.animate(fake_pose(5), steps=0)
+    with pytest.raises(Text2SignError, match="num_samples must be an integer from 1 to 16"):
+        pipeline.animate(fake_pose(5), num_samples=1000)
+    with pytest.raises(Text2SignError, match="seed must be an integer"):
+        pipeline.animate(fake_pose(5), seed=-1)
 
 
 def test_frame_placement_puts_any_pose_where_the_training_signer_stood(pipeline):

@@ -24,7 +24,7 @@ import torch
 from text2sign.data.video_corpus import unit_to_frames
 from text2sign.errors import InvalidPoseError, Text2SignError
 from text2sign.models.pose_video import PoseVideoNet
-from text2sign.pipelines.base import Notes
+from text2sign.pipelines.base import MAX_SAMPLES, Notes
 from text2sign.pipelines.options import LEXICON, Option, guidance_option, steps_option
 from text2sign.pipelines.planned import PlannedPipeline
 from text2sign.pipelines.video_diffusion import (
@@ -166,6 +166,10 @@ class PoseVideoPipeline(PlannedPipeline):
     ) -> list[VideoClip]:
         """`num_samples` videos of `pose`; options left None are the checkpoint's ``inference:``
         values. Options are checked as a call's are."""
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 1 <= num_samples <= MAX_SAMPLES:
+            raise Text2SignError(f"num_samples must be an integer from 1 to {MAX_SAMPLES}, got {num_samples!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+            raise Text2SignError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
         checked = self.check_options({"steps": steps, "guidance_scale": guidance_scale, "eta": eta})
         inf, cfg = self.inference, self.net.config
         steps, guidance = checked.get("steps", inf.steps), checked.get("guidance_scale", inf.guidance_scale)
