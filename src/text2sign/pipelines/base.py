@@ -97,10 +97,7 @@ class Pipeline(abc.ABC):
             raise TextError(f"{len(texts)} texts in one call; the limit is {MAX_TEXTS}")
         for text in texts:
             check_text(text, self.max_chars)
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 1 <= num_samples <= MAX_SAMPLES:
-            raise Text2SignError(f"num_samples must be an integer from 1 to {MAX_SAMPLES}, got {num_samples!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
-            raise Text2SignError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+        check_samples_and_seed(num_samples, seed)
         options = self.check_options(options)
         self.check_languages(spoken, signed)
         notes = Notes()
@@ -190,6 +187,14 @@ def _on_canvas(output: Any) -> Any:
     from text2sign.pose.sequence import PoseSequence
 
     return output.fit_canvas() if isinstance(output, PoseSequence) else output
+
+
+def check_samples_and_seed(num_samples: int, seed: int | None) -> None:
+    """`num_samples` from 1 to :data:`MAX_SAMPLES`, and `seed` None or from 0 to 2**63 - 1."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 1 <= num_samples <= MAX_SAMPLES:
+        raise Text2SignError(f"num_samples must be an integer from 1 to {MAX_SAMPLES}, got {num_samples!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise Text2SignError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
 
 
 def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> None:

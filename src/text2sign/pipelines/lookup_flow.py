@@ -29,10 +29,9 @@ from text2sign.config import bounded
 from text2sign.errors import InvalidPoseError, Text2SignError
 from text2sign.models.plan_flow import PlanFlowNet, tempo_noise, velocity, warp_plan, warp_positions
 from text2sign.pipelines.base import Notes
-from text2sign.pipelines.options import LEXICON, Option, steps_option
+from text2sign.pipelines.options import LEXICON, Option, pose_file_option, steps_option
 from text2sign.pipelines.planned import PlannedPipeline
 from text2sign.pose.features import pose_features
-from text2sign.pose.io import load_pose
 from text2sign.pose.layout import get_layout
 from text2sign.pose.normalize import FeatureStats, ShoulderNormalization, normalize_by_shoulders
 from text2sign.pose.sequence import PoseSequence
@@ -68,13 +67,7 @@ class LookupFlowPipeline(PlannedPipeline):
             0.0,
             0.99,
         ),
-        Option(
-            "plan",
-            Path,
-            "a pose file (.pose, .npz) to refine instead of the lookup's plan",
-            load=load_pose,
-            metavar="FILE.pose",
-        ),
+        pose_file_option("plan", "a pose file (.pose, .npz) to refine instead of the lookup's plan"),
     )
     load_options = (
         LEXICON,
@@ -130,17 +123,8 @@ class LookupFlowPipeline(PlannedPipeline):
         steps = inf.steps if steps is None else steps
         strength = inf.plan_strength if plan_strength is None else plan_strength
         seed = inf.seed if seed is None else seed
-        out = []
-        for text in texts:
-            if plan is None:
-                result = self.planner([text], spoken, signed, strict=strict, seed=seed)
-                for message in result.warnings:
-                    notes.warn(message)
-                text_plan = result.outputs[0]
-            else:
-                text_plan = plan
-            out.append(self.refine(text_plan, num_samples, seed, steps, strength))
-        return out
+        plans = [self.plan_for(text, spoken, signed, strict, notes, given=plan, seed=seed) for text in texts]
+        return [self.refine(text_plan, num_samples, seed, steps, strength) for text_plan in plans]
 
     def refine(
         self, plan: PoseSequence, num_samples: int, seed: int, steps: int, strength: float

@@ -160,6 +160,19 @@ def guidance_option(high: float) -> Option:
     )
 
 
+def eta_option() -> Option:
+    return Option(
+        "eta", float, "diffusion: DDIM eta (0: deterministic, 1: ancestral; default: the model's own)", 0.0, 1.0
+    )
+
+
+def pose_file_option(name: str, help: str) -> Option:
+    """A pose file a call takes (``--plan``, ``--pose``), read by :func:`~text2sign.pose.io.load_pose`."""
+    from text2sign.pose.io import load_pose
+
+    return Option(name, Path, help, load=load_pose, metavar="FILE.pose")
+
+
 # --- the declarations of a model, without loading it --------------------------------------------
 
 

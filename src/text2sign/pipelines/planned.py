@@ -35,6 +35,17 @@ class PlannedPipeline(Pipeline):
         self.planner = planner
         self.trained_pairs = [tuple(p) for p in trained_pairs] if trained_pairs else []
 
+    def plan_for(self, text: str, spoken: str, signed: str, strict: bool, notes, given=None, seed=None):
+        """The pose plan of `text`: `given` when the caller passed one, else the planner's (called
+        with `seed` when given), its warnings added to `notes`."""
+        if given is not None:
+            return given
+        options = {} if seed is None else {"seed": seed}
+        result = self.planner([text], spoken, signed, strict=strict, **options)
+        for message in result.warnings:
+            notes.warn(message)
+        return result.outputs[0]
+
     def language_pairs(self) -> list[tuple[str, str]]:
         """The pairs it was trained on that its planner can plan (the network reads poses, not
         languages, so any pair the planner plans is accepted; these are the ones it saw)."""

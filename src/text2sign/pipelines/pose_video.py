@@ -24,8 +24,8 @@ import torch
 from text2sign.data.video_corpus import unit_to_frames
 from text2sign.errors import InvalidPoseError, Text2SignError
 from text2sign.models.pose_video import PoseVideoNet
-from text2sign.pipelines.base import MAX_SAMPLES, Notes
-from text2sign.pipelines.options import LEXICON, Option, guidance_option, steps_option
+from text2sign.pipelines.base import Notes, check_samples_and_seed
+from text2sign.pipelines.options import LEXICON, Option, eta_option, guidance_option, pose_file_option, steps_option
 from text2sign.pipelines.planned import PlannedPipeline
 from text2sign.pipelines.video_diffusion import (
     MAX_STEPS,
@@ -34,7 +34,6 @@ from text2sign.pipelines.video_diffusion import (
     sample_in_windows,
 )
 from text2sign.pose.canvas import canvas_positions, placed_positions
-from text2sign.pose.io import load_pose
 from text2sign.pose.layout import get_layout
 from text2sign.pose.sequence import PoseSequence
 from text2sign.video import VideoClip
@@ -58,15 +57,12 @@ def pose_positions(seq: PoseSequence, net: PoseVideoNet) -> np.ndarray:
         raise Text2SignError(f"a {seq.layout.name} pose cannot be animated by a {cfg.layout} model: {exc}") from None
     if seq.num_frames == 0 or not seq.mask.any():
         raise Text2SignError("the pose has no observed joint in any frame: nothing to animate")
-    if abs(seq.fps - cfg.fps) > 1e-6:
-        frames = round(seq.num_frames * cfg.fps / seq.fps)
-        if frames > MAX_POSE_FRAMES:
-            raise Text2SignError(f"the pose lasts {frames} frames at {cfg.fps:g} fps; the most is {MAX_POSE_FRAMES}")
+    resampled = abs(seq.fps - cfg.fps) > 1e-6
+    frames = round(seq.num_frames * cfg.fps / seq.fps) if resampled else seq.num_frames
+    if frames > MAX_POSE_FRAMES:  # said before resampling: that costs memory too
+        raise Text2SignError(f"the pose lasts {frames} frames at {cfg.fps:g} fps; the most is {MAX_POSE_FRAMES}")
+    if resampled:
         seq = seq.resample(cfg.fps)
-    if seq.num_frames > MAX_POSE_FRAMES:
-        raise Text2SignError(
-            f"the pose lasts {seq.num_frames} frames at {cfg.fps:g} fps; the most is {MAX_POSE_FRAMES}"
-        )
     if cfg.placement == "fit":
         return canvas_positions(seq, cfg.size, cfg.size)
     try:
@@ -81,16 +77,8 @@ class PoseVideoPipeline(PlannedPipeline):
     options = (
         steps_option(MAX_STEPS, "diffusion: sampling steps (default: the model's own)"),
         guidance_option(50.0),
-        Option(
-            "eta", float, "diffusion: DDIM eta (0: deterministic, 1: ancestral; default: the model's own)", 0.0, 1.0
-        ),
-        Option(
-            "pose",
-            Path,
-            "a pose file (.pose, .npz) to animate instead of planning the text",
-            load=load_pose,
-            metavar="FILE.pose",
-        ),
+        eta_option(),
+        pose_file_option("pose", "a pose file (.pose, .npz) to animate instead of planning the text"),
     )
     load_options = (
         LEXICON,
@@ -138,21 +126,17 @@ class PoseVideoPipeline(PlannedPipeline):
         eta=None,
         pose=None,
     ):
-        out = []
-        for text in texts:
-            if pose is None:
-                planned = self.planner([text], spoken, signed, strict=strict)
-                for warning in planned.warnings:
-                    notes.warn(warning)
-                plan = planned.outputs[0]
-            else:
-                plan = pose
-            out.append(
-                self.animate(
-                    plan, num_samples=num_samples, seed=seed, steps=steps, guidance_scale=guidance_scale, eta=eta
-                )
+        return [
+            self.animate(
+                self.plan_for(text, spoken, signed, strict, notes, given=pose),
+                num_samples=num_samples,
+                seed=seed,
+                steps=steps,
+                guidance_scale=guidance_scale,
+                eta=eta,
             )
-        return out
+            for text in texts
+        ]
 
     def animate(
         self,
@@ -166,10 +150,7 @@ class PoseVideoPipeline(PlannedPipeline):
     ) -> list[VideoClip]:
         """`num_samples` videos of `pose`; options left None are the checkpoint's ``inference:``
         values. Options are checked as a call's are."""
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 1 <= num_samples <= MAX_SAMPLES:
-            raise Text2SignError(f"num_samples must be an integer from 1 to {MAX_SAMPLES}, got {num_samples!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
-            raise Text2SignError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+        check_samples_and_seed(num_samples, seed)
         checked = self.check_options({"steps": steps, "guidance_scale": guidance_scale, "eta": eta})
         inf, cfg = self.inference, self.net.config
         steps, guidance = checked.get("steps", inf.steps), checked.get("guidance_scale", inf.guidance_scale)

@@ -31,7 +31,7 @@ from text2sign.data.video_corpus import fit_frames, unit_to_frames
 from text2sign.errors import ConfigError, Text2SignError
 from text2sign.models.video_diffusion import VideoDiffusionNet, pad_contexts
 from text2sign.pipelines.base import Notes, Pipeline, skipped
-from text2sign.pipelines.options import Option, guidance_option, steps_option
+from text2sign.pipelines.options import Option, eta_option, guidance_option, steps_option
 from text2sign.schedulers.ddpm import DiffusionSchedule
 from text2sign.video import VideoClip
 
@@ -92,9 +92,7 @@ class VideoDiffusionPipeline(Pipeline):
             MAX_STEPS, "diffusion: sampling steps (the training schedule's count: DDPM; default: the model's own)"
         ),
         guidance_option(50.0),
-        Option(
-            "eta", float, "diffusion: DDIM eta (0: deterministic, 1: ancestral; default: the model's own)", 0.0, 1.0
-        ),
+        eta_option(),
         Option("frames", int, "video: frames of the clip (default: the training length)", 1, serve_max=400),
     )
     stochastic = True
