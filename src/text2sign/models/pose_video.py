@@ -28,6 +28,7 @@ What the model learns is the appearance: how bones, hands, face and colours look
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -80,6 +81,13 @@ class PoseVideoConfig:
             raise ConfigError(f"model.kinds {unknown}: drawn kinds are {', '.join(k for k in KINDS if k != 'world')}")
         if len(self.signer_centre) != 2:
             raise ConfigError(f"model.signer_centre is (x, y), got {self.signer_centre}")
+
+
+class PoseCondition(NamedTuple):
+    maps: torch.Tensor  # (B, P, T, h, w) part heatmaps at the latent resolution
+    context: torch.Tensor  # (B, T*P, D) part tokens with their frame's time position
+    per_frame: torch.Tensor  # (B, T, D) each frame's tokens pooled
+    fine: torch.Tensor | None  # (B, N, D) full-resolution heatmaps on the patch grid, or None
 
 
 def part_indices(config: PoseVideoConfig) -> list[torch.Tensor]:
@@ -193,22 +201,36 @@ class PoseVideoNet(nn.Module):
     def from_latent(self, latents: torch.Tensor) -> torch.Tensor:
         return self.frame_vae.decode(latents)
 
-    def forward(
-        self, x: torch.Tensor, t: torch.Tensor, positions: torch.Tensor, keep: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def condition(self, positions: torch.Tensor, keep: torch.Tensor | None = None) -> PoseCondition:
+        """What the pose gives the denoiser, which does not change with the noise level: sampling
+        computes it once per window and reuses it at every step."""
         b, frames = positions.shape[:2]
-        keep = torch.ones(b, dtype=torch.bool, device=x.device) if keep is None else keep
+        keep = torch.ones(b, dtype=torch.bool, device=positions.device) if keep is None else keep
         tokens, per_frame = self.pose(positions, keep)  # (B, T, P, D), (B, T, D)
         maps = heatmaps(positions, self.pose.parts, self.side, self.config.heatmap_sigma)
         maps = maps * keep[:, None, None, None, None]
-        when = sinusoidal_embedding(torch.arange(frames, device=x.device).float(), self.config.width)  # (T, D)
+        when = sinusoidal_embedding(torch.arange(frames, device=positions.device).float(), self.config.width)
         context = (tokens + when[None, :, None]).flatten(1, 2)  # (B, T*P, D)
-        mask = torch.ones(context.shape[:2], dtype=torch.bool, device=x.device)
-        temb = self.time_mlp(sinusoidal_embedding(t.float(), self.config.width))
         fine = None
         if self.pixel_groups:
             groups = [getattr(self, f"pixel_group{i}") for i in range(self.pixel_groups)]
             pixel_maps = heatmaps(positions, groups, self.config.size, self.config.pixel_sigma)
             pixel_maps = pixel_maps * keep[:, None, None, None, None]
-            fine = self.pixel_embed(pixel_maps.to(x.dtype)).flatten(2).transpose(1, 2)  # (B, T*h'*w', D)
-        return self.backbone(torch.cat([x, maps.to(x.dtype)], dim=1), temb, context, mask, per_frame, fine)
+            fine = self.pixel_embed(pixel_maps).flatten(2).transpose(1, 2)  # (B, T*h'*w', D)
+        return PoseCondition(maps, context, per_frame, fine)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        keep: torch.Tensor | None = None,
+        condition: PoseCondition | None = None,
+    ) -> torch.Tensor:
+        """The prediction for `x` at `t`, given the pose as `positions` (and `keep`) or as the
+        `condition` :meth:`condition` made of them."""
+        c = self.condition(positions, keep) if condition is None else condition
+        mask = torch.ones(c.context.shape[:2], dtype=torch.bool, device=x.device)
+        temb = self.time_mlp(sinusoidal_embedding(t.float(), self.config.width))
+        fine = None if c.fine is None else c.fine.to(x.dtype)
+        return self.backbone(torch.cat([x, c.maps.to(x.dtype)], dim=1), temb, c.context, mask, c.per_frame, fine)

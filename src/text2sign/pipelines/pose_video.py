@@ -163,12 +163,23 @@ class PoseVideoPipeline(PlannedPipeline):
         shape = self.net.latent_shape(len(padded))
         noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(self.device)
 
+        conditions = {}  # the same windows come back at every step: their pose is encoded once
+
+        def condition(starts):
+            key = tuple(starts)
+            if key not in conditions:
+                windows = torch.stack([padded[s : s + cfg.frames] for s in starts])
+                if guidance == 1.0:
+                    conditions[key] = self.net.condition(windows)
+                else:
+                    keep = torch.arange(2 * len(windows), device=self.device) < len(windows)
+                    conditions[key] = self.net.condition(torch.cat([windows, windows]), keep)
+            return conditions[key]
+
         def predict_windows(x, t, _rows, starts):
-            windows = torch.stack([padded[s : s + cfg.frames] for s in starts])
             if guidance == 1.0:
-                return self.net(x, t, windows)
-            keep = torch.arange(2 * len(x), device=x.device) < len(x)
-            both = self.net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([windows, windows]), keep)
+                return self.net(x, t, condition=condition(starts))
+            both = self.net(torch.cat([x, x]), torch.cat([t, t]), condition=condition(starts))
             out_pose, out_null = both.chunk(2)
             return out_null + guidance * (out_pose - out_null)
 
